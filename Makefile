@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when it is missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Real data and weights: a folder laid out like ../shared (data/, models/). Override with STROKELENS_HOME=...
+ifeq ($(origin STROKELENS_HOME), undefined)
+  ifneq ($(wildcard ../shared/data),)
+    export STROKELENS_HOME := $(abspath ../shared)
+  endif
+endif
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test lint bench-quick clean
+
+setup: $(VENV)/.installed
+
+# torch==2.13.0 goes in first so that nothing later pulls a multi-gigabyte CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/strokelens demo --out $(DEMO_OUT)
+
+lint: setup
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+test: setup lint
+	$(PY) -m pytest -q -n 2
+
+bench-quick: setup
+	for b in benchmarks/*.py; do $(PY) $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,21 @@
+"""The one exception type strokelens raises for anything a user can cause."""
+
+from __future__ import annotations
+
+
+class StrokelensError(ValueError):
+    """Bad input, a missing file or an impossible request.
+
+    The message says what was wrong and where (file, record, line). The CLI prints it as one line
+    on stderr and exits with code 2.
+    """
+
+
+def where(source: str | None, record: int | str | None = None) -> str:
+    """Format a location such as ``file.ndjson, record 12`` for error messages."""
+    parts = []
+    if source:
+        parts.append(str(source))
+    if record is not None:
+        parts.append(f"record {record}")
+    return ", ".join(parts) if parts else "<input>"
