@@ -1,0 +1,18 @@
+"""Attribution methods, one file each, all with Captum's call shape:
+``Method(view).attribute(sketches, target=..., units=..., seed=..., **options) -> Explanation``.
+"""
+
+from strokelens.attribution import (  # noqa: F401  (importing registers the methods)
+    baselines,
+    integrated_gradients,
+    kernel_shap,
+    lime,
+    occlusion,
+    psla,
+    shapley,
+    sla,
+    smoothgrad,
+)
+from strokelens.attribution.base import METHODS, Explanation, Method, get_method, register
+
+__all__ = ["METHODS", "Explanation", "Method", "get_method", "register"]

@@ -1,0 +1,22 @@
+"""Kernel SHAP on units: Captum's `KernelShap` with binary presence perturbations of the game."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from captum.attr import KernelShap as CaptumKernelShap
+
+from strokelens.attribution._captum import captum_on_game
+from strokelens.attribution.base import Method, register
+from strokelens.games import Game
+
+
+@register
+class KernelShap(Method):
+    """Captum Kernel SHAP with ``n_samples`` coalitions drawn from the Shapley kernel. Seeded."""
+
+    name = "kernelshap"
+    uses_seed = True
+
+    def scores(self, game: Game, seed: int = 0, n_samples: int = 1000, **options: Any):
+        return captum_on_game(game, CaptumKernelShap, seed, n_samples), {"n_samples": n_samples}

@@ -1,0 +1,27 @@
+"""LIME on units: Captum's `Lime` with binary presence perturbations of the game."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from captum._utils.models.linear_model import SkLearnRidge
+from captum.attr import Lime as CaptumLime
+
+from strokelens.attribution._captum import captum_on_game
+from strokelens.attribution.base import Method, register
+from strokelens.games import Game
+
+
+@register
+class Lime(Method):
+    """Captum LIME: ``n_samples`` random coalitions, weighted by an exponential cosine kernel, fitted
+    with ridge regression (``alpha``, as the lime package does). Seeded."""
+
+    name = "lime"
+    uses_seed = True
+
+    def scores(self, game: Game, seed: int = 0, n_samples: int = 1000, alpha: float = 1.0, **options: Any):
+        def make(forward):
+            return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=alpha))
+
+        return captum_on_game(game, make, seed, n_samples), {"n_samples": n_samples}

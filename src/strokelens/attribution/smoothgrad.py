@@ -1,0 +1,25 @@
+"""SmoothGrad on presence weights: gradients averaged over randomly thinned sketches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from strokelens.attribution._gradient import presence_gradient
+from strokelens.attribution.base import Method, register
+from strokelens.games import Game
+
+
+@register
+class SmoothGrad(Method):
+    """Mean gradient at ``samples`` presences ``1 - |N(0, sigma)|`` (clamped to [0, 1]), seeded."""
+
+    name = "smoothgrad"
+    uses_seed = True
+
+    def scores(self, game: Game, seed: int = 0, samples: int = 16, sigma: float = 0.2, **options: Any):
+        gen = torch.Generator().manual_seed(seed)
+        noise = torch.randn(game.batch_size, samples, game.max_units, generator=gen).abs() * sigma
+        z = (game.full()[:, None, :] - noise.to(game.device)).clamp(0.0, 1.0)
+        return presence_gradient(game, z).mean(dim=1), {"samples": samples, "sigma": sigma}
