@@ -61,6 +61,15 @@ class Units:
         t = self.source_t[..., None].to(original_points.dtype)
         return a * (1 - t) + b * t
 
+    def item(self, i: int) -> dict:
+        """Identity of input ``i`` for records: ``id``, ``source`` (file and line) and, for pieces,
+        ``unit_stroke`` (the stroke of every piece)."""
+        sketch = self.original.sketches[i]
+        out = {"id": sketch.key_id or str(i), "source": sketch.source}
+        if self.kind == "piece":
+            out["unit_stroke"] = self.unit_stroke[i, : int(self.n_units[i])].tolist()
+        return out
+
     def unit_lengths(self) -> torch.Tensor:
         """``(B, K)`` arc length of every unit (0 on padding)."""
         starts, ends, _ = self.batch.segments()

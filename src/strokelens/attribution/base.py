@@ -65,20 +65,17 @@ class Explanation:
         return self.scores[i, : int(self.units.n_units[i])].tolist()
 
     def records(self) -> list[dict[str, Any]]:
-        """One JSON-ready record per input."""
+        """One JSON-ready record per input (``units.item(i)`` gives its id and source)."""
         out = []
         n = len(self.scores)
         for i in range(n):
-            sketch = self.units.original.sketches[i]
             out.append(
                 {
-                    "id": sketch.key_id or str(i),
-                    "source": sketch.source,
+                    **self.units.item(i),
                     "target": self.target_names[i] if self.target_names else None,
                     "method": self.method,
                     "units": self.units.kind,
                     "scores": [round(v, 6) for v in self.unit_scores(i)],
-                    "unit_stroke": self.units.unit_stroke[i, : int(self.units.n_units[i])].tolist(),
                     "evaluations": self.evaluations,
                     "seconds": round(self.seconds / n, 6),
                     "seed": self.seed,
@@ -123,7 +120,7 @@ class Method:
         ``sketches`` may also be prepared `Units` (then ``units`` and the piece options are ignored).
         """
         device = next(self.view.model.parameters()).device
-        if isinstance(sketches, Units):
+        if hasattr(sketches, "n_units"):  # prepared units of any kind (strokes, pieces, superpixels)
             unit_set = sketches
         elif isinstance(units, Units):
             unit_set = units
