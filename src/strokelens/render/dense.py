@@ -48,9 +48,9 @@ def rasterize_dense(
     segment_unit = segment_unit.long()
     valid = segment_unit >= 0
     params = segment_params(starts * s, ends * s)  # (B, M, 5)
-    ys, xs = torch.meshgrid(
-        torch.arange(hs, device=dev, dtype=dt) + 0.5, torch.arange(ws, device=dev, dtype=dt) + 0.5, indexing="ij"
-    )
+    rows = torch.arange(hs, device=dev, dtype=dt) + 0.5
+    cols = torch.arange(ws, device=dev, dtype=dt) + 0.5
+    ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     cx = xs.reshape(1, -1, 1)
     cy = ys.reshape(1, -1, 1)
     d2, _, _, _ = distance2(cx, cy, params[:, None, :, :])  # (B, P, M)

@@ -54,7 +54,8 @@ def check_segments(starts: Tensor, ends: Tensor, segment_unit: Tensor, unit_weig
     """Raise `StrokelensError` when the segment tensors do not fit together."""
     if starts.ndim != 3 or starts.shape[-1] != 2 or ends.shape != starts.shape:
         raise StrokelensError(
-            f"starts and ends must both have shape (B, M, 2); got {tuple(starts.shape)} and {tuple(ends.shape)}"
+            "starts and ends must both have shape (B, M, 2); "
+            f"got {tuple(starts.shape)} and {tuple(ends.shape)}"
         )
     if segment_unit.shape != starts.shape[:2]:
         raise StrokelensError(
@@ -179,7 +180,7 @@ class _LogTransmittance(torch.autograd.Function):
             z_seg = torch.ones(n_seg, dtype=dt, device=dev)
 
         reach = line_width / 2 + softness / 2  # coverage is 0 beyond this distance
-        k = int(math.floor(max_len + 2 * reach + 2 * _SLACK)) + 1
+        k = math.floor(max_len + 2 * reach + 2 * _SLACK) + 1
         offs = torch.arange(k, device=dev, dtype=dt)
         piece_seg, t0, t_lo, t_hi = _pieces(params, max_len)
         out = torch.zeros(bsz * height * width, dtype=dt, device=dev)
