@@ -90,6 +90,7 @@ class Game:
         self.device = n_units.device
         self.batch_size = len(n_units)
         self.max_units = int(n_units.max())
+        self.dtype = getattr(units, "dtype", torch.float32)
         self.target_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
         with torch.no_grad():
             full = self.outputs(self.full(), torch.arange(self.batch_size, device=self.device))
@@ -107,7 +108,7 @@ class Game:
 
     def full(self) -> torch.Tensor:
         """All units present: ``(B, K)`` ones."""
-        return torch.ones(self.batch_size, self.max_units, device=self.device)
+        return torch.ones(self.batch_size, self.max_units, device=self.device, dtype=self.dtype)
 
     def outputs(self, z: torch.Tensor, rows: torch.Tensor, **override: Any) -> torch.Tensor:
         """Raw model outputs ``(R, C)``; counts ``R`` evaluations."""

@@ -45,6 +45,11 @@ class Units:
         return int(self.n_units.max())
 
     @property
+    def dtype(self) -> torch.dtype:
+        """Floating dtype of the points (presence vectors use the same)."""
+        return self.batch.points.dtype
+
+    @property
     def unit_mask(self) -> torch.Tensor:
         """``(B, K)`` bool: which unit slots hold a real unit."""
         ar = torch.arange(self.max_units, device=self.n_units.device)

@@ -22,7 +22,7 @@ def captum_on_game(game: Game, make: Any, seed: int, n_samples: int, **kwargs: A
         rows_of = lambda n, i=i: torch.full((n,), i, device=game.device, dtype=torch.long)  # noqa: E731
 
         def forward(z: torch.Tensor, k: int = k, rows_of=rows_of) -> torch.Tensor:
-            full = torch.ones(len(z), game.max_units, device=game.device)
+            full = torch.ones(len(z), game.max_units, device=game.device, dtype=z.dtype)
             full[:, :k] = z
             return game.value(full, rows_of(len(z)))
 
@@ -30,7 +30,7 @@ def captum_on_game(game: Game, make: Any, seed: int, n_samples: int, **kwargs: A
         with torch.no_grad(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             attr = make(forward).attribute(
-                torch.ones(1, k, device=game.device),
+                torch.ones(1, k, device=game.device, dtype=game.dtype),
                 baselines=0.0,
                 n_samples=n_samples,
                 perturbations_per_eval=n_samples,

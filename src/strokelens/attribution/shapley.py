@@ -57,8 +57,8 @@ class ExactShapley(Method):
         for k in sorted(set(game.n_units.tolist())):
             items = (game.n_units == k).nonzero()[:, 0]
             sub = coalitions(k, game.device)
-            z = torch.ones(len(items), len(sub), k_max, device=game.device)
-            z[:, :, :k] = sub
+            z = torch.ones(len(items), len(sub), k_max, device=game.device, dtype=game.dtype)
+            z[:, :, :k] = sub.to(game.dtype)
             rows = items.repeat_interleave(len(sub))
             flat = z.reshape(-1, k_max)
             with torch.no_grad():

@@ -1,0 +1,204 @@
+"""How faithful and how cheap is each stroke-level explanation of DoodleNet on real SPG sketches?
+
+Every method explains the predicted class of SPG test sketches. Figures per method: deletion and
+insertion AUC (target probability as units are removed/added in attribution order), Spearman
+agreement with exact Shapley values (median over sketches with at most --max-shapley-units strokes),
+wall ms and model evaluations per sketch. The external reference, the `lime` package's
+``LimeImageExplainer`` (strokes' pixel footprints as its segmentation, num_samples=1000), runs on the
+same sketches in the same run.
+
+Perturbation references (lime, kernelshap, lime_image) cost about a second per sketch, so they run on
+the first --ref-n sketches; every method is also reported on that same subset (keys ``*_ref``).
+
+    python benchmarks/faithfulness.py --quick --json out/faithfulness.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from strokelens.attribution import get_method
+from strokelens.attribution.shapley import MAX_EXACT_UNITS
+from strokelens.datasets import load_spg, spg_classes
+from strokelens.evaluation import evaluate_methods
+from strokelens.metrics import agreement, deletion_insertion
+from strokelens.models import load_model
+from strokelens.sketch import SketchBatch
+from strokelens.units import make_units
+from strokelens.views import RasterSketchView, preprocess
+
+CHEAP_METHODS = ["sla", "ig", "smoothgrad", "occlusion", "random", "length", "order"]
+REFERENCE_METHODS = ["lime", "kernelshap"]
+CHEAP_EVALUATIONS = 32
+
+
+def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_samples: int = 1000):
+    """Run lime's LimeImageExplainer on the rendered sketches with stroke footprints as segments.
+
+    Returns scores ``(B, K)``, targets, and wall seconds per sketch.
+    """
+    from lime import lime_image
+
+    device = next(view.model.parameters()).device
+    batch = SketchBatch.from_sketches(sketches, device=device)
+    units = make_units(batch, "stroke")
+    game = view.game(units, "auto")
+    images = view.images(units)[:, 0].cpu().numpy().astype(np.float64)
+    segments = view.footprints(units).cpu().numpy()
+    scores = torch.zeros(len(sketches), units.max_units)
+
+    def classifier(rgb: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(rgb[..., :1], dtype=torch.float32, device=device).permute(0, 3, 1, 2)
+        with torch.no_grad():
+            return view.model(x).softmax(-1).cpu().numpy()
+
+    start = time.perf_counter()
+    for i in range(len(sketches)):
+        explainer = lime_image.LimeImageExplainer(random_state=seed)
+        rgb = np.repeat(images[i][..., None], 3, axis=-1)
+        target = int(game.target[i])
+        explanation = explainer.explain_instance(
+            rgb,
+            classifier,
+            labels=(target,),
+            top_labels=None,
+            hide_color=0,
+            num_samples=num_samples,
+            batch_size=num_samples,
+            segmentation_fn=lambda _img, i=i: segments[i],
+            random_seed=seed,
+        )
+        for seg, weight in explanation.local_exp[target]:
+            if seg > 0:
+                scores[i, seg - 1] = weight
+    seconds = (time.perf_counter() - start) / len(sketches)
+    return units, game, scores, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="200 sketches, references on 20")
+    parser.add_argument("--n", type=int, default=2000, help="SPG test sketches (spread over the 20 classes)")
+    parser.add_argument("--ref-n", type=int, default=200, help="sketches for lime/kernelshap/lime_image")
+    parser.add_argument("--max-shapley-units", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--home", default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.ref_n = 200, 20
+    torch.manual_seed(0)
+
+    model = load_model("doodlenet", home=args.home)
+    view = RasterSketchView(model)
+    per_class = -(-args.n // len(spg_classes(args.home)))
+    sketches = preprocess(load_spg("test", per_class=per_class, home=args.home), model)
+    # Interleave classes so any prefix (the reference subset) spans them all.
+    order = sorted(range(len(sketches)), key=lambda i: (i % per_class, i))
+    sketches = [sketches[i] for i in order][: args.n]
+    ref = sketches[: args.ref_n]
+    max_units = min(args.max_shapley_units, MAX_EXACT_UNITS)
+
+    t0 = time.perf_counter()
+    everything = evaluate_methods(
+        view, sketches, [*CHEAP_METHODS, "shapley"], batch_size=args.batch_size, max_shapley_units=max_units
+    )
+    on_ref = evaluate_methods(
+        view,
+        ref,
+        [*CHEAP_METHODS, *REFERENCE_METHODS],
+        batch_size=args.batch_size,
+        max_shapley_units=max_units,
+    )
+    units, game, li_scores, li_seconds = lime_image_scores(view, ref)
+    li_curves = deletion_insertion(game, li_scores)
+
+    small = (units.n_units <= max_units).nonzero()[:, 0]
+    sub_units = make_units(SketchBatch.from_sketches([ref[i] for i in small.tolist()]), "stroke")
+    shapley_small = get_method("shapley")(view).attribute(sub_units).scores
+    li_agree = agreement(li_scores[small], shapley_small, sub_units.n_units)
+
+    out: dict[str, float | str] = {"n_sketches": len(sketches), "n_reference_sketches": len(ref)}
+    for name, rep in everything.items():
+        s = rep.summary()
+        for key in (
+            "deletion_auc",
+            "insertion_auc",
+            "spearman_vs_shapley",
+            "ms_per_sketch",
+            "evaluations_per_sketch",
+            "top1_vs_shapley",
+            "top3_vs_shapley",
+        ):
+            out[f"{name}_{key}"] = s[key]
+    for name, rep in on_ref.items():
+        s = rep.summary()
+        suffix = "" if name in REFERENCE_METHODS else "_ref"
+        for key in (
+            "deletion_auc",
+            "insertion_auc",
+            "spearman_vs_shapley",
+            "ms_per_sketch",
+            "evaluations_per_sketch",
+        ):
+            out[f"{name}_{key}{suffix}"] = s[key]
+    out["lime_image_ms_per_sketch"] = 1000 * li_seconds
+    out["lime_image_deletion_auc"] = float(li_curves.deletion_auc.mean())
+    out["lime_image_insertion_auc"] = float(li_curves.insertion_auc.mean())
+    out["lime_image_spearman_vs_shapley"] = float(np.nanmedian(li_agree["spearman"]))
+    out["lime_image_evaluations_per_sketch"] = 1000.0
+    out["sla_speedup_vs_lime_image"] = out["lime_image_ms_per_sketch"] / out["sla_ms_per_sketch"]
+    cheap = [
+        m
+        for m in CHEAP_METHODS
+        if m not in ("random", "length", "order") and out[f"{m}_evaluations_per_sketch"] <= CHEAP_EVALUATIONS
+    ]
+    best = max(cheap, key=lambda m: out[f"{m}_spearman_vs_shapley"])
+    out["best_cheap_method"] = best
+    out["best_cheap_spearman_vs_shapley"] = out[f"{best}_spearman_vs_shapley"]
+    out["best_cheap_deletion_auc_ref"] = out[f"{best}_deletion_auc_ref"]
+    out["wall_seconds"] = time.perf_counter() - t0
+
+    table = Table(title=f"DoodleNet on {len(sketches)} SPG test sketches (references on {len(ref)})")
+    for col in (
+        "method",
+        "deletion AUC ↓",
+        "insertion AUC ↑",
+        "Spearman vs Shapley ↑",
+        "ms / sketch",
+        "evaluations / sketch",
+    ):
+        table.add_column(col)
+    for name in [*CHEAP_METHODS, "shapley", *REFERENCE_METHODS, "lime_image"]:
+        sfx = "" if f"{name}_deletion_auc" in out else "_ref"
+        table.add_row(
+            name,
+            f"{out[f'{name}_deletion_auc{sfx}']:.3f}",
+            f"{out[f'{name}_insertion_auc{sfx}']:.3f}",
+            f"{out.get(f'{name}_spearman_vs_shapley{sfx}', float('nan')):.3f}",
+            f"{out[f'{name}_ms_per_sketch{sfx}']:.2f}",
+            f"{out[f'{name}_evaluations_per_sketch{sfx}']:.0f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"SLA speed-up vs lime_image: {out['sla_speedup_vs_lime_image']:.0f}x; best cheap method "
+        f"{best}: Spearman {out['best_cheap_spearman_vs_shapley']:.3f}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
