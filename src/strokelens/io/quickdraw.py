@@ -142,7 +142,11 @@ def spg_class_name(path: Path) -> str:
 
 
 def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
-    """Read an SPG ndjson(.gz) file: raw coordinates with a part label on every point."""
+    """Read an SPG ndjson(.gz) file: raw coordinates with a part label on every point.
+
+    The class label is the record's ``word`` when it has one (files written by `write_quickdraw`),
+    otherwise the file name (``alarm_clock.ndjson.gz`` -> ``alarm clock``).
+    """
     path = Path(path)
     names = spg_part_names(path)
     label = spg_class_name(path)

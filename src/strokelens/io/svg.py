@@ -240,9 +240,8 @@ def _flatten(
         )
         pieces = np.ceil(np.sqrt(0.75 * np.nan_to_num(dd, nan=0.0, posinf=1e12) / FLATNESS))
     pieces = np.clip(pieces, 1, MAX_PIECES).astype(np.int64)
-    n_points = counts.copy()
-    np.add.at(n_points, seg_sub, pieces - 1)
-    n_points += 1
+    # a start point, then `pieces` points for each of the subpath's segments
+    n_points = 1 + np.bincount(seg_sub, weights=pieces, minlength=len(subpaths)).astype(np.int64)
     if int(n_points.sum()) > MAX_POINTS:
         raise StrokelensError(f"{loc}: more than the limit of {MAX_POINTS} points once curves are flattened")
     seg_id = np.repeat(np.arange(len(segs)), pieces)
