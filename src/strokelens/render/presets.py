@@ -114,5 +114,5 @@ class QuickDrawBitmap(SketchCanvas):
     Longer side scaled to 255 of 304 canvas units and centred, 16-unit round line, anti-aliased.
     """
 
-    def __init__(self, size: int = 28, supersample: int = 2, softness: float = 1.0) -> None:
+    def __init__(self, size: int = 28, supersample: int = 1, softness: float = 1.0) -> None:
         super().__init__(size=size, supersample=supersample, softness=softness)
