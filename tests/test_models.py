@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from strokelens.cli import main
 from strokelens.datasets import load_qd345, qd345_classes
 from strokelens.errors import StrokelensError
 from strokelens.models import darknet, doodlenet, load_model
-from strokelens.render import quickdraw_bitmap_reference
+from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
+from strokelens.sketch import SketchBatch
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +40,37 @@ def test_doodlenet_contract(doodle, home):
         doodle(torch.rand(3, 28, 28))
 
 
-def test_doodlenet_classifies_real_sketches(doodle, home):
-    classes = qd345_classes(home)[::7]  # 50 classes spread over the alphabet, first sketch of each
-    sketches = load_qd345(classes, per_class=1, home=home)
-    x = torch.from_numpy(np.stack([quickdraw_bitmap_reference(s) for s in sketches]))[:, None]
-    y = torch.tensor([doodle.class_names.index(s.label) for s in sketches])
+@pytest.fixture(scope="module")
+def few_sketches(home):
+    """The first sketch of 50 quickdraw-345x25 classes spread over the alphabet."""
+    return load_qd345(qd345_classes(home)[::7], per_class=1, home=home)
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    top = logits.topk(5, dim=1).indices
+    return (top[:, 0] == y).float().mean().item(), (top == y[:, None]).any(1).float().mean().item()
+
+
+def test_doodlenet_classifies_real_sketches(doodle, few_sketches):
+    x = torch.from_numpy(np.stack([quickdraw_bitmap_reference(s) for s in few_sketches]))[:, None]
+    y = torch.tensor([doodle.class_names.index(s.label) for s in few_sketches])
     with torch.no_grad():
-        top = doodle(x).topk(5, dim=1).indices
-    top1 = (top[:, 0] == y).float().mean().item()
-    top5 = (top == y[:, None]).any(1).float().mean().item()
-    assert len(sketches) == 50
+        top1, top5 = accuracy(doodle(x), y)
+        inverted, _ = accuracy(doodle(1 - x), y)
+    assert len(few_sketches) == 50
     assert top1 >= 0.6 and top5 >= 0.8, (top1, top5)
-    # blank canvases and inverted colours are not what it was trained on: accuracy collapses
-    with torch.no_grad():
-        inverted = (doodle(1 - x).argmax(1) == y).float().mean().item()
-    assert inverted < 0.2
+    assert inverted < 0.2  # black ink on white is not what it was trained on: accuracy collapses
+
+
+def test_doodlenet_through_the_differentiable_preset(doodle, few_sketches):
+    batch = SketchBatch.from_sketches(few_sketches)
+    y = torch.tensor([doodle.class_names.index(s.label) for s in few_sketches])
+    weight = torch.ones(len(batch), batch.max_strokes, requires_grad=True)
+    logits = doodle(QuickDrawBitmap()(batch, weight))
+    top1, top5 = accuracy(logits.detach(), y)
+    assert top1 >= 0.6 and top5 >= 0.8, (top1, top5)
+    logits.gather(1, y[:, None]).sum().backward()  # the class score is differentiable in each stroke
+    assert weight.grad is not None and weight.grad.abs().sum(1).min() > 0
 
 
 def test_darknet_contract(dark):
@@ -114,3 +134,34 @@ def test_missing_model_folder_says_where(tmp_path):
 def test_models_run_on_cuda(doodle, dark):
     assert doodle.to("cuda")(torch.rand(2, 1, 28, 28, device="cuda")).device.type == "cuda"
     assert dark.to("cuda")(torch.rand(2, 3, 224, 224, device="cuda")).device.type == "cuda"
+
+
+# ------------------------------------------------------------------------------------ predict CLI
+
+
+def test_predict_sketches_json(home, capsys):
+    path = home / "data" / "quickdraw-345x25" / "The Eiffel Tower.ndjson"
+    assert main(["predict", str(path), "--limit", "4", "--top", "3", "--json", "--home", str(home)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2, 3] and all(r["model"] == "doodlenet" for r in rows)
+    assert all(len(r["top"]) == 3 and r["top"][0]["probability"] >= r["top"][1]["probability"] for r in rows)
+    assert sum(r["top"][0]["class"] == "The Eiffel Tower" for r in rows) >= 3
+
+
+def test_predict_photo_table(home, capsys):
+    photo = home / "data" / "imagenet-samples" / "n01443537_goldfish.JPEG"
+    assert main(["predict", str(photo), "--top", "2", "--home", str(home)]) == 0  # darknet-tiny by default
+    out = capsys.readouterr().out
+    assert "n01443537_goldfish.JPEG" in out and "goldfish" in out.split("goldfish.JPEG", 1)[1]
+
+
+def test_predict_bad_file_exits_2_with_one_line(home, tmp_path, capsys):
+    bad = tmp_path / "drawing.txt"
+    bad.write_text("hello")
+    assert main(["predict", str(bad), "--home", str(home)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("strokelens: error:") and "drawing.txt" in err[0]
+    broken = tmp_path / "photo.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    assert main(["predict", str(broken), "--home", str(home)]) == 2
+    assert "photo.jpg: not a readable image" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from strokelens.cli import info  # noqa: F401  (modules register their commands)
+from strokelens.cli import demo, explain, info, predict, render  # noqa: F401  (modules register their commands)
 from strokelens.cli.app import app
 from strokelens.errors import StrokelensError
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from strokelens.errors import StrokelensError
-from strokelens.sketch import MAX_STROKES, Sketch
+from strokelens.sketch import MAX_POINTS, MAX_STROKES, Sketch
 
 PathLike = str | os.PathLike[str]
+
+#: A line longer than this is refused before it is parsed (QuickDraw lines are a few kilobytes).
+MAX_LINE_CHARS = 32 * 1024 * 1024
 
 
 def _open_text(path: Path):
@@ -32,37 +36,55 @@ def _open_text(path: Path):
 
 
 def _records(path: Path, limit: int | None) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, record)`` for each non-blank line; raise on an empty file or bad JSON."""
+    """Yield ``(line_number, record)`` for each non-blank line; raise on an empty file or bad JSON.
+
+    Lines are read with a length cap (`MAX_LINE_CHARS`), so a huge line is refused before it fills memory.
+    """
     seen = 0
+    lineno = 0
     with _open_text(path) as fh:
         try:
-            for lineno, line in enumerate(fh, start=1):
+            while True:
+                line = fh.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    break
+                lineno += 1
+                if len(line) > MAX_LINE_CHARS:
+                    raise StrokelensError(
+                        f"{path}, line {lineno}: longer than the limit of {MAX_LINE_CHARS} characters"
+                    )
                 if not line.strip():
                     continue
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise StrokelensError(f"{path}, line {lineno}: not JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise StrokelensError(f"{path}, line {lineno}: JSON nested too deeply") from None
                 if not isinstance(rec, dict) or "drawing" not in rec:
                     raise StrokelensError(f"{path}, line {lineno}: record has no 'drawing' field")
                 yield lineno, rec
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise StrokelensError(f"{path}: unreadable ({exc})") from None
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+            raise StrokelensError(f"{path}, line {lineno + 1}: unreadable ({exc})") from None
     if seen == 0:
         raise StrokelensError(f"{path}: empty file, no drawings")
 
 
 def _strokes(rec: dict, loc: str, n_channels: int | None) -> list[np.ndarray]:
-    """Convert the 'drawing' field to one ``(channels, n)`` array a stroke, checking shapes."""
+    """Convert the 'drawing' field to one ``(channels, n)`` array a stroke, checking shapes.
+
+    The stroke and point limits are checked on the JSON lists, before any array is built.
+    """
     drawing = rec["drawing"]
     if not isinstance(drawing, list) or not drawing:
         raise StrokelensError(f"{loc}: drawing has no strokes")
     if len(drawing) > MAX_STROKES:
         raise StrokelensError(f"{loc}: {len(drawing)} strokes exceeds the limit of {MAX_STROKES}")
     out = []
+    total = 0
     for k, stroke in enumerate(drawing):
         if not isinstance(stroke, list) or len(stroke) < 2:
             raise StrokelensError(f"{loc}: stroke {k} needs [xs, ys, ...] arrays")
@@ -71,10 +93,18 @@ def _strokes(rec: dict, loc: str, n_channels: int | None) -> list[np.ndarray]:
         lengths = {len(a) if isinstance(a, list) else -1 for a in stroke}
         if len(lengths) != 1 or -1 in lengths:
             raise StrokelensError(f"{loc}: stroke {k} has arrays of different lengths {sorted(lengths)}")
+        n = len(stroke[0])
+        if n == 0:
+            raise StrokelensError(f"{loc}: stroke {k} has no points")
+        total += n
+        if total > MAX_POINTS:
+            raise StrokelensError(f"{loc}: more than the limit of {MAX_POINTS} points")
         try:
-            arr = np.array(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise StrokelensError(f"{loc}: stroke {k} has non-numeric values") from None
+            arr = np.array(stroke)
+        except (TypeError, ValueError, OverflowError):
+            arr = None
+        if arr is None or arr.ndim != 2 or arr.dtype.kind not in "iuf":
+            raise StrokelensError(f"{loc}: stroke {k} has non-numeric values")
         out.append(arr)
     return out
 
@@ -112,7 +142,11 @@ def spg_class_name(path: Path) -> str:
 
 
 def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
-    """Read an SPG ndjson(.gz) file: raw coordinates with a part label on every point."""
+    """Read an SPG ndjson(.gz) file: raw coordinates with a part label on every point.
+
+    The class label is the record's ``word`` when it has one (files written by `write_quickdraw`),
+    otherwise the file name (``alarm_clock.ndjson.gz`` -> ``alarm clock``).
+    """
     path = Path(path)
     names = spg_part_names(path)
     label = spg_class_name(path)
@@ -121,14 +155,17 @@ def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
         arrs = _strokes(rec, loc, 3)
         parts = [a[2].astype(np.int64) for a in arrs]
         if names is not None:
-            top = max(int(p.max()) for p in parts)
-            if top >= len(names) or min(int(p.min()) for p in parts) < 0:
-                raise StrokelensError(f"{loc}: part label {top} outside the {len(names)} part names")
+            labels = np.concatenate(parts)
+            bad = (labels < 0) | (labels >= len(names))
+            if bad.any():
+                raise StrokelensError(
+                    f"{loc}: part label {int(labels[bad][0])} outside the {len(names)} part names"
+                )
         yield Sketch(
             strokes=[a[:2].T for a in arrs],
             parts=parts,
             part_names=names,
-            label=label,
+            label=rec["word"] if isinstance(rec.get("word"), str) else label,
             key_id=str(rec["key_id"]) if "key_id" in rec else None,
             source=loc,
             meta={"i": rec["i"]} if "i" in rec else {},
@@ -137,28 +174,44 @@ def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
 
 def _round(values: np.ndarray) -> list:
     as_int = np.round(values)
-    if np.allclose(values, as_int):
+    if np.array_equal(values, as_int):
         return as_int.astype(np.int64).tolist()
     return np.round(values, 3).tolist()
 
 
 def write_quickdraw(sketches, path: PathLike) -> None:
-    """Write sketches as QuickDraw ndjson; time (raw format) or part labels (SPG) are kept if present."""
+    """Write sketches as QuickDraw ndjson; time (raw format) or part labels (SPG) are kept if present.
+
+    Coordinates keep three decimals (whole numbers are written as integers). When the sketches carry
+    part names, they are also written to ``parts/<stem>.txt`` beside the file, so that `read_spg` (and
+    `strokelens.io.read_sketches`) read the parts back.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as fh:
-        for i, s in enumerate(sketches):
-            drawing = []
-            for k, stroke in enumerate(s.strokes):
-                entry = [_round(stroke[:, 0]), _round(stroke[:, 1])]
+    part_names: list[str] | None = None
+    try:
+        with opener(path, "wt", encoding="utf-8") as fh:
+            for i, s in enumerate(sketches):
+                drawing = []
+                for k, stroke in enumerate(s.strokes):
+                    entry = [_round(stroke[:, 0]), _round(stroke[:, 1])]
+                    if s.parts is not None:
+                        entry.append(np.asarray(s.parts[k]).astype(np.int64).tolist())
+                    elif s.times is not None:
+                        entry.append(_round(np.asarray(s.times[k])))
+                    drawing.append(entry)
+                rec: dict = {"key_id": s.key_id or str(i), "drawing": drawing}
                 if s.parts is not None:
-                    entry.append(np.asarray(s.parts[k]).astype(np.int64).tolist())
-                elif s.times is not None:
-                    entry.append(_round(np.asarray(s.times[k])))
-                drawing.append(entry)
-            rec: dict = {"key_id": s.key_id or str(i), "drawing": drawing}
-            if s.parts is not None:
-                rec["i"] = i
-            if s.label is not None:
-                rec["word"] = s.label
-            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                    rec["i"] = i
+                    part_names = part_names or s.part_names
+                if s.label is not None:
+                    rec["word"] = s.label
+                fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        if part_names:
+            folder = path.parent / "parts"
+            folder.mkdir(exist_ok=True)
+            (folder / f"{path.name.split('.')[0]}.txt").write_text(
+                "\n".join(part_names) + "\n", encoding="utf-8"
+            )
+    except OSError as exc:
+        raise StrokelensError(f"cannot write {path}: {exc.strerror or exc}") from None

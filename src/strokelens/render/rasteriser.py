@@ -28,7 +28,9 @@ inked (pixel, segment) pair, the pixel index, the segment and three or four numb
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -89,14 +91,16 @@ def segment_params(a: Tensor, b: Tensor) -> Tensor:
     return torch.cat([a, e, inv[..., None]], -1)
 
 
-def distance2(cx: Tensor, cy: Tensor, params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def distance2(
+    cx: Tensor, cy: Tensor, params: Tensor | Sequence[Tensor]
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Squared distance from points ``(cx, cy)`` to segments ``params`` (rows of `segment_params`).
 
     Returns ``(d2, t, qx, qy)``: ``t`` the unclamped projection parameter and ``q`` the vector from the
     nearest point of the segment to the point. Every caller uses this one formula, so the distances
     that decide which segment of a unit owns a pixel are bitwise the same wherever they are computed.
     """
-    ax, ay, ex, ey, inv = params.unbind(-1)
+    ax, ay, ex, ey, inv = params.unbind(-1) if isinstance(params, Tensor) else params
     vx = cx - ax
     vy = cy - ay
     t = (vx * ex + vy * ey) * inv
@@ -128,20 +132,44 @@ class _Entries:
         return torch.cat(parts) if parts else None
 
 
-def _pieces(params: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _flatnonzero(mask: Tensor) -> Tensor:
+    """Indices of the true entries of a 1-D bool tensor (NumPy's is several times faster on CPU)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask).squeeze(1)
+
+
+def _best_piece_length(own: Tensor, reach: float, tries: int = 16) -> float:
+    """The piece length that makes the fewest window pixels for these segments.
+
+    A window is ``k x k`` with ``k = floor(piece + 2 reach) + 1``; for each ``k`` the longest piece
+    that fits is tried, and the total ``k^2 * sum(ceil(length / piece))`` compared.
+    """
+    k0 = math.floor(2 * reach + 2 * _SLACK) + 1
+    ks = torch.arange(k0, k0 + tries, device=own.device, dtype=own.dtype)
+    piece = ks - 1 - 2 * reach - 3 * _SLACK
+    piece = torch.where(piece > 0.05, piece, math.inf)
+    if len(own[0]) == 0:
+        return max(1.0, 2 * reach)
+    length = torch.sqrt(own[2] * own[2] + own[3] * own[3])
+    n = torch.ceil(length[None, :] / piece[:, None]).clamp_min(1).sum(1)
+    best = int(torch.argmin(torch.where(torch.isfinite(piece), n * ks * ks, math.inf)))
+    return float(piece[best])
+
+
+def _pieces(own: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Cut segments into ``n = ceil(length / max_len)`` pieces: ``(seg, t0, t_lo, t_hi)`` per piece.
 
     A piece spans ``t0 .. t0 + 1/n`` of its segment and owns pixels whose projection ``t`` satisfies
     ``t_lo <= t < t_hi`` (the first piece also owns ``t < 0``, the last ``t >= 1``).
     """
-    e = params[:, 2:4]
-    length = torch.linalg.vector_norm(e, dim=1)
-    n = torch.ceil(length / max_len).clamp_min(1).long()
+    ex, ey = own[2], own[3]
+    n = torch.ceil(torch.sqrt(ex * ex + ey * ey) / max_len).clamp_min(1).long()
     seg = torch.repeat_interleave(torch.arange(len(n), device=n.device), n)
     first = torch.cumsum(n, 0) - n
     j = torch.arange(len(seg), device=n.device) - first[seg]
-    nf = n[seg].to(params.dtype)
-    jf = j.to(params.dtype)
+    nf = n[seg].to(own.dtype)
+    jf = j.to(own.dtype)
     t0 = jf / nf
     t1 = (jf + 1) / nf
     inf = torch.full_like(t0, math.inf)
@@ -160,79 +188,87 @@ class _LogTransmittance(torch.autograd.Function):
         want_xy = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         want_z = weight is not None and ctx.needs_input_grad[2]
 
-        has_prev, has_next = neighbours(segment_unit)
-        flat = torch.nonzero(segment_unit.reshape(-1) >= 0).squeeze(1)  # real segments, (S,)
+        unit_flat = segment_unit.reshape(-1)
+        flat = _flatnonzero(unit_flat >= 0)  # real segments, (S,)
         n_seg = len(flat)
-        params_all = segment_params(starts.reshape(-1, 2), ends.reshape(-1, 2))
-        params = params_all[flat]
-        # Neighbour parameters with a far-away sentinel row for "no neighbour in this unit".
-        far = torch.tensor([[1e30, 1e30, 0.0, 0.0, 0.0]], dtype=dt, device=dev)
-        table = torch.cat([params, far])
-        pos = torch.full((bsz * m,), n_seg, dtype=torch.long, device=dev)
-        pos[flat] = torch.arange(n_seg, device=dev)
-        sentinel = torch.full_like(flat, n_seg)
-        prev_row = torch.where(has_prev.reshape(-1)[flat], pos[(flat - 1).clamp_min(0)], sentinel)
-        next_row = torch.where(has_next.reshape(-1)[flat], pos[(flat + 1).clamp_max(bsz * m - 1)], sentinel)
+        seg_u = unit_flat.index_select(0, flat)
         seg_b = flat // m
+        # Per-segment columns, each a contiguous 1-D tensor for cheap gathers: own geometry, then
+        # the previous and the next segment of the same unit (adjacent on the segment axis), or a
+        # far-away point where there is none.
+        own = segment_params(
+            starts.reshape(-1, 2).index_select(0, flat), ends.reshape(-1, 2).index_select(0, flat)
+        )
+        own = own.t().contiguous()
+        same = (seg_u[1:] == seg_u[:-1]) & (flat[1:] == flat[:-1] + 1) & (seg_b[1:] == seg_b[:-1])
+        no = torch.zeros(min(n_seg, 1), dtype=torch.bool, device=dev)
+        far = torch.tensor([[1e30], [1e30], [0.0], [0.0], [0.0]], dtype=dt, device=dev)
+        nb_prev = torch.where(torch.cat([no, same]), own.roll(1, 1), far)
+        nb_next = torch.where(torch.cat([same, no]), own.roll(-1, 1), far)
         if weight is not None:
-            z_seg = weight.reshape(-1)[seg_b * weight.shape[1] + segment_unit.reshape(-1)[flat]]
+            z_seg = weight.reshape(-1).index_select(0, seg_b * weight.shape[1] + seg_u)
         else:
             z_seg = torch.ones(n_seg, dtype=dt, device=dev)
 
         reach = line_width / 2 + softness / 2  # coverage is 0 beyond this distance
+        if max_len is None:
+            max_len = _best_piece_length(own, reach)
         k = math.floor(max_len + 2 * reach + 2 * _SLACK) + 1
+        kk = k * k
         offs = torch.arange(k, device=dev, dtype=dt)
-        piece_seg, t0, t_lo, t_hi = _pieces(params, max_len)
+        piece_seg, t0, t_lo, t_hi = _pieces(own, max_len)
         out = torch.zeros(bsz * height * width, dtype=dt, device=dev)
         entries = _Entries()
-        per_chunk = max(1, CHUNK_CANDIDATES // (k * k))
+        per_chunk = max(1, CHUNK_CANDIDATES // kk)
         half_w, inv_soft = line_width / 2, 1.0 / softness
         for lo in range(0, len(piece_seg), per_chunk):
             ps = piece_seg[lo : lo + per_chunk]
-            p = params[ps]
-            ax, ay, ex, ey, inv = p.unbind(1)
+            ax, ay, ex, ey, inv = (c.index_select(0, ps) for c in own)
             pt0 = t0[lo : lo + per_chunk]
-            step = 1.0 / torch.ceil(torch.linalg.vector_norm(p[:, 2:4], dim=1) / max_len).clamp_min(1)
+            step = 1.0 / torch.ceil(torch.sqrt(ex * ex + ey * ey) / max_len).clamp_min(1)
             x0, y0 = ax + pt0 * ex, ay + pt0 * ey
             x1, y1 = x0 + step * ex, y0 + step * ey
             ox = torch.ceil(torch.minimum(x0, x1) - reach - 0.5 - _SLACK)
             oy = torch.ceil(torch.minimum(y0, y1) - reach - 0.5 - _SLACK)
-            # Window pixel centres relative to the segment start; columns/rows off the canvas are
-            # pushed far away so the distance test drops them.
-            col = ox[:, None] + offs
-            row = oy[:, None] + offs
-            vx = torch.where((col >= 0) & (col < width), col + 0.5 - ax[:, None], 1e15)
-            vy = torch.where((row >= 0) & (row < height), row + 0.5 - ay[:, None], 1e15)
-            t = (vy * (ey * inv)[:, None])[:, :, None] + (vx * (ex * inv)[:, None])[:, None, :]
+            # The shared distance formula on a K x K window per piece, factored so only the last few
+            # steps run on K*K values; columns/rows off the canvas are pushed far away.
+            colx = ox[:, None] + offs
+            rowy = oy[:, None] + offs
+            vx = torch.where((colx >= 0) & (colx < width), (colx + 0.5) - ax[:, None], 1e15)
+            vy = torch.where((rowy >= 0) & (rowy < height), (rowy + 0.5) - ay[:, None], 1e15)
+            t = ((vx * ex[:, None])[:, None, :] + (vy * ey[:, None])[:, :, None]) * inv[:, None, None]
             tc = t.clamp(0.0, 1.0)
             qx = vx[:, None, :] - tc * ex[:, None, None]
             qy = vy[:, :, None] - tc * ey[:, None, None]
-            keep = (qx * qx + qy * qy) < (reach + _SLACK) ** 2
-            keep &= t >= (t_lo[lo : lo + per_chunk] - _SLACK)[:, None, None]
-            keep &= t < (t_hi[lo : lo + per_chunk] + _SLACK)[:, None, None]
-            idx = torch.nonzero(keep.reshape(-1)).squeeze(1)
+            d2 = qx * qx + qy * qy
+            keep = d2 < reach * reach
+            if bool((t_lo[lo : lo + per_chunk] > -math.inf).any()):  # some segment has several pieces
+                keep &= t >= t_lo[lo : lo + per_chunk, None, None]
+                keep &= t < t_hi[lo : lo + per_chunk, None, None]
+            idx = _flatnonzero(keep.reshape(-1))
             if len(idx) == 0:
                 continue
-            piece = idx // (k * k)
-            px = ox[piece].long() + idx % k
-            py = oy[piece].long() + (idx // k) % k
-            seg = ps[piece]
-            cx = px.to(dt) + 0.5
-            cy = py.to(dt) + 0.5
-            # Exact tests with the shared formula: the piece owns the pixel, the pixel is within
-            # reach, and this segment is the nearest of its unit locally.
-            d2, t, qx, qy = distance2(cx, cy, params[seg])
-            pc = lo + piece
-            ok = (t >= t_lo[pc]) & (t < t_hi[pc]) & (d2 < reach * reach)
-            ok &= d2 <= distance2(cx, cy, table[prev_row[seg]])[0]
-            ok &= d2 < distance2(cx, cy, table[next_row[seg]])[0]
-            sel = torch.nonzero(ok).squeeze(1)
-            seg, d2, t, qx, qy = seg[sel], d2[sel], t[sel], qx[sel], qy[sel]
-            pix = (seg_b[seg] * height + py[sel]) * width + px[sel]
+            t, d2 = t.reshape(-1).index_select(0, idx), d2.reshape(-1).index_select(0, idx)
+            qx, qy = qx.reshape(-1).index_select(0, idx), qy.reshape(-1).index_select(0, idx)
+            piece = idx // kk
+            rem = idx - piece * kk
+            r = rem // k
+            c = rem - r * k
+            seg = ps.index_select(0, piece)
+            cx = ox.index_select(0, piece) + c.to(dt) + 0.5
+            cy = oy.index_select(0, piece) + r.to(dt) + 0.5
+            # This segment is locally the nearest of its unit.
+            ok = d2 <= distance2(cx, cy, [v.index_select(0, seg) for v in nb_prev])[0]
+            ok &= d2 < distance2(cx, cy, [v.index_select(0, seg) for v in nb_next])[0]
+            sel = _flatnonzero(ok)
+            seg, d2, t, qx, qy = (v.index_select(0, sel) for v in (seg, d2, t, qx, qy))
+            px = (cx.index_select(0, sel) - 0.5).long()
+            py = (cy.index_select(0, sel) - 0.5).long()
+            pix = (seg_b.index_select(0, seg) * height + py) * width + px
             d = d2.sqrt()
             raw = (half_w - d) * inv_soft + 0.5
             c = raw.clamp(0.0, 1.0 - COVERAGE_EPS)
-            z = z_seg[seg]
+            z = z_seg.index_select(0, seg)
             denom = 1.0 - z * c
             out.index_add_(0, pix, torch.log(denom))
             entries.pix.append(pix)
@@ -306,7 +342,8 @@ def rasterize(
     ``unit_weight``: ``(B, U)`` opacity of each unit (``None``: all 1), differentiable.
     ``line_width`` is in output pixels; ``supersample`` draws at that many times the resolution and
     averages down; ``softness`` is the width of the coverage ramp in (supersampled) pixels.
-    ``piece_length`` (supersampled pixels) tunes how segments are cut for the pixel windows.
+    ``piece_length`` (supersampled pixels) sets how segments are cut for the pixel windows; by
+    default the length that gives the fewest window pixels for the segments at hand is chosen.
     """
     check_segments(starts, ends, segment_unit, unit_weight)
     if line_width <= 0 or softness <= 0 or supersample < 1:
@@ -314,8 +351,7 @@ def rasterize(
     h, w = _size2(size)
     s = int(supersample)
     wid = float(line_width) * s
-    reach = wid / 2 + softness / 2
-    max_len = float(piece_length) if piece_length else max(1.0, 2.0 * reach)
+    max_len = float(piece_length) if piece_length else None
     if unit_weight is not None:
         unit_weight = unit_weight.to(starts.dtype)
     log_t = _LogTransmittance.apply(

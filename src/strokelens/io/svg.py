@@ -1,0 +1,423 @@
+"""SVG sketches: read TU-Berlin-style files, write any sketch.
+
+Reading. The file is parsed with ``defusedxml``: a document that declares entities (the
+"billion laughs" expansion bomb) or refers to an external entity is refused with a `StrokelensError`;
+a DOCTYPE naming the public SVG DTD, as TU-Berlin files have, is fine and never fetched. Every
+``path`` (and ``polyline``/``polygon``/``line``) outside ``defs``-like containers becomes strokes, in
+document order, one stroke per subpath (one per ``path`` in TU-Berlin files). Path commands
+``M L H V C S Q T Z`` and their relative forms are supported; arcs (``A``) are replaced by a straight
+line to their end point. Nested ``transform`` attributes (``matrix``, ``translate``, ``scale``,
+``rotate``, ``skewX``, ``skewY``) are composed and applied, so points come out in the root ``svg``'s user
+coordinates (its ``viewBox`` frame, kept in ``meta["viewBox"]``). Curves are flattened to polylines with
+at most `FLATNESS` units of deviation, all segments of a file evaluated in one vectorised step.
+
+The class label is the root's ``<title>`` when present; for TU-Berlin's ``<class>/<number>.svg`` layout
+it is the folder name.
+
+Writing. `svg_text` / `write_svg` draw one sketch in its own coordinates: one ``path`` a stroke, round
+caps and joins, optional per-stroke colours. A single-point stroke is written as ``M x y Z``, which
+renders as a round dot and reads back as one point. Coordinates keep three decimals.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import defusedxml
+import defusedxml.ElementTree as DET
+import numpy as np
+
+from strokelens.errors import StrokelensError
+from strokelens.sketch import MAX_POINTS, MAX_STROKES, Sketch
+from strokelens.viz.colors import Colors, to_hex, to_rgb
+
+PathLike = str | os.PathLike[str]
+
+#: Largest deviation (in output units) between a flattened curve and the true Bezier curve.
+FLATNESS = 0.25
+#: A curve segment becomes at most this many line pieces.
+MAX_PIECES = 64
+#: Larger files are refused.
+MAX_SVG_BYTES = 32 * 1024 * 1024
+
+_SKIP = {"defs", "clipPath", "mask", "symbol", "marker", "pattern", "metadata", "title", "desc", "style"}
+_SKIP |= {"script", "linearGradient", "radialGradient", "filter", "foreignObject"}
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_TOKEN = re.compile(rf"([MmLlHhVvCcSsQqTtAaZz])|({_NUMBER})|([\s,]+)|(.)")
+_NUM_RE = re.compile(_NUMBER)
+_TRANSFORM = re.compile(r"\s*,?\s*(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)\s*")
+_ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
+
+
+class _Bad(Exception):
+    """Bad path or transform data, reported with the file and element by the caller."""
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_transform(text: str | None) -> np.ndarray:
+    """A ``transform`` attribute as a 3x3 affine matrix (identity for ``None`` or empty)."""
+    m = np.eye(3)
+    if not text or not text.strip():
+        return m
+    pos = 0
+    while pos < len(text):
+        match = _TRANSFORM.match(text, pos)
+        if match is None:
+            if text[pos:].strip(" ,\t\r\n") == "":
+                break
+            raise _Bad(f"bad transform {text!r}")
+        pos = match.end()
+        name, args = match.group(1), [float(v) for v in _NUM_RE.findall(match.group(2))]
+        m = m @ _transform_matrix(name, args, text)
+    return m
+
+
+def _transform_matrix(name: str, a: list[float], text: str) -> np.ndarray:
+    n = len(a)
+    if name == "matrix" and n == 6:
+        return np.array([[a[0], a[2], a[4]], [a[1], a[3], a[5]], [0, 0, 1]])
+    if name == "translate" and n in (1, 2):
+        return np.array([[1, 0, a[0]], [0, 1, a[1] if n == 2 else 0.0], [0, 0, 1]])
+    if name == "scale" and n in (1, 2):
+        return np.diag([a[0], a[1] if n == 2 else a[0], 1.0])
+    if name == "rotate" and n in (1, 3):
+        c, s = math.cos(math.radians(a[0])), math.sin(math.radians(a[0]))
+        r = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        if n == 3:
+            t = np.array([[1, 0, a[1]], [0, 1, a[2]], [0, 0, 1]])
+            r = t @ r @ np.array([[1, 0, -a[1]], [0, 1, -a[2]], [0, 0, 1]])
+        return r
+    if name in ("skewX", "skewY") and n == 1:
+        t = math.tan(math.radians(a[0]))
+        return (
+            np.array([[1, t, 0], [0, 1, 0], [0, 0, 1]])
+            if name == "skewX"
+            else np.array([[1, 0, 0], [t, 1, 0], [0, 0, 1]])
+        )
+    raise _Bad(f"bad transform {name}({', '.join(f'{v:g}' for v in a)}) in {text!r}")
+
+
+def parse_path(d: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Path data as subpaths: ``(start (2,), cubic segments (k, 4, 2))`` each, lines as straight cubics."""
+    tokens: list[str | float] = []
+    for cmd, num, _sep, other in _TOKEN.findall(d):
+        if other:
+            raise _Bad(f"unexpected {other!r} in path data")
+        if cmd:
+            tokens.append(cmd)
+        elif num:
+            tokens.append(float(num))
+    subpaths: list[tuple[np.ndarray, np.ndarray]] = []
+    segs: list[list[float]] = []
+    start = cur = np.zeros(2)
+    have_start = False
+    last_ctrl: np.ndarray | None = None  # reflected control point for S / T
+    last_cmd = ""
+    i = 0
+    cmd = ""
+
+    def close_subpath() -> None:
+        if have_start:
+            subpaths.append((start.copy(), np.array(segs, dtype=np.float64).reshape(-1, 4, 2)))
+
+    def line(p0: np.ndarray, p1: np.ndarray) -> list[float]:
+        d1 = p0 + (p1 - p0) / 3.0
+        d2 = p0 + 2.0 * (p1 - p0) / 3.0
+        return [*p0, *d1, *d2, *p1]
+
+    while i < len(tokens):
+        tok = tokens[i]
+        if isinstance(tok, str):
+            cmd = tok
+            i += 1
+        elif not cmd:
+            raise _Bad("path data must start with a command")
+        elif cmd in "Mm":  # extra pairs after a moveto are linetos
+            cmd = "L" if cmd == "M" else "l"
+        up = cmd.upper()
+        n = _ARGS[up]
+        args = tokens[i : i + n]
+        if len(args) < n or any(isinstance(a, str) for a in args):
+            raise _Bad(f"command {cmd} needs {n} numbers")
+        i += n
+        vals = np.array(args, dtype=np.float64)
+        rel = cmd.islower()
+        if up == "M":
+            close_subpath()
+            cur = vals + (cur if rel else 0.0)
+            start, segs, have_start = cur.copy(), [], True
+            last_ctrl, last_cmd = None, up
+            continue
+        if not have_start:
+            raise _Bad("path data must start with a moveto")
+        if up == "Z":
+            if not np.array_equal(cur, start):
+                segs.append(line(cur, start))
+            cur = start.copy()
+            last_ctrl, last_cmd = None, up
+            if i < len(tokens) and not isinstance(tokens[i], str):
+                raise _Bad("numbers after Z")
+            continue
+        if up in "LT" or up == "A":
+            end = vals[-2:] + (cur if rel else 0.0)
+            if up == "T":
+                ctrl = 2 * cur - last_ctrl if last_ctrl is not None and last_cmd in "QT" else cur
+                c1, c2 = cur + 2.0 / 3.0 * (ctrl - cur), end + 2.0 / 3.0 * (ctrl - end)
+                segs.append([*cur, *c1, *c2, *end])
+                last_ctrl = ctrl
+            else:
+                segs.append(line(cur, end))
+                last_ctrl = None
+        elif up == "H":
+            end = np.array([vals[0] + (cur[0] if rel else 0.0), cur[1]])
+            segs.append(line(cur, end))
+            last_ctrl = None
+        elif up == "V":
+            end = np.array([cur[0], vals[0] + (cur[1] if rel else 0.0)])
+            segs.append(line(cur, end))
+            last_ctrl = None
+        elif up == "C":
+            p = vals.reshape(3, 2) + (cur if rel else 0.0)
+            segs.append([*cur, *p.ravel()])
+            end, last_ctrl = p[2], p[1]
+        elif up == "S":
+            p = vals.reshape(2, 2) + (cur if rel else 0.0)
+            c1 = 2 * cur - last_ctrl if last_ctrl is not None and last_cmd in "CS" else cur
+            segs.append([*cur, *c1, *p.ravel()])
+            end, last_ctrl = p[1], p[0]
+        else:  # Q
+            p = vals.reshape(2, 2) + (cur if rel else 0.0)
+            ctrl, end = p[0], p[1]
+            c1, c2 = cur + 2.0 / 3.0 * (ctrl - cur), end + 2.0 / 3.0 * (ctrl - end)
+            segs.append([*cur, *c1, *c2, *end])
+            last_ctrl = ctrl
+        cur = np.asarray(end, dtype=np.float64)
+        last_cmd = up
+    close_subpath()
+    return subpaths
+
+
+def _points_attr(text: str, closed: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    vals = [float(v) for v in _NUM_RE.findall(text or "")]
+    if len(vals) < 2 or len(vals) % 2:
+        raise _Bad("points need an even number (at least 2) of numbers")
+    pts = np.array(vals).reshape(-1, 2)
+    if closed and len(pts) > 1 and not np.array_equal(pts[0], pts[-1]):
+        pts = np.vstack([pts, pts[:1]])
+    a, b = pts[:-1], pts[1:]
+    segs = np.stack([a, a + (b - a) / 3.0, a + 2.0 * (b - a) / 3.0, b], axis=1)
+    return [(pts[0].copy(), segs)]
+
+
+def _flatten(
+    subpaths: list[tuple[np.ndarray, np.ndarray, np.ndarray]], loc: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply each subpath's transform and flatten all cubic segments at once.
+
+    Returns the points ``(n, 2)`` and the number of points of every subpath.
+    """
+    starts = np.array([s for s, _, _ in subpaths]).reshape(-1, 2)
+    counts = np.array([len(seg) for _, seg, _ in subpaths], dtype=np.int64)
+    mats = np.array([m for _, _, m in subpaths]).reshape(-1, 3, 3)
+    segs = np.concatenate([seg for _, seg, _ in subpaths]).reshape(-1, 4, 2)
+    seg_sub = np.repeat(np.arange(len(subpaths)), counts)
+    with np.errstate(over="ignore", invalid="ignore"):
+        starts = np.einsum("sij,sj->si", mats[:, :2, :2], starts) + mats[:, :2, 2]
+        seg_m = mats[seg_sub]
+        segs = np.einsum("kij,kpj->kpi", seg_m[:, :2, :2], segs) + seg_m[:, None, :2, 2]
+        # Uniform subdivision of a cubic into n pieces deviates at most 3/4 * max|second difference| / n^2.
+        dd = np.maximum(
+            np.linalg.norm(segs[:, 0] - 2 * segs[:, 1] + segs[:, 2], axis=1),
+            np.linalg.norm(segs[:, 1] - 2 * segs[:, 2] + segs[:, 3], axis=1),
+        )
+        pieces = np.ceil(np.sqrt(0.75 * np.nan_to_num(dd, nan=0.0, posinf=1e12) / FLATNESS))
+    pieces = np.clip(pieces, 1, MAX_PIECES).astype(np.int64)
+    # a start point, then `pieces` points for each of the subpath's segments
+    n_points = 1 + np.bincount(seg_sub, weights=pieces, minlength=len(subpaths)).astype(np.int64)
+    if int(n_points.sum()) > MAX_POINTS:
+        raise StrokelensError(f"{loc}: more than the limit of {MAX_POINTS} points once curves are flattened")
+    seg_id = np.repeat(np.arange(len(segs)), pieces)
+    first = np.cumsum(pieces) - pieces
+    t = ((np.arange(len(seg_id)) - first[seg_id] + 1) / pieces[seg_id])[:, None]
+    u = 1.0 - t
+    p = segs[seg_id]
+    with np.errstate(over="ignore", invalid="ignore"):
+        curve = u**3 * p[:, 0] + 3 * u * u * t * p[:, 1] + 3 * u * t * t * p[:, 2] + t**3 * p[:, 3]
+    # Each subpath's start point, then the points of its segments: curve point j of subpath s lands at
+    # j + s + 1, as s start points (and its own) come before it.
+    out = np.empty((int(n_points.sum()), 2))
+    out[np.cumsum(n_points) - n_points] = starts
+    out[np.arange(len(curve)) + np.repeat(seg_sub, pieces) + 1] = curve
+    return out, n_points
+
+
+def read_svg(path: PathLike, limit: int | None = None) -> list[Sketch]:
+    """Read one SVG file as a one-sketch list (``limit`` is accepted for a uniform reader signature)."""
+    del limit
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StrokelensError(f"cannot open {path}: {exc.strerror or exc}") from None
+    if size > MAX_SVG_BYTES:
+        raise StrokelensError(f"{path}: {size} bytes exceeds the SVG limit of {MAX_SVG_BYTES}")
+    if size == 0:
+        raise StrokelensError(f"{path}: empty file, no drawing")
+    try:
+        root = DET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    except defusedxml.EntitiesForbidden as exc:
+        if exc.sysid or exc.pubid:
+            raise StrokelensError(
+                f"{path}: refused: the SVG declares the external entity {exc.name!r} "
+                f"({exc.sysid or exc.pubid}); external entities are not allowed"
+            ) from None
+        raise StrokelensError(
+            f"{path}: refused: the SVG declares the XML entity {exc.name!r} (entity expansion is not allowed)"
+        ) from None
+    except defusedxml.ExternalReferenceForbidden as exc:
+        raise StrokelensError(
+            f"{path}: refused: the SVG refers to an external entity ({exc.sysid})"
+        ) from None
+    except defusedxml.DefusedXmlException as exc:
+        raise StrokelensError(f"{path}: refused unsafe XML ({exc})") from None
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else "?"
+        raise StrokelensError(f"{path}, line {line}: not well-formed XML ({exc})") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise StrokelensError(f"{path}: unreadable ({exc})") from None
+    return [_sketch_from_root(root, path)]
+
+
+def _sketch_from_root(root: ET.Element, path: Path) -> Sketch:
+    if _local(root.tag) != "svg":
+        raise StrokelensError(f"{path}: not an SVG file (root element <{_local(root.tag)}>)")
+    subpaths: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    stack: list[tuple[ET.Element, np.ndarray]] = [(root, np.eye(3))]
+    n_elements = 0
+    while stack:
+        el, parent = stack.pop()
+        tag = _local(el.tag)
+        if tag in _SKIP or el.get("display") == "none":
+            continue
+        n_elements += 1
+        desc = f"<{tag}> #{n_elements}" + (f" (id {el.get('id')!r})" if el.get("id") else "")
+        try:
+            m = parent @ parse_transform(el.get("transform")) if el is not root else parent
+            if tag == "path":
+                found = parse_path(el.get("d") or "")
+            elif tag in ("polyline", "polygon"):
+                found = _points_attr(el.get("points") or "", closed=tag == "polygon")
+            elif tag == "line":
+                coords = " ".join(el.get(k, "0") for k in ("x1", "y1", "x2", "y2"))
+                found = _points_attr(coords, closed=False)
+            else:
+                found = []
+        except (_Bad, ValueError, OverflowError) as exc:
+            raise StrokelensError(f"{path}, {desc}: {exc}") from None
+        subpaths.extend((start, segs, m) for start, segs in found)
+        if len(subpaths) > MAX_STROKES:
+            raise StrokelensError(f"{path}: more than the limit of {MAX_STROKES} strokes")
+        if len(el):
+            stack.extend((child, m) for child in reversed(list(el)))
+    if not subpaths:
+        raise StrokelensError(f"{path}: drawing has no strokes (no path elements)")
+    points, counts = _flatten(subpaths, str(path))
+    strokes = np.split(points, np.cumsum(counts)[:-1])
+    meta: dict = {}
+    if root.get("viewBox"):
+        meta["viewBox"] = [float(v) for v in _NUM_RE.findall(root.get("viewBox", ""))]
+    return Sketch(strokes=strokes, label=_label(root, path), source=str(path), meta=meta)
+
+
+def _label(root: ET.Element, path: Path) -> str | None:
+    for child in root:
+        if _local(child.tag) == "title" and (child.text or "").strip():
+            return (child.text or "").strip()
+    if path.stem.isdigit() and path.parent.name:
+        return path.parent.name
+    return None
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text escaped for XML, with characters XML 1.0 cannot hold removed."""
+    return escape(_XML_INVALID.sub("", text))
+
+
+def _fmt(values: np.ndarray) -> list[str]:
+    out = []
+    for v in np.round(values, 3).ravel().tolist():
+        s = f"{v:.3f}".rstrip("0").rstrip(".")
+        out.append("0" if s in ("-0", "") else s)
+    return out
+
+
+def svg_text(
+    sketch: Sketch,
+    stroke_colors: Colors | None = None,
+    width: float | None = None,
+    background: str | None = None,
+) -> str:
+    """The sketch as SVG text in its own coordinates: one ``path`` a stroke, round caps and joins.
+
+    ``stroke_colors``: one colour a stroke (hex string, name or RGB tuple); black by default.
+    ``width``: line width in sketch units, by default 1/128 of the longer side (at least 1).
+    """
+    xmin, ymin, xmax, ymax = sketch.bbox()
+    extent = max(xmax - xmin, ymax - ymin)
+    w = float(width) if width is not None else max(1.0, extent / 128.0)
+    pad = w
+    colors = None
+    if stroke_colors is not None:
+        rgb = to_rgb(stroke_colors)
+        if len(rgb) != sketch.n_strokes:
+            raise StrokelensError(f"{len(rgb)} stroke colours for {sketch.n_strokes} strokes")
+        colors = to_hex(rgb)
+    vb = _fmt(np.array([xmin - pad, ymin - pad, xmax - xmin + 2 * pad, ymax - ymin + 2 * pad]))
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" viewBox="{" ".join(vb)}">',
+    ]
+    if sketch.label:
+        lines.append(f"<title>{_xml_text(sketch.label)}</title>")
+    if background:
+        lines.append(
+            f'<rect x="{vb[0]}" y="{vb[1]}" width="{vb[2]}" height="{vb[3]}" '
+            f'fill="{to_hex(to_rgb([background]))[0]}"/>'
+        )
+    lines.append(
+        f'<g fill="none" stroke="black" stroke-linecap="round" stroke-linejoin="round" '
+        f'stroke-width="{_fmt(np.array([w]))[0]}">'
+    )
+    for k, stroke in enumerate(sketch.strokes):
+        xy = _fmt(stroke)
+        if len(stroke) == 1:
+            d = f"M{xy[0]} {xy[1]}Z"
+        else:
+            pairs = [f"{x} {y}" for x, y in zip(xy[::2], xy[1::2], strict=True)]
+            d = "M" + pairs[0] + " L" + " ".join(pairs[1:])
+        color = f" stroke={quoteattr(colors[k])}" if colors else ""
+        lines.append(f'<path d="{d}"{color}/>')
+    lines.append("</g>")
+    lines.append("</svg>")
+    return "\n".join(lines) + "\n"
+
+
+def write_svg(
+    sketch: Sketch,
+    path: PathLike,
+    stroke_colors: Colors | None = None,
+    width: float | None = None,
+) -> None:
+    """Write one sketch as an SVG file (see `svg_text`)."""
+    Path(path).write_text(svg_text(sketch, stroke_colors=stroke_colors, width=width), encoding="utf-8")
