@@ -97,7 +97,9 @@ def test_piece_units_cut_equal_lengths(sketches):
     # Inserted points are differentiable functions of the originals: (1 - t) a + t b per point.
     pts = batch.points.clone().requires_grad_(True)
     new_points = pieces.points(pts)
-    assert torch.allclose(new_points[pieces.batch.point_mask], pieces.batch.points[pieces.batch.point_mask], atol=1e-4)
+    assert torch.allclose(
+        new_points[pieces.batch.point_mask], pieces.batch.points[pieces.batch.point_mask], atol=1e-4
+    )
     new_points.sum().backward()
     assert pts.grad.sum() == pytest.approx(new_points.numel())
 

@@ -9,25 +9,53 @@ from strokelens.cli import main
 
 def test_explain_writes_records_pictures_and_report(tmp_path, spg_dir, capsys):
     out = tmp_path / "out"
-    code = main(["explain", str(spg_dir / "crab.ndjson.gz"), "--limit", "3", "--method", "sla",
-                 "--out", str(out)])
+    code = main(
+        ["explain", str(spg_dir / "crab.ndjson.gz"), "--limit", "3", "--method", "sla", "--out", str(out)]
+    )
     assert code == 0
     records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
     assert len(records) == 3
     for r in records:
-        assert {"id", "source", "target", "method", "units", "scores", "evaluations", "seconds", "seed"} <= set(r)
+        assert {
+            "id",
+            "source",
+            "target",
+            "method",
+            "units",
+            "scores",
+            "evaluations",
+            "seconds",
+            "seed",
+        } <= set(r)
         assert r["method"] == "sla" and r["units"] == "stroke" and r["evaluations"] == 1
         assert (out / r["image"]).exists()
     assert (out / "0000.svg").read_text().startswith("<")
     html = (out / "report.html").read_text()
-    assert "data:image/png;base64" in html and "http" not in html.split("<body>")[1].replace("http://www.w3.org", "")
+    assert "data:image/png;base64" in html and "http" not in html.split("<body>")[1].replace(
+        "http://www.w3.org", ""
+    )
     assert "report:" in capsys.readouterr().out
 
 
 def test_explain_pieces_and_named_target(tmp_path, spg_dir):
     out = tmp_path / "out"
-    assert main(["explain", str(spg_dir / "pig.ndjson.gz"), "--limit", "2", "--method", "psla",
-                 "--target", "pig", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(spg_dir / "pig.ndjson.gz"),
+                "--limit",
+                "2",
+                "--method",
+                "psla",
+                "--target",
+                "pig",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "explanations.jsonl").read_text().splitlines()[0])
     assert record["units"] == "piece" and record["target"] == "pig"
     assert len(record["scores"]) == len(record["unit_stroke"])
@@ -35,20 +63,63 @@ def test_explain_pieces_and_named_target(tmp_path, spg_dir):
 
 def test_evaluate_json(tmp_path, spg_dir):
     path = tmp_path / "eval.json"
-    assert main(["evaluate", str(spg_dir / "apple.ndjson.gz"), "--limit", "4", "--methods", "sla,occlusion,random",
-                 "--json", str(path)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(spg_dir / "apple.ndjson.gz"),
+                "--limit",
+                "4",
+                "--methods",
+                "sla,occlusion,random",
+                "--json",
+                str(path),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(path.read_text())
     assert set(figures) == {"sla", "occlusion", "random"}
     for fig in figures.values():
-        assert {"deletion_auc", "insertion_auc", "spearman_vs_shapley", "ms_per_sketch",
-                "evaluations_per_sketch"} <= set(fig)
+        assert {
+            "deletion_auc",
+            "insertion_auc",
+            "spearman_vs_shapley",
+            "ms_per_sketch",
+            "evaluations_per_sketch",
+        } <= set(fig)
     assert figures["occlusion"]["evaluations_per_sketch"] > figures["sla"]["evaluations_per_sketch"]
 
 
 def test_explain_bad_inputs_exit_2(tmp_path, spg_dir, capsys):
-    assert main(["explain", str(spg_dir / "pig.ndjson.gz"), "--limit", "1", "--target", "giraffe",
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(spg_dir / "pig.ndjson.gz"),
+                "--limit",
+                "1",
+                "--target",
+                "not-a-class",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown class" in err[0]
     assert main(["explain", str(tmp_path / "missing.ndjson"), "--out", str(tmp_path)]) == 2
     assert main(["evaluate", str(spg_dir / "pig.ndjson.gz"), "--methods", "sla,nope"]) == 2
+
+
+def test_demo_explains_real_sketches(home, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n", "3", "--home", str(home)]) == 0
+    report = capsys.readouterr().out.strip().splitlines()[-1]
+    assert report == f"report: {(out / 'report.html').resolve()}"
+    records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
+    assert {r["method"] for r in records} == {"sla", "psla", "ig", "occlusion", "shapley"}
+    assert len(records) == 5 * 3
+    html = (out / "report.html").read_text()
+    assert html.count("<tr>") >= 3 + 5 and "deletion" in html

@@ -124,18 +124,6 @@ def test_render_svg_input(home, tmp_path):
     assert Image.open(tmp_path / "a.png").size == (256, 256)
 
 
-def test_demo(home, tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--n", "3", "--home", str(home)]) == 0
-    index = Path(capsys.readouterr().out.strip())
-    assert index == out / "index.html"
-    pngs, svgs = sorted(out.glob("*.png")), sorted(out.glob("*.svg"))
-    assert len(pngs) == len(svgs) == 3
-    page = index.read_text()
-    assert all(p.name in page for p in pngs) and all(s.name in page for s in svgs)
-    assert [p.stem.split("-", 1)[1] for p in pngs] == ["airplane", "alarm_clock", "ambulance"]
-
-
 def test_npz_and_svg_through_info(tmp_path, capsys):
     path = tmp_path / "cat.npz"
     write_sketches([Sketch([[[0, 0], [3, 4]]]), Sketch([[[1, 1]]])], path)

@@ -1,55 +1,79 @@
-"""`strokelens demo --out DIR`: SPG test sketches drawn with their parts coloured, plus an HTML gallery.
-
-(A placeholder until the explanation engine lands.)
-"""
+"""`strokelens demo`: explain DoodleNet on real SPG test sketches with several methods side by side."""
 
 from __future__ import annotations
 
-import html
-import math
+import json
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from strokelens.attribution import get_method
 from strokelens.cli.app import app, home_option
-from strokelens.cli.render import render_sketch
 from strokelens.datasets import load_spg, spg_classes
-from strokelens.errors import StrokelensError
+from strokelens.metrics import deletion_insertion, part_summary
+from strokelens.models import load_model
+from strokelens.sketch import SketchBatch
+from strokelens.units import make_units
+from strokelens.views import preprocess, view_for
+from strokelens.viz.report import write_report
+
+DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "shapley")
 
 
 @app.command()
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--n", "n", type=click.IntRange(min=1, max=2000), default=8, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/demo"),
+    show_default=True,
+)
+@click.option(
+    "--n",
+    "count",
+    type=click.IntRange(1, 40),
+    default=10,
+    show_default=True,
+    help="Sketches (one per SPG class, then round again).",
+)
 @home_option
-def demo(out: Path, n: int, home: Path | None) -> None:
-    """Draw the first N SPG test sketches (one class after another) as SVG + PNG with an index.html."""
+def demo(out_dir: Path, count: int, home) -> None:
+    """Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, exact
+    Shapley side by side) and write an HTML report."""
+    model = load_model("doodlenet", home=home)
+    view = view_for(model)
     classes = spg_classes(home)
-    per_class = math.ceil(n / len(classes))
-    sketches = load_spg("test", classes=classes[: math.ceil(n / per_class)], per_class=per_class, home=home)
-    # Round-robin over classes so a small N still shows several classes.
-    by_class: dict[str, list] = {}
-    for s in sketches:
-        by_class.setdefault(s.label or "", []).append(s)
-    order = [g[i] for i in range(per_class) for g in by_class.values() if i < len(g)][:n]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StrokelensError(f"cannot create {out}: {exc.strerror or exc}") from None
-    cells = []
-    for k, s in enumerate(order):
-        stem = f"{k:03d}-{(s.label or 'sketch').replace(' ', '_')}"
-        render_sketch(s, out / f"{stem}.svg", title=s.label)
-        render_sketch(s, out / f"{stem}.png", title=s.label)
-        cells.append(
-            f'<figure><img src="{stem}.svg" width="256" height="256" alt="{html.escape(s.label or "")}">'
-            f"<figcaption>{html.escape(s.label or '')} · key {html.escape(s.key_id or '?')} · "
-            f'<a href="{stem}.png">png</a></figcaption></figure>'
-        )
-    page = (
-        "<!doctype html><meta charset='utf-8'><title>strokelens demo</title>"
-        "<style>body{font-family:sans-serif}figure{display:inline-block;margin:6px}</style>"
-        f"<h1>SPG test sketches, parts coloured ({len(order)})</h1>\n" + "\n".join(cells) + "\n"
+    pool = load_spg("test", per_class=-(-count // len(classes)) + 1, home=home)
+    per_class = {c: [s for s in pool if s.label == c and s.n_strokes <= 12] for c in classes}
+    chosen = [per_class[c][r] for r in range(2) for c in classes if len(per_class[c]) > r][:count]
+    sketches = preprocess(chosen, model)
+    batch = SketchBatch.from_sketches(sketches)
+    explanations, curves = {}, {}
+    target = None
+    for name in DEMO_METHODS:
+        method = get_method(name)
+        unit_set = make_units(batch, method.default_units)
+        expl = method(view).attribute(unit_set, target="auto" if target is None else target)
+        target = expl.target
+        explanations[name] = expl
+        curves[name] = deletion_insertion(view.game(unit_set, target), expl.scores)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "explanations.jsonl", "w", encoding="utf-8") as fh:
+        for expl in explanations.values():
+            for record in expl.records():
+                fh.write(json.dumps(record) + "\n")
+    report = write_report(
+        out_dir / "report.html",
+        explanations,
+        curves,
+        title=f"strokelens demo: DoodleNet on {len(sketches)} SPG test sketches",
     )
-    index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
-    click.echo(str(index))
+    table = Table("sketch", "predicted", "top part (SLA)")
+    parts = part_summary(explanations["sla"])
+    for s, name in zip(sketches, explanations["sla"].target_names or [], strict=False):
+        top = next(iter(parts.get(s.label or "", {})), "-")
+        table.add_row(s.label or "?", name, top)
+    Console().print(table)
+    click.echo(f"report: {report.resolve()}")
