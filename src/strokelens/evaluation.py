@@ -98,7 +98,8 @@ def evaluate_methods(
                     unit_set, target=game.target, seed=seed, **options.get(name, {})
                 )
                 scores, rows = expl.scores, torch.arange(len(chunk))
-            curves = deletion_insertion(_subgame(view, unit_set, game, rows), scores[rows])
+            subgame = _subgame(view, unit_set, game, rows)
+            curves = deletion_insertion(subgame, scores[rows][:, : subgame.max_units])
             agree = agreement(scores[rows], reference[rows], unit_set.n_units[rows].cpu())
             report = reports[name]
             report.add("deletion_auc", curves.deletion_auc.tolist())
