@@ -73,6 +73,7 @@ def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_sampl
             hide_color=0,
             num_samples=num_samples,
             batch_size=num_samples,
+            progress_bar=False,
             segmentation_fn=lambda _img, i=i: segments[i],
             random_seed=seed,
         )
@@ -87,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="200 sketches, references on 20")
+    parser.add_argument(
+        "--quick", action="store_true", help="200 sketches, references on 20, Shapley up to 10 strokes"
+    )
     parser.add_argument("--n", type=int, default=2000, help="SPG test sketches (spread over the 20 classes)")
     parser.add_argument("--ref-n", type=int, default=200, help="sketches for lime/kernelshap/lime_image")
     parser.add_argument("--max-shapley-units", type=int, default=12)
@@ -96,7 +99,7 @@ def main() -> None:
     parser.add_argument("--home", default=None)
     args = parser.parse_args()
     if args.quick:
-        args.n, args.ref_n = 200, 20
+        args.n, args.ref_n, args.max_shapley_units = 200, 20, 10
     torch.manual_seed(0)
 
     model = load_model("doodlenet", home=args.home)
@@ -114,44 +117,29 @@ def main() -> None:
         view, sketches, [*CHEAP_METHODS, "shapley"], batch_size=args.batch_size, max_shapley_units=max_units
     )
     on_ref = evaluate_methods(
-        view,
-        ref,
-        [*CHEAP_METHODS, *REFERENCE_METHODS],
-        batch_size=args.batch_size,
-        max_shapley_units=max_units,
+        view, ref, REFERENCE_METHODS, batch_size=args.batch_size, max_shapley_units=max_units
     )
     units, game, li_scores, li_seconds = lime_image_scores(view, ref)
     li_curves = deletion_insertion(game, li_scores)
-
     small = (units.n_units <= max_units).nonzero()[:, 0]
     sub_units = make_units(SketchBatch.from_sketches([ref[i] for i in small.tolist()]), "stroke")
     shapley_small = get_method("shapley")(view).attribute(sub_units).scores
-    li_agree = agreement(li_scores[small], shapley_small, sub_units.n_units)
+    li_agree = agreement(li_scores[small][:, : sub_units.max_units], shapley_small, sub_units.n_units)
 
     out: dict[str, float | str] = {"n_sketches": len(sketches), "n_reference_sketches": len(ref)}
+    keys = ("deletion_auc", "insertion_auc", "spearman_vs_shapley", "ms_per_sketch", "evaluations_per_sketch")
     for name, rep in everything.items():
         s = rep.summary()
-        for key in (
-            "deletion_auc",
-            "insertion_auc",
-            "spearman_vs_shapley",
-            "ms_per_sketch",
-            "evaluations_per_sketch",
-            "top1_vs_shapley",
-            "top3_vs_shapley",
-        ):
+        for key in (*keys, "top1_vs_shapley", "top3_vs_shapley"):
             out[f"{name}_{key}"] = s[key]
+        if name != "shapley":  # the same figures on the reference subset (the first --ref-n sketches)
+            s_ref = rep.summary(limit=len(ref))
+            for key in keys:
+                out[f"{name}_{key}_ref"] = s_ref[key]
     for name, rep in on_ref.items():
         s = rep.summary()
-        suffix = "" if name in REFERENCE_METHODS else "_ref"
-        for key in (
-            "deletion_auc",
-            "insertion_auc",
-            "spearman_vs_shapley",
-            "ms_per_sketch",
-            "evaluations_per_sketch",
-        ):
-            out[f"{name}_{key}{suffix}"] = s[key]
+        for key in keys:
+            out[f"{name}_{key}"] = s[key]
     out["lime_image_ms_per_sketch"] = 1000 * li_seconds
     out["lime_image_deletion_auc"] = float(li_curves.deletion_auc.mean())
     out["lime_image_insertion_auc"] = float(li_curves.insertion_auc.mean())
@@ -169,9 +157,10 @@ def main() -> None:
     out["best_cheap_deletion_auc_ref"] = out[f"{best}_deletion_auc_ref"]
     out["wall_seconds"] = time.perf_counter() - t0
 
-    table = Table(title=f"DoodleNet on {len(sketches)} SPG test sketches (references on {len(ref)})")
+    table = Table(title=f"DoodleNet on SPG test sketches (references on the first {len(ref)})")
     for col in (
         "method",
+        "sketches",
         "deletion AUC ↓",
         "insertion AUC ↑",
         "Spearman vs Shapley ↑",
@@ -179,13 +168,14 @@ def main() -> None:
         "evaluations / sketch",
     ):
         table.add_column(col)
-    for name in [*CHEAP_METHODS, "shapley", *REFERENCE_METHODS, "lime_image"]:
-        sfx = "" if f"{name}_deletion_auc" in out else "_ref"
+    rows = [(m, "", len(sketches)) for m in [*CHEAP_METHODS, "shapley"]]
+    rows += [(m, "_ref", len(ref)) for m in CHEAP_METHODS[:4]]
+    rows += [(m, "", len(ref)) for m in [*REFERENCE_METHODS, "lime_image"]]
+    for name, sfx, n in rows:
         table.add_row(
             name,
-            f"{out[f'{name}_deletion_auc{sfx}']:.3f}",
-            f"{out[f'{name}_insertion_auc{sfx}']:.3f}",
-            f"{out.get(f'{name}_spearman_vs_shapley{sfx}', float('nan')):.3f}",
+            str(n),
+            *(f"{out.get(f'{name}_{key}{sfx}', float('nan')):.3f}" for key in keys[:3]),
             f"{out[f'{name}_ms_per_sketch{sfx}']:.2f}",
             f"{out[f'{name}_evaluations_per_sketch{sfx}']:.0f}",
         )

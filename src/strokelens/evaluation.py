@@ -39,11 +39,12 @@ class MethodReport:
     def add(self, name: str, values: Sequence[float]) -> None:
         self.values[name].extend(float(v) for v in values)
 
-    def summary(self) -> dict[str, float]:
-        """Means, except rank agreement, which is the median over sketches (NaNs dropped)."""
+    def summary(self, limit: int | None = None) -> dict[str, float]:
+        """Means, except rank agreement, which is the median over sketches (NaNs dropped); over the
+        first ``limit`` sketches only when given."""
         out = {}
         for name, vals in self.values.items():
-            arr = np.asarray(vals, dtype=float)
+            arr = np.asarray(vals[:limit], dtype=float)
             arr = arr[~np.isnan(arr)]
             if not len(arr):
                 out[name] = float("nan")
