@@ -7,10 +7,12 @@ Maths (shared with the dense reference in `strokelens.render.dense`):
   a linear ramp ``softness`` pixels wide across the edge (the area coverage of a straight edge when
   ``softness`` is 1). Segments are capsules, so caps and joins are round; ``start == end`` is a dot.
 - Within one unit, a pixel takes the coverage of its nearest segment only (the union of the
-  capsules, as a pen stroke is drawn): segment ``k`` counts a pixel when it is strictly nearer than
-  the next segment of its unit and no farther than the previous one (neighbours = adjacent entries
-  of the segment axis with the same unit id). This is exact for polylines except where a stroke
-  crosses itself, where the two passes combine like two units.
+  capsules, as a pen stroke is drawn). Neighbours are adjacent entries of the segment axis with the
+  same unit id. A segment whose previous neighbour ends exactly where it starts leaves the pixels
+  that project before its start (distance ``D = inf`` there: the neighbour is at least as near); then
+  segment ``k`` counts a pixel when ``D_k`` is strictly smaller than the next neighbour's and no
+  larger than the previous one's. This is exact for polylines except where a stroke crosses itself,
+  where the two passes combine like two units.
 - Units combine like layers of ink with opacity ``z_u * c_u``:
   ``ink = 1 - prod_u (1 - z_u c_u) = 1 - exp(sum log1p(-z_u c_u))``. A unit with ``z_u = 0``
   contributes ``log1p(0) = 0`` to the sum, so the picture is exactly the picture without that unit;
@@ -41,7 +43,7 @@ from strokelens.errors import StrokelensError
 #: Coverage is clamped below 1 by this much so every ``log1p(-z c)`` stays finite.
 COVERAGE_EPS = 1e-6
 #: Candidate (piece, window pixel) pairs processed at once; bounds the forward's working memory.
-CHUNK_CANDIDATES = 1 << 21
+CHUNK_CANDIDATES = 1 << 19
 #: Slack, in pixels, when windows and candidate tests are cut, so rounding never drops a pixel.
 _SLACK = 1e-3
 
@@ -82,6 +84,16 @@ def neighbours(segment_unit: Tensor) -> tuple[Tensor, Tensor]:
     same = (segment_unit[:, 1:] == segment_unit[:, :-1]) & valid[:, 1:]
     no = torch.zeros_like(valid[:, :1])
     return torch.cat([no, same], 1), torch.cat([same, no], 1)
+
+
+def start_bound(joined: Tensor) -> Tensor:
+    """Smallest projection ``t`` at which a segment may own a pixel: 0 where it is ``joined``.
+
+    ``joined``: the previous segment of the unit ends exactly where this one starts. A pixel that
+    projects before the start (``t < 0``) is nearest to that shared point, so the previous segment is
+    at least as near and this one leaves the pixel to it.
+    """
+    return torch.where(joined, 0.0, -math.inf)
 
 
 def segment_params(a: Tensor, b: Tensor) -> Tensor:
@@ -142,11 +154,12 @@ def _best_piece_length(own: Tensor, reach: float, tries: int = 16) -> float:
     return float(piece[best])
 
 
-def _pieces(own: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _pieces(own: Tensor, max_len: float, start_lo: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Cut segments into ``n = ceil(length / max_len)`` pieces: ``(seg, t0, t_lo, t_hi)`` per piece.
 
     A piece spans ``t0 .. t0 + 1/n`` of its segment and owns pixels whose projection ``t`` satisfies
-    ``t_lo <= t < t_hi`` (the first piece also owns ``t < 0``, the last ``t >= 1``).
+    ``t_lo <= t < t_hi``; the first piece starts at ``start_lo`` (``-inf`` or 0, see `start_bound`),
+    the last piece owns all ``t >= 1``.
     """
     ex, ey = own[2], own[3]
     n = torch.ceil(torch.sqrt(ex * ex + ey * ey) / max_len).clamp_min(1).long()
@@ -158,7 +171,7 @@ def _pieces(own: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor
     t0 = jf / nf
     t1 = (jf + 1) / nf
     inf = torch.full_like(t0, math.inf)
-    t_lo = torch.where(j == 0, -inf, t0)
+    t_lo = torch.where(j == 0, start_lo[seg], t0)
     t_hi = torch.where(j == n[seg] - 1, inf, t1)
     return seg, t0, t_lo, t_hi
 
@@ -198,14 +211,17 @@ class _Ink(torch.autograd.Function):
         # Per-segment columns, each a contiguous 1-D tensor for cheap gathers: own geometry, then
         # the previous and the next segment of the same unit (adjacent on the segment axis), or a
         # far-away point where there is none.
-        own = segment_params(
-            starts.reshape(-1, 2).index_select(0, flat), ends.reshape(-1, 2).index_select(0, flat)
-        )
-        own = own.t().contiguous()
+        seg_a = starts.reshape(-1, 2).index_select(0, flat)
+        seg_e = ends.reshape(-1, 2).index_select(0, flat)
+        own = segment_params(seg_a, seg_e).t().contiguous()
         same = (seg_u[1:] == seg_u[:-1]) & (flat[1:] == flat[:-1] + 1) & (seg_b[1:] == seg_b[:-1])
         no = torch.zeros(min(n_seg, 1), dtype=torch.bool, device=dev)
         far = torch.tensor([[1e30], [1e30], [0.0], [0.0], [0.0]], dtype=dt, device=dev)
-        nb_prev = torch.where(torch.cat([no, same]), own.roll(1, 1), far)
+        far_lo = torch.cat([far, far.new_full((1, 1), -math.inf)])
+        has_prev = torch.cat([no, same])
+        joined = has_prev & torch.cat([no, (seg_e[:-1] == seg_a[1:]).all(1)])
+        start_lo = start_bound(joined)
+        nb_prev = torch.where(has_prev, torch.cat([own, start_lo[None]]).roll(1, 1), far_lo)
         nb_next = torch.where(torch.cat([same, no]), own.roll(-1, 1), far)
         if weight is not None:
             z_seg = weight.reshape(-1).index_select(0, seg_b * weight.shape[1] + seg_u)
@@ -222,7 +238,7 @@ class _Ink(torch.autograd.Function):
         win_r = torch.arange(kk, device=dev) // k
         win_c = torch.arange(kk, device=dev) % k
         win_rf, win_cf, win_off = win_r.to(dt), win_c.to(dt), win_r * width + win_c
-        piece_seg, t0, t_lo, t_hi = _pieces(own, max_len)
+        piece_seg, t0, t_lo, t_hi = _pieces(own, max_len, start_lo)
         log_t = torch.zeros(bsz * height * width, dtype=dt, device=dev)
         chunks: list[_Chunk] = []
         per_chunk = max(1, CHUNK_CANDIDATES // kk)
@@ -262,8 +278,11 @@ class _Ink(torch.autograd.Function):
             cx = ox.index_select(0, piece) + win_cf.index_select(0, rem) + 0.5
             cy = oy.index_select(0, piece) + win_rf.index_select(0, rem) + 0.5
             # This segment is locally the nearest of its unit.
-            ok = d2 <= distance2(cx, cy, [v.index_select(0, seg) for v in nb_prev])[0]
-            ok &= d2 < distance2(cx, cy, [v.index_select(0, seg) for v in nb_next])[0]
+            prev = [v.index_select(0, seg) for v in nb_prev]
+            d2_nb, t_nb, _, _ = distance2(cx, cy, prev[:5])
+            ok = (d2 <= d2_nb) | (t_nb < prev[5])
+            d2_nb, t_nb, _, _ = distance2(cx, cy, [v.index_select(0, seg) for v in nb_next])
+            ok &= (d2 < d2_nb) | (t_nb < 0)
             sel = _flatnonzero(ok)
             seg, d2, t, qx, qy = (v.index_select(0, sel) for v in (seg, d2, t, qx, qy))
             piece, rem = piece.index_select(0, sel), rem.index_select(0, sel)
