@@ -57,13 +57,15 @@ def rasterize_dense(
     d2, t, _, _ = distance2(cx, cy, params[:, None, :, :])  # (B, P, M)
     has_prev, has_next = neighbours(segment_unit)
     prev_end = torch.cat([starts[:, :1], ends[:, :-1]], 1)
-    joined = has_prev & (prev_end == starts).all(-1)
-    dist = torch.where(t < start_bound(joined)[:, None, :], math.inf, d2)
-    inf = torch.full_like(dist[..., :1], math.inf)
-    d_prev = torch.where(has_prev[:, None, :], torch.cat([inf, dist[..., :-1]], -1), math.inf)
-    d_next = torch.where(has_next[:, None, :], torch.cat([dist[..., 1:], inf], -1), math.inf)
+    lo = start_bound(has_prev & (prev_end == starts).all(-1))[:, None, :]  # (B, 1, M)
+    inf = torch.full_like(d2[..., :1], math.inf)
+    d2_prev = torch.where(has_prev[:, None, :], torch.cat([inf, d2[..., :-1]], -1), math.inf)
+    d2_next = torch.where(has_next[:, None, :], torch.cat([d2[..., 1:], inf], -1), math.inf)
+    t_next = torch.cat([t[..., 1:], inf], -1)
+    lo_next = torch.cat([lo[..., 1:], torch.full_like(lo[..., :1], -math.inf)], -1)
+    wins_next = (d2 <= d2_next) | (t_next < lo_next)
     reach = wid / 2 + softness / 2
-    own = (dist <= d_prev) & (dist < d_next) & (dist < reach * reach) & valid[:, None, :]
+    own = (t >= lo) & (d2 < d2_prev) & wins_next & (d2 < reach * reach) & valid[:, None, :]
     d = torch.where(own, d2, 1.0).sqrt()  # keep sqrt's gradient finite where it is masked out
     c = ((wid / 2 - d) / softness + 0.5).clamp(0.0, 1.0 - COVERAGE_EPS)
     c = torch.where(own, c, 0.0)

@@ -8,11 +8,14 @@ Maths (shared with the dense reference in `strokelens.render.dense`):
   ``softness`` is 1). Segments are capsules, so caps and joins are round; ``start == end`` is a dot.
 - Within one unit, a pixel takes the coverage of its nearest segment only (the union of the
   capsules, as a pen stroke is drawn). Neighbours are adjacent entries of the segment axis with the
-  same unit id. A segment whose previous neighbour ends exactly where it starts leaves the pixels
-  that project before its start (distance ``D = inf`` there: the neighbour is at least as near); then
-  segment ``k`` counts a pixel when ``D_k`` is strictly smaller than the next neighbour's and no
-  larger than the previous one's. This is exact for polylines except where a stroke crosses itself,
-  where the two passes combine like two units.
+  same unit id; a segment is *joined* when its previous neighbour ends exactly where it starts.
+  Each pair of neighbours has one winner at a pixel: the nearer one (the earlier one on a tie),
+  except that a joined segment always loses the pixels that project before its start (``t < 0``:
+  the previous segment, which ends there, is at least as near). A segment counts a pixel when it
+  wins against both neighbours. Every pixel within reach of a unit has a winner (a joined segment
+  never wins against its predecessor, so the chain of pairwise winners ends at an eligible
+  segment), and there is exactly one along a polyline whose distance to the pixel has one local
+  minimum; a stroke that crosses or doubles back on itself combines its passes like two units.
 - Units combine like layers of ink with opacity ``z_u * c_u``:
   ``ink = 1 - prod_u (1 - z_u c_u) = 1 - exp(sum log1p(-z_u c_u))``. A unit with ``z_u = 0``
   contributes ``log1p(0) = 0`` to the sum, so the picture is exactly the picture without that unit;
@@ -221,8 +224,8 @@ class _Ink(torch.autograd.Function):
         has_prev = torch.cat([no, same])
         joined = has_prev & torch.cat([no, (seg_e[:-1] == seg_a[1:]).all(1)])
         start_lo = start_bound(joined)
-        nb_prev = torch.where(has_prev, torch.cat([own, start_lo[None]]).roll(1, 1), far_lo)
-        nb_next = torch.where(torch.cat([same, no]), own.roll(-1, 1), far)
+        nb_prev = torch.where(has_prev, own.roll(1, 1), far)
+        nb_next = torch.where(torch.cat([same, no]), torch.cat([own, start_lo[None]]).roll(-1, 1), far_lo)
         if weight is not None:
             z_seg = weight.reshape(-1).index_select(0, seg_b * weight.shape[1] + seg_u)
         else:
@@ -278,11 +281,10 @@ class _Ink(torch.autograd.Function):
             cx = ox.index_select(0, piece) + win_cf.index_select(0, rem) + 0.5
             cy = oy.index_select(0, piece) + win_rf.index_select(0, rem) + 0.5
             # This segment is locally the nearest of its unit.
-            prev = [v.index_select(0, seg) for v in nb_prev]
-            d2_nb, t_nb, _, _ = distance2(cx, cy, prev[:5])
-            ok = (d2 <= d2_nb) | (t_nb < prev[5])
-            d2_nb, t_nb, _, _ = distance2(cx, cy, [v.index_select(0, seg) for v in nb_next])
-            ok &= (d2 < d2_nb) | (t_nb < 0)
+            ok = d2 < distance2(cx, cy, [v.index_select(0, seg) for v in nb_prev])[0]
+            nxt = [v.index_select(0, seg) for v in nb_next]
+            d2_nb, t_nb, _, _ = distance2(cx, cy, nxt[:5])
+            ok &= (d2 <= d2_nb) | (t_nb < nxt[5])
             sel = _flatnonzero(ok)
             seg, d2, t, qx, qy = (v.index_select(0, sel) for v in (seg, d2, t, qx, qy))
             piece, rem = piece.index_select(0, sel), rem.index_select(0, sel)
