@@ -18,6 +18,7 @@ from strokelens.render import (
     rasterize,
     rasterize_dense,
 )
+from strokelens.render.rasteriser import COVERAGE_EPS, distance2, segment_params
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -142,6 +143,52 @@ def test_one_unit_covers_like_a_union():
     # A unit per segment instead stacks the soft edges and darkens them.
     split = rasterize(starts, ends, torch.arange(32)[None], size=24, line_width=3.0)
     assert split[0, :, 8:16].sum(0).min() > 3.05
+
+
+def exact_union(starts, ends, unit, size: int, line_width: float) -> torch.Tensor:
+    """The textbook picture: per unit, coverage from the distance to its nearest segment."""
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    cx, cy = xs.reshape(-1, 1).double(), ys.reshape(-1, 1).double()
+    out = []
+    for b in range(starts.shape[0]):
+        d2, _, _, _ = distance2(cx, cy, segment_params(starts[b], ends[b])[None])
+        log_t = torch.zeros(size * size, dtype=torch.float64)
+        for u in unit[b].unique():
+            if u >= 0:
+                d = d2[:, unit[b] == u].min(1).values.sqrt()
+                log_t += torch.log1p(-((line_width / 2 - d) + 0.5).clamp(0, 1 - COVERAGE_EPS))
+        out.append(-torch.expm1(log_t).view(size, size))
+    return torch.stack(out)
+
+
+def test_polylines_are_the_union_of_their_capsules():
+    """Dense points on a curve, sparse points with sharp bends, a reversal: the exact union."""
+    t = torch.linspace(0, 1, 60, dtype=torch.float64)
+    wave = torch.stack([4 + 24 * t, 16 + 6 * torch.sin(6 * t)], 1)
+    zigzag = torch.tensor([[4.0, 4.0], [14.0, 5.0], [6.0, 7.0], [25.0, 10.5], [22.1, 4.2]])
+    back = torch.tensor([[4.0, 26.0], [20.0, 27.0], [9.0, 27.5], [9.0, 27.5]])  # ends with a dot
+    pts = torch.cat([wave, zigzag.double(), back.double()])[None]
+    unit = torch.tensor([0] * 60 + [1] * 5 + [2] * 3)[None]
+    starts, ends = polyline_segments(pts, unit)
+    ink = rasterize(starts, ends, unit, size=32, line_width=3.0)
+    assert (ink - exact_union(starts, ends, unit, 32, 3.0)).abs().max() < 1e-6
+
+
+def test_disconnected_segments_of_one_unit_draw_every_segment():
+    starts, ends, unit, _ = random_segments(7)
+    ends = ends + 0.37  # no segment starts where the previous one ends
+    ink = rasterize(starts, ends, unit, size=24, line_width=2.0)
+    assert (ink - rasterize_dense(starts, ends, unit, size=24, line_width=2.0)).abs().max() < 1e-10
+    # Far-apart segments of one unit: each draws its full capsule.
+    starts = torch.tensor([[[3.0, 3.0], [15.0, 15.0]]])
+    ends = torch.tensor([[[8.0, 3.0], [15.0, 20.0]]])
+    unit = torch.zeros(1, 2, dtype=torch.long)
+    ink = rasterize(starts, ends, unit, size=24, line_width=2.0)
+    alone = [
+        rasterize(starts[:, i : i + 1], ends[:, i : i + 1], unit[:, :1], size=24, line_width=2.0)
+        for i in (0, 1)
+    ]
+    assert (ink - alone[0] - alone[1]).abs().max() < 1e-6
 
 
 def test_dot_renders_a_disc():

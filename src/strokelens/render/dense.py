@@ -22,6 +22,7 @@ from strokelens.render.rasteriser import (
     distance2,
     neighbours,
     segment_params,
+    start_bound,
 )
 
 
@@ -53,14 +54,18 @@ def rasterize_dense(
     ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     cx = xs.reshape(1, -1, 1)
     cy = ys.reshape(1, -1, 1)
-    d2, _, _, _ = distance2(cx, cy, params[:, None, :, :])  # (B, P, M)
+    d2, t, _, _ = distance2(cx, cy, params[:, None, :, :])  # (B, P, M)
     has_prev, has_next = neighbours(segment_unit)
+    prev_end = torch.cat([starts[:, :1], ends[:, :-1]], 1)
+    lo = start_bound(has_prev & (prev_end == starts).all(-1))[:, None, :]  # (B, 1, M)
     inf = torch.full_like(d2[..., :1], math.inf)
     d2_prev = torch.where(has_prev[:, None, :], torch.cat([inf, d2[..., :-1]], -1), math.inf)
     d2_next = torch.where(has_next[:, None, :], torch.cat([d2[..., 1:], inf], -1), math.inf)
-    own = (d2 <= d2_prev) & (d2 < d2_next) & valid[:, None, :]
+    t_next = torch.cat([t[..., 1:], inf], -1)
+    lo_next = torch.cat([lo[..., 1:], torch.full_like(lo[..., :1], -math.inf)], -1)
+    wins_next = (d2 <= d2_next) | (t_next < lo_next)
     reach = wid / 2 + softness / 2
-    own &= d2 < reach * reach
+    own = (t >= lo) & (d2 < d2_prev) & wins_next & (d2 < reach * reach) & valid[:, None, :]
     d = torch.where(own, d2, 1.0).sqrt()  # keep sqrt's gradient finite where it is masked out
     c = ((wid / 2 - d) / softness + 0.5).clamp(0.0, 1.0 - COVERAGE_EPS)
     c = torch.where(own, c, 0.0)

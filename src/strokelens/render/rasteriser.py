@@ -7,10 +7,15 @@ Maths (shared with the dense reference in `strokelens.render.dense`):
   a linear ramp ``softness`` pixels wide across the edge (the area coverage of a straight edge when
   ``softness`` is 1). Segments are capsules, so caps and joins are round; ``start == end`` is a dot.
 - Within one unit, a pixel takes the coverage of its nearest segment only (the union of the
-  capsules, as a pen stroke is drawn): segment ``k`` counts a pixel when it is strictly nearer than
-  the next segment of its unit and no farther than the previous one (neighbours = adjacent entries
-  of the segment axis with the same unit id). This is exact for polylines except where a stroke
-  crosses itself, where the two passes combine like two units.
+  capsules, as a pen stroke is drawn). Neighbours are adjacent entries of the segment axis with the
+  same unit id; a segment is *joined* when its previous neighbour ends exactly where it starts.
+  Each pair of neighbours has one winner at a pixel: the nearer one (the earlier one on a tie),
+  except that a joined segment always loses the pixels that project before its start (``t < 0``:
+  the previous segment, which ends there, is at least as near). A segment counts a pixel when it
+  wins against both neighbours. Every pixel within reach of a unit has a winner (a joined segment
+  never wins against its predecessor, so the chain of pairwise winners ends at an eligible
+  segment), and there is exactly one along a polyline whose distance to the pixel has one local
+  minimum; a stroke that crosses or doubles back on itself combines its passes like two units.
 - Units combine like layers of ink with opacity ``z_u * c_u``:
   ``ink = 1 - prod_u (1 - z_u c_u) = 1 - exp(sum log1p(-z_u c_u))``. A unit with ``z_u = 0``
   contributes ``log1p(0) = 0`` to the sum, so the picture is exactly the picture without that unit;
@@ -34,13 +39,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from strokelens.errors import StrokelensError
 
 #: Coverage is clamped below 1 by this much so every ``log1p(-z c)`` stays finite.
 COVERAGE_EPS = 1e-6
 #: Candidate (piece, window pixel) pairs processed at once; bounds the forward's working memory.
-CHUNK_CANDIDATES = 1 << 21
+CHUNK_CANDIDATES = 1 << 19
 #: Slack, in pixels, when windows and candidate tests are cut, so rounding never drops a pixel.
 _SLACK = 1e-3
 
@@ -83,6 +89,16 @@ def neighbours(segment_unit: Tensor) -> tuple[Tensor, Tensor]:
     return torch.cat([no, same], 1), torch.cat([same, no], 1)
 
 
+def start_bound(joined: Tensor) -> Tensor:
+    """Smallest projection ``t`` at which a segment may own a pixel: 0 where it is ``joined``.
+
+    ``joined``: the previous segment of the unit ends exactly where this one starts. A pixel that
+    projects before the start (``t < 0``) is nearest to that shared point, so the previous segment is
+    at least as near and this one leaves the pixel to it.
+    """
+    return torch.where(joined, 0.0, -math.inf)
+
+
 def segment_params(a: Tensor, b: Tensor) -> Tensor:
     """``(..., 5)``: start x, start y, direction x, direction y, 1 / squared length (0 for a dot)."""
     e = b - a
@@ -116,22 +132,6 @@ def coverage(d2: Tensor, line_width: float, softness: float) -> Tensor:
     return ((line_width / 2 - d) / softness + 0.5).clamp(0.0, 1.0 - COVERAGE_EPS)
 
 
-class _Entries:
-    """The inked (pixel, segment) pairs of one forward pass, with what backward needs."""
-
-    def __init__(self) -> None:
-        self.pix: list[Tensor] = []
-        self.seg: list[Tensor] = []
-        self.dz: list[Tensor] = []  # d term / d z
-        self.gx: list[Tensor] = []  # d term / d (nearest point), x
-        self.gy: list[Tensor] = []
-        self.tc: list[Tensor] = []  # clamped projection: share of that gradient going to the end point
-
-    def cat(self, name: str) -> Tensor | None:
-        parts = getattr(self, name)
-        return torch.cat(parts) if parts else None
-
-
 def _flatnonzero(mask: Tensor) -> Tensor:
     """Indices of the true entries of a 1-D bool tensor (NumPy's is several times faster on CPU)."""
     if mask.device.type == "cpu":
@@ -157,11 +157,12 @@ def _best_piece_length(own: Tensor, reach: float, tries: int = 16) -> float:
     return float(piece[best])
 
 
-def _pieces(own: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _pieces(own: Tensor, max_len: float, start_lo: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Cut segments into ``n = ceil(length / max_len)`` pieces: ``(seg, t0, t_lo, t_hi)`` per piece.
 
     A piece spans ``t0 .. t0 + 1/n`` of its segment and owns pixels whose projection ``t`` satisfies
-    ``t_lo <= t < t_hi`` (the first piece also owns ``t < 0``, the last ``t >= 1``).
+    ``t_lo <= t < t_hi``; the first piece starts at ``start_lo`` (``-inf`` or 0, see `start_bound`),
+    the last piece owns all ``t >= 1``.
     """
     ex, ey = own[2], own[3]
     n = torch.ceil(torch.sqrt(ex * ex + ey * ey) / max_len).clamp_min(1).long()
@@ -173,13 +174,30 @@ def _pieces(own: Tensor, max_len: float) -> tuple[Tensor, Tensor, Tensor, Tensor
     t0 = jf / nf
     t1 = (jf + 1) / nf
     inf = torch.full_like(t0, math.inf)
-    t_lo = torch.where(j == 0, -inf, t0)
+    t_lo = torch.where(j == 0, start_lo[seg], t0)
     t_hi = torch.where(j == n[seg] - 1, inf, t1)
     return seg, t0, t_lo, t_hi
 
 
-class _LogTransmittance(torch.autograd.Function):
-    """``S = sum over inked (pixel, segment) pairs of log1p(-z c)``, shape ``(B, H, W)``."""
+def _floor_div(idx: Tensor, divisor: int) -> Tensor:
+    """``idx // divisor`` for non-negative indices below 2**50 (a float multiply: faster on CPU)."""
+    if idx.device.type != "cpu":
+        return idx // divisor
+    return ((idx.to(torch.float64) + 0.5) * (1.0 / divisor)).long()
+
+
+class _Chunk:
+    """The inked (pixel, segment) pairs of one chunk of pieces, with what backward needs."""
+
+    __slots__ = ("dz", "gx", "gy", "pix", "seg", "tc")
+
+    def __init__(self, pix: Tensor, seg: Tensor) -> None:
+        self.pix, self.seg = pix, seg
+        self.dz = self.gx = self.gy = self.tc = None
+
+
+class _Ink(torch.autograd.Function):
+    """``ink = 1 - exp(sum over inked (pixel, segment) pairs of log(1 - z c))``, shape ``(B, H, W)``."""
 
     @staticmethod
     def forward(ctx, starts, ends, weight, segment_unit, height, width, line_width, softness, max_len):
@@ -196,15 +214,18 @@ class _LogTransmittance(torch.autograd.Function):
         # Per-segment columns, each a contiguous 1-D tensor for cheap gathers: own geometry, then
         # the previous and the next segment of the same unit (adjacent on the segment axis), or a
         # far-away point where there is none.
-        own = segment_params(
-            starts.reshape(-1, 2).index_select(0, flat), ends.reshape(-1, 2).index_select(0, flat)
-        )
-        own = own.t().contiguous()
+        seg_a = starts.reshape(-1, 2).index_select(0, flat)
+        seg_e = ends.reshape(-1, 2).index_select(0, flat)
+        own = segment_params(seg_a, seg_e).t().contiguous()
         same = (seg_u[1:] == seg_u[:-1]) & (flat[1:] == flat[:-1] + 1) & (seg_b[1:] == seg_b[:-1])
         no = torch.zeros(min(n_seg, 1), dtype=torch.bool, device=dev)
         far = torch.tensor([[1e30], [1e30], [0.0], [0.0], [0.0]], dtype=dt, device=dev)
-        nb_prev = torch.where(torch.cat([no, same]), own.roll(1, 1), far)
-        nb_next = torch.where(torch.cat([same, no]), own.roll(-1, 1), far)
+        far_lo = torch.cat([far, far.new_full((1, 1), -math.inf)])
+        has_prev = torch.cat([no, same])
+        joined = has_prev & torch.cat([no, (seg_e[:-1] == seg_a[1:]).all(1)])
+        start_lo = start_bound(joined)
+        nb_prev = torch.where(has_prev, own.roll(1, 1), far)
+        nb_next = torch.where(torch.cat([same, no]), torch.cat([own, start_lo[None]]).roll(-1, 1), far_lo)
         if weight is not None:
             z_seg = weight.reshape(-1).index_select(0, seg_b * weight.shape[1] + seg_u)
         else:
@@ -216,9 +237,13 @@ class _LogTransmittance(torch.autograd.Function):
         k = math.floor(max_len + 2 * reach + 2 * _SLACK) + 1
         kk = k * k
         offs = torch.arange(k, device=dev, dtype=dt)
-        piece_seg, t0, t_lo, t_hi = _pieces(own, max_len)
-        out = torch.zeros(bsz * height * width, dtype=dt, device=dev)
-        entries = _Entries()
+        # Row, column and flat-pixel offset of each window position.
+        win_r = torch.arange(kk, device=dev) // k
+        win_c = torch.arange(kk, device=dev) % k
+        win_rf, win_cf, win_off = win_r.to(dt), win_c.to(dt), win_r * width + win_c
+        piece_seg, t0, t_lo, t_hi = _pieces(own, max_len, start_lo)
+        log_t = torch.zeros(bsz * height * width, dtype=dt, device=dev)
+        chunks: list[_Chunk] = []
         per_chunk = max(1, CHUNK_CANDIDATES // kk)
         half_w, inv_soft = line_width / 2, 1.0 / softness
         for lo in range(0, len(piece_seg), per_chunk):
@@ -250,75 +275,77 @@ class _LogTransmittance(torch.autograd.Function):
                 continue
             t, d2 = t.reshape(-1).index_select(0, idx), d2.reshape(-1).index_select(0, idx)
             qx, qy = qx.reshape(-1).index_select(0, idx), qy.reshape(-1).index_select(0, idx)
-            piece = idx // kk
+            piece = _floor_div(idx, kk)
             rem = idx - piece * kk
-            r = rem // k
-            c = rem - r * k
             seg = ps.index_select(0, piece)
-            cx = ox.index_select(0, piece) + c.to(dt) + 0.5
-            cy = oy.index_select(0, piece) + r.to(dt) + 0.5
+            cx = ox.index_select(0, piece) + win_cf.index_select(0, rem) + 0.5
+            cy = oy.index_select(0, piece) + win_rf.index_select(0, rem) + 0.5
             # This segment is locally the nearest of its unit.
-            ok = d2 <= distance2(cx, cy, [v.index_select(0, seg) for v in nb_prev])[0]
-            ok &= d2 < distance2(cx, cy, [v.index_select(0, seg) for v in nb_next])[0]
+            ok = d2 < distance2(cx, cy, [v.index_select(0, seg) for v in nb_prev])[0]
+            nxt = [v.index_select(0, seg) for v in nb_next]
+            d2_nb, t_nb, _, _ = distance2(cx, cy, nxt[:5])
+            ok &= (d2 <= d2_nb) | (t_nb < nxt[5])
             sel = _flatnonzero(ok)
             seg, d2, t, qx, qy = (v.index_select(0, sel) for v in (seg, d2, t, qx, qy))
-            px = (cx.index_select(0, sel) - 0.5).long()
-            py = (cy.index_select(0, sel) - 0.5).long()
-            pix = (seg_b.index_select(0, seg) * height + py) * width + px
+            piece, rem = piece.index_select(0, sel), rem.index_select(0, sel)
+            base = (seg_b.index_select(0, seg) * height + oy.index_select(0, piece).long()) * width
+            pix = base + ox.index_select(0, piece).long() + win_off.index_select(0, rem)
             d = d2.sqrt()
             raw = (half_w - d) * inv_soft + 0.5
             c = raw.clamp(0.0, 1.0 - COVERAGE_EPS)
             z = z_seg.index_select(0, seg)
             denom = 1.0 - z * c
-            out.index_add_(0, pix, torch.log(denom))
-            entries.pix.append(pix)
-            entries.seg.append(seg)
+            log_t.index_add_(0, pix, torch.log(denom))
+            chunk = _Chunk(pix, seg)
             if want_z:
-                entries.dz.append(-c / denom)
+                chunk.dz = c / denom  # minus d term / d z
             if want_xy:
-                # d term/d d = (z / denom) / softness on the ramp, 0 where the coverage is clamped;
-                # d d/d (nearest point) = -q / d.
+                # d term/d d = (z / denom) / softness on the ramp (0 where the coverage is clamped)
+                # and d d/d (nearest point) = -q / d: keep slope * q, minus d term/d (nearest point).
                 slope = torch.where((raw > 0) & (raw < 1.0 - COVERAGE_EPS) & (d > 0), z / denom, 0.0)
-                slope = slope * inv_soft / d.clamp_min(torch.finfo(dt).tiny)
-                entries.gx.append(-slope * qx)
-                entries.gy.append(-slope * qy)
-                entries.tc.append(t.clamp(0.0, 1.0))
+                slope = slope * (inv_soft / d.clamp_min(torch.finfo(dt).tiny))
+                chunk.gx, chunk.gy, chunk.tc = slope * qx, slope * qy, t.clamp(0.0, 1.0)
+            chunks.append(chunk)
 
-        ctx.shape = (bsz, m, height, width)
+        ink = log_t.expm1_().neg_().view(bsz, height, width)
+        ctx.chunks = chunks
+        ctx.shape = (bsz, m)
         ctx.n_units = None if weight is None else weight.shape[1]
-        ctx.save_for_backward(
-            flat,
-            seg_b,
-            segment_unit,
-            *[
-                torch.empty(0, dtype=dt, device=dev) if v is None else v
-                for v in (entries.cat(n) for n in ("pix", "seg", "dz", "gx", "gy", "tc"))
-            ],
-        )
-        return out.view(bsz, height, width)
+        ctx.save_for_backward(ink, flat, seg_b, seg_u)
+        return ink
 
     @staticmethod
-    def backward(ctx, grad_out):
-        flat, seg_b, segment_unit, pix, seg, dz, gx, gy, tc = ctx.saved_tensors
-        bsz, m, _, _ = ctx.shape
-        g = grad_out.reshape(-1)[pix] if len(pix) else grad_out.new_zeros(0)
-        grad_a = grad_b = grad_z = None
+    @once_differentiable
+    def backward(ctx, grad_ink):
+        ink, flat, seg_b, seg_u = ctx.saved_tensors
+        bsz, m = ctx.shape
+        dev, dt = grad_ink.device, grad_ink.dtype
+        want_xy = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        want_z = ctx.needs_input_grad[2] and ctx.n_units is not None
         n_seg = len(flat)
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            gvx, gvy = g * gx, g * gy
-            per = torch.zeros(n_seg, 4, dtype=grad_out.dtype, device=grad_out.device)
-            share_b = torch.stack([gvx * tc, gvy * tc], 1)
-            share_a = torch.stack([gvx, gvy], 1) - share_b
-            per.index_add_(0, seg, torch.cat([share_a, share_b], 1))
-            full = torch.zeros(bsz * m, 4, dtype=grad_out.dtype, device=grad_out.device)
-            full[flat] = per
+        g_flat, ink_flat = grad_ink.reshape(-1), ink.reshape(-1)
+        acc = torch.zeros(4 if want_xy else 0, n_seg, dtype=dt, device=dev)  # sum g*gx, g*gy, and * tc
+        gz = torch.zeros(bsz * ctx.n_units if want_z else 0, dtype=dt, device=dev)
+        z_index = seg_b * ctx.n_units + seg_u if want_z else None
+        for ch in ctx.chunks:
+            # d loss / d log-transmittance at each entry's pixel: grad * d ink / d S = grad * (ink - 1).
+            g = g_flat.index_select(0, ch.pix) * (ink_flat.index_select(0, ch.pix) - 1.0)
+            if want_z:
+                gz.index_add_(0, z_index.index_select(0, ch.seg), g * ch.dz)
+            if want_xy:
+                gx, gy = g * ch.gx, g * ch.gy
+                acc[0].index_add_(0, ch.seg, gx)
+                acc[1].index_add_(0, ch.seg, gy)
+                acc[2].index_add_(0, ch.seg, gx * ch.tc)
+                acc[3].index_add_(0, ch.seg, gy * ch.tc)
+        grad_a = grad_b = grad_z = None
+        if want_xy:
+            full = torch.zeros(bsz * m, 4, dtype=dt, device=dev)
+            full[flat] = torch.stack([acc[2] - acc[0], acc[3] - acc[1], -acc[2], -acc[3]], 1)
             grad_a = full[:, :2].reshape(bsz, m, 2)
             grad_b = full[:, 2:].reshape(bsz, m, 2)
-        if ctx.needs_input_grad[2] and ctx.n_units is not None:
-            zi = seg_b * ctx.n_units + segment_unit.reshape(-1)[flat]
-            grad_z = torch.zeros(bsz * ctx.n_units, dtype=grad_out.dtype, device=grad_out.device)
-            grad_z.index_add_(0, zi[seg], g * dz)
-            grad_z = grad_z.view(bsz, ctx.n_units)
+        if want_z:
+            grad_z = gz.neg_().view(bsz, ctx.n_units)
         return grad_a, grad_b, grad_z, None, None, None, None, None, None
 
 
@@ -354,10 +381,9 @@ def rasterize(
     max_len = float(piece_length) if piece_length else None
     if unit_weight is not None:
         unit_weight = unit_weight.to(starts.dtype)
-    log_t = _LogTransmittance.apply(
+    ink = _Ink.apply(
         starts * s, ends * s, unit_weight, segment_unit.long(), h * s, w * s, wid, float(softness), max_len
     )
-    ink = -torch.expm1(log_t)
     if s > 1:
         ink = F.avg_pool2d(ink[:, None], s)[:, 0]
     return ink

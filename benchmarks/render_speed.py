@@ -1,0 +1,163 @@
+"""How fast does the differentiable rasteriser draw real sketches, against the dense reference?
+
+Renders SPG test sketches (raw coordinates, about 210 points each) with the QuickDraw 28x28 preset
+and with a 256x256 canvas (the same recipe scaled up: a 13.5-pixel line), at batch sizes 1 and 256:
+forward only (no autograd) and forward + backward with respect to the unit weights (one per stroke)
+AND the point coordinates. The dense reference (every pixel against every segment, plain autograd)
+runs in the same process on the same sketches; its memory grows with pixels x segments x batch, so it
+runs on smaller batches (see the ``batch`` column) and rates are per sketch. Both paths share the
+frame, the segments and the timing loop: only the rasteriser differs.
+
+Reports sketches per second of wall time (and of process CPU time, robust to other load on the
+machine), with torch's default thread count.
+
+    python benchmarks/render_speed.py --quick --json out/render_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from strokelens.datasets import load_spg
+from strokelens.render import QuickDrawBitmap, SketchCanvas, rasterize, rasterize_dense
+from strokelens.sketch import Sketch, SketchBatch
+
+Rasterise = Callable[..., torch.Tensor]
+
+
+def render(
+    preset: SketchCanvas, raster: Rasterise, batch: SketchBatch, weight: torch.Tensor, points: torch.Tensor
+) -> torch.Tensor:
+    """What `SketchCanvas.forward` does, with the rasteriser as an argument."""
+    frame = preset.frame(batch)
+    starts, ends, unit = batch.segments(preset.to_pixels(points, frame))
+    return raster(
+        starts,
+        ends,
+        unit,
+        weight,
+        size=preset.size,
+        line_width=preset.line_width,
+        supersample=preset.supersample,
+        softness=preset.softness,
+    )
+
+
+def run_once(preset: SketchCanvas, raster: Rasterise, batch: SketchBatch, backward: bool) -> None:
+    weight = torch.ones(len(batch), batch.max_strokes, requires_grad=backward)
+    points = batch.points.clone().requires_grad_(backward)
+    if backward:
+        render(preset, raster, batch, weight, points).sum().backward()
+        assert weight.grad is not None and points.grad is not None
+    else:
+        with torch.no_grad():
+            render(preset, raster, batch, weight, points)
+
+
+def measure(
+    preset: SketchCanvas, raster: Rasterise, batches: Sequence[SketchBatch], backward: bool
+) -> dict[str, float]:
+    """Warm up on the first batch, then time one pass over all batches."""
+    run_once(preset, raster, batches[0], backward)
+    n = sum(len(b) for b in batches)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for b in batches:
+        run_once(preset, raster, b, backward)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return {"per_s": n / wall, "per_cpu_s": n / cpu, "sketches": n, "seconds": wall}
+
+
+def make_batches(sketches: list[Sketch], size: int, count: int) -> list[SketchBatch]:
+    return [SketchBatch.from_sketches(sketches[i * size : (i + 1) * size]) for i in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer batches (under a minute)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures as a flat JSON object")
+    parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
+    args = parser.parse_args()
+
+    sketches = load_spg("test", home=args.home)
+    # Interleave classes so every batch mixes them.
+    sketches = [sketches[i] for i in sorted(range(len(sketches)), key=lambda i: (i % 100, i))]
+    q = args.quick
+    presets = {"28": QuickDrawBitmap(), "256": SketchCanvas(256)}
+    # (name, batch size, number of batches) per canvas; dense batches are as large as memory allows.
+    plan = {
+        "28": {"b256": (256, 1 if q else 4), "b1": (1, 16 if q else 64), "dense": (32, 1 if q else 4)},
+        "256": {"b256": (256, 1 if q else 2), "b1": (1, 8 if q else 32), "dense": (1, 2 if q else 6)},
+    }
+    load = os.getloadavg()[0]
+    out: dict[str, float | int | bool | str] = {
+        "quick": q,
+        "threads": torch.get_num_threads(),
+        "load_average_1min_at_start": round(load, 2),
+        "sketches_mean_points": round(sum(s.n_points for s in sketches) / len(sketches), 1),
+    }
+    table = Table("canvas", "rasteriser", "batch", "pass", "sketches", "sketches/s", "per CPU s", "ms/sketch")
+    rows = []
+    for canvas, preset in presets.items():
+        for label, (size, count) in plan[canvas].items():
+            dense = label == "dense"
+            batches = make_batches(sketches, size, count)
+            for backward in (False, True):
+                r = measure(preset, rasterize_dense if dense else rasterize, batches, backward)
+                pas = "fwd_bwd" if backward else "fwd"
+                key = f"{'dense_' if dense else ''}{pas}_{canvas}_b{size}"
+                out[f"{key}_per_s"] = round(r["per_s"], 2)
+                out[f"{key}_per_cpu_s"] = round(r["per_cpu_s"], 2)
+                rows.append((canvas, "dense" if dense else "sparse", size, pas, r))
+            if not dense and label == "b256":
+                out[f"peak_rss_mb_after_sparse_{canvas}_b256"] = round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                )
+    for canvas, preset in presets.items():
+        d = plan[canvas]["dense"][0]
+        out[f"speedup_vs_dense_{canvas}"] = round(
+            out[f"fwd_bwd_{canvas}_b256_per_s"] / out[f"dense_fwd_bwd_{canvas}_b{d}_per_s"], 2
+        )
+        out[f"speedup_vs_dense_{canvas}_fwd"] = round(
+            out[f"fwd_{canvas}_b256_per_s"] / out[f"dense_fwd_{canvas}_b{d}_per_s"], 2
+        )
+        if d == 1:
+            out[f"speedup_vs_dense_{canvas}_b1"] = round(
+                out[f"fwd_bwd_{canvas}_b1_per_s"] / out[f"dense_fwd_bwd_{canvas}_b1_per_s"], 2
+            )
+        out[f"line_width_{canvas}"] = round(preset.line_width, 3)
+    for canvas, kind, size, pas, r in rows:
+        table.add_row(
+            f"{canvas}x{canvas}",
+            kind,
+            str(size),
+            pas,
+            str(r["sketches"]),
+            f"{r['per_s']:,.1f}",
+            f"{r['per_cpu_s']:,.1f}",
+            f"{1000 / r['per_s']:.2f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"speed-up (fwd+bwd, sparse b256 vs dense per sketch): 28x28 {out['speedup_vs_dense_28']}x, "
+        f"256x256 {out['speedup_vs_dense_256']}x; {out['threads']} threads, load average {load:.1f} at start"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
