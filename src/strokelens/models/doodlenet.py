@@ -1,0 +1,47 @@
+"""DoodleNet: ml5's QuickDraw classifier (345 classes), a small Keras CNN in TF.js layers format.
+
+Input ``(B, 1, 28, 28)``: white ink on black, values in [0, 1], the QuickDraw bitmap recipe (see
+``strokelens.render.presets``). Output: logits over `class_names` (the exported softmax is dropped).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from strokelens.errors import StrokelensError
+from strokelens.home import home_path
+from strokelens.models.tfjs import TFJSModel, load_tfjs
+
+MODEL_DIR = "models/doodlenet"
+N_CLASSES = 345
+
+
+def read_class_names(path: os.PathLike[str] | str, expected: int) -> list[str]:
+    """Class names, one a line, in output order; refuse a file with the wrong count or blank names."""
+    try:
+        names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StrokelensError(f"cannot read class names {path}: {exc}") from None
+    while names and not names[-1]:
+        names.pop()
+    if len(names) != expected or not all(names):
+        raise StrokelensError(f"{path}: expected {expected} non-empty class names, found {len(names)}")
+    return names
+
+
+def load(home: str | os.PathLike[str] | None = None) -> TFJSModel:
+    """Load DoodleNet from ``HOME/models/doodlenet`` in eval mode, returning logits.
+
+    ``class_names`` use QuickDraw's spelling with spaces (``traffic light``, ``The Eiffel Tower``),
+    so they compare equal to `Sketch.label`.
+    """
+    folder = home_path(MODEL_DIR, home)
+    model = load_tfjs(folder / "model.json", drop_final_softmax=True)
+    if model.input_shape != (1, 28, 28):
+        raise StrokelensError(f"{folder / 'model.json'}: expected a 28x28x1 input, got {model.input_shape}")
+    names = read_class_names(folder / "class_names.txt", N_CLASSES)
+    model.class_names = [n.replace("_", " ") for n in names]
+    model.input_kind = "raster-sketch"
+    model.input_size = 28
+    return model.eval()

@@ -1,0 +1,15 @@
+"""Rendering vector sketches to pixels: a plain reference and a fast differentiable rasteriser."""
+
+from strokelens.render.dense import rasterize_dense
+from strokelens.render.presets import QuickDrawBitmap, SketchCanvas
+from strokelens.render.rasteriser import Rasterizer, rasterize
+from strokelens.render.reference import quickdraw_bitmap_reference
+
+__all__ = [
+    "QuickDrawBitmap",
+    "Rasterizer",
+    "SketchCanvas",
+    "quickdraw_bitmap_reference",
+    "rasterize",
+    "rasterize_dense",
+]

@@ -1,0 +1,118 @@
+"""Rendering presets: a `SketchBatch` in, a batch of images out, differentiable throughout.
+
+`SketchCanvas` centres each sketch in a square canvas with its longer side spanning a fixed number
+of pixels and draws it with the differentiable rasteriser. `QuickDrawBitmap` is the QuickDraw 28x28
+bitmap recipe that DoodleNet was trained on (see `strokelens.render.reference` for the plain
+rendering it reproduces).
+
+The frame (scale and offset from raw coordinates to pixels) comes from the whole sketch's bounding
+box and is detached: it does not move when a unit's weight goes to 0 or when points are optimised,
+so attributions and stroke-location inversion see one fixed canvas. Pass ``frame=`` to reuse one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from strokelens.errors import StrokelensError
+from strokelens.render.rasteriser import rasterize
+from strokelens.render.reference import QD_CANVAS, QD_LINE
+from strokelens.sketch import SketchBatch
+
+#: Share of the canvas side that the sketch's longer side spans in the QuickDraw recipe (255 / 304).
+QD_EXTENT = 255.0 / QD_CANVAS
+#: Line width as a share of the canvas side in the QuickDraw recipe (16 / 304).
+QD_LINE_SHARE = QD_LINE / QD_CANVAS
+
+
+class SketchCanvas(nn.Module):
+    """Draw each sketch centred in a ``size`` x ``size`` canvas: ``(B, 1, size, size)`` ink in [0, 1].
+
+    ``extent``: pixels spanned by the sketch's longer side (default: the QuickDraw recipe's share,
+    255/304 of the side). ``line_width``: in pixels (default: the recipe's 16/304 of the side).
+    ``supersample`` and ``softness`` as in `strokelens.render.rasteriser.rasterize`.
+    """
+
+    def __init__(
+        self,
+        size: int = 256,
+        line_width: float | None = None,
+        extent: float | None = None,
+        supersample: int = 1,
+        softness: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if size < 1:
+            raise StrokelensError(f"canvas size must be positive, got {size}")
+        self.size = int(size)
+        self.line_width = float(line_width) if line_width is not None else QD_LINE_SHARE * size
+        self.extent = float(extent) if extent is not None else QD_EXTENT * size
+        self.supersample = int(supersample)
+        self.softness = float(softness)
+
+    def frame(self, batch: SketchBatch) -> Tensor:
+        """``(B, 3)``: per sketch ``(scale, offset_x, offset_y)``, pixel = raw * scale + offset; detached."""
+        pts = batch.points.detach()
+        mask = batch.point_mask[..., None]
+        big = torch.finfo(pts.dtype).max
+        lo = torch.where(mask, pts, big).amin(1)
+        hi = torch.where(mask, pts, -big).amax(1)
+        longest = (hi - lo).amax(1)
+        scale = torch.where(longest > 0, self.extent / longest.clamp_min(1e-12), 1.0)
+        offset = self.size / 2 - (lo + hi) / 2 * scale[:, None]
+        return torch.cat([scale[:, None], offset], 1)
+
+    @staticmethod
+    def to_pixels(points: Tensor, frame: Tensor) -> Tensor:
+        """Raw ``(B, N, 2)`` points to canvas pixels by ``frame`` (from `frame`)."""
+        return points * frame[:, None, :1] + frame[:, None, 1:]
+
+    def forward(
+        self,
+        batch: SketchBatch,
+        unit_weight: Tensor | None = None,
+        segment_unit: Tensor | None = None,
+        points: Tensor | None = None,
+        frame: Tensor | None = None,
+    ) -> Tensor:
+        """Render ``batch``: units default to strokes, points to ``batch.points`` (pass optimised ones).
+
+        ``unit_weight``: ``(B, U)`` opacity per unit; ``segment_unit``: ``(B, N)`` unit of the segment
+        that starts at each point (``-1`` = not drawn), same layout as ``batch.stroke_ids``.
+        """
+        if frame is None:
+            frame = self.frame(batch)
+        pts = batch.points if points is None else points
+        if pts.shape != batch.points.shape:
+            want = tuple(batch.points.shape)
+            raise StrokelensError(f"points must have shape {want}, got {tuple(pts.shape)}")
+        starts, ends, stroke = batch.segments(self.to_pixels(pts, frame.to(pts.dtype)))
+        unit = stroke if segment_unit is None else torch.where(stroke >= 0, segment_unit, -1)
+        ink = rasterize(
+            starts,
+            ends,
+            unit,
+            unit_weight,
+            size=self.size,
+            line_width=self.line_width,
+            supersample=self.supersample,
+            softness=self.softness,
+        )
+        return ink[:, None]
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.size}, line_width={self.line_width:g}, extent={self.extent:g}, "
+            f"supersample={self.supersample}, softness={self.softness:g}"
+        )
+
+
+class QuickDrawBitmap(SketchCanvas):
+    """The QuickDraw 28x28 bitmap recipe, differentiable: ``(B, 1, 28, 28)``, white ink on black.
+
+    Longer side scaled to 255 of 304 canvas units and centred, 16-unit round line, anti-aliased.
+    """
+
+    def __init__(self, size: int = 28, supersample: int = 2, softness: float = 1.0) -> None:
+        super().__init__(size=size, supersample=supersample, softness=softness)

@@ -1,0 +1,116 @@
+"""DoodleNet and Tiny Darknet load from the shared weights and classify real sketches and photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from strokelens.datasets import load_qd345, qd345_classes
+from strokelens.errors import StrokelensError
+from strokelens.models import darknet, doodlenet, load_model
+from strokelens.render import quickdraw_bitmap_reference
+
+
+@pytest.fixture(scope="module")
+def doodle(home):
+    return doodlenet.load(home)
+
+
+@pytest.fixture(scope="module")
+def dark(home):
+    return darknet.load(home)
+
+
+def test_doodlenet_contract(doodle, home):
+    assert len(doodle.class_names) == 345 and len(set(doodle.class_names)) == 345
+    assert doodle.input_kind == "raster-sketch" and doodle.input_size == 28 and not doodle.training
+    # class names use QuickDraw's spelling, so sketch labels index them directly
+    assert {"traffic light", "The Eiffel Tower"} <= set(doodle.class_names)
+    assert set(qd345_classes(home)) <= set(doodle.class_names)
+    out = doodle(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 345)
+    assert not torch.allclose(out.sum(1), torch.ones(3))  # logits, not probabilities
+    with pytest.raises(StrokelensError, match=r"\(B, 1, 28, 28\)"):
+        doodle(torch.rand(3, 28, 28))
+
+
+def test_doodlenet_classifies_real_sketches(doodle, home):
+    classes = qd345_classes(home)[::7]  # 50 classes spread over the alphabet, first sketch of each
+    sketches = load_qd345(classes, per_class=1, home=home)
+    x = torch.from_numpy(np.stack([quickdraw_bitmap_reference(s) for s in sketches]))[:, None]
+    y = torch.tensor([doodle.class_names.index(s.label) for s in sketches])
+    with torch.no_grad():
+        top = doodle(x).topk(5, dim=1).indices
+    top1 = (top[:, 0] == y).float().mean().item()
+    top5 = (top == y[:, None]).any(1).float().mean().item()
+    assert len(sketches) == 50
+    assert top1 >= 0.6 and top5 >= 0.8, (top1, top5)
+    # blank canvases and inverted colours are not what it was trained on: accuracy collapses
+    with torch.no_grad():
+        inverted = (doodle(1 - x).argmax(1) == y).float().mean().item()
+    assert inverted < 0.2
+
+
+def test_darknet_contract(dark):
+    assert len(dark.class_names) == 1000 and dark.input_kind == "image" and dark.input_size == 224
+    assert dark(torch.rand(2, 3, 224, 224)).shape == (2, 1000)
+
+
+def test_imagenet_sample_names_match(dark, home):
+    photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))
+    pairs = darknet.match_imagenet_samples(photos, dark.class_names)
+    assert len(photos) == 1000 and len(pairs) == 994
+    named = {p.name: dark.class_names[i] for p, i in pairs}
+    assert named["n01440764_tench.JPEG"] == "tench"
+    assert darknet.normalise_name("Jack-o'-lantern") == "jack o lantern"
+    unmatched = {p.name for p in photos} - set(named)
+    ambiguous = {"crane.jpeg", "cardigan.jpeg", "maillot.jpeg"}  # two classes share each name
+    assert len(unmatched) == 6 and all(n.lower().split("_", 1)[1] in ambiguous for n in unmatched)
+
+
+def test_darknet_classifies_real_photos(dark, home):
+    photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))
+    pairs = darknet.match_imagenet_samples(photos, dark.class_names)[::50]  # 20 photos, all kinds
+    x = torch.stack([darknet.preprocess(darknet.open_image(p)) for p, _ in pairs])
+    y = torch.tensor([i for _, i in pairs])
+    with torch.no_grad():
+        top = dark(x).topk(5, dim=1).indices
+    assert (top[:, 0] == y).float().mean().item() >= 0.5
+    assert (top == y[:, None]).any(1).float().mean().item() >= 0.7
+
+
+def test_preprocess_centre_crops_and_scales():
+    img = Image.new("RGB", (300, 200), (255, 0, 0))
+    img.paste((0, 0, 255), (0, 0, 50, 200))  # a blue band on the left is cropped away
+    x = darknet.preprocess(img)
+    assert x.shape == (3, 224, 224) and x.dtype == torch.float32
+    assert torch.allclose(x[0], torch.ones(224, 224)) and x[2].max() == 0
+
+
+def test_bad_photo_is_refused(tmp_path):
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(StrokelensError, match=r"x\.jpg: not a readable image"):
+        darknet.open_image(bad)
+
+
+def test_registry_loads_by_name(home):
+    model = load_model("doodlenet", home=home)
+    assert not model.training and model.class_names[0] == "flashlight"
+    assert load_model("darknet-tiny", home=home).class_names[0] == "kit fox"
+    with pytest.raises(StrokelensError, match="unknown model"):
+        load_model("alexnet", home=home)
+
+
+def test_missing_model_folder_says_where(tmp_path):
+    (tmp_path / "data").mkdir()
+    with pytest.raises(StrokelensError, match=r"missing .*models/doodlenet; get it from"):
+        doodlenet.load(tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_models_run_on_cuda(doodle, dark):
+    assert doodle.to("cuda")(torch.rand(2, 1, 28, 28, device="cuda")).device.type == "cuda"
+    assert dark.to("cuda")(torch.rand(2, 3, 224, 224, device="cuda")).device.type == "cuda"
