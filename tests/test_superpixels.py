@@ -103,7 +103,7 @@ def test_gws_equals_a_finite_difference_and_pooled_gradient_times_input(dark, un
     game = view.game(one, expl.target)
     rows = torch.arange(1)
     eps = 1e-4
-    for k in (0, 5, int(one.n_units[0]) - 1):
+    for k in (5, int(one.n_units[0]) - 1):
         up, down = torch.ones(1, one.max_units), torch.ones(1, one.max_units)
         up[0, k], down[0, k] = 1 + eps, 1 - eps
         with torch.no_grad():
