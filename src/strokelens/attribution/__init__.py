@@ -4,9 +4,11 @@
 
 from strokelens.attribution import (  # noqa: F401  (importing registers the methods)
     baselines,
+    gws,
     integrated_gradients,
     kernel_shap,
     lime,
+    lime_image,
     occlusion,
     psla,
     shapley,

@@ -1,0 +1,91 @@
+"""The reference LIME for images: the ``lime`` package's `LimeImageExplainer`, run on the game's own
+superpixels and baseline, so its weights are comparable unit for unit with every other method."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+import torch
+
+from strokelens.attribution.base import Method, register
+from strokelens.errors import StrokelensError
+from strokelens.games import Game
+
+
+@register
+class LimeImage(Method):
+    """``lime_image.LimeImageExplainer(random_state=seed).explain_instance`` with ``num_samples``
+    perturbations, the units' label map as ``segmentation_fn`` and the view's baseline as
+    ``hide_color`` (``None``, i.e. each superpixel's mean colour, for the ``mean`` baseline; the
+    constant for ``constant``; ``blur`` has no lime equivalent). ``classifier_fn`` returns the
+    game's score for every class (``prob``: softmax, lime's usual input). One input at a time, as
+    lime works; its Python masking loop is part of its cost. Needs the ``lime`` package."""
+
+    name = "lime-image"
+    uses_seed = True
+
+    def scores(
+        self,
+        game: Game,
+        seed: int = 0,
+        n_samples: int = 1000,
+        batch_size: int = 64,
+        kernel_width: float = 0.25,
+        **options: Any,
+    ):
+        try:
+            from lime.lime_image import LimeImageExplainer
+        except ImportError:  # pragma: no cover - lime is a dev dependency
+            raise StrokelensError(
+                "the lime-image method needs the 'lime' package (pip install lime)"
+            ) from None
+        view, units = game.view, game.units
+        baseline = getattr(view, "baseline", None)
+        if getattr(units, "kind", None) != "superpixel" or baseline not in ("mean", "constant"):
+            raise StrokelensError(
+                "lime-image needs superpixel units and an image view with a mean or constant baseline"
+            )
+        hide_color = None
+        if baseline == "constant":
+            const = np.asarray(view.constant, dtype=np.float64).reshape(-1)
+            hide_color = float(const[0]) if const.size == 1 else tuple(const.tolist())
+        if game.target is None:
+            raise StrokelensError("lime-image needs class targets, not a callable")
+        out = torch.zeros(game.batch_size, game.max_units, device=game.device)
+        for i in range(game.batch_size):
+            image = units.images[i].permute(1, 2, 0).detach().cpu().numpy().astype(np.float64)
+            segments = units.labels[i].cpu().numpy()
+            label = int(game.target[i])
+            explainer = LimeImageExplainer(kernel_width=kernel_width, random_state=seed)
+            with contextlib.redirect_stderr(io.StringIO()):  # lime's tqdm bar
+                exp = explainer.explain_instance(
+                    image,
+                    lambda batch: _classify(game, batch),
+                    labels=(label,),
+                    hide_color=hide_color,
+                    top_labels=None,
+                    num_features=int(game.n_units[i]),
+                    num_samples=n_samples,
+                    batch_size=batch_size,
+                    segmentation_fn=lambda _img, s=segments: s,
+                    random_seed=seed,
+                )
+            for k, w in exp.local_exp[label]:
+                out[i, int(k)] = float(w)
+        return out, {"n_samples": n_samples}
+
+
+def _classify(game: Game, batch: np.ndarray) -> np.ndarray:
+    """lime's ``classifier_fn``: ``(N, H, W, 3)`` images -> the game's score of every class ``(N, C)``."""
+    x = torch.from_numpy(batch).to(game.device, torch.float32).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        logits = game.view.forward(x)
+    game.evaluations += len(x)
+    if game.score == "prob":
+        logits = logits.softmax(-1)
+    elif game.score == "log-prob":
+        logits = logits.log_softmax(-1)
+    return logits.double().cpu().numpy()
