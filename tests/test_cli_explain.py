@@ -123,3 +123,22 @@ def test_demo_explains_real_sketches(home, tmp_path, capsys):
     assert len(records) == 5 * 3
     html = (out / "report.html").read_text()
     assert html.count("<tr>") >= 3 + 5 and "deletion" in html
+
+
+def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home, capsys):
+    photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))[:2]
+    assert photos
+    out = tmp_path / "out"
+    args = ["--model", "darknet-tiny", "--segments", "12"]
+    assert main(["explain", *map(str, photos), *args, "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
+    assert [r["method"] for r in records] == ["gws", "gws"]  # the photo default
+    assert all(r["units"] == "superpixel" and (out / r["image"]).exists() for r in records)
+    assert (out / "report.html").exists()
+    figures = tmp_path / "fig.json"
+    code = main(["evaluate", *map(str, photos), *args, "--methods", "gws,random", "--json", str(figures)])
+    assert code == 0
+    summary = json.loads(figures.read_text())
+    assert set(summary) == {"gws", "random"}
+    assert 0 <= summary["gws"]["deletion_auc"] <= 1 and summary["gws"]["evaluations_per_image"] == 1
+    assert "ms / image" in capsys.readouterr().out

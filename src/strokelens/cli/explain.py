@@ -17,7 +17,7 @@ from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate_methods
 from strokelens.io import read_sketches
 from strokelens.metrics import deletion_insertion
-from strokelens.models import REGISTRY, load_model
+from strokelens.models import INPUT_KINDS, REGISTRY, load_model
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.units import make_units
 from strokelens.views import preprocess, view_for
@@ -26,6 +26,13 @@ from strokelens.viz.scores import explanation_png, explanation_svg
 
 #: Show a progress bar from this many drawings on.
 PROGRESS_FROM = 5
+
+#: Default methods for sketch models and for photo models.
+DEFAULT_METHOD = {"sketch": "sla", "image": "gws"}
+DEFAULT_EVALUATE = {
+    "sketch": "sla,ig,occlusion,lime,kernelshap,shapley,random,length",
+    "image": "gws,gws-ig,occlusion,lime,kernelshap,random",
+}
 
 
 def read_all(files, limit: int | None) -> list[Sketch]:
@@ -68,34 +75,70 @@ units_option = click.option(
 limit_option = click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="At most N drawings per file."
 )
-batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+batch_option = click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="Drawings (32) or photos (8) per batch."
+)
+segments_option = click.option(
+    "--segments",
+    type=click.IntRange(min=2),
+    default=50,
+    show_default=True,
+    help="SLIC superpixels per photo (photo models only).",
+)
+
+
+def _kind(model_name: str) -> str:
+    return "image" if INPUT_KINDS.get(model_name) == "image" else "sketch"
+
+
+def _progress(total: int) -> Progress:
+    return Progress(transient=True, disable=total < PROGRESS_FROM)
 
 
 @app.command()
 @files_argument
 @model_option
-@click.option("--method", type=click.Choice(sorted(METHODS)), default="sla", show_default=True)
 @click.option(
-    "--target", default="auto", show_default=True, help="Class name, class index, or auto (predicted)."
+    "--method",
+    type=click.Choice(sorted(METHODS)),
+    default=None,
+    help="Default: sla (sketches), gws (photos).",
+)
+@click.option(
+    "--target",
+    default="auto",
+    show_default=True,
+    help="Class name, class index, auto (predicted), or file (photos: the class the file name spells).",
 )
 @units_option
 @click.option("--pieces", type=click.IntRange(min=1), default=3, show_default=True, help="Pieces per stroke.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@segments_option
 @limit_option
 @batch_option
 @device_option
 @home_option
-def explain(files, model_name, method, target, units, pieces, out_dir, seed, limit, batch_size, device, home):
-    """Explain a model's decision on every drawing in FILES; write JSONL, pictures and report.html."""
+def explain(
+    files, model_name, method, target, units, pieces, out_dir, seed, segments, limit, batch_size, device, home
+):
+    """Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and
+    report.html."""
     dev = _device(device)
+    method = method or DEFAULT_METHOD[_kind(model_name)]
+    if _kind(model_name) == "image":
+        _explain_photos(
+            files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home
+        )
+        return
+    batch_size = batch_size or 32
     model = load_model(model_name, home=home, device=dev)
     view = view_for(model)
     sketches = preprocess(read_all(files, limit), model)
     method_cls = get_method(method)
     out_dir.mkdir(parents=True, exist_ok=True)
     explanations, curves = [], []
-    with Progress(transient=True, disable=len(sketches) < PROGRESS_FROM) as progress:
+    with _progress(len(sketches)) as progress:
         task = progress.add_task(f"{method} on {len(sketches)} drawings", total=len(sketches))
         for start in range(0, len(sketches), batch_size):
             batch = SketchBatch.from_sketches(sketches[start : start + batch_size], device=dev)
@@ -129,9 +172,9 @@ def explain(files, model_name, method, target, units, pieces, out_dir, seed, lim
 @model_option
 @click.option(
     "--methods",
-    default="sla,ig,occlusion,lime,kernelshap,shapley,random,length",
-    show_default=True,
-    help="Comma-separated method names.",
+    default=None,
+    help=f"Comma-separated method names (default: {DEFAULT_EVALUATE['sketch']} for sketches, "
+    f"{DEFAULT_EVALUATE['image']} for photos).",
 )
 @click.option("--target", default="auto", show_default=True)
 @click.option("--units", type=click.Choice(["stroke", "piece"]), default="stroke", show_default=True)
@@ -143,21 +186,31 @@ def explain(files, model_name, method, target, units, pieces, out_dir, seed, lim
     help="Write per-method figures as JSON.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@segments_option
 @limit_option
 @batch_option
 @device_option
 @home_option
-def evaluate(files, model_name, methods, target, units, json_path, seed, limit, batch_size, device, home):
-    """Score attribution methods on the drawings in FILES: deletion/insertion AUC, agreement with exact
-    Shapley values, and cost."""
-    names = [m.strip() for m in methods.split(",") if m.strip()]
+def evaluate(
+    files, model_name, methods, target, units, json_path, seed, segments, limit, batch_size, device, home
+):
+    """Score attribution methods on the drawings (or photos) in FILES: deletion/insertion AUC,
+    agreement with exact Shapley values, and cost."""
+    kind = _kind(model_name)
+    names = [m.strip() for m in (methods or DEFAULT_EVALUATE[kind]).split(",") if m.strip()]
     for name in names:
         get_method(name)
     dev = _device(device)
+    if kind == "image":
+        _evaluate_photos(
+            files, model_name, names, target, json_path, seed, segments, limit, batch_size, dev, home
+        )
+        return
+    batch_size = batch_size or 32
     model = load_model(model_name, home=home, device=dev)
     view = view_for(model)
     sketches = preprocess(read_all(files, limit), model)
-    with Progress(transient=True, disable=len(sketches) < PROGRESS_FROM) as progress:
+    with _progress(len(sketches)) as progress:
         task = progress.add_task(f"{len(names)} methods on {len(sketches)} drawings", total=len(sketches))
         reports = evaluate_methods(
             view,
@@ -170,14 +223,68 @@ def evaluate(files, model_name, methods, target, units, json_path, seed, limit, 
             on_batch=lambda n: progress.advance(task, n),
         )
     summary = {name: rep.summary() for name, rep in reports.items()}
+    _print_summary(summary, "sketch", f"{len(sketches)} drawings, {model_name}, {units} units")
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _explain_photos(files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home):
+    from strokelens.cli.photos import explain_photos
+
+    files = list(files)[:limit] if limit else list(files)
+    with _progress(len(files)) as progress:
+        task = progress.add_task(f"{method} on {len(files)} photos", total=len(files))
+        records = explain_photos(
+            files,
+            model_name,
+            method,
+            target,
+            segments,
+            out_dir,
+            seed,
+            home,
+            dev,
+            batch_size or 8,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    click.echo(f"{len(records)} explanations in {out_dir / 'explanations.jsonl'}")
+    click.echo(f"report: {out_dir / 'report.html'}")
+
+
+def _evaluate_photos(
+    files, model_name, names, target, json_path, seed, segments, limit, batch_size, dev, home
+):
+    from strokelens.cli.photos import evaluate_photos
+
+    files = list(files)[:limit] if limit else list(files)
+    with _progress(len(files)) as progress:
+        task = progress.add_task(f"{len(names)} methods on {len(files)} photos", total=len(files))
+        summary = evaluate_photos(
+            files,
+            model_name,
+            names,
+            target,
+            segments,
+            json_path,
+            seed,
+            home,
+            dev,
+            batch_size=batch_size or 4,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    _print_summary(summary, "image", f"{len(files)} photos, {model_name}, {segments} superpixels")
+
+
+def _print_summary(summary: dict[str, dict[str, float]], per: str, title: str) -> None:
+    """One row per method: the figures `evaluate` reports, ``per`` sketch or image."""
     table = Table(
         "method",
         "deletion AUC ↓",
         "insertion AUC ↑",
         "Spearman vs Shapley ↑",
-        "ms / sketch",
-        "evaluations / sketch",
-        title=f"{len(sketches)} drawings, {model_name}, {units} units",
+        f"ms / {per}",
+        f"evaluations / {per}",
+        title=title,
     )
     for name, fig in summary.items():
         table.add_row(
@@ -185,9 +292,7 @@ def evaluate(files, model_name, methods, target, units, json_path, seed, limit, 
             f"{fig['deletion_auc']:.3f}",
             f"{fig['insertion_auc']:.3f}",
             f"{fig['spearman_vs_shapley']:.3f}",
-            f"{fig['ms_per_sketch']:.2f}",
-            f"{fig['evaluations_per_sketch']:.1f}",
+            f"{fig[f'ms_per_{per}']:.2f}",
+            f"{fig[f'evaluations_per_{per}']:.1f}",
         )
     Console().print(table)
-    if json_path is not None:
-        json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")

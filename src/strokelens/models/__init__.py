@@ -21,6 +21,9 @@ REGISTRY = {
     "stroke-transformer": "strokelens.models.stroke_transformer:load",
 }
 
+#: name -> the ``input_kind`` the loaded model will have, known without loading it.
+INPUT_KINDS = {"doodlenet": "raster-sketch", "darknet-tiny": "image", "stroke-transformer": "vector-sketch"}
+
 
 def load_model(
     name: str,
