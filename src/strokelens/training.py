@@ -28,7 +28,7 @@ from strokelens.models.stroke_transformer import (
 from strokelens.sketch import Sketch, SketchBatch
 
 #: Epochs the CLI trains the default config for.
-DEFAULT_EPOCHS = 30
+DEFAULT_EPOCHS = 20
 
 
 @dataclass

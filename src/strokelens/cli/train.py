@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from strokelens.cli.app import app, home_option
+from strokelens.training import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
 
@@ -35,8 +36,9 @@ def train() -> None:
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
-    default=None,
-    help="Training epochs (default: the config's recommended count).",
+    default=DEFAULT_EPOCHS,
+    show_default=True,
+    help="Training epochs.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -52,7 +54,7 @@ def train() -> None:
 def stroke_transformer(
     data: str,
     out_dir: Path,
-    epochs: int | None,
+    epochs: int,
     seed: int,
     batch_size: int,
     lr: float,
@@ -66,7 +68,6 @@ def stroke_transformer(
     from strokelens.datasets import load_spg
     from strokelens.models.stroke_transformer import StrokeTransformerConfig
     from strokelens.training import (
-        DEFAULT_EPOCHS,
         evaluate,
         prepare_sketches,
         train_stroke_transformer,
@@ -80,7 +81,7 @@ def stroke_transformer(
         StrokeTransformerConfig(),
         train_set,
         val_set,
-        epochs or DEFAULT_EPOCHS,
+        epochs,
         seed,
         out_dir,
         progress=not quiet,
