@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from strokelens.cli import demo, explain, info, predict, render  # noqa: F401  (modules register their commands)
+from strokelens.cli import (  # noqa: F401  (modules register their commands)
+    demo,
+    explain,
+    info,
+    invert,
+    predict,
+    render,
+    train,
+)
 from strokelens.cli.app import app
 from strokelens.errors import StrokelensError
 
