@@ -1,0 +1,337 @@
+"""A sketch classifier that reads strokes as tokens, after SketchXAI (Qu et al., CVPR 2023).
+
+Each stroke becomes one token, the sum of three embeddings:
+
+- **shape**: a bidirectional LSTM over the stroke's point offsets ``(dx, dy, pen)``, summed over time
+  (translation invariant: moving a whole stroke leaves it unchanged);
+- **order**: a learned embedding of the stroke's index, evaluated at a *soft* index (see below);
+- **location**: a linear layer on the stroke's first point, in absolute normalised coordinates.
+
+A learned [CLS] token, a pre-norm transformer encoder and a linear head on the [CLS] output follow.
+
+Soft presence. ``forward(points, stroke_ids, presence)`` takes a weight ``presence[b, k]`` in [0, 1]
+per stroke. It enters in two places, both differentiable:
+
+- attention: stroke ``k``'s key weight is multiplied by ``presence[k]`` before the softmax is
+  renormalised (the same as adding ``log presence`` to the scores, but with a finite gradient at 0);
+  [CLS] is always present;
+- order: stroke ``j`` takes the order embedding at ``sum_{i<j} presence_i`` (linear interpolation
+  between learned rows), so removing a stroke re-indexes the later ones as deleting it would.
+
+So presence 0 gives exactly the output for the sketch without that stroke (other strokes unchanged).
+The input frame is QuickDraw's normalised frame divided by 255: the top-left corner at 0, the longer
+side spanning 0..1; `StrokeTransformer.prepare` builds it from a `SketchBatch` and resamples every
+stroke to a fixed number of points by arc length.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from strokelens.errors import StrokelensError
+from strokelens.sketch import SketchBatch
+
+#: The shipped default model: safetensors weights and a JSON file with the config and class names.
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_NAME = "stroke_transformer_spg"
+
+
+@dataclass
+class StrokeTransformerConfig:
+    """Sizes of a `StrokeTransformer`. The default trains on the SPG train split in minutes on a CPU."""
+
+    n_classes: int = 20
+    d_model: int = 128
+    n_layers: int = 3
+    n_heads: int = 4
+    d_ff: int = 256
+    lstm_hidden: int = 64
+    max_strokes: int = 64
+    points_per_stroke: int = 16
+    dropout: float = 0.1
+    #: Offsets in the normalised frame are small; they are multiplied by this before the LSTM.
+    offset_scale: float = 10.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StrokeTransformerConfig:
+        """Build from a dict, refusing unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise StrokelensError(f"unknown stroke transformer config keys: {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+def point_positions(stroke_ids: torch.Tensor) -> torch.Tensor:
+    """Index of every point within its stroke, ``(B, N)`` long (strokes must be contiguous runs)."""
+    n = stroke_ids.shape[1]
+    ar = torch.arange(n, device=stroke_ids.device).expand_as(stroke_ids)
+    prev = torch.cat([torch.full_like(stroke_ids[:, :1], -2), stroke_ids[:, :-1]], dim=1)
+    start = torch.where(stroke_ids != prev, ar, torch.zeros_like(ar))
+    return ar - start.cummax(dim=1).values
+
+
+def stroke_grid(
+    points: torch.Tensor, stroke_ids: torch.Tensor, n_strokes: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scatter padded points into a per-stroke grid.
+
+    Returns ``grid`` ``(B, S, L, 2)`` (zero where empty; differentiable in ``points``) and
+    ``lengths`` ``(B, S)`` long. ``S`` is ``n_strokes`` or the largest stroke id + 1.
+    """
+    valid = stroke_ids >= 0
+    if n_strokes is None:
+        n_strokes = int(stroke_ids.max()) + 1 if bool(valid.any()) else 1
+    pos = point_positions(stroke_ids)
+    b_idx = torch.arange(points.shape[0], device=points.device)[:, None].expand_as(stroke_ids)
+    bi, si, pi = b_idx[valid], stroke_ids[valid], pos[valid]
+    width = int(pi.max()) + 1 if pi.numel() else 1
+    grid = points.new_zeros(points.shape[0], n_strokes, width, 2)
+    grid = grid.index_put((bi, si, pi), points[valid])
+    lengths = torch.zeros(points.shape[0], n_strokes, dtype=torch.long, device=points.device)
+    lengths = lengths.index_put((bi, si), torch.ones_like(si), accumulate=True)
+    return grid, lengths
+
+
+def normalise_points(points: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
+    """Top-left corner to 0 and the longer side to 0..1 per sketch (QuickDraw's frame / 255)."""
+    big = torch.finfo(points.dtype).max
+    m = point_mask[..., None]
+    lo = torch.where(m, points, big).amin(dim=1, keepdim=True)
+    hi = torch.where(m, points, -big).amax(dim=1, keepdim=True)
+    extent = (hi - lo).amax(dim=2, keepdim=True)
+    scale = torch.where(extent > 0, 1.0 / extent.clamp_min(1e-12), torch.ones_like(extent))
+    return torch.where(m, (points - lo) * scale, torch.zeros_like(points))
+
+
+def resample_strokes(
+    points: torch.Tensor, stroke_ids: torch.Tensor, count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resample every stroke to ``count`` points evenly spaced by arc length (endpoints kept).
+
+    Returns padded ``(points (B, S*count, 2), stroke_ids (B, S*count))``, stroke ``k`` occupying
+    positions ``k*count .. (k+1)*count - 1`` (id ``-1`` for stroke slots a sketch does not have).
+    """
+    grid, lengths = stroke_grid(points, stroke_ids)
+    b, s, width, _ = grid.shape
+    step = (grid[:, :, 1:] - grid[:, :, :-1]).norm(dim=-1)
+    ar = torch.arange(width, device=points.device)
+    step = torch.where(ar[1:] < lengths[..., None], step, torch.zeros_like(step))
+    cum = torch.cat([step.new_zeros(b, s, 1), step.cumsum(dim=-1)], dim=-1)  # (B, S, L), flat past the end
+    total = cum[..., -1:]
+    frac = torch.linspace(0.0, 1.0, count, device=points.device, dtype=points.dtype)
+    query = frac * total  # (B, S, count)
+    last = (lengths - 1).clamp_min(0)[..., None]
+    idx = torch.searchsorted(cum.reshape(b * s, width).contiguous(), query.reshape(b * s, count), right=True)
+    idx = torch.minimum((idx.reshape(b, s, count) - 1).clamp_min(0), last)
+    nxt = torch.minimum(idx + 1, last)
+    c0, c1 = cum.gather(2, idx), cum.gather(2, nxt)
+    t = torch.where(c1 > c0, (query - c0) / (c1 - c0).clamp_min(1e-12), torch.zeros_like(query)).clamp(0, 1)
+    p0 = grid.gather(2, idx[..., None].expand(-1, -1, -1, 2))
+    p1 = grid.gather(2, nxt[..., None].expand(-1, -1, -1, 2))
+    out = p0 + (p1 - p0) * t[..., None]
+    present = lengths > 0
+    sid = torch.arange(s, device=points.device).expand(b, s)
+    sid = torch.where(present, sid, torch.full_like(sid, -1))[..., None].expand(-1, -1, count)
+    out = torch.where(present[..., None, None], out, torch.zeros_like(out))
+    return out.reshape(b, s * count, 2), sid.reshape(b, s * count)
+
+
+# ----------------------------------------------------------------------------------- the model
+class PresenceAttentionLayer(nn.Module):
+    """Pre-norm transformer encoder layer whose attention weighs each key by a presence in [0, 1]."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise StrokelensError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.norm1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, key_presence: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, T, d)``, ``key_presence`` ``(B, T)``: attention to key t is scaled by it."""
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, t, 3, self.n_heads, d // self.n_heads).unbind(2)
+        q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (B, H, T, dh)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // self.n_heads)
+        # softmax(s + log p), written so that p = 0 gives an exact zero weight and a finite gradient.
+        w = torch.softmax(scores, dim=-1) * key_presence[:, None, None, :]
+        w = w / w.sum(dim=-1, keepdim=True)
+        att = (self.drop(w) @ v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.drop(self.proj(att))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class StrokeTransformer(nn.Module):
+    """Stroke-token sketch classifier with a soft presence per stroke (see the module docstring)."""
+
+    input_kind = "vector-sketch"
+
+    def __init__(self, config: StrokeTransformerConfig, class_names: list[str] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(config.n_classes)]
+        if len(self.class_names) != config.n_classes:
+            raise StrokelensError(f"{len(self.class_names)} class names for {config.n_classes} classes")
+        d = config.d_model
+        self.lstm = nn.LSTM(3, config.lstm_hidden, batch_first=True, bidirectional=True)
+        self.shape_proj = nn.Linear(2 * config.lstm_hidden, d)
+        self.order = nn.Parameter(torch.randn(config.max_strokes, d) * 0.02)
+        self.location = nn.Linear(2, d)
+        self.cls = nn.Parameter(torch.randn(d) * 0.02)
+        self.layers = nn.ModuleList(
+            PresenceAttentionLayer(d, config.n_heads, config.d_ff, config.dropout)
+            for _ in range(config.n_layers)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, config.n_classes)
+
+    # ------------------------------------------------------------------ input
+    def prepare(self, batch: SketchBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model input from a batch: normalised frame ([0, 1], top-left at 0), strokes resampled."""
+        pts = normalise_points(batch.points.to(torch.float32), batch.point_mask)
+        sid = torch.where(batch.point_mask, batch.stroke_ids, torch.full_like(batch.stroke_ids, -1))
+        return resample_strokes(pts, sid, self.config.points_per_stroke)
+
+    # ---------------------------------------------------------------- forward
+    def embed_strokes(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, n_strokes: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shape + location embedding of every stroke slot, ``(B, S, d)``, and its point counts ``(B, S)``."""
+        grid, lengths = stroke_grid(points, stroke_ids, n_strokes)
+        b, s, width, _ = grid.shape
+        present = lengths > 0
+        g, n = grid[present], lengths[present]  # (K, L, 2), (K,): every real stroke of every sketch at once
+        ar = torch.arange(width, device=points.device)
+        inside = ar < n[:, None]
+        delta = torch.cat([torch.zeros_like(g[:, :1]), g[:, 1:] - g[:, :-1]], dim=1)
+        delta = torch.where(inside[..., None], delta * self.config.offset_scale, torch.zeros_like(delta))
+        pen = (ar == (n[:, None] - 1)).to(g.dtype)
+        seq = torch.cat([delta, pen[..., None]], dim=-1)
+        if bool((n == width).all()):
+            out, _ = self.lstm(seq)
+        else:
+            packed = pack_padded_sequence(seq, n.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=width)
+        shape = self.shape_proj((out * inside[..., None].to(out.dtype)).sum(dim=1))
+        emb = grid.new_zeros(b, s, self.config.d_model)
+        emb = emb.index_put((present.nonzero(as_tuple=True)), shape + self.location(g[:, 0]))
+        return emb, lengths
+
+    def order_embedding(self, presence: torch.Tensor) -> torch.Tensor:
+        """Order embedding at the soft index ``sum_{i<j} presence_i``, ``(B, S, d)``."""
+        index = (presence.cumsum(dim=1) - presence).clamp(0, self.config.max_strokes - 1)
+        lo = index.floor().long().clamp_max(self.config.max_strokes - 1)
+        hi = (lo + 1).clamp_max(self.config.max_strokes - 1)
+        w = (index - lo.to(index.dtype))[..., None]
+        return self.order[lo] * (1 - w) + self.order[hi] * w
+
+    def forward(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Class logits ``(B, n_classes)``.
+
+        ``points`` ``(B, N, 2)`` in the normalised frame (see `prepare`), ``stroke_ids`` ``(B, N)``
+        long with ``-1`` padding, ``presence`` ``(B, S)`` in [0, 1] per stroke slot (None: all 1).
+        Stroke slots that hold no points are absent whatever their presence.
+        """
+        if points.ndim != 3 or points.shape[-1] != 2 or stroke_ids.shape != points.shape[:2]:
+            raise StrokelensError(
+                f"stroke transformer needs points (B, N, 2) and stroke_ids (B, N); "
+                f"got {tuple(points.shape)} and {tuple(stroke_ids.shape)}"
+            )
+        n_slots = presence.shape[1] if presence is not None else None
+        if n_slots is not None and bool((stroke_ids >= n_slots).any()):
+            raise StrokelensError(
+                f"presence has {n_slots} strokes but stroke ids reach {int(stroke_ids.max())}"
+            )
+        tokens, lengths = self.embed_strokes(points, stroke_ids, n_slots)
+        exists = (lengths > 0).to(tokens.dtype)
+        p = exists if presence is None else presence.to(tokens.dtype) * exists
+        tokens = tokens + self.order_embedding(p)
+        x = torch.cat([self.cls.expand(tokens.shape[0], 1, -1), tokens], dim=1)
+        key_presence = torch.cat([torch.ones_like(p[:, :1]), p], dim=1)
+        for layer in self.layers:
+            x = layer(x, key_presence)
+        return self.head(self.norm(x[:, 0]))
+
+    def classify(self, batch: SketchBatch) -> torch.Tensor:
+        """Logits for a `SketchBatch` (prepared with `prepare`)."""
+        return self(*self.prepare(batch))
+
+    # ------------------------------------------------------------ save / load
+    def save(
+        self, directory: str | os.PathLike[str], name: str = WEIGHTS_NAME, extra: dict | None = None
+    ) -> Path:
+        """Write ``name.safetensors`` (weights only) and ``name.json`` (config, class names, extra)."""
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(out / f"{name}.safetensors"))
+        meta = {"config": self.config.to_dict(), "class_names": self.class_names, **(extra or {})}
+        (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        return out / f"{name}.safetensors"
+
+    @classmethod
+    def from_files(
+        cls, weights: str | os.PathLike[str], config_json: str | os.PathLike[str]
+    ) -> StrokeTransformer:
+        """Load a model saved by `save` (safetensors: no pickle)."""
+        from safetensors.torch import load_file
+
+        weights, config_json = Path(weights), Path(config_json)
+        for path in (weights, config_json):
+            if not path.is_file():
+                raise StrokelensError(f"missing stroke transformer file {path}")
+        try:
+            meta = json.loads(config_json.read_text())
+            config = StrokeTransformerConfig.from_dict(meta["config"])
+            model = cls(config, meta["class_names"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StrokelensError(f"{config_json}: not a stroke transformer config ({exc})") from exc
+        try:
+            model.load_state_dict(load_file(str(weights)))
+        except Exception as exc:
+            raise StrokelensError(
+                f"{weights}: weights do not fit the config in {config_json} ({exc})"
+            ) from exc
+        return model.eval()
+
+
+def load(home: str | os.PathLike[str] | None = None) -> StrokeTransformer:
+    """The shipped stroke transformer trained on the SPG train split (``home`` is not needed)."""
+    del home  # the weights ship inside the package
+    return StrokeTransformer.from_files(
+        WEIGHTS_DIR / f"{WEIGHTS_NAME}.safetensors", WEIGHTS_DIR / f"{WEIGHTS_NAME}.json"
+    )
+
+
+__all__ = [
+    "StrokeTransformer",
+    "StrokeTransformerConfig",
+    "load",
+    "normalise_points",
+    "resample_strokes",
+    "stroke_grid",
+]

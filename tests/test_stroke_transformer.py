@@ -1,0 +1,193 @@
+"""The stroke transformer: soft presence equals deletion, gradients flow, training works, weights load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from strokelens.cli import main
+from strokelens.datasets import load_spg
+from strokelens.errors import StrokelensError
+from strokelens.models import load_model
+from strokelens.models.stroke_transformer import (
+    StrokeTransformer,
+    StrokeTransformerConfig,
+    load,
+    resample_strokes,
+    stroke_grid,
+)
+from strokelens.sketch import Sketch, SketchBatch
+from strokelens.training import evaluate, prepare_sketches, train_stroke_transformer
+
+CLASSES = ["airplane", "alarm clock", "butterfly", "face"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small tensors gain nothing from threads, and on a busy machine extra threads stall for seconds."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def sketches(home) -> list[Sketch]:
+    """Real SPG test sketches of several classes, with different stroke counts."""
+    return load_spg("test", classes=CLASSES, per_class=3, home=home)
+
+
+@pytest.fixture(scope="module")
+def model() -> StrokeTransformer:
+    torch.manual_seed(0)
+    cfg = StrokeTransformerConfig(n_classes=4, d_model=32, n_layers=2, n_heads=4, d_ff=64, lstm_hidden=16)
+    return StrokeTransformer(cfg, CLASSES).eval()
+
+
+def delete_strokes(points: torch.Tensor, stroke_ids: torch.Tensor, drop: torch.Tensor):
+    """The prepared input with stroke ``drop[b]`` of each sketch deleted (others re-numbered, same frame)."""
+    rows_p, rows_s = [], []
+    for b in range(points.shape[0]):
+        keep = (stroke_ids[b] >= 0) & (stroke_ids[b] != drop[b])
+        sid = stroke_ids[b][keep]
+        rows_p.append(points[b][keep])
+        rows_s.append(sid - (sid > drop[b]).long())
+    width = max(len(r) for r in rows_p)
+    out_p = torch.zeros(len(rows_p), width, 2)
+    out_s = torch.full((len(rows_p), width), -1, dtype=torch.long)
+    for b, (p, s) in enumerate(zip(rows_p, rows_s, strict=True)):
+        out_p[b, : len(p)], out_s[b, : len(s)] = p, s
+    return out_p, out_s
+
+
+@pytest.mark.parametrize("which", ["first", "middle", "last"])
+def test_presence_zero_equals_deleting_the_stroke(model, sketches, which):
+    multi = [s for s in sketches if s.n_strokes >= 3]
+    assert len({s.n_strokes for s in multi}) > 1  # a batch of different stroke counts
+    points, stroke_ids = model.prepare(SketchBatch.from_sketches(multi))
+    n = torch.tensor([s.n_strokes for s in multi])
+    drop = {"first": torch.zeros_like(n), "middle": n // 2, "last": n - 1}[which]
+    presence = torch.ones(len(multi), int(n.max()))
+    presence[torch.arange(len(multi)), drop] = 0.0
+    with torch.no_grad():
+        soft = model(points, stroke_ids, presence)
+        deleted = model(*delete_strokes(points, stroke_ids, drop))
+        full = model(points, stroke_ids)
+    torch.testing.assert_close(soft, deleted, atol=1e-5, rtol=0)
+    assert (soft - full).abs().max() > 1e-3  # removing a stroke does change the output
+
+
+def test_batched_equals_one_at_a_time_with_uneven_strokes(model, sketches):
+    """Raw (not resampled) strokes of different lengths take the packed LSTM path."""
+    batch = SketchBatch.from_sketches([s.normalized(1.0) for s in sketches])
+    with torch.no_grad():
+        together = model(batch.points, batch.stroke_ids)
+        alone = torch.cat(
+            [
+                model(*(t[None, : s.n_points] for t in (batch.points[i], batch.stroke_ids[i])))
+                for i, s in enumerate(batch.sketches)
+            ]
+        )
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+
+
+def test_presence_and_points_are_differentiable(model, sketches):
+    points, stroke_ids = model.prepare(SketchBatch.from_sketches(sketches[:4]))
+    points.requires_grad_(True)
+    presence = torch.ones(4, int(stroke_ids.max()) + 1)
+    presence[:, 0] = 0.0  # the gradient at 0 is finite too (integrated gradients start there)
+    presence.requires_grad_(True)
+    model(points, stroke_ids, presence)[:, 0].sum().backward()
+    assert torch.isfinite(presence.grad).all() and presence.grad.abs().sum() > 0
+    assert presence.grad[:, 0].abs().sum() > 0
+    assert torch.isfinite(points.grad).all() and points.grad[stroke_ids >= 0].abs().sum() > 0
+
+
+def test_translating_a_stroke_changes_only_its_location(model, sketches):
+    points, stroke_ids = model.prepare(SketchBatch.from_sketches(sketches[:3]))
+    shift = torch.where((stroke_ids == 1)[..., None], torch.tensor([0.1, -0.05]), torch.zeros(2))
+    with torch.no_grad():
+        before, _ = model.embed_strokes(points, stroke_ids)
+        after, _ = model.embed_strokes(points + shift, stroke_ids)
+        moved = model.location.weight @ torch.tensor([0.1, -0.05])
+    torch.testing.assert_close(after[:, 1] - before[:, 1], moved.expand(3, -1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(after[:, [0, 2]], before[:, [0, 2]], atol=1e-6, rtol=0)
+
+
+def test_prepare_gives_the_normalised_frame(model, sketches):
+    batch = SketchBatch.from_sketches(sketches)
+    points, stroke_ids = model.prepare(batch)
+    count = model.config.points_per_stroke
+    assert points.shape[1] == batch.max_strokes * count
+    valid = stroke_ids >= 0
+    assert points[valid].min() == 0 and points[valid].max() == pytest.approx(1.0)
+    first = sketches[0].normalized(1.0)
+    torch.testing.assert_close(points[0, 0], torch.tensor(first.strokes[0][0], dtype=torch.float32))
+    torch.testing.assert_close(points[0, count - 1], torch.tensor(first.strokes[0][-1], dtype=torch.float32))
+
+
+def test_resampling_is_even_in_arc_length():
+    pts = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [5.0, 5.0]]])
+    sid = torch.tensor([[0, 0, 0, 1]])
+    out, out_sid = resample_strokes(pts, sid, 5)
+    expected = torch.tensor([[0, 0], [0.5, 0], [1, 0], [1, 0.5], [1, 1]] + [[5.0, 5.0]] * 5)
+    torch.testing.assert_close(out[0], expected)
+    assert out_sid[0].tolist() == [0] * 5 + [1] * 5
+    grid, lengths = stroke_grid(pts, sid)
+    assert grid.shape == (1, 2, 3, 2) and lengths.tolist() == [[3, 1]]
+
+
+def test_tiny_config_loss_falls_on_real_sketches(home):
+    train = load_spg("train", classes=CLASSES, per_class=40, home=home)
+    cfg = StrokeTransformerConfig(
+        n_classes=4, d_model=32, n_layers=1, n_heads=2, d_ff=64, lstm_hidden=16, dropout=0.0
+    )
+    kwargs = dict(out_dir=None, progress=False, batch_size=16, lr=3e-3, warmup_steps=5, use_augment=False)
+    metrics = train_stroke_transformer(cfg, train, train[::4], epochs=8, seed=0, **kwargs)
+    losses = metrics["train_loss"]
+    assert losses[-1] < losses[0] - 0.2, losses
+
+
+def test_training_is_seeded(home, tmp_path):
+    train = load_spg("train", classes=CLASSES, per_class=12, home=home)
+    cfg = StrokeTransformerConfig(n_classes=4, d_model=16, n_layers=1, n_heads=2, d_ff=32, lstm_hidden=8)
+    runs = [
+        train_stroke_transformer(
+            cfg, train, train, epochs=2, seed=3, out_dir=tmp_path / str(i), progress=False, batch_size=8
+        )
+        for i in range(2)
+    ]
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+    files = [(tmp_path / str(i) / "stroke_transformer_spg.safetensors").read_bytes() for i in range(2)]
+    assert files[0] == files[1]
+    assert json.loads((tmp_path / "0" / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_save_and_reload_round_trip(model, sketches, tmp_path):
+    model.save(tmp_path, "m")
+    again = StrokeTransformer.from_files(tmp_path / "m.safetensors", tmp_path / "m.json")
+    inputs = model.prepare(SketchBatch.from_sketches(sketches))
+    with torch.no_grad():
+        torch.testing.assert_close(again(*inputs), model(*inputs))
+    (tmp_path / "bad.json").write_text(json.dumps({"config": {"nope": 1}, "class_names": []}))
+    with pytest.raises(StrokelensError, match=r"bad\.json"):
+        StrokeTransformer.from_files(tmp_path / "m.safetensors", tmp_path / "bad.json")
+    with pytest.raises(StrokelensError, match="missing"):
+        StrokeTransformer.from_files(tmp_path / "none.safetensors", tmp_path / "m.json")
+
+
+def test_shipped_weights_classify_spg_test_sketches(home):
+    model = load_model("stroke-transformer", home=home)
+    assert model.input_kind == "vector-sketch" and len(model.class_names) == 20
+    test = load_spg("test", per_class=5, home=home)
+    accuracy = evaluate(model, prepare_sketches(model, test))
+    assert accuracy >= 0.85
+    assert isinstance(load(), StrokeTransformer)
+
+
+def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):
+    assert main(["train", "--help"]) == 0
+    assert "stroke-transformer" in capsys.readouterr().out
+    assert main(["train", "stroke-transformer", "--data", "mnist", "--out", "x"]) == 2
