@@ -6,6 +6,7 @@ import sys
 
 import click
 
+import strokelens.cli.invert  # registers `strokelens invert`
 import strokelens.cli.train  # noqa: F401  (registers `strokelens train`)
 from strokelens.cli import demo, explain, info, predict, render  # noqa: F401  (modules register their commands)
 from strokelens.cli.app import app
