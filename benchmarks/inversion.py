@@ -1,0 +1,153 @@
+"""Stroke location inversion on the SPG test split, for the stroke transformer and DoodleNet.
+
+Recovery: every stroke's location is replaced by Gaussian noise (sigma 0.1, normalised frame) and
+optimised back toward the true label with the published settings (SGD, lr 10, cosine to 1e-5, 100
+iterations, steps clipped to 0.5). Transfer: the true locations are optimised toward a random other SPG
+class (seeded). DoodleNet's recovery is also run with smaller steps (`TUNED`), reported under
+``doodlenet_tuned_``. Arg-max and probabilities are over each model's full class list (20 for the stroke
+transformer, 345 for DoodleNet). Also measures the stroke transformer's top-1 on the whole test split.
+
+    python benchmarks/inversion.py --quick --json out/inversion.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from strokelens.datasets import load_spg, spg_classes
+from strokelens.inversion import invert
+from strokelens.models import load_model
+from strokelens.training import evaluate, prepare_sketches
+
+MODELS = ("stroke-transformer", "doodlenet")
+
+
+def transformer_top1(home: str | None) -> float:
+    model = load_model("stroke-transformer", home=home)
+    return evaluate(model, prepare_sketches(model, load_spg("test", home=home)))
+
+
+def other_classes(labels: list[str], classes: list[str], seed: int) -> list[str]:
+    """A random SPG class other than each sketch's own."""
+    gen = torch.Generator().manual_seed(seed)
+    picks = torch.randint(0, len(classes) - 1, (len(labels),), generator=gen).tolist()
+    out = []
+    for label, k in zip(labels, picks, strict=True):
+        others = [c for c in classes if c != label]
+        out.append(others[k])
+    return out
+
+
+#: Smaller steps for DoodleNet, whose ink gradient reaches only a pixel or two (a second, labelled run).
+TUNED = {"lr": 1.0, "max_step": 0.05, "iterations": 300}
+
+
+def run_model(
+    name: str,
+    sketches,
+    goals: list[str] | None,
+    batch_size: int,
+    home: str | None,
+    key: str | None = None,
+    **options,
+) -> dict[str, float]:
+    """Recovery (and transfer toward ``goals`` unless None) of every sketch with ``options``."""
+    model = load_model(name, home=home)
+    key = key or name.replace("-", "_")
+    rec_ok, rec_before, err_before, err_after, start_p, final_p, trf_ok = [], [], [], [], [], [], []
+    seconds = 0.0
+    for lo in range(0, len(sketches), batch_size):
+        chunk = sketches[lo : lo + batch_size]
+        rec = invert(model, chunk, mode="recover", seed=lo, record_every=100, **options)
+        seconds += rec.seconds
+        if goals is not None:
+            to = goals[lo : lo + batch_size]
+            trf = invert(model, chunk, "transfer", to=to, record_every=100, **options)
+            seconds += trf.seconds
+            trf_ok.append(trf.success)
+        rec_ok.append(rec.success)
+        rec_before.append(rec.success_before)
+        err_before.append(rec.error_before)
+        err_after.append(rec.error_after)
+        start_p.append(rec.start_prob)
+        final_p.append(rec.final_prob)
+    cat = lambda xs: torch.cat(xs).float()  # noqa: E731
+    before, after = cat(err_before), cat(err_after)
+    runs = 2 if goals is not None else 1
+    out = {
+        f"{key}_recovery_rate_before": round(float(cat(rec_before).mean()), 4),
+        f"{key}_recovery_rate_after": round(float(cat(rec_ok).mean()), 4),
+        f"{key}_location_error_before": round(float(before.median()), 4),
+        f"{key}_location_error_after": round(float(after.median()), 4),
+        f"{key}_location_error_ratio": round(float(after.median() / before.median()), 4),
+        f"{key}_true_prob_before": round(float(cat(start_p).mean()), 4),
+        f"{key}_true_prob_after": round(float(cat(final_p).mean()), 4),
+        # per inversion of one sketch (recovery and transfer each count once)
+        f"{key}_seconds_per_sketch": round(seconds / (runs * len(sketches)), 4),
+    }
+    if goals is not None:
+        out[f"{key}_transfer_success"] = round(float(cat(trf_ok).mean()), 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="100 sketches (5 per class)")
+    parser.add_argument("--per-class", type=int, default=20, help="test sketches per class")
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--home", default=None)
+    args = parser.parse_args()
+    per_class = 5 if args.quick else args.per_class
+    t0 = time.perf_counter()
+
+    figures: dict[str, float] = {"stroke_transformer_spg_test_top1": round(transformer_top1(args.home), 4)}
+    sketches = load_spg("test", per_class=per_class, home=args.home)
+    goals = other_classes([s.label for s in sketches], spg_classes(args.home), args.seed)
+    figures["n_sketches"] = len(sketches)
+    for name in MODELS:
+        figures.update(run_model(name, sketches, goals, args.batch_size, args.home))
+    tuned = run_model("doodlenet", sketches, None, args.batch_size, args.home, "doodlenet_tuned", **TUNED)
+    figures.update(tuned)
+    figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
+
+    table = Table(title=f"stroke location inversion, {len(sketches)} SPG test sketches")
+    table.add_column("figure")
+    columns = [*(m.replace("-", "_") for m in MODELS), "doodlenet_tuned"]
+    tuned_name = f"doodlenet, lr {TUNED['lr']}, step {TUNED['max_step']}, {TUNED['iterations']} it."
+    for name in [*MODELS, tuned_name]:
+        table.add_column(name)
+    rows = (
+        "recovery_rate_before",
+        "recovery_rate_after",
+        "location_error_before",
+        "location_error_after",
+        "location_error_ratio",
+        "true_prob_before",
+        "true_prob_after",
+        "transfer_success",
+        "seconds_per_sketch",
+    )
+    for row in rows:
+        table.add_row(row, *(str(figures.get(f"{c}_{row}", "-")) for c in columns))
+    console = Console()
+    console.print(table)
+    top1 = figures["stroke_transformer_spg_test_top1"]
+    console.print(f"stroke transformer top-1 on the SPG test split: {top1}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
