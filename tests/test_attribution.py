@@ -187,6 +187,10 @@ def test_psla_gives_piece_and_point_scores(view, sketches):
 def test_every_method_returns_scores_and_cost(view, sketches):
     units = make_units(SketchBatch.from_sketches([s for s in sketches if s.n_strokes <= 10][:3]), "stroke")
     for name in sorted(METHODS):
+        if get_method(name).superpixels_only:
+            with pytest.raises(StrokelensError, match="superpixel"):
+                get_method(name)(view).attribute(units)
+            continue
         opts = {"n_samples": 50} if name in ("lime", "kernelshap") else {}
         expl = get_method(name)(view).attribute(units, **opts)
         assert expl.scores.shape == (len(units.n_units), units.max_units)

@@ -100,6 +100,8 @@ class Method:
     default_units: ClassVar[str] = "stroke"
     #: True when scores are exact or deterministic regardless of the seed.
     uses_seed: ClassVar[bool] = False
+    #: True for methods that only work on photos' superpixels (the lime package's image explainer).
+    superpixels_only: ClassVar[bool] = False
 
     def __init__(self, view: Any) -> None:
         self.view = view

@@ -26,6 +26,7 @@ class LimeImage(Method):
 
     name = "lime-image"
     uses_seed = True
+    superpixels_only = True
 
     def scores(
         self,
