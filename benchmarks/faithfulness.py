@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -73,7 +74,6 @@ def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_sampl
             hide_color=0,
             num_samples=num_samples,
             batch_size=num_samples,
-            progress_bar=False,
             segmentation_fn=lambda _img, i=i: segments[i],
             random_seed=seed,
         )
@@ -85,6 +85,7 @@ def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_sampl
 
 
 def main() -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image draws a progress bar per sketch
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
