@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,18 +24,37 @@ th{background:#f4f4f4}img{display:block}.small{color:#666;font-size:12px}
 """
 
 
-def _img(data: bytes) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-
-
-def _png_bytes(image) -> bytes:
+def _img(image, max_side: int | None = None) -> str:
+    """A PIL image inlined as a PNG ``<img>`` (shrunk to ``max_side`` when given)."""
+    if max_side is not None:
+        image = image.copy()
+        image.thumbnail((max_side, max_side))
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    return buf.getvalue()
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _png_img(data: bytes) -> str:
+    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
 def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _sketch_picture(expl: Explanation, i: int):
+    return explanation_png(expl, i, size=200)
+
+
+def _sketch_caption(expl: Explanation, i: int) -> str:
+    sketch = expl.units.original.sketches[i]
+    name = html.escape(f"{sketch.label or ''} {sketch.key_id or i}")
+    return f"{name}<br><span class='small'>{html.escape(sketch.source or '')}</span>"
+
+
+SKETCH_LEGEND = (
+    "Red: the unit supports the target class; blue: it argues against it. Colours are scaled per input."
+)
 
 
 def write_report(
@@ -43,11 +63,18 @@ def write_report(
     curves: Mapping[str, Curves | Sequence[Curves]] | None = None,
     title: str = "strokelens report",
     max_sketches: int = 50,
+    *,
+    picture: Callable[[Explanation, int], Any] = _sketch_picture,
+    caption: Callable[[Explanation, int], str] = _sketch_caption,
+    legend: str = SKETCH_LEGEND,
+    max_side: int | None = None,
 ) -> Path:
-    """Write the report for explanations of the same sketches by several methods; returns its path.
+    """Write the report for explanations of the same inputs by several methods; returns its path.
 
     Each method maps to one explanation or to a list of them (consecutive batches, the same batching
-    for every method); ``curves`` likewise.
+    for every method); ``curves`` likewise. ``picture(expl, i)`` draws input ``i`` as a PIL image
+    (default: the sketch coloured by score) and ``caption(expl, i)`` gives its HTML caption; photos
+    pass their own (`strokelens.viz.photos.write_photo_report`).
     """
     path = Path(path)
     batches = {name: _as_list(e) for name, e in explanations.items()}
@@ -77,7 +104,7 @@ def write_report(
         parts.append(row + "</tr>")
     parts.append("</table>")
     if curve_batches:
-        parts.append("<h2>Deletion and insertion curves</h2>")
+        parts.append("<h2>Deletion and insertion curves</h2><div style='display:flex;gap:12px'>")
         for kind in ("deletion", "insertion"):
             per_method = {
                 name: np.stack(
@@ -89,11 +116,9 @@ def write_report(
                 )
                 for name, cs in curve_batches.items()
             }
-            parts.append(_img(curves_png(per_method, kind)))
-    parts.append(
-        "<h2>Inputs</h2><p class='small'>Red: the unit supports the target class; blue: it "
-        "argues against it. Colours are scaled per input.</p><table><tr><th>input</th>"
-    )
+            parts.append(_png_img(curves_png(per_method, kind)))
+        parts.append("</div>")
+    parts.append(f"<h2>Inputs</h2><p class='small'>{html.escape(legend)}</p><table><tr><th>input</th>")
     parts.extend(f"<th>{html.escape(m)}</th>" for m in methods)
     parts.append("</tr>")
     shown = 0
@@ -102,16 +127,10 @@ def write_report(
             if shown >= max_sketches:
                 break
             shown += 1
-            sketch = first.units.original.sketches[i]
-            label = html.escape(f"{sketch.label or ''} {sketch.key_id or i}")
             target = html.escape(first.target_names[i]) if first.target_names else ""
-            parts.append(
-                f"<tr><td>{label}<br><span class='small'>target: {target}<br>"
-                f"{html.escape(sketch.source or '')}</span></td>"
-            )
-            for m in methods:
-                image = explanation_png(batches[m][b], i, size=200)
-                parts.append(f"<td>{_img(_png_bytes(image))}</td>")
+            head, _, rest = caption(first, i).partition("<br>")
+            parts.append(f"<tr><td>{head}<br><span class='small'>target: {target}</span><br>{rest}</td>")
+            parts.extend(f"<td>{_img(picture(batches[m][b], i), max_side)}</td>" for m in methods)
             parts.append("</tr>")
     parts.append("</table></body></html>")
     path.write_text("".join(parts), encoding="utf-8")
