@@ -132,9 +132,7 @@ def explain(
         )
         return
     batch_size = batch_size or 32
-    model = load_model(model_name, home=home, device=dev)
-    view = view_for(model)
-    sketches = preprocess(read_all(files, limit), model)
+    view, sketches = _sketch_view(model_name, files, limit, dev, home)
     method_cls = get_method(method)
     out_dir.mkdir(parents=True, exist_ok=True)
     explanations, curves = [], []
@@ -207,9 +205,7 @@ def evaluate(
         )
         return
     batch_size = batch_size or 32
-    model = load_model(model_name, home=home, device=dev)
-    view = view_for(model)
-    sketches = preprocess(read_all(files, limit), model)
+    view, sketches = _sketch_view(model_name, files, limit, dev, home)
     with _progress(len(sketches)) as progress:
         task = progress.add_task(f"{len(names)} methods on {len(sketches)} drawings", total=len(sketches))
         reports = evaluate_methods(
@@ -226,6 +222,12 @@ def evaluate(
     _print_summary(summary, "sketch", f"{len(sketches)} drawings, {model_name}, {units} units")
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _sketch_view(model_name, files, limit, dev, home):
+    """The view of a sketch model and the drawings of ``files``, prepared as the model expects."""
+    model = load_model(model_name, home=home, device=dev)
+    return view_for(model), preprocess(read_all(files, limit), model)
 
 
 def _explain_photos(files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home):
