@@ -27,6 +27,7 @@ the locations by at most ``max_step`` = 0.5 in total.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -143,16 +144,7 @@ class InversionResult:
         base = self.sketches[i]
         shift = (locations - self.true_locations[i]).double().numpy()
         strokes = [s + shift[k] for k, s in enumerate(base.strokes)]
-        return Sketch(
-            strokes=strokes,
-            times=base.times,
-            parts=base.parts,
-            part_names=base.part_names,
-            label=base.label,
-            key_id=base.key_id,
-            source=base.source,
-            meta=dict(base.meta),
-        )
+        return dataclasses.replace(base, strokes=strokes, meta=dict(base.meta))
 
     def records(self) -> list[dict]:
         """One JSON-ready dict per sketch."""
@@ -331,16 +323,7 @@ def _raster_problem(
 
 
 def _scaled(sketch: Sketch, factor: float) -> Sketch:
-    return Sketch(
-        strokes=[s * factor for s in sketch.strokes],
-        times=sketch.times,
-        parts=sketch.parts,
-        part_names=sketch.part_names,
-        label=sketch.label,
-        key_id=sketch.key_id,
-        source=sketch.source,
-        meta=dict(sketch.meta),
-    )
+    return dataclasses.replace(sketch, strokes=[s * factor for s in sketch.strokes], meta=dict(sketch.meta))
 
 
 def _bbox_centre(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
