@@ -1,0 +1,78 @@
+"""The real datasets: SPG's fixed 600/100/100 split by key-id hash, quickdraw-345x25's class names,
+padded batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from strokelens.datasets import (
+    batches,
+    load_qd345,
+    load_spg,
+    qd345_classes,
+    spg_classes,
+    split_rank_key,
+)
+from strokelens.errors import StrokelensError
+
+
+@pytest.fixture(scope="module")
+def spg_all(home):
+    return load_spg("all", home=home)
+
+
+def test_spg_has_20_classes_and_counts_every_sketch(spg_all, home):
+    classes = spg_classes(home)
+    assert len(classes) == 20 and "alarm clock" in classes and "coffee cup" in classes
+    per_class = {c: 0 for c in classes}
+    for s in spg_all:
+        per_class[s.label] += 1
+    # The data's README speaks of one class of 799; the files hold 800 in every class.
+    assert min(per_class.values()) >= 799 and sum(per_class.values()) == len(spg_all) == 16_000
+
+
+def test_spg_split_is_600_100_100_disjoint_and_hash_ordered(home):
+    classes = ["airplane", "pig"]
+    parts = {split: load_spg(split, classes=classes, home=home) for split in ("train", "val", "test")}
+    for name in classes:
+        sizes = [sum(s.label == name for s in parts[split]) for split in ("train", "val", "test")]
+        assert sizes == [600, 100, 100]
+    ids = {split: {s.key_id for s in sk} for split, sk in parts.items()}
+    assert not ids["train"] & ids["val"] and not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
+    # every train hash sorts before every val hash, and val before test (per class)
+    for name in classes:
+        keys = {}
+        for split, sk in parts.items():
+            keys[split] = sorted(split_rank_key(s.key_id) for s in sk if s.label == name)
+        assert keys["train"][-1] < keys["val"][0] and keys["val"][-1] < keys["test"][0]
+    assert all(s.meta["split"] == "test" for s in parts["test"])
+
+
+def test_spg_split_is_stable(home):
+    a = [s.key_id for s in load_spg("test", classes=["crab"], home=home)]
+    b = [s.key_id for s in load_spg("test", classes=["crab"], home=home)]
+    assert a == b and len(a) == 100
+    assert split_rank_key("5079913426395136") == split_rank_key("5079913426395136")
+    with pytest.raises(StrokelensError, match="split"):
+        load_spg("holdout", home=home)
+
+
+def test_qd345_class_names_keep_quickdraw_spelling(home):
+    names = qd345_classes(home)
+    assert "The Eiffel Tower" in names and "alarm clock" in names and len(names) == 344
+    sketches = load_qd345(classes=["The Eiffel Tower"], home=home)
+    assert len(sketches) == 25 and {s.label for s in sketches} == {"The Eiffel Tower"}
+
+
+def test_batches_are_padded_with_masks(home):
+    sketches = load_spg("test", classes=["face"], per_class=10, home=home)
+    out = list(batches(sketches, 4))
+    assert [len(b.n_strokes) for b in out] == [4, 4, 2]
+    for k, b in enumerate(out):
+        assert b.points.shape[:2] == b.point_mask.shape == b.stroke_ids.shape
+        chunk = sketches[4 * k : 4 * k + 4]
+        assert b.point_mask.sum(1).tolist() == [len(s.points()) for s in chunk]
+        assert b.n_strokes.tolist() == [s.n_strokes for s in chunk]
+        assert ((b.stroke_ids == -1) == ~b.point_mask).all() and (b.points[~b.point_mask] == 0).all()
+    with pytest.raises(StrokelensError, match="batch size"):
+        next(batches(sketches, 0))
