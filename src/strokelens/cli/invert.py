@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
@@ -71,7 +72,9 @@ def invert_command(
     model = load_model(model_name, home=home)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as jsonl:
+    progress = Progress(transient=True, disable=len(sketches) <= batch_size)
+    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as jsonl, progress:
+        task = progress.add_task(f"{mode} {len(sketches)} drawings", total=len(sketches))
         for lo in range(0, len(sketches), batch_size):
             chunk = sketches[lo : lo + batch_size]
             result = invert(
@@ -93,6 +96,7 @@ def invert_command(
                 rec.update({"model": model_name, "files": {k: Path(v).name for k, v in written.items()}})
                 jsonl.write(json.dumps(rec) + "\n")
                 rows.append(rec)
+            progress.advance(task, len(chunk))
     _table(rows, mode, out_dir)
 
 
