@@ -46,7 +46,7 @@ def other_classes(labels: list[str], classes: list[str], seed: int) -> list[str]
 
 
 #: Smaller steps for DoodleNet, whose ink gradient reaches only a pixel or two (a second, labelled run).
-TUNED = {"lr": 1.0, "max_step": 0.05, "iterations": 300}
+TUNED = {"lr": 1.0, "max_step": 0.05, "iterations": 500}
 
 
 def run_model(
