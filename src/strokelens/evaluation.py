@@ -12,22 +12,29 @@ import numpy as np
 import torch
 
 from strokelens.attribution import get_method
+from strokelens.attribution.base import Explanation
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
-from strokelens.metrics import agreement, deletion_insertion
+from strokelens.metrics import Curves, agreement, deletion_insertion
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.units import make_units
 
+
+def figure_names(per: str = "sketch") -> tuple[str, ...]:
+    """The figures every method gets, per ``sketch`` or per ``image``."""
+    return (
+        "deletion_auc",
+        "insertion_auc",
+        "spearman_vs_shapley",
+        "kendall_vs_shapley",
+        "top1_vs_shapley",
+        "top3_vs_shapley",
+        f"ms_per_{per}",
+        f"evaluations_per_{per}",
+    )
+
+
 #: Per-sketch figures every method gets.
-FIGURES = (
-    "deletion_auc",
-    "insertion_auc",
-    "spearman_vs_shapley",
-    "kendall_vs_shapley",
-    "top1_vs_shapley",
-    "top3_vs_shapley",
-    "ms_per_sketch",
-    "evaluations_per_sketch",
-)
+FIGURES = figure_names("sketch")
 
 
 @dataclass
@@ -38,6 +45,27 @@ class MethodReport:
 
     def add(self, name: str, values: Sequence[float]) -> None:
         self.values[name].extend(float(v) for v in values)
+
+    def measure(
+        self,
+        curves: Curves,
+        scores: torch.Tensor,
+        reference: torch.Tensor,
+        n_units: torch.Tensor,
+        expl: Explanation,
+        per: str = "sketch",
+    ) -> None:
+        """Add one batch's figures (see `figure_names`): the deletion/insertion ``curves``, rank
+        agreement of ``scores`` with the exact Shapley ``reference`` (NaN rows: no reference), and
+        ``expl``'s cost per input."""
+        agree = agreement(scores, torch.nan_to_num(reference), n_units)
+        self.add("deletion_auc", curves.deletion_auc.tolist())
+        self.add("insertion_auc", curves.insertion_auc.tolist())
+        ok = ~torch.isnan(reference[:, 0]).cpu().numpy()
+        for key in ("spearman", "kendall", "top1", "top3"):
+            self.add(f"{key}_vs_shapley", np.where(ok, agree[key], np.nan))
+        self.add(f"ms_per_{per}", [1000 * expl.seconds / len(expl.scores)] * len(scores))
+        self.add(f"evaluations_per_{per}", [expl.evaluations] * len(scores))
 
     def summary(self, limit: int | None = None) -> dict[str, float]:
         """Means, except rank agreement, which is the median over sketches (NaNs dropped); over the
@@ -101,16 +129,7 @@ def evaluate_methods(
                 scores, rows = expl.scores, torch.arange(len(chunk))
             subgame = _subgame(view, unit_set, game, rows)
             curves = deletion_insertion(subgame, scores[rows][:, : subgame.max_units])
-            agree = agreement(scores[rows], reference[rows], unit_set.n_units[rows].cpu())
-            report = reports[name]
-            report.add("deletion_auc", curves.deletion_auc.tolist())
-            report.add("insertion_auc", curves.insertion_auc.tolist())
-            for key in ("spearman", "kendall", "top1", "top3"):
-                ok = ~torch.isnan(reference[rows, 0]).numpy()
-                report.add(f"{key}_vs_shapley", np.where(ok, agree[key], np.nan))
-            per_sketch_ms = 1000 * expl.seconds / len(expl.scores)
-            report.add("ms_per_sketch", [per_sketch_ms] * len(rows))
-            report.add("evaluations_per_sketch", [expl.evaluations] * len(rows))
+            reports[name].measure(curves, scores[rows], reference[rows], unit_set.n_units[rows].cpu(), expl)
         if on_batch is not None:
             on_batch(len(chunk))
     return reports

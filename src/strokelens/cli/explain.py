@@ -230,14 +230,23 @@ def _sketch_view(model_name, files, limit, dev, home):
     return view_for(model), preprocess(read_all(files, limit), model)
 
 
+def _with_progress(files, limit, what: str, run):
+    """``run(files, on_batch)`` over the first ``limit`` photos of ``files``, with a progress bar."""
+    files = list(files)[:limit] if limit else list(files)
+    with _progress(len(files)) as progress:
+        task = progress.add_task(f"{what} on {len(files)} photos", total=len(files))
+        return files, run(files, lambda n: progress.advance(task, n))
+
+
 def _explain_photos(files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home):
     from strokelens.cli.photos import explain_photos
 
-    files = list(files)[:limit] if limit else list(files)
-    with _progress(len(files)) as progress:
-        task = progress.add_task(f"{method} on {len(files)} photos", total=len(files))
-        records = explain_photos(
-            files,
+    _, records = _with_progress(
+        files,
+        limit,
+        method,
+        lambda photos, on_batch: explain_photos(
+            photos,
             model_name=model_name,
             method=method,
             target=target,
@@ -247,8 +256,9 @@ def _explain_photos(files, model_name, method, target, out_dir, seed, segments, 
             home=home,
             device=dev,
             batch_size=batch_size or 8,
-            on_batch=lambda n: progress.advance(task, n),
-        )
+            on_batch=on_batch,
+        ),
+    )
     click.echo(f"{len(records)} explanations in {out_dir / 'explanations.jsonl'}")
     click.echo(f"report: {out_dir / 'report.html'}")
 
@@ -258,11 +268,12 @@ def _evaluate_photos(
 ):
     from strokelens.cli.photos import evaluate_photos
 
-    files = list(files)[:limit] if limit else list(files)
-    with _progress(len(files)) as progress:
-        task = progress.add_task(f"{len(names)} methods on {len(files)} photos", total=len(files))
-        summary = evaluate_photos(
-            files,
+    files, summary = _with_progress(
+        files,
+        limit,
+        f"{len(names)} methods",
+        lambda photos, on_batch: evaluate_photos(
+            photos,
             model_name=model_name,
             methods=names,
             target=target,
@@ -272,8 +283,9 @@ def _evaluate_photos(
             home=home,
             device=dev,
             batch_size=batch_size or 4,
-            on_batch=lambda n: progress.advance(task, n),
-        )
+            on_batch=on_batch,
+        ),
+    )
     _print_summary(summary, "image", f"{len(files)} photos, {model_name}, {segments} superpixels")
 
 

@@ -23,23 +23,14 @@ from PIL import Image
 from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.errors import StrokelensError
-from strokelens.evaluation import MethodReport
-from strokelens.metrics import agreement, deletion_insertion
+from strokelens.evaluation import MethodReport, figure_names
+from strokelens.metrics import deletion_insertion
 from strokelens.models import load_model
 from strokelens.superpixels import ImageView, Photo, SuperpixelUnits, load_photos
 from strokelens.viz.photos import explanation_overlay, write_photo_report
 
 #: Figures `evaluate_photos` reports per method.
-PHOTO_FIGURES = (
-    "deletion_auc",
-    "insertion_auc",
-    "spearman_vs_shapley",
-    "kendall_vs_shapley",
-    "top1_vs_shapley",
-    "top3_vs_shapley",
-    "ms_per_image",
-    "evaluations_per_image",
-)
+PHOTO_FIGURES = figure_names("image")
 
 
 def file_targets(photos: Sequence[Photo], class_names: Sequence[str]) -> list[int]:
@@ -193,15 +184,7 @@ def evaluate_photos(
                 units, target=game.target, seed=seed, score=score, **options.get(name, {})
             )
             curves = deletion_insertion(game, expl.scores)
-            agree = agreement(expl.scores, torch.nan_to_num(reference), units.n_units.cpu())
-            report = reports[name]
-            report.add("deletion_auc", curves.deletion_auc.tolist())
-            report.add("insertion_auc", curves.insertion_auc.tolist())
-            ok = ~torch.isnan(reference[:, 0]).numpy()
-            for key in ("spearman", "kendall", "top1", "top3"):
-                report.add(f"{key}_vs_shapley", np.where(ok, agree[key], np.nan))
-            report.add("ms_per_image", [1000 * expl.seconds / n] * n)
-            report.add("evaluations_per_image", [expl.evaluations] * n)
+            reports[name].measure(curves, expl.scores, reference, units.n_units.cpu(), expl, per="image")
         if on_batch is not None:
             on_batch(n)
     summary = {name: rep.summary() for name, rep in reports.items()}

@@ -24,6 +24,11 @@ th{background:#f4f4f4}img{display:block}.small{color:#666;font-size:12px}
 """
 
 
+def _png_img(data: bytes) -> str:
+    """PNG bytes inlined as an ``<img>``."""
+    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
 def _img(image, max_side: int | None = None) -> str:
     """A PIL image inlined as a PNG ``<img>`` (shrunk to ``max_side`` when given)."""
     if max_side is not None:
@@ -31,11 +36,7 @@ def _img(image, max_side: int | None = None) -> str:
         image.thumbnail((max_side, max_side))
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-
-
-def _png_img(data: bytes) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+    return _png_img(buf.getvalue())
 
 
 def _as_list(value):
