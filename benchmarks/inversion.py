@@ -29,8 +29,7 @@ from strokelens.training import evaluate, prepare_sketches
 MODELS = ("stroke-transformer", "doodlenet")
 
 
-def transformer_top1(home: str | None) -> float:
-    model = load_model("stroke-transformer", home=home)
+def transformer_top1(model: torch.nn.Module, home: str | None) -> float:
     return evaluate(model, prepare_sketches(model, load_spg("test", home=home)))
 
 
@@ -50,17 +49,15 @@ TUNED = {"lr": 1.0, "max_step": 0.05, "iterations": 500}
 
 
 def run_model(
-    name: str,
+    model: torch.nn.Module,
+    key: str,
     sketches,
     goals: list[str] | None,
     batch_size: int,
-    home: str | None,
-    key: str | None = None,
     **options,
 ) -> dict[str, float]:
-    """Recovery (and transfer toward ``goals`` unless None) of every sketch with ``options``."""
-    model = load_model(name, home=home)
-    key = key or name.replace("-", "_")
+    """Recovery (and transfer toward ``goals`` unless None) of every sketch with ``options``; figures
+    are named ``<key>_...``."""
     rec_ok, rec_before, err_before, err_after, start_p, final_p, trf_ok = [], [], [], [], [], [], []
     seconds = 0.0
     for lo in range(0, len(sketches), batch_size):
@@ -111,13 +108,15 @@ def main() -> None:
     per_class = 5 if args.quick else args.per_class
     t0 = time.perf_counter()
 
-    figures: dict[str, float] = {"stroke_transformer_spg_test_top1": round(transformer_top1(args.home), 4)}
+    models = {name: load_model(name, home=args.home) for name in MODELS}
+    top1 = transformer_top1(models["stroke-transformer"], args.home)
+    figures: dict[str, float] = {"stroke_transformer_spg_test_top1": round(top1, 4)}
     sketches = load_spg("test", per_class=per_class, home=args.home)
     goals = other_classes([s.label for s in sketches], spg_classes(args.home), args.seed)
     figures["n_sketches"] = len(sketches)
     for name in MODELS:
-        figures.update(run_model(name, sketches, goals, args.batch_size, args.home))
-    tuned = run_model("doodlenet", sketches, None, args.batch_size, args.home, "doodlenet_tuned", **TUNED)
+        figures.update(run_model(models[name], name.replace("-", "_"), sketches, goals, args.batch_size))
+    tuned = run_model(models["doodlenet"], "doodlenet_tuned", sketches, None, args.batch_size, **TUNED)
     figures.update(tuned)
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
 
