@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 import torch
 
 from strokelens.errors import StrokelensError
-from strokelens.models.tfjs import _same_pads, load_tfjs, read_weights
+from strokelens.models import tfjs
+from strokelens.models.tfjs import LAYER_BUILDERS, _same_pads, load_tfjs, read_weights
 
 # ------------------------------------------------------------------------- synthetic models
 
@@ -290,3 +292,124 @@ def test_bad_manifest_paths_and_json(doodle_copy, tmp_path):
         load_tfjs(doodle_copy / "model.json")
     with pytest.raises(StrokelensError, match="missing model file"):
         load_tfjs(tmp_path / "nowhere" / "model.json")
+
+
+# ------------------------------------------------------- sizes in model.json checked before use
+
+
+def layers_of(spec: dict) -> list[dict]:
+    return spec["modelTopology"]["model_config"]["config"]["layers"]
+
+
+@pytest.mark.parametrize("kind", ["FancyPooling2D", "pool", "seq", "rank4", "InputLayer2"])
+def test_unknown_layer_class_names_the_layer_and_the_supported_ones(doodle_copy, kind):
+    # "pool", "seq" and "rank4" used to reach builder helpers and fail with a raw TypeError
+    def rename(spec):
+        layers_of(spec)[2]["class_name"] = kind
+
+    edit_json(doodle_copy / "model.json", rename)
+    with pytest.raises(StrokelensError) as info:
+        load_tfjs(doodle_copy / "model.json")
+    msg = str(info.value)
+    assert f"layer 'max_pooling2d': unknown layer type {kind!r}" in msg
+    assert "supported layer classes: " in msg
+    for supported in ("Conv2D", "Dense", "MaxPooling2D", "BatchNormalization"):
+        assert supported in msg
+    assert "Conv2D" in LAYER_BUILDERS and kind not in LAYER_BUILDERS
+
+
+def test_class_name_that_is_not_a_string(doodle_copy):
+    def listed(spec):
+        layers_of(spec)[2]["class_name"] = ["MaxPooling2D"]
+
+    edit_json(doodle_copy / "model.json", listed)
+    with pytest.raises(
+        StrokelensError, match=r"layer 'max_pooling2d': unknown layer type \['MaxPooling2D'\]"
+    ):
+        load_tfjs(doodle_copy / "model.json")
+
+
+@pytest.mark.parametrize(
+    ("index", "key", "value", "message"),
+    [
+        (11, "units", 256, r"dense/kernel.*shape \[576, 512\].*layer 'dense' needs \[576, 256\]"),
+        (0, "filters", 8, r"conv2d/kernel.*shape \[3, 3, 1, 16\].*layer 'conv2d' needs \[3, 3, 1, 8\]"),
+        (0, "kernel_size", [5, 5], r"conv2d/kernel.*layer 'conv2d' needs \[5, 5, 1, 16\]"),
+    ],
+)
+def test_declared_size_disagreeing_with_the_weights(doodle_copy, index, key, value, message):
+    def change(spec):
+        layers_of(spec)[index]["config"][key] = value
+
+    edit_json(doodle_copy / "model.json", change)
+    with pytest.raises(StrokelensError, match=message):
+        load_tfjs(doodle_copy / "model.json")
+
+
+class _Spy:
+    """Records the sizes of every module of one class made while it is installed."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(args[:2])
+        return self.real(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("index", "key", "module"), [(11, "units", "Linear"), (0, "filters", "Conv2d")])
+def test_huge_declared_size_refused_quickly_without_allocating(doodle_copy, monkeypatch, index, key, module):
+    def change(spec):
+        layers_of(spec)[index]["config"][key] = 10**9
+
+    edit_json(doodle_copy / "model.json", change)
+    spy = _Spy(getattr(tfjs.nn, module))
+    monkeypatch.setattr(tfjs.nn, module, spy)
+    start = time.perf_counter()
+    with pytest.raises(StrokelensError) as info:
+        load_tfjs(doodle_copy / "model.json")
+    elapsed = time.perf_counter() - start
+    name = layers_of(json.loads((doodle_copy / "model.json").read_text()))[index]["config"]["name"]
+    assert f"layer {name!r} needs" in str(info.value) and str(10**9) in str(info.value)
+    assert all(10**9 not in sizes for sizes in spy.calls)  # no module of the declared size was made
+    if module == "Linear":
+        assert spy.calls == []  # the first Dense is refused before any Linear exists
+    assert elapsed < 5.0  # generous for a busy machine; the spy is the real check
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda w: w[0].update(dtype="float16"), "unsupported dtype 'float16'"),
+        (lambda w: w[12].update(shape=[576, 10**9]), "is truncated"),
+        (lambda w: w[0].update(shape=[3, 3, -1, 16]), "malformed shape"),
+    ],
+)
+def test_manifest_checked_before_any_module(doodle_copy, monkeypatch, change, message):
+    edit_json(doodle_copy / "model.json", lambda spec: change(spec["weightsManifest"][0]["weights"]))
+    spy = _Spy(tfjs.nn.Conv2d)
+    monkeypatch.setattr(tfjs.nn, "Conv2d", spy)
+    with pytest.raises(StrokelensError, match=message):
+        load_tfjs(doodle_copy / "model.json")
+    assert spy.calls == []
+
+
+def test_malformed_layer_config_is_a_strokelens_error(tmp_path):
+    k = np.ones((2, 2), np.float32)
+    path = write_model(
+        tmp_path / "m",
+        [
+            layer("Dense", "d", units=2, batch_input_shape=[None, 2]),
+            layer("BatchNormalization", "bn", epsilon="tiny"),
+        ],
+        [
+            ("d/kernel", k),
+            ("d/bias", np.zeros(2)),
+            ("bn/gamma", np.ones(2)),
+            ("bn/beta", np.zeros(2)),
+            ("bn/moving_mean", np.zeros(2)),
+            ("bn/moving_variance", np.ones(2)),
+        ],
+    )
+    with pytest.raises(StrokelensError, match=r"layer 'bn': malformed BatchNormalization config"):
+        load_tfjs(path)

@@ -39,8 +39,11 @@ _SUPPORTED = ".ndjson, .ndjson.gz, .npz or .svg"
 def read_sketches(path: str | os.PathLike[str], limit: int | None = None) -> Iterator[Sketch]:
     """Read any supported sketch file, choosing the reader by name; at most ``limit`` drawings.
 
-    ``*.ndjson[.gz]``: QuickDraw (raw or simplified), or SPG when ``parts/<class>.txt`` lies beside it.
-    ``*.npz``: sketch-rnn stroke-3. ``*.svg``: one drawing.
+    ``*.ndjson[.gz]``: QuickDraw (raw or simplified), or SPG when ``parts/<class>.txt`` lies beside it
+    (an SPG file without it is refused, not read as raw QuickDraw). ``*.npz``: sketch-rnn stroke-3.
+    ``*.svg``: one drawing. Size caps are module constants, checked before the work they bound:
+    ``quickdraw.MAX_LINE_CHARS``, ``strokes3.MAX_MEMBER_BYTES``, ``svg.MAX_SVG_BYTES``; each error
+    names the one it hit.
     """
     path = Path(path)
     if not path.exists():

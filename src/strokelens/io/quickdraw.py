@@ -4,6 +4,13 @@ Raw QuickDraw: ``{"word", "key_id", "drawing": [[xs, ys, ts], ...], ...}`` one J
 Simplified: the same with ``[xs, ys]`` strokes in the 0-255 frame.
 SPG: ``{"i", "key_id", "drawing": [[xs, ys, part_labels], ...]}``, gzip-compressed, with part names in
 ``parts/<class>.txt`` beside the file (one name a line, index = line number).
+
+`read_quickdraw` refuses SPG-shaped records (an ``"i"`` key, or third arrays of whole numbers that are
+constant along every stroke: part labels, which raw QuickDraw times never are) rather than take the
+part labels for times; this is what happens when an SPG file is copied without its ``parts/`` folder.
+
+Lines longer than `MAX_LINE_CHARS` are refused before they are parsed; to read longer ones, set
+``strokelens.io.quickdraw.MAX_LINE_CHARS`` higher.
 """
 
 from __future__ import annotations
@@ -22,8 +29,13 @@ from strokelens.sketch import MAX_POINTS, MAX_STROKES, Sketch
 
 PathLike = str | os.PathLike[str]
 
-#: A line longer than this is refused before it is parsed (QuickDraw lines are a few kilobytes).
-MAX_LINE_CHARS = 32 * 1024 * 1024
+#: A line longer than this is refused before it is parsed. Measured on the real files: the longest
+#: line is 11,020 characters (SPG ambulance, 921 points); records take 12.4 characters a point on
+#: average in SPG and 10.7 in the simplified QuickDraw set, at most 16 in a record of a few hundred
+#: points. 8 MiB leaves room for a record at the point limit (`strokelens.sketch.MAX_POINTS`,
+#: 500,000 points at about 16.8 characters each). To read longer lines, set
+#: ``strokelens.io.quickdraw.MAX_LINE_CHARS`` higher.
+MAX_LINE_CHARS = 8 * 1024 * 1024
 
 
 def _open_text(path: Path):
@@ -51,7 +63,9 @@ def _records(path: Path, limit: int | None) -> Iterator[tuple[int, dict]]:
                 lineno += 1
                 if len(line) > MAX_LINE_CHARS:
                     raise StrokelensError(
-                        f"{path}, line {lineno}: longer than the limit of {MAX_LINE_CHARS} characters"
+                        f"{path}, line {lineno}: longer than the line length limit of "
+                        f"{MAX_LINE_CHARS} characters (raise it by setting "
+                        "strokelens.io.quickdraw.MAX_LINE_CHARS)"
                     )
                 if not line.strip():
                     continue
@@ -109,13 +123,34 @@ def _strokes(rec: dict, loc: str, n_channels: int | None) -> list[np.ndarray]:
     return out
 
 
+def _spg_shaped(rec: dict, arrs: list[np.ndarray]) -> str | None:
+    """Why a record with a third array per stroke holds SPG part labels rather than times, if it does."""
+    if "i" in rec:
+        return 'it has SPG\'s "i" key'
+    long = [a[2] for a in arrs if a.shape[1] > 1]
+    if long and all(np.all(t == t[0]) and float(t[0]).is_integer() for t in long):
+        return "its third arrays are whole numbers constant along every stroke (part labels, not times)"
+    return None
+
+
 def read_quickdraw(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
-    """Read QuickDraw ndjson, raw (x, y, t) or simplified (x, y). Yields one `Sketch` a line."""
+    """Read QuickDraw ndjson, raw (x, y, t) or simplified (x, y). Yields one `Sketch` a line.
+
+    A record shaped like SPG (see the module docstring) raises `StrokelensError` naming the missing
+    ``parts/<class>.txt``: its third arrays are part labels, not times.
+    """
     path = Path(path)
     for lineno, rec in _records(path, limit):
         loc = f"{path}, line {lineno}"
         arrs = _strokes(rec, loc, None)
         has_time = all(len(a) >= 3 for a in arrs)
+        why = _spg_shaped(rec, arrs) if has_time else None
+        if why is not None:
+            raise StrokelensError(
+                f"{loc}: an SPG record ({why}) but the part names are missing: expected "
+                f"{spg_parts_file(path)} (put the parts/ folder beside the file, or read it with "
+                "strokelens.io.read_spg to keep unnamed part labels)"
+            )
         sketch = Sketch(
             strokes=[a[:2].T for a in arrs],
             times=[a[2] for a in arrs] if has_time else None,
@@ -127,10 +162,14 @@ def read_quickdraw(path: PathLike, limit: int | None = None) -> Iterator[Sketch]
         yield sketch
 
 
+def spg_parts_file(path: Path) -> Path:
+    """Where an SPG class file's part names belong: ``parts/<class>.txt`` beside it."""
+    return path.parent / "parts" / f"{path.name.split('.')[0]}.txt"
+
+
 def spg_part_names(path: Path) -> list[str] | None:
     """Part names for an SPG class file, from ``parts/<class>.txt`` beside it, if present."""
-    stem = path.name.split(".")[0]
-    names = path.parent / "parts" / f"{stem}.txt"
+    names = spg_parts_file(path)
     if not names.exists():
         return None
     return [line.strip() for line in names.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -5,7 +5,7 @@ NumPy *object* array whose items are ``(n, 3)`` int16 arrays of ``(dx, dy, pen_l
 object arrays as a pickle stream, and loading one with ``np.load(allow_pickle=True)`` can run arbitrary
 code. strokelens never does that. Instead:
 
-* numeric members are loaded with ``np.load``'s own reader and ``allow_pickle=False``;
+* numeric members are loaded with NumPy's own ``.npy`` reader and ``allow_pickle=False``;
 * an object member's pickle stream is *parsed*, not executed: `pickletools.genops` splits it into
   opcodes and a small interpreter here rebuilds only NumPy arrays of numeric dtypes (and the object array
   holding them). The only names it accepts are NumPy's array reconstructor, ``numpy.ndarray``,
@@ -29,6 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -39,8 +40,14 @@ PathLike = str | os.PathLike[str]
 
 #: The keys of a sketch-rnn file, in reading order, and the split each one holds.
 SPLIT_KEYS = {"train": "train", "valid": "val", "test": "test"}
-#: A member that expands to more bytes than this is refused (against zip bombs).
-MAX_MEMBER_BYTES = 1 << 30
+#: A member that expands to more bytes than this is refused before it is read (against zip bombs).
+#: Measured by writing the real data with `write_strokes3`: the 8,600 simplified QuickDraw sketches
+#: take 300 bytes a sketch (2.6 MB), the 16,000 SPG sketches in raw coordinates 1,315 bytes a sketch
+#: (21.0 MB). A sketch-rnn class file holds 70,000 training sketches: about 21 MB simplified, 92 MB
+#: even at SPG's raw density; a sketch at the point limit (500,000 rows of int16) is 3 MB. 256 MiB
+#: leaves room for all of these. To read larger members, set
+#: ``strokelens.io.strokes3.MAX_MEMBER_BYTES`` higher.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
 
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): "reconstruct",
@@ -127,7 +134,8 @@ def _make_array(state) -> np.ndarray:
         data = data.encode("latin-1")
     if not isinstance(data, bytes | bytearray) or len(data) != count * dtype.itemsize:
         raise _Refused("array data does not match its shape and dtype")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+    # A read-only view of the bytes the stream gave: the data is held once, not copied again.
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
 
 
 def _pop_mark(stack: list) -> list:
@@ -139,16 +147,18 @@ def _pop_mark(stack: list) -> list:
     raise _Refused("MARK missing")
 
 
-def parse_array_pickle(data: bytes) -> np.ndarray:
+def parse_array_pickle(data: bytes | BinaryIO) -> np.ndarray:
     """Rebuild a NumPy array (numeric, or an object array of numeric arrays) from its pickle bytes.
 
-    The stream is parsed opcode by opcode; nothing is imported or called. Raises ``ValueError`` for
-    anything outside that narrow language.
+    ``data``: the pickle's bytes, or a binary stream read up to the pickle's end. The stream is parsed
+    opcode by opcode; nothing is imported or called. Numeric arrays come back read-only, as views of
+    the bytes read. Raises ``ValueError`` for anything outside that narrow language.
     """
     stack: list = []
     memo: dict[int, object] = {}
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
-        for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
+        for op, arg, _pos in pickletools.genops(stream):
             name = op.name
             if name == "MEMOIZE":
                 memo[len(memo)] = stack[-1]
@@ -242,23 +252,34 @@ def parse_array_pickle(data: bytes) -> np.ndarray:
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """Load one ``.npy`` member: numeric arrays by NumPy, object arrays through `parse_array_pickle`."""
+    """Load one ``.npy`` member, streamed from the zip: numeric arrays by NumPy, object arrays through
+    `parse_array_pickle`. Sizes are checked before anything is allocated, and the data is read once,
+    straight into its arrays (the zip's stream stops at the member's declared size)."""
     if info.file_size > MAX_MEMBER_BYTES:
-        raise ValueError(f"expands to {info.file_size} bytes, over the limit of {MAX_MEMBER_BYTES}")
-    raw = zf.read(info)
-    fh = io.BytesIO(raw)
-    version = np.lib.format.read_magic(fh)
-    if version == (1, 0):
-        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-    else:
-        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-    if dtype.hasobject:
-        arr = parse_array_pickle(raw[fh.tell() :])
-        if arr.shape != tuple(shape):
-            raise ValueError(f"pickled array has shape {arr.shape}, header says {tuple(shape)}")
-        return arr
-    fh.seek(0)
-    return np.lib.format.read_array(fh, allow_pickle=False)
+        raise ValueError(
+            f"expands to {info.file_size} bytes, over the npz member size limit of {MAX_MEMBER_BYTES} "
+            "bytes (raise it by setting strokelens.io.strokes3.MAX_MEMBER_BYTES)"
+        )
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        if dtype.hasobject:
+            arr = parse_array_pickle(fh)
+            if arr.shape != tuple(shape):
+                raise ValueError(f"pickled array has shape {arr.shape}, header says {tuple(shape)}")
+            return arr
+        header = fh.tell()
+    nbytes = math.prod(shape) * dtype.itemsize
+    if header + nbytes != info.file_size:
+        raise ValueError(
+            f"header says shape {tuple(shape)} of {dtype} ({nbytes} bytes), the member holds "
+            f"{info.file_size - header}"
+        )
+    with zf.open(info) as fh:  # NumPy reads the header again, then the data in chunks into the array
+        return np.lib.format.read_array(fh, allow_pickle=False)
 
 
 def _items(arr: np.ndarray) -> list[np.ndarray]:

@@ -6,10 +6,16 @@ the group's weights one after another as little-endian float32 in manifest order
 the shards with ``np.frombuffer`` and builds a generic `TFJSModel` from the topology:
 
 - Keras ``Sequential`` models and functional ``Model`` graphs with one input and one output;
-- layers: ``InputLayer``, ``Conv2D``, ``Dense``, ``MaxPooling2D``, ``AveragePooling2D``,
+- layers: ``InputLayer`` and the classes of `LAYER_BUILDERS`, an explicit table from Keras class name
+  to builder (``Conv2D``, ``Dense``, ``MaxPooling2D``, ``AveragePooling2D``,
   ``GlobalAveragePooling2D``, ``GlobalMaxPooling2D``, ``BatchNormalization``, ``Flatten``,
   ``Dropout``, ``Activation``, ``ReLU``, ``LeakyReLU``, ``Softmax``, ``ZeroPadding2D``, ``Add``,
-  ``Concatenate``.
+  ``Concatenate``, ...); any other class is refused, naming the layer and the supported classes.
+
+Order of checks: the weights manifest (shapes, dtypes, byte counts against the shard sizes) is checked
+before any shard is read, and each layer takes its weights, checking their shapes against its config,
+before its module is made; the module's sizes come from those checked weights. So a size declared in
+model.json (say 10^9 units) that the weights do not back is refused before anything is allocated.
 
 The built module takes PyTorch layout (``NCHW``) and computes exactly what Keras computes in
 ``NHWC``: TF ``'same'`` padding is reproduced with its asymmetric split (more padding after than
@@ -309,13 +315,19 @@ class _Builder:
         if fmt not in (None, "channels_last"):
             raise self.fail(name, f"unsupported data_format {fmt!r} (only channels_last)")
 
-    def build(self, kind: str, name: str, cfg: dict, shapes: list[Shape]) -> tuple[nn.Module, Shape]:
-        method = getattr(self, f"_{kind}", None)
+    def build(self, kind: object, name: str, cfg: dict, shapes: list[Shape]) -> tuple[nn.Module, Shape]:
+        """The module for one layer, through `LAYER_BUILDERS`; a module's sizes come from its weights."""
+        method = LAYER_BUILDERS.get(kind) if isinstance(kind, str) else None
         if method is None:
-            raise self.fail(name, f"unknown layer type {kind!r}")
+            raise self.fail(
+                name, f"unknown layer type {kind!r}; supported layer classes: {', '.join(LAYER_BUILDERS)}"
+            )
         if kind not in ("Add", "Concatenate") and len(shapes) != 1:
             raise self.fail(name, f"expects one input, got {len(shapes)}")
-        return method(name, cfg, shapes)
+        try:
+            return method(self, name, cfg, shapes)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            raise self.fail(name, f"malformed {kind} config ({type(exc).__name__}: {exc})") from None
 
     @staticmethod
     def _seq(*mods: nn.Module | None) -> nn.Module:
@@ -351,13 +363,16 @@ class _Builder:
             and all(((ki - 1) * di) % 2 == 0 for ki, di in zip(k, d, strict=True))
         )
         conv_pad = tuple((ki - 1) * di // 2 for ki, di in zip(k, d, strict=True)) if symmetric else 0
-        conv = nn.Conv2d(
-            c, filters, k, stride=s, dilation=d, padding=conv_pad, bias=bool(cfg.get("use_bias", True))
+        # weights first: their checked shapes, not the sizes model.json declares, size the module
+        kernel = self.store.take(name, "kernel", (*k, c, filters))
+        bias = self.store.take(name, "bias", (filters,)) if cfg.get("use_bias", True) else None
+        conv = _from_weights(
+            nn.Conv2d,
+            (kernel.shape[2], kernel.shape[3], tuple(kernel.shape[:2])),
+            {"stride": s, "dilation": d, "padding": conv_pad},
+            kernel.permute(3, 2, 0, 1),
+            bias,
         )
-        with torch.no_grad():
-            conv.weight.copy_(self.store.take(name, "kernel", (*k, c, filters)).permute(3, 2, 0, 1))
-            if conv.bias is not None:
-                conv.bias.copy_(self.store.take(name, "bias", (filters,)))
         pad = SamePad2d(k, s, d) if padding == "same" and not symmetric else None
         out = tuple(_out_size(n, ki, si, di, padding) for n, ki, si, di in zip((h, w), k, s, d, strict=True))
         return self._seq(pad, conv, self.activation(name, cfg.get("activation"))), (*out, filters)
@@ -369,11 +384,9 @@ class _Builder:
             raise self.fail(name, f"bad units {units!r}")
         if n_in is None:
             raise self.fail(name, "input size unknown")
-        lin = nn.Linear(n_in, units, bias=bool(cfg.get("use_bias", True)))
-        with torch.no_grad():
-            lin.weight.copy_(self.store.take(name, "kernel", (n_in, units)).T)
-            if lin.bias is not None:
-                lin.bias.copy_(self.store.take(name, "bias", (units,)))
+        kernel = self.store.take(name, "kernel", (n_in, units))
+        bias = self.store.take(name, "bias", (units,)) if cfg.get("use_bias", True) else None
+        lin = _from_weights(nn.Linear, tuple(kernel.shape), {}, kernel.T, bias)
         act = self.activation(name, cfg.get("activation"))
         return self._seq(ChannelDense(lin) if len(shape) > 1 else lin, act), (*shape[:-1], units)
 
@@ -423,12 +436,18 @@ class _Builder:
         c = shape[-1]
         if c is None:
             raise self.fail(name, "channel count unknown")
-        bn = (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(c, eps=float(cfg.get("epsilon", 1e-3)))
+        eps = float(cfg.get("epsilon", 1e-3))
+        gamma = self.store.take(name, "gamma", (c,)) if cfg.get("scale", True) else None
+        beta = self.store.take(name, "beta", (c,)) if cfg.get("center", True) else None
+        mean = self.store.take(name, "moving_mean", (c,))
+        var = self.store.take(name, "moving_variance", (c,))
+        c = mean.shape[0]  # checked against the weights before anything is allocated
+        bn = (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(c, eps=eps)
         with torch.no_grad():
-            bn.weight.copy_(self.store.take(name, "gamma", (c,)) if cfg.get("scale", True) else torch.ones(c))
-            bn.bias.copy_(self.store.take(name, "beta", (c,)) if cfg.get("center", True) else torch.zeros(c))
-            bn.running_mean.copy_(self.store.take(name, "moving_mean", (c,)))
-            bn.running_var.copy_(self.store.take(name, "moving_variance", (c,)))
+            bn.weight.copy_(gamma if gamma is not None else torch.ones(c))
+            bn.bias.copy_(beta if beta is not None else torch.zeros(c))
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
         return bn, shape
 
     def _Flatten(self, name, cfg, shapes):
@@ -490,6 +509,41 @@ class _Builder:
             raise self.fail(name, "Concatenate only joins two or more inputs along the channel axis")
         c = [s[-1] for s in shapes]
         return Merge("cat", 1), (*shapes[0][:-1], None if None in c else sum(c))
+
+
+#: The layer classes this loader builds: Keras class name -> builder. Anything else is refused.
+LAYER_BUILDERS: dict[str, Callable[..., tuple[nn.Module, Shape]]] = {
+    "Activation": _Builder._Activation,
+    "Add": _Builder._Add,
+    "AveragePooling2D": _Builder._AveragePooling2D,
+    "BatchNormalization": _Builder._BatchNormalization,
+    "Concatenate": _Builder._Concatenate,
+    "Conv2D": _Builder._Conv2D,
+    "Dense": _Builder._Dense,
+    "Dropout": _Builder._Dropout,
+    "Flatten": _Builder._Flatten,
+    "GaussianNoise": _Builder._Dropout,
+    "GlobalAveragePooling2D": _Builder._GlobalAveragePooling2D,
+    "GlobalMaxPooling2D": _Builder._GlobalMaxPooling2D,
+    "LeakyReLU": _Builder._LeakyReLU,
+    "MaxPooling2D": _Builder._MaxPooling2D,
+    "ReLU": _Builder._ReLU,
+    "Softmax": _Builder._Softmax,
+    "SpatialDropout2D": _Builder._Dropout,
+    "ZeroPadding2D": _Builder._ZeroPadding2D,
+}
+
+
+def _from_weights(
+    cls, args: tuple, kwargs: dict, weight: torch.Tensor, bias: torch.Tensor | None
+) -> nn.Module:
+    """``cls(*args, **kwargs)`` built on the meta device (nothing allocated, nothing initialised), then
+    given the already checked weight and bias as its parameters."""
+    module = cls(*args, bias=bias is not None, device="meta", **kwargs)
+    module.weight = nn.Parameter(weight.contiguous(), requires_grad=True)
+    if bias is not None:
+        module.bias = nn.Parameter(bias.contiguous(), requires_grad=True)
+    return module
 
 
 def _out_size(n: int | None, k: int, s: int, d: int, padding: str) -> int | None:
