@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from captum.attr import FeatureAblation, IntegratedGradients, KernelShap, Lime
+from captum.attr import FeatureAblation, IntegratedGradients, KernelShap, Lime, NoiseTunnel, Saliency
 
 from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
@@ -286,3 +286,20 @@ def test_helpers_refuse_what_they_cannot_use(photo_units):
         pixel_inputs(view, CountUnits([3]))
     with pytest.raises(StrokelensError, match="attributions must have shape"):
         unit_scores(torch.zeros(len(units), 3, 8, 8), units)
+
+
+def test_rows_stay_aligned_however_captum_expands_them():
+    """Each input has its own weights, so a row scored as the wrong input shows: IG and FeatureAblation
+    (whole-batch repeats) and NoiseTunnel (repeat_interleave of inputs and arguments alike) all give
+    every input its own weights on a linear game."""
+    game = additive_game()
+    f, p = forward_func(game), presence_inputs(game)
+    kw = {"additional_forward_args": p.additional_forward_args}
+    ig = IntegratedGradients(f).attribute(p.inputs, baselines=p.baselines, n_steps=5, **kw)
+    ablation = FeatureAblation(f).attribute(p.inputs, baselines=0.0, perturbations_per_eval=3, **kw)
+    torch.manual_seed(0)
+    smooth = NoiseTunnel(Saliency(f)).attribute(
+        p.inputs, nt_type="smoothgrad", nt_samples=4, stdevs=0.3, abs=False, **kw
+    )
+    for attr in (ig, ablation, smooth):
+        assert torch.allclose(attr, WEIGHTS, atol=1e-5), attr
