@@ -1,0 +1,1 @@
+"""Working with other explanation libraries: `strokelens.interop.captum` (Captum, both ways)."""
