@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from strokelens.errors import StrokelensError
-from strokelens.models import tfjs
 from strokelens.models.tfjs import LAYER_BUILDERS, _same_pads, load_tfjs, read_weights
+from strokelens.models.tfjs import layers as tfjs_layers
 
 # ------------------------------------------------------------------------- synthetic models
 
@@ -363,8 +363,8 @@ def test_huge_declared_size_refused_quickly_without_allocating(doodle_copy, monk
         layers_of(spec)[index]["config"][key] = 10**9
 
     edit_json(doodle_copy / "model.json", change)
-    spy = _Spy(getattr(tfjs.nn, module))
-    monkeypatch.setattr(tfjs.nn, module, spy)
+    spy = _Spy(getattr(tfjs_layers.nn, module))
+    monkeypatch.setattr(tfjs_layers.nn, module, spy)
     start = time.perf_counter()
     with pytest.raises(StrokelensError) as info:
         load_tfjs(doodle_copy / "model.json")
@@ -387,8 +387,8 @@ def test_huge_declared_size_refused_quickly_without_allocating(doodle_copy, monk
 )
 def test_manifest_checked_before_any_module(doodle_copy, monkeypatch, change, message):
     edit_json(doodle_copy / "model.json", lambda spec: change(spec["weightsManifest"][0]["weights"]))
-    spy = _Spy(tfjs.nn.Conv2d)
-    monkeypatch.setattr(tfjs.nn, "Conv2d", spy)
+    spy = _Spy(tfjs_layers.nn.Conv2d)
+    monkeypatch.setattr(tfjs_layers.nn, "Conv2d", spy)
     with pytest.raises(StrokelensError, match=message):
         load_tfjs(doodle_copy / "model.json")
     assert spy.calls == []
