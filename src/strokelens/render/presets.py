@@ -106,15 +106,22 @@ class SketchCanvas(nn.Module):
         return ink[:, None]
 
     def coverage(
-        self, batch: SketchBatch, segment_unit: Tensor | None = None, frame: Tensor | None = None
+        self,
+        batch: SketchBatch,
+        segment_unit: Tensor | None = None,
+        frame: Tensor | None = None,
+        points: Tensor | None = None,
     ) -> InkCoverage:
-        """The presence-independent part of `forward` for ``batch``'s own points (not differentiated).
+        """The presence-independent part of `forward`, for fixed points (they are not differentiated).
 
-        ``segment_unit`` and ``frame`` as in `forward`. Draw it with `composite`.
+        Arguments as in `forward`. Draw it with `composite`.
         """
         if frame is None:
             frame = self.frame(batch)
-        pts = batch.points.detach()
+        pts = (batch.points if points is None else points).detach()
+        if pts.shape != batch.points.shape:
+            want = tuple(batch.points.shape)
+            raise StrokelensError(f"points must have shape {want}, got {tuple(pts.shape)}")
         starts, ends, stroke = batch.segments(self.to_pixels(pts, frame.to(pts.dtype)))
         unit = stroke if segment_unit is None else torch.where(stroke >= 0, segment_unit, -1)
         return ink_coverage(
