@@ -37,10 +37,12 @@ from rich.table import Table
 from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
 from strokelens.home import home_path
+from strokelens.io.photos import load_photos
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.models.darknet import match_imagenet_samples
-from strokelens.superpixels import ImageView, SuperpixelUnits, load_photos, slic_labels
+from strokelens.units import SuperpixelUnits, slic_labels
+from strokelens.views import ImageView
 
 #: name -> (registered method, score, options); the options that depend on --quick are filled in main.
 METHODS = {

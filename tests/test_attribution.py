@@ -18,8 +18,9 @@ from strokelens.games import Game
 from strokelens.metrics import agreement, deletion_insertion, part_summary, randomized_model
 from strokelens.models import load_model
 from strokelens.sketch import SketchBatch
-from strokelens.units import make_units, piece_units
+from strokelens.units import SuperpixelUnits, make_units, piece_units
 from strokelens.views import RasterSketchView, preprocess
+from toy import CountUnits, LinearView, QuadraticView
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +44,7 @@ def units(sketches):
     return make_units(SketchBatch.from_sketches(sketches), "stroke")
 
 
-class LinearView:
-    """A view whose model output is linear in z: the exact Shapley value of unit k is its weight."""
-
-    class_names = ("only",)
-
-    def __init__(self, weights: torch.Tensor) -> None:
-        self.weights = weights
-
-    def outputs(self, z, rows):
-        return (z * self.weights[rows]).sum(-1, keepdim=True)
-
-
-class _Units:
-    def __init__(self, n):
-        self.n_units = torch.tensor(n)
+_Units = CountUnits
 
 
 def test_shapley_of_additive_game_is_its_weights():
@@ -121,13 +108,6 @@ def test_sla_is_the_presence_gradient(doodlenet, sketches):
     assert expl.evaluations == 1
 
 
-class QuadraticView(LinearView):
-    """Output ``(w . z)^2``: smooth, so a midpoint Riemann sum converges fast."""
-
-    def outputs(self, z, rows):
-        return super().outputs(z, rows) ** 2
-
-
 def test_integrated_gradients_completeness():
     weights = torch.tensor([[1.0, -2.0, 0.5, 3.0], [0.2, 0.1, 0.7, 0.0]])
     game = Game(QuadraticView(weights), _Units([4, 3]), target=0)
@@ -187,7 +167,7 @@ def test_psla_gives_piece_and_point_scores(view, sketches):
 def test_every_method_returns_scores_and_cost(view, sketches):
     units = make_units(SketchBatch.from_sketches([s for s in sketches if s.n_strokes <= 10][:3]), "stroke")
     for name in sorted(METHODS):
-        if get_method(name).superpixels_only:
+        if get_method(name).units_type is SuperpixelUnits:
             with pytest.raises(StrokelensError, match="superpixel"):
                 get_method(name)(view).attribute(units)
             continue

@@ -14,10 +14,14 @@ import torch
 from PIL import Image
 
 from strokelens.attribution import get_method
-from strokelens.cli.photos import evaluate_photos, explain_photos, file_targets
 from strokelens.errors import StrokelensError
-from strokelens.models import darknet
-from strokelens.superpixels import CropTransform, ImageView, SuperpixelUnits, load_photos
+from strokelens.evaluation import evaluate
+from strokelens.explain import explain, save_explanations
+from strokelens.io.photos import CropTransform, load_photos
+from strokelens.models import darknet, load_model
+from strokelens.models.darknet import file_targets
+from strokelens.units import SuperpixelUnits
+from strokelens.views import ImageView, view_for
 
 NAMES = ["n01440764_tench.JPEG", "n02123045_tabby.JPEG", "n03888257_parachute.JPEG"]
 
@@ -130,8 +134,8 @@ def test_gws_on_real_photos_is_batched_like_one_photo_at_a_time(dark, photo_path
     alone = get_method("gws")(view).attribute(units.select([i]), target=targets[i], score="prob")
     k = int(units.n_units[i])
     torch.testing.assert_close(alone.scores[0, :k], expl.scores[i, :k], rtol=1e-4, atol=1e-7)
-    for name in ("gws-ig", "gws-smoothgrad"):
-        other = get_method(name)(view).attribute(units.select([i]), target=targets[i], steps=2, samples=2)
+    for name, opts in (("gws-ig", {"steps": 2}), ("gws-smoothgrad", {"samples": 2})):
+        other = get_method(name)(view).attribute(units.select([i]), target=targets[i], **opts)
         assert torch.isfinite(other.scores).all() and other.evaluations == 2
 
 
@@ -214,9 +218,11 @@ def test_any_photo_size_maps_back_onto_the_original(tmp_path, dark):
 
 
 def test_explain_photos_writes_records_overlays_and_report(tmp_path, home, photo_paths):
-    records = explain_photos(
-        photo_paths[:2], "darknet-tiny", "gws", "file", 12, tmp_path / "out", 0, home, "cpu", 2
-    )
+    """The library call behind `strokelens explain` on photos (one function for sketches and photos)."""
+    view = view_for(load_model("darknet-tiny", home=home))
+    targets = file_targets(photo_paths[:2], view.class_names)
+    run = explain(view, photo_paths[:2], "gws", target=targets, unit_options={"n_segments": 12}, batch_size=2)
+    records = save_explanations(run, tmp_path / "out", "gws on darknet-tiny")
     lines = (tmp_path / "out" / "explanations.jsonl").read_text().splitlines()
     assert len(lines) == 2
     rec = json.loads(lines[0])
@@ -232,26 +238,21 @@ def test_explain_photos_writes_records_overlays_and_report(tmp_path, home, photo
 
 
 def test_evaluate_photos_writes_figures(tmp_path, home, photo_paths):
-    summary = evaluate_photos(
-        photo_paths[:2],
-        "darknet-tiny",
-        ["gws", "occlusion"],
-        "auto",
-        6,
-        tmp_path / "e.json",
-        0,
-        home,
-        "cpu",
-        2,
+    """The library call behind `strokelens evaluate` on photos."""
+    view = view_for(load_model("darknet-tiny", home=home))
+    reports = evaluate(
+        view, photo_paths[:2], ["gws", "occlusion"], unit_options={"n_segments": 6}, batch_size=2
     )
+    summary = {name: rep.summary() for name, rep in reports.items()}
+    (tmp_path / "e.json").write_text(json.dumps(summary))
     saved = json.loads((tmp_path / "e.json").read_text())
     assert set(saved) == {"gws", "occlusion"}
     for figures in saved.values():
         assert 0 <= figures["deletion_auc"] <= 1 and 0 <= figures["insertion_auc"] <= 1
         assert -1 <= figures["spearman_vs_shapley"] <= 1  # 5 superpixels: exact Shapley reference
     assert summary["gws"]["evaluations_per_image"] == 1
-    with pytest.raises(StrokelensError, match="photos"):
-        evaluate_photos([photo_paths[0]], "doodlenet", ["gws"], home=home)
+    with pytest.raises(StrokelensError, match="Sketch objects"):  # a sketch model is given photos
+        evaluate(view_for(load_model("doodlenet", home=home)), [photo_paths[0]], ["gws"])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -1,5 +1,6 @@
-"""Score several attribution methods on the same sketches: faithfulness curves, agreement with exact
-Shapley values and cost. Used by ``strokelens evaluate`` and ``benchmarks/faithfulness.py``."""
+"""Score several attribution methods on the same inputs, sketches or photos: faithfulness curves,
+agreement with exact Shapley values and cost. `evaluate` is what ``strokelens evaluate``, the
+benchmarks and any Python caller use."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import numpy as np
 import torch
 
 from strokelens.attribution import get_method
-from strokelens.attribution.base import Explanation
-from strokelens.attribution.shapley import MAX_EXACT_UNITS
+from strokelens.attribution.base import Explanation, check_options
+from strokelens.errors import StrokelensError
+from strokelens.games import Target, slice_target
 from strokelens.metrics import Curves, agreement, deletion_insertion
-from strokelens.sketch import Sketch, SketchBatch
-from strokelens.units import make_units
+from strokelens.sketch import Sketch
+from strokelens.units.base import Units
+from strokelens.views.base import View
 
 
 def figure_names(per: str = "sketch") -> tuple[str, ...]:
@@ -83,8 +86,113 @@ class MethodReport:
         return out
 
 
+def evaluate(
+    view: View,
+    inputs: Sequence[Any],
+    methods: Sequence[str],
+    *,
+    batch_size: int = 32,
+    target: Target = "auto",
+    unit_options: dict[str, Any] | None = None,
+    seed: int = 0,
+    score: str = "logit",
+    options: dict[str, dict[str, Any]] | None = None,
+    reference: str = "shapley",
+    max_reference_units: int = 12,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, MethodReport]:
+    """Run every method on every input (sketches or photos, as ``view`` takes them) and measure it.
+
+    Units come from ``view.make_units(batch, **unit_options)``. The ``reference`` method's scores
+    (exact Shapley values) are computed for each input with at most ``max_reference_units`` units,
+    input by input, so one large input never costs its batch-mates their figures; the others get
+    NaN agreement. A method that declares ``max_units`` runs on the inputs within it only.
+    ``options`` maps a method name to its options (checked before any work). ``on_batch(n)`` is
+    called after each batch of ``n`` inputs (progress bars). Returns ``{method: MethodReport}``.
+    """
+    inputs = list(inputs)
+    if not inputs:
+        raise StrokelensError("no inputs to evaluate")
+    options = options or {}
+    for name in {*methods, reference, *options}:
+        check_options(get_method(name), options.get(name, {}))
+    unknown = sorted(set(options) - {*methods, reference})
+    if unknown:
+        raise StrokelensError(f"options given for method(s) not evaluated: {', '.join(unknown)}")
+    ref_limit = max_reference_units
+    if get_method(reference).max_units is not None:
+        ref_limit = min(ref_limit, get_method(reference).max_units)
+    reports = {name: MethodReport() for name in methods}
+    per = view.item_name
+    for start in range(0, len(inputs), batch_size):
+        chunk = inputs[start : start + batch_size]
+        units = view.units_for(chunk, **(unit_options or {}))
+        batch_target = slice_target(target, start, start + len(chunk), len(inputs))
+        game = view.game(units, batch_target, score)
+        targets = game.target if game.target is not None else batch_target
+        runs = _BatchRuns(view, units, targets, seed, score, options)
+        ref_run = runs.get(reference, ref_limit)
+        ref_scores = torch.full((len(chunk), units.max_units), float("nan"))
+        if ref_run is not None:
+            ref_expl, ref_rows = ref_run
+            ref_scores[ref_rows, : ref_expl.scores.shape[1]] = ref_expl.scores
+        for name in methods:
+            limit = ref_limit if name == reference else get_method(name).max_units
+            result = runs.get(name, limit)
+            if result is None:
+                continue
+            expl, rows = result
+            subgame = (
+                game if len(rows) == len(chunk) else view.game(expl.units, _rows_of(targets, rows), score)
+            )
+            curves = deletion_insertion(subgame, expl.scores)
+            reference_rows = ref_scores[rows][:, : expl.scores.shape[1]]
+            reports[name].measure(
+                curves, expl.scores, reference_rows, expl.units.n_units.cpu(), expl, per=per
+            )
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return reports
+
+
+def _rows_of(targets: Any, rows: torch.Tensor) -> Any:
+    return targets[rows.to(targets.device)] if isinstance(targets, torch.Tensor) else targets
+
+
+class _BatchRuns:
+    """Each method run once per batch, on the inputs within its unit limit (memoised by name)."""
+
+    def __init__(
+        self, view: View, units: Units, targets: Any, seed: int, score: str, options: dict[str, dict]
+    ) -> None:
+        self.view, self.units, self.targets = view, units, targets
+        self.seed, self.score, self.options = seed, score, options
+        self.done: dict[str, tuple[Explanation, torch.Tensor] | None] = {}
+
+    def get(self, name: str, limit: int | None) -> tuple[Explanation, torch.Tensor] | None:
+        """``(explanation, rows)`` of method ``name`` on the inputs with at most ``limit`` units."""
+        if name not in self.done:
+            self.done[name] = self._run(name, limit)
+        return self.done[name]
+
+    def _run(self, name: str, limit: int | None) -> tuple[Explanation, torch.Tensor] | None:
+        n_units = self.units.n_units.cpu()
+        rows = torch.arange(len(n_units)) if limit is None else (n_units <= limit).nonzero()[:, 0]
+        if not len(rows):
+            return None
+        sub = self.units if len(rows) == len(n_units) else self.units.select(rows)
+        expl = get_method(name)(self.view).attribute(
+            sub,
+            target=_rows_of(self.targets, rows),
+            seed=self.seed,
+            score=self.score,
+            **self.options.get(name, {}),
+        )
+        return expl, rows
+
+
 def evaluate_methods(
-    view: Any,
+    view: View,
     sketches: Sequence[Sketch],
     methods: Sequence[str],
     batch_size: int = 32,
@@ -95,53 +203,16 @@ def evaluate_methods(
     max_shapley_units: int = 12,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, MethodReport]:
-    """Run every method on every sketch and measure it.
-
-    Exact Shapley values (the reference for rank agreement) are computed for sketches with at most
-    ``max_shapley_units`` units; the others get NaN agreement. ``options`` maps a method name to extra
-    keyword arguments. ``on_batch(n)`` is called after each batch of ``n`` sketches (progress bars).
-    """
-    options = options or {}
-    max_shapley_units = min(max_shapley_units, MAX_EXACT_UNITS)
-    device = next(view.model.parameters()).device
-    reports = {name: MethodReport() for name in methods}
-    for start in range(0, len(sketches), batch_size):
-        chunk = list(sketches[start : start + batch_size])
-        batch = SketchBatch.from_sketches(chunk, device=device)
-        unit_set = make_units(batch, units)
-        small = (unit_set.n_units <= max_shapley_units).nonzero()[:, 0]
-        reference = torch.full((len(chunk), unit_set.max_units), float("nan"))
-        shapley_expl = None
-        if len(small):
-            sub_units = make_units(_select(batch, small), units)
-            shapley_expl = get_method("shapley")(view).attribute(sub_units, target=target, seed=seed)
-            reference[small.cpu(), : sub_units.max_units] = shapley_expl.scores
-        game = view.game(unit_set, target)
-        for name in methods:
-            if name == "shapley":
-                if shapley_expl is None:
-                    continue
-                expl, rows, scores = shapley_expl, small.cpu(), torch.nan_to_num(reference)
-            else:
-                expl = get_method(name)(view).attribute(
-                    unit_set, target=game.target, seed=seed, **options.get(name, {})
-                )
-                scores, rows = expl.scores, torch.arange(len(chunk))
-            subgame = _subgame(view, unit_set, game, rows)
-            curves = deletion_insertion(subgame, scores[rows][:, : subgame.max_units])
-            reports[name].measure(curves, scores[rows], reference[rows], unit_set.n_units[rows].cpu(), expl)
-        if on_batch is not None:
-            on_batch(len(chunk))
-    return reports
-
-
-def _select(batch: SketchBatch, rows: torch.Tensor) -> SketchBatch:
-    return SketchBatch.from_sketches([batch.sketches[i] for i in rows.tolist()], device=batch.device)
-
-
-def _subgame(view: Any, unit_set: Any, game: Any, rows: torch.Tensor) -> Any:
-    """The game restricted to ``rows`` (all rows: the game itself)."""
-    if len(rows) == len(unit_set.n_units):
-        return game
-    sub_units = make_units(_select(unit_set.original, rows.to(unit_set.n_units.device)), unit_set.kind)
-    return view.game(sub_units, game.target[rows.to(game.device)])
+    """`evaluate` on sketches with ``units`` (``stroke``/``piece``): the older call shape."""
+    return evaluate(
+        view,
+        sketches,
+        methods,
+        batch_size=batch_size,
+        target=target,
+        unit_options={"kind": units},
+        seed=seed,
+        options=options,
+        max_reference_units=max_shapley_units,
+        on_batch=on_batch,
+    )

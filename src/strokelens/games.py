@@ -8,11 +8,15 @@ means the same thing everywhere. Evaluations are counted (one per input row the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from strokelens.errors import StrokelensError
+
+if TYPE_CHECKING:
+    from strokelens.units.base import Units
+    from strokelens.views.base import View
 
 #: A target: a class index, a class name, ``"auto"`` (the predicted class), one of those per input,
 #: or a callable mapping model outputs ``(R, C)`` to scores ``(R,)``.
@@ -20,35 +24,39 @@ Target = int | str | Sequence[int | str] | torch.Tensor | Callable[[torch.Tensor
 SCORES = ("logit", "prob", "log-prob")
 
 
-class View(Protocol):
-    """How presence weights reach a model. Implementations: `strokelens.views`."""
+def normalise_class_name(name: str) -> str:
+    """Case, ``_`` and repeated spaces ignored: ``"Traffic_light"`` -> ``"traffic light"``."""
+    return " ".join(str(name).strip().lower().replace("_", " ").split())
 
-    class_names: Sequence[str]
 
-    def outputs(self, z: torch.Tensor, rows: torch.Tensor, **inputs: Any) -> torch.Tensor:
-        """Model outputs ``(R, C)`` for presence ``z`` ``(R, K)`` of input items ``rows`` ``(R,)``."""
-        ...
+def class_index(name: int | str, class_names: Sequence[str]) -> int:
+    """A class index from a name (compared by `normalise_class_name`) or an index in range.
+    The one class lookup of targets, inversion goals and every command."""
+    if not isinstance(name, str):
+        k = int(name)
+        if not 0 <= k < len(class_names):
+            raise StrokelensError(f"class index {k} is outside 0..{len(class_names) - 1}")
+        return k
+    key = normalise_class_name(name)
+    for k, n in enumerate(class_names):
+        if normalise_class_name(n) == key:
+            return k
+    raise StrokelensError(
+        f"unknown class {name!r} for this model ({len(class_names)} classes, e.g. {class_names[0]!r})"
+    )
 
 
 def resolve_target(target: Target, full_outputs: torch.Tensor, class_names: Sequence[str]) -> torch.Tensor:
     """Turn a target spec into class indices ``(B,)`` (``auto``: the arg-max at full presence)."""
     b, c = full_outputs.shape
 
+    if len(class_names) != c:
+        raise StrokelensError(f"the model gives {c} outputs but names {len(class_names)} classes")
+
     def one(t: int | str, i: int) -> int:
-        if isinstance(t, str):
-            if t == "auto":
-                return int(full_outputs[i].argmax())
-            lookup = {name.lower(): k for k, name in enumerate(class_names)}
-            key = t.lower().replace("_", " ")
-            if key not in lookup:
-                raise StrokelensError(
-                    f"unknown class {t!r} for this model ({c} classes, e.g. {class_names[0]!r})"
-                )
-            return lookup[key]
-        k = int(t)
-        if not 0 <= k < c:
-            raise StrokelensError(f"class index {k} is outside 0..{c - 1}")
-        return k
+        if isinstance(t, str) and t == "auto":
+            return int(full_outputs[i].argmax())
+        return class_index(t, class_names)
 
     if isinstance(target, torch.Tensor):
         target = target.tolist() if target.dim() else int(target)
@@ -60,37 +68,65 @@ def resolve_target(target: Target, full_outputs: torch.Tensor, class_names: Sequ
     return torch.tensor([one(t, i) for i, t in enumerate(target)], device=full_outputs.device)
 
 
+def check_score(score: str, view: View) -> None:
+    """Refuse unknown scores, and probabilities of outputs that are not logits."""
+    if score not in SCORES:
+        raise StrokelensError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
+    if score != "logit" and not view.outputs_are_logits:
+        raise StrokelensError(
+            f"{type(view).__name__} outputs are not logits, so score {score!r} means nothing; use 'logit' "
+            "(the raw output)"
+        )
+
+
+def slice_target(target: Target, start: int, stop: int, total: int) -> Target:
+    """The part of a per-input ``target`` that belongs to inputs ``start:stop`` of ``total``; a single
+    target (a class, ``auto``, a callable) applies to every batch as it is."""
+    if isinstance(target, (str, int)) or (callable(target) and not isinstance(target, torch.Tensor)):
+        return target
+    if isinstance(target, torch.Tensor) and target.dim() == 0:
+        return target
+    if len(target) != total:
+        raise StrokelensError(f"{len(target)} targets given for {total} inputs")
+    return target[start:stop]
+
+
 class Game:
     """A batched game over units for ``B`` inputs with up to ``K`` units each.
 
     ``game(z)`` with ``z`` of shape ``(B, K)`` returns ``(B,)``; with ``(B, P, K)`` it evaluates ``P``
     coalitions per input and returns ``(B, P)``, in chunks of at most ``max_rows`` model rows.
-    Units beyond an input's own count (padding) are ignored by the view.
+    ``game.value(z, rows)`` scores any rows: ``z`` ``(R, K)`` for input items ``rows`` ``(R,)`` (the
+    form Captum's ``forward_func`` takes, with ``rows`` as an additional forward argument).
+    Units beyond an input's own count (padding) are ignored by the view. Every shape is checked.
+
+    ``score``: ``logit`` (the raw output), ``prob`` (softmax) or ``log-prob``. A callable target
+    gets the outputs after that transform, ``(R, C)`` -> ``(R,)``.
     """
 
     def __init__(
         self,
         view: View,
-        units: Any,
+        units: Units,
         target: Target = "auto",
         score: str = "logit",
         max_rows: int = 1024,
         inputs: dict[str, Any] | None = None,
     ) -> None:
-        if score not in SCORES:
-            raise StrokelensError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
+        check_score(score, view)
+        if max_rows < 1:
+            raise StrokelensError(f"max_rows must be at least 1, got {max_rows}")
         self.view = view
         self.units = units
-        n_units = units.n_units
-        self.n_units = n_units
+        self.n_units = units.n_units
         self.score = score
         self.max_rows = max_rows
         self.inputs = inputs or {}
         self.evaluations = 0
-        self.device = n_units.device
-        self.batch_size = len(n_units)
-        self.max_units = int(n_units.max())
-        self.dtype = getattr(units, "dtype", torch.float32)
+        self.device = self.n_units.device
+        self.batch_size = len(self.n_units)
+        self.max_units = int(self.n_units.max())
+        self.dtype = units.dtype
         self.target_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
         with torch.no_grad():
             full = self.outputs(self.full(), torch.arange(self.batch_size, device=self.device))
@@ -110,19 +146,37 @@ class Game:
         """All units present: ``(B, K)`` ones."""
         return torch.ones(self.batch_size, self.max_units, device=self.device, dtype=self.dtype)
 
+    def points(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The coordinates ``value(..., points=...)`` replaces (see `View.points`)."""
+        return self.view.points(self.inputs)
+
+    def count(self, n: int) -> None:
+        """Record ``n`` model evaluations made outside `outputs` (e.g. by an external explainer)."""
+        self.evaluations += int(n)
+
     def outputs(self, z: torch.Tensor, rows: torch.Tensor, **override: Any) -> torch.Tensor:
         """Raw model outputs ``(R, C)``; counts ``R`` evaluations."""
+        self._check_rows(z, rows)
         self.evaluations += len(rows)
         return self.view.outputs(z, rows, **{**self.inputs, **override})
 
+    def transform(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Model outputs ``(R, C)`` in the game's score space (softmax for ``prob``, ...)."""
+        if self.score == "prob":
+            return outputs.softmax(-1)
+        if self.score == "log-prob":
+            return outputs.log_softmax(-1)
+        return outputs
+
     def scores_of(self, outputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The target's score ``(R,)`` from model outputs of input items ``rows``."""
+        outputs = self.transform(outputs)
         if self.target_fn is not None:
-            return self.target_fn(outputs)
-        if self.score == "prob":
-            outputs = outputs.softmax(-1)
-        elif self.score == "log-prob":
-            outputs = outputs.log_softmax(-1)
+            scores = self.target_fn(outputs)
+            if not isinstance(scores, torch.Tensor) or scores.shape != (len(rows),):
+                got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+                raise StrokelensError(f"a callable target must map outputs (R, C) to (R,) scores, got {got}")
+            return scores
         return outputs.gather(1, self.target[rows][:, None])[:, 0]
 
     def value(self, z: torch.Tensor, rows: torch.Tensor, **override: Any) -> torch.Tensor:
@@ -134,9 +188,14 @@ class Game:
 
         ``valid`` ``(B, P)`` bool skips coalitions that need no evaluation (their score is NaN).
         """
+        self._check_z(z)
         if z.dim() == 2:
+            if valid is not None:
+                raise StrokelensError("valid masks coalitions of a (B, P, K) presence; z here is (B, K)")
             return self.value(z, torch.arange(self.batch_size, device=self.device))
         b, p, k = z.shape
+        if valid is not None and tuple(valid.shape) != (b, p):
+            raise StrokelensError(f"valid must have shape {(b, p)}, got {tuple(valid.shape)}")
         flat = z.reshape(b * p, k)
         rows = torch.arange(b, device=self.device).repeat_interleave(p)
         keep = None if valid is None else valid.reshape(-1).nonzero()[:, 0]
@@ -153,12 +212,43 @@ class Game:
         out[keep] = values
         return out.view(b, p)
 
+    def _check_z(self, z: torch.Tensor) -> None:
+        if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+            raise StrokelensError(f"presence z must be a floating-point tensor, got {_describe(z)}")
+        b, k = self.batch_size, self.max_units
+        if z.dim() not in (2, 3) or z.shape[0] != b or z.shape[-1] != k:
+            raise StrokelensError(
+                f"presence z must have shape ({b}, {k}) or ({b}, P, {k}) for this game of {b} input(s) "
+                f"with up to {k} units, got {tuple(z.shape)}; to score other rows (as Captum does), call "
+                "game.value(z, rows) with rows naming each row's input"
+            )
+
+    def _check_rows(self, z: torch.Tensor, rows: torch.Tensor) -> None:
+        if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+            raise StrokelensError(f"presence z must be a floating-point tensor, got {_describe(z)}")
+        if not isinstance(rows, torch.Tensor) or rows.dtype != torch.long or rows.dim() != 1:
+            raise StrokelensError(f"rows must be a 1-D long tensor of input indices, got {_describe(rows)}")
+        if z.dim() != 2 or z.shape != (len(rows), self.max_units):
+            raise StrokelensError(
+                f"presence z must have shape ({len(rows)}, {self.max_units}) for {len(rows)} rows, "
+                f"got {tuple(z.shape)}"
+            )
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= self.batch_size):
+            raise StrokelensError(
+                f"rows must index the game's {self.batch_size} input(s), got {rows.tolist()[:8]}"
+            )
+
     def with_score(self, score: str) -> Game:
         """The same game and targets scored as ``logit``/``prob``/``log-prob`` (evaluations counted anew)."""
+        check_score(score, self.view)
         other = object.__new__(Game)
         other.__dict__.update(self.__dict__)
-        if score not in SCORES:
-            raise StrokelensError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
         other.score = score
         other.evaluations = 0
         return other
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__

@@ -15,6 +15,7 @@ import torch
 from scipy import stats
 
 from strokelens.attribution.base import Explanation
+from strokelens.errors import StrokelensError
 from strokelens.games import Game
 
 HIGHER_IS_BETTER = {
@@ -30,14 +31,17 @@ HIGHER_IS_BETTER = {
 
 @dataclass
 class Curves:
-    """Deletion and insertion curves ``(B, K + 1)`` of the target probability (NaN past an input's own
-    unit count) and their areas ``(B,)``, normalised so the x axis (fraction of units) spans [0, 1]."""
+    """Deletion and insertion curves ``(B, K + 1)`` (NaN past an input's own unit count) and their
+    areas ``(B,)``, normalised so the x axis (fraction of units) spans [0, 1]. ``quantity``: what the
+    curves measure: ``prob`` (the target's probability, for models that output logits) or ``raw``
+    (the view's own output, e.g. an embedding similarity)."""
 
     deletion: torch.Tensor
     insertion: torch.Tensor
     deletion_auc: torch.Tensor
     insertion_auc: torch.Tensor
     n_units: torch.Tensor
+    quantity: str = "prob"
 
 
 def ranking(scores: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
@@ -57,8 +61,15 @@ def _area(values: torch.Tensor, n_units: torch.Tensor) -> torch.Tensor:
 
 def deletion_insertion(game: Game, scores: torch.Tensor) -> Curves:
     """Remove (deletion) or add (insertion) units from most to least important, re-rendering each
-    step, and record the target class probability. All steps of all inputs in batched passes."""
-    prob_game = game.with_score("prob")
+    step, and record the target class probability (or, for views whose outputs are not logits, the
+    raw output; a callable target gets probabilities). All steps of all inputs in batched passes."""
+    if tuple(scores.shape) != (game.batch_size, game.max_units):
+        raise StrokelensError(
+            f"scores must have shape {(game.batch_size, game.max_units)} for this game, "
+            f"got {tuple(scores.shape)}"
+        )
+    quantity = "prob" if game.view.outputs_are_logits else "raw"
+    prob_game = game.with_score("prob" if quantity == "prob" else "logit")
     mask = game.unit_mask
     order = ranking(scores.to(game.device), mask)
     b, k = mask.shape
@@ -78,6 +89,7 @@ def deletion_insertion(game: Game, scores: torch.Tensor) -> Curves:
         deletion_auc=_area(torch.nan_to_num(deletion), game.n_units).cpu(),
         insertion_auc=_area(torch.nan_to_num(insertion), game.n_units).cpu(),
         n_units=game.n_units.cpu(),
+        quantity=quantity,
     )
 
 
@@ -117,13 +129,12 @@ def randomized_model(model: torch.nn.Module, n_layers: int = 2, seed: int = 0) -
 def part_scores(explanation: Explanation) -> torch.Tensor | None:
     """Scores summed per semantic part ``(B, P)`` using the units' majority part labels (SPG), or None
     when the sketches carry no part labels."""
-    parts = explanation.units.unit_parts()
+    units = explanation.units
+    parts = units.unit_parts()
     if parts is None:
         return None
     parts = parts.cpu()
-    n_parts = (
-        max(len(s.part_names or []) for s in explanation.units.original.sketches) or int(parts.max()) + 1
-    )
+    n_parts = max(len(units.part_names(i)) for i in range(len(units))) or int(parts.max()) + 1
     out = torch.zeros(len(parts), n_parts)
     ok = (parts >= 0) & explanation.unit_mask
     return out.scatter_add_(1, parts.clamp(min=0), torch.where(ok, explanation.scores, torch.zeros(1)))
@@ -135,12 +146,13 @@ def part_summary(explanation: Explanation) -> dict[str, dict[str, float]]:
     per_part = part_scores(explanation)
     if per_part is None:
         return {}
+    units = explanation.units
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, sketch in enumerate(explanation.units.original.sketches):
-        groups[sketch.label or "?"].append(i)
+    for i in range(len(units)):
+        groups[units.label(i) or "?"].append(i)
     summary = {}
     for name, idx in groups.items():
-        names = explanation.units.original.sketches[idx[0]].part_names or []
+        names = units.part_names(idx[0])
         means = per_part[idx].mean(0).tolist()
         pairs = [(names[p] if p < len(names) else f"part {p}", v) for p, v in enumerate(means)]
         summary[name] = dict(sorted(pairs, key=lambda kv: -kv[1]))

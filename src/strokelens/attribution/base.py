@@ -1,23 +1,25 @@
 """The one call shape every attribution method shares, and the result it returns.
 
-``Method(view).attribute(sketches, target="auto", units="stroke", seed=0, **options)`` returns an
+``Method(view).attribute(inputs, target="auto", units="stroke", seed=0, **options)`` returns an
 `Explanation`: a score per unit for every input, what it cost (model evaluations, seconds) and the
 seed. Methods register by name with `register`, so the CLI and benchmarks can look them up.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.games import Game, Target
-from strokelens.sketch import Sketch, SketchBatch
-from strokelens.units import Units, make_units
+from strokelens.units.base import Units
+
+if TYPE_CHECKING:
+    from strokelens.views.base import View
 
 METHODS: dict[str, type[Method]] = {}
 
@@ -64,77 +66,104 @@ class Explanation:
         """The scores of input ``i``'s own units."""
         return self.scores[i, : int(self.units.n_units[i])].tolist()
 
+    def record(self, i: int) -> dict[str, Any]:
+        """A JSON-ready record of input ``i`` (``units.item(i)`` gives its id and source)."""
+        return {
+            **self.units.item(i),
+            "target": self.target_names[i] if self.target_names else None,
+            "method": self.method,
+            "units": self.units.kind,
+            "scores": [round(v, 6) for v in self.unit_scores(i)],
+            "evaluations": self.evaluations,
+            "seconds": round(self.seconds / len(self.scores), 6),
+            "seed": self.seed,
+        }
+
     def records(self) -> list[dict[str, Any]]:
-        """One JSON-ready record per input (``units.item(i)`` gives its id and source)."""
-        out = []
-        n = len(self.scores)
-        for i in range(n):
-            out.append(
-                {
-                    **self.units.item(i),
-                    "target": self.target_names[i] if self.target_names else None,
-                    "method": self.method,
-                    "units": self.units.kind,
-                    "scores": [round(v, 6) for v in self.unit_scores(i)],
-                    "evaluations": self.evaluations,
-                    "seconds": round(self.seconds / n, 6),
-                    "seed": self.seed,
-                }
+        """One JSON-ready record per input."""
+        return [self.record(i) for i in range(len(self.scores))]
+
+
+#: Python types an option annotation may name, and the values each accepts.
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+}
+
+
+def method_options(method: type[Method] | Method) -> dict[str, inspect.Parameter]:
+    """The options a method declares: the keyword-only parameters of its `scores`, but ``seed``."""
+    sig = inspect.signature(method.scores)
+    return {name: p for name, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY and name != "seed"}
+
+
+def check_options(method: type[Method] | Method, options: dict[str, Any]) -> None:
+    """Refuse an option the method does not declare, or a value of the wrong type."""
+    declared = method_options(method)
+    unknown = sorted(set(options) - set(declared))
+    if unknown:
+        valid = ", ".join(f"{n}={p.default!r}" for n, p in declared.items()) or "none"
+        raise StrokelensError(
+            f"method {method.name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}"
+        )
+    for name, value in options.items():
+        kinds = _OPTION_TYPES.get(str(declared[name].annotation))
+        if kinds is None:
+            continue
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            raise StrokelensError(
+                f"method {method.name!r}: option {name} must be {declared[name].annotation}, got {value!r}"
             )
-        return out
-
-
-def as_batch(sketches: SketchBatch | Sketch | Sequence[Sketch], device: torch.device | str) -> SketchBatch:
-    """Accept a batch, one sketch or a list of sketches."""
-    if isinstance(sketches, SketchBatch):
-        return sketches.to(device)
-    if isinstance(sketches, Sketch):
-        sketches = [sketches]
-    return SketchBatch.from_sketches(list(sketches), device=device)
 
 
 class Method:
-    """Base class: subclasses set ``name`` and implement `scores` on a game."""
+    """Base class: subclasses set ``name`` and implement `scores` on a game, declaring their options
+    as keyword-only, typed parameters with defaults (``def scores(self, game, *, seed=0, steps: int = 16)``).
+    An option a method does not declare is an error, never silently ignored."""
 
     name: ClassVar[str] = ""
     default_units: ClassVar[str] = "stroke"
-    #: True when scores are exact or deterministic regardless of the seed.
+    #: True when scores depend on the seed (random sampling).
     uses_seed: ClassVar[bool] = False
-    #: True for methods that only work on photos' superpixels (the lime package's image explainer).
-    superpixels_only: ClassVar[bool] = False
+    #: The units the method works on (the lime package's image explainer needs superpixels).
+    units_type: ClassVar[type[Units]] = Units
+    #: The most units per input the method accepts (exact Shapley: 2^K evaluations), or None.
+    max_units: ClassVar[int | None] = None
 
-    def __init__(self, view: Any) -> None:
+    def __init__(self, view: View) -> None:
         self.view = view
 
     def attribute(
         self,
-        sketches: SketchBatch | Sketch | Sequence[Sketch] | Units,
+        inputs: Any,
         target: Target = "auto",
         units: str | Units | None = None,
         seed: int = 0,
         score: str = "logit",
-        pieces_per_stroke: int | None = 3,
+        pieces_per_stroke: int | None = None,
         piece_length: float | None = None,
         **options: Any,
     ) -> Explanation:
-        """Score every unit of every input for ``target``. See the class docstring for options.
-
-        ``sketches`` may also be prepared `Units` (then ``units`` and the piece options are ignored).
-        """
-        device = next(self.view.model.parameters()).device
-        if hasattr(sketches, "n_units"):  # prepared units of any kind (strokes, pieces, superpixels)
-            unit_set = sketches
-        elif isinstance(units, Units):
-            unit_set = units
-        else:
-            batch = as_batch(sketches, device)
-            unit_set = make_units(batch, units or self.default_units, pieces_per_stroke, piece_length)
+        """Score every unit of every input for ``target``; ``options`` are the method's own (see
+        `method_options`). ``inputs``: prepared `Units`, or raw inputs the view turns into units
+        (sketches, a `SketchBatch`, photos); ``units`` (``stroke``/``piece``) and the piece options
+        apply to sketches."""
+        check_options(self, options)
+        unit_set = self.units_for(inputs, units, pieces_per_stroke, piece_length)
+        if not isinstance(unit_set, self.units_type):
+            raise StrokelensError(
+                f"method {self.name!r} needs {' or '.join(self.units_type.KINDS)} units, "
+                f"got {unit_set.kind} units"
+            )
         game = self.view.game(unit_set, target, score)
         game.evaluations = 0  # resolving the target (the prediction) is not part of the method's cost
         start = time.perf_counter()
         scores, extras = self.scores(game, seed=seed, **options)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        if game.device.type == "cuda":
+            torch.cuda.synchronize(game.device)
         seconds = time.perf_counter() - start
         scores = torch.where(game.unit_mask, scores, torch.zeros_like(scores)).detach().cpu()
         names = None
@@ -142,7 +171,7 @@ class Method:
             names = [self.view.class_names[int(t)] for t in game.target]
         return Explanation(
             method=self.name,
-            units=unit_set,
+            units=game.units,
             scores=scores.float(),
             target=None if game.target is None else game.target.cpu(),
             target_names=names,
@@ -152,6 +181,26 @@ class Method:
             extras=extras,
         )
 
-    def scores(self, game: Game, seed: int = 0, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    def units_for(
+        self,
+        inputs: Any,
+        units: str | Units | None = None,
+        pieces_per_stroke: int | None = None,
+        piece_length: float | None = None,
+    ) -> Units:
+        """The units to score: ``inputs`` or ``units`` when prepared, else built by the view (of
+        ``units`` kind, or the method's default kind where the view has it)."""
+        if isinstance(inputs, Units):
+            return inputs
+        if isinstance(units, Units):
+            return units
+        kind = units
+        if kind is None and self.default_units in self.view.units_type.KINDS:
+            kind = self.default_units
+        return self.view.units_for(
+            inputs, kind, pieces_per_stroke=pieces_per_stroke, piece_length=piece_length
+        )
+
+    def scores(self, game: Game, *, seed: int = 0) -> tuple[torch.Tensor, dict[str, Any]]:
         """``(B, K)`` scores for the game's inputs, and method-specific extras."""
         raise NotImplementedError

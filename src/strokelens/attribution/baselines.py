@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from strokelens.attribution.base import Method, register
@@ -17,7 +15,7 @@ class RandomScores(Method):
     name = "random"
     uses_seed = True
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         gen = torch.Generator().manual_seed(seed)
         return torch.rand(game.batch_size, game.max_units, generator=gen).to(game.device), {}
 
@@ -28,7 +26,7 @@ class StrokeLength(Method):
 
     name = "length"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         return game.units.unit_lengths().float(), {}
 
 
@@ -38,6 +36,6 @@ class DrawingOrder(Method):
 
     name = "order"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         idx = torch.arange(game.max_units, device=game.device, dtype=torch.float32)
         return (1 - idx[None] / game.n_units[:, None].float()).expand(game.batch_size, -1).clone(), {}

@@ -9,8 +9,6 @@ SmoothGrad on the same presence weights (the ``ig``/``smoothgrad`` methods under
 
 from __future__ import annotations
 
-from typing import Any
-
 from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import Method, register
 from strokelens.attribution.integrated_gradients import IntegratedGradients
@@ -24,7 +22,7 @@ class GWS(Method):
 
     name = "gws"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         return presence_gradient(game, game.full()), {}
 
 

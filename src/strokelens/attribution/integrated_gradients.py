@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from strokelens.attribution._gradient import presence_gradient
@@ -19,7 +17,7 @@ class IntegratedGradients(Method):
 
     name = "ig"
 
-    def scores(self, game: Game, seed: int = 0, steps: int = 16, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0, steps: int = 16):
         if steps < 1:
             raise StrokelensError(f"steps must be at least 1, got {steps}")
         alphas = (torch.arange(steps, device=game.device, dtype=torch.float32) + 0.5) / steps

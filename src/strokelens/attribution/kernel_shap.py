@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from captum.attr import KernelShap as CaptumKernelShap
 
 from strokelens.attribution._captum import captum_on_game
@@ -18,5 +16,5 @@ class KernelShap(Method):
     name = "kernelshap"
     uses_seed = True
 
-    def scores(self, game: Game, seed: int = 0, n_samples: int = 1000, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0, n_samples: int = 1000):
         return captum_on_game(game, CaptumKernelShap, seed, n_samples), {"n_samples": n_samples}

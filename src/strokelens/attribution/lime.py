@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from captum._utils.models.linear_model import SkLearnRidge
 from captum.attr import Lime as CaptumLime
 
@@ -20,7 +18,7 @@ class Lime(Method):
     name = "lime"
     uses_seed = True
 
-    def scores(self, game: Game, seed: int = 0, n_samples: int = 1000, alpha: float = 1.0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0, n_samples: int = 1000, alpha: float = 1.0):
         def make(forward):
             return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=alpha))
 

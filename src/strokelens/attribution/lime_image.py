@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +12,8 @@ import torch
 from strokelens.attribution.base import Method, register
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
+from strokelens.units.superpixels import SuperpixelUnits
+from strokelens.views.image import ImageView
 
 
 @register
@@ -26,16 +27,16 @@ class LimeImage(Method):
 
     name = "lime-image"
     uses_seed = True
-    superpixels_only = True
+    units_type = SuperpixelUnits
 
     def scores(
         self,
         game: Game,
+        *,
         seed: int = 0,
         n_samples: int = 1000,
         batch_size: int = 64,
         kernel_width: float = 0.25,
-        **options: Any,
     ):
         try:
             from lime.lime_image import LimeImageExplainer
@@ -44,15 +45,9 @@ class LimeImage(Method):
                 "the lime-image method needs the 'lime' package (pip install lime)"
             ) from None
         view, units = game.view, game.units
-        baseline = getattr(view, "baseline", None)
-        if getattr(units, "kind", None) != "superpixel" or baseline not in ("mean", "constant"):
-            raise StrokelensError(
-                "lime-image needs superpixel units and an image view with a mean or constant baseline"
-            )
-        hide_color = None
-        if baseline == "constant":
-            const = np.asarray(view.constant, dtype=np.float64).reshape(-1)
-            hide_color = float(const[0]) if const.size == 1 else tuple(const.tolist())
+        if not isinstance(view, ImageView):
+            raise StrokelensError(f"lime-image needs an image view, not {type(view).__name__}")
+        hide_color = view.hide_color()
         if game.target is None:
             raise StrokelensError("lime-image needs class targets, not a callable")
         out = torch.zeros(game.batch_size, game.max_units, device=game.device)
@@ -64,7 +59,7 @@ class LimeImage(Method):
             with contextlib.redirect_stderr(io.StringIO()):  # lime's tqdm bar
                 exp = explainer.explain_instance(
                     image,
-                    lambda batch: _classify(game, batch),
+                    lambda batch: _classify(game, view, batch),
                     labels=(label,),
                     hide_color=hide_color,
                     top_labels=None,
@@ -79,14 +74,10 @@ class LimeImage(Method):
         return out, {"n_samples": n_samples}
 
 
-def _classify(game: Game, batch: np.ndarray) -> np.ndarray:
+def _classify(game: Game, view: ImageView, batch: np.ndarray) -> np.ndarray:
     """lime's ``classifier_fn``: ``(N, H, W, 3)`` images -> the game's score of every class ``(N, C)``."""
     x = torch.from_numpy(batch).to(game.device, torch.float32).permute(0, 3, 1, 2)
     with torch.no_grad():
-        logits = game.view.forward(x)
-    game.evaluations += len(x)
-    if game.score == "prob":
-        logits = logits.softmax(-1)
-    elif game.score == "log-prob":
-        logits = logits.log_softmax(-1)
-    return logits.double().cpu().numpy()
+        outputs = game.transform(view.forward(x))
+    game.count(len(x))
+    return outputs.double().cpu().numpy()

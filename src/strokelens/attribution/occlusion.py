@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from strokelens.attribution.base import Method, register
@@ -16,7 +14,7 @@ class Occlusion(Method):
 
     name = "occlusion"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         k = game.max_units
         eye = torch.eye(k, device=game.device)
         z = torch.cat([game.full()[:, None, :], (1 - eye)[None].expand(game.batch_size, k, k)], dim=1)

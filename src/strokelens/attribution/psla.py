@@ -3,8 +3,6 @@ w.r.t. point coordinates (how strongly moving each point would change the target
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from strokelens.attribution.base import Method, register
@@ -20,13 +18,16 @@ class PSLA(Method):
     name = "psla"
     default_units = "piece"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
-        units = game.units
-        if "frame" not in game.inputs:
-            raise StrokelensError("P-SLA needs a raster view (point coordinates must reach the model)")
-        points = units.original.points.detach().clone().requires_grad_(True)
+    def scores(self, game: Game, *, seed: int = 0):
+        if not game.view.sketch_points:
+            raise StrokelensError(
+                f"P-SLA needs a view that draws the sketch's own points (a raster sketch view), "
+                f"not {type(game.view).__name__}"
+            )
+        sketch_points, stroke_ids = game.points()
+        points = sketch_points.detach().clone().requires_grad_(True)
         z = game.full().requires_grad_(True)
         value = game.value(z, torch.arange(game.batch_size, device=game.device), points=points)
         z_grad, p_grad = torch.autograd.grad(value.sum(), (z, points))
-        point_scores = p_grad.norm(dim=-1) * units.original.point_mask
+        point_scores = p_grad.norm(dim=-1) * (stroke_ids >= 0)
         return z_grad, {"point_scores": point_scores.detach().cpu()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
@@ -45,8 +44,9 @@ class ExactShapley(Method):
     """
 
     name = "shapley"
+    max_units = MAX_EXACT_UNITS
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         k_max = game.max_units
         if k_max > MAX_EXACT_UNITS:
             raise StrokelensError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import Method, register
 from strokelens.games import Game
@@ -15,5 +13,5 @@ class SLA(Method):
 
     name = "sla"
 
-    def scores(self, game: Game, seed: int = 0, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0):
         return presence_gradient(game, game.full()), {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from strokelens.attribution._gradient import presence_gradient
@@ -18,7 +16,7 @@ class SmoothGrad(Method):
     name = "smoothgrad"
     uses_seed = True
 
-    def scores(self, game: Game, seed: int = 0, samples: int = 16, sigma: float = 0.2, **options: Any):
+    def scores(self, game: Game, *, seed: int = 0, samples: int = 16, sigma: float = 0.2):
         gen = torch.Generator().manual_seed(seed)
         noise = torch.randn(game.batch_size, samples, game.max_units, generator=gen).abs() * sigma
         z = (game.full()[:, None, :] - noise.to(game.device)).clamp(0.0, 1.0)

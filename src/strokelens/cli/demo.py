@@ -9,14 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.cli.app import app, home_option
 from strokelens.datasets import load_spg, spg_classes
-from strokelens.metrics import deletion_insertion, part_summary
+from strokelens.explain import explain
+from strokelens.metrics import part_summary
 from strokelens.models import load_model
-from strokelens.sketch import SketchBatch
-from strokelens.units import make_units
-from strokelens.views import preprocess, view_for
+from strokelens.views import view_for
 from strokelens.viz.report import write_report
 
 DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "shapley")
@@ -48,17 +46,13 @@ def demo(out_dir: Path, count: int, home) -> None:
     pool = load_spg("test", per_class=-(-count // len(classes)) + 1, home=home)
     per_class = {c: [s for s in pool if s.label == c and s.n_strokes <= 12] for c in classes}
     chosen = [per_class[c][r] for r in range(2) for c in classes if len(per_class[c]) > r][:count]
-    sketches = preprocess(chosen, model)
-    batch = SketchBatch.from_sketches(sketches)
+    sketches = view.prepare(chosen)
     explanations, curves = {}, {}
-    target = None
+    target = "auto"
     for name in DEMO_METHODS:
-        method = get_method(name)
-        unit_set = make_units(batch, method.default_units)
-        expl = method(view).attribute(unit_set, target="auto" if target is None else target)
-        target = expl.target
-        explanations[name] = expl
-        curves[name] = deletion_insertion(view.game(unit_set, target), expl.scores)
+        run = explain(view, sketches, name, target=target, batch_size=len(sketches))
+        target = run.explanations[0].target  # every method explains the class SLA found
+        explanations[name], curves[name] = run.explanations[0], run.curves[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "explanations.jsonl", "w", encoding="utf-8") as fh:
         for expl in explanations.values():

@@ -1,4 +1,5 @@
-"""`strokelens explain` and `strokelens evaluate`: explanations of sketch models, and how good they are."""
+"""`strokelens explain` and `strokelens evaluate`: thin commands over `strokelens.explain.explain`
+and `strokelens.evaluation.evaluate`, for sketch models and photo models alike."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 from pathlib import Path
 
 import click
-import torch
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -14,15 +14,9 @@ from rich.table import Table
 from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.errors import StrokelensError
-from strokelens.evaluation import evaluate_methods
 from strokelens.io import read_sketches
-from strokelens.metrics import deletion_insertion
-from strokelens.models import INPUT_KINDS, REGISTRY, load_model
-from strokelens.sketch import Sketch, SketchBatch
-from strokelens.units import make_units
-from strokelens.views import preprocess, view_for
-from strokelens.viz.report import write_report
-from strokelens.viz.scores import explanation_png, explanation_svg
+from strokelens.models import INPUT_KINDS, REGISTRY
+from strokelens.sketch import Sketch
 
 #: Show a progress bar from this many drawings on.
 PROGRESS_FROM = 5
@@ -33,6 +27,8 @@ DEFAULT_EVALUATE = {
     "sketch": "sla,ig,occlusion,lime,kernelshap,shapley,random,length",
     "image": "gws,gws-ig,occlusion,lime,kernelshap,random",
 }
+#: Inputs per batch by default.
+DEFAULT_BATCH = {"explain": {"sketch": 32, "image": 8}, "evaluate": {"sketch": 32, "image": 4}}
 
 
 def read_all(files, limit: int | None) -> list[Sketch]:
@@ -47,7 +43,9 @@ def parse_target(target: str):
     return int(target) if target.lstrip("-").isdigit() else target
 
 
-def _device(name: str | None) -> torch.device:
+def _device(name: str | None):
+    import torch
+
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -73,7 +71,10 @@ units_option = click.option(
     help="Units to score (default: the method's own; psla uses pieces).",
 )
 limit_option = click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="At most N drawings per file."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N drawings per file (photos: N in all).",
 )
 batch_option = click.option(
     "--batch-size", type=click.IntRange(min=1), default=None, help="Drawings (32) or photos (8) per batch."
@@ -93,6 +94,27 @@ def _kind(model_name: str) -> str:
 
 def _progress(total: int) -> Progress:
     return Progress(transient=True, disable=total < PROGRESS_FROM)
+
+
+def prepare(model_name, files, limit, device, home, segments, target):
+    """The view of a model, its inputs (prepared sketches, or photo paths read batch by batch), the
+    options that make their units, and the target (``file``: the class each photo's name spells)."""
+    from strokelens.models import load_model
+    from strokelens.views import view_for
+
+    model = load_model(model_name, home=home, device=_device(device))
+    view = view_for(model)
+    target = parse_target(target)
+    if _kind(model_name) == "image":
+        inputs = list(files)[:limit] if limit else list(files)
+        if target == "file":
+            from strokelens.models.darknet import file_targets
+
+            target = file_targets(inputs, view.class_names)
+        return view, inputs, {"n_segments": segments}, target
+    if target == "file":
+        raise StrokelensError("--target file names classes by photo file name; sketches have labels")
+    return view, view.prepare(read_all(files, limit)), {}, target
 
 
 @app.command()
@@ -124,45 +146,35 @@ def explain(
 ):
     """Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and
     report.html."""
-    dev = _device(device)
-    method = method or DEFAULT_METHOD[_kind(model_name)]
-    if _kind(model_name) == "image":
-        _explain_photos(
-            files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home
+    from strokelens.explain import explain as run_explain
+    from strokelens.explain import save_explanations
+
+    kind = _kind(model_name)
+    method = method or DEFAULT_METHOD[kind]
+    if kind == "image" and units is not None:
+        raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
+    view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
+    if kind == "sketch" and (units or get_method(method).default_units) == "piece":
+        unit_options["pieces_per_stroke"] = pieces
+    with _progress(len(inputs)) as progress:
+        task = progress.add_task(f"{method} on {len(inputs)} inputs", total=len(inputs))
+        run = run_explain(
+            view,
+            inputs,
+            method,
+            target=target,
+            units=units,
+            unit_options=unit_options,
+            batch_size=batch_size or DEFAULT_BATCH["explain"][kind],
+            seed=seed,
+            on_batch=lambda n: progress.advance(task, n),
         )
-        return
-    batch_size = batch_size or 32
-    view, sketches = _sketch_view(model_name, files, limit, dev, home)
-    method_cls = get_method(method)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    explanations, curves = [], []
-    with _progress(len(sketches)) as progress:
-        task = progress.add_task(f"{method} on {len(sketches)} drawings", total=len(sketches))
-        for start in range(0, len(sketches), batch_size):
-            batch = SketchBatch.from_sketches(sketches[start : start + batch_size], device=dev)
-            unit_set = make_units(batch, units or method_cls.default_units, pieces_per_stroke=pieces)
-            expl = method_cls(view).attribute(unit_set, target=parse_target(target), seed=seed)
-            explanations.append(expl)
-            curves.append(deletion_insertion(view.game(unit_set, expl.target.to(dev)), expl.scores))
-            progress.advance(task, len(batch))
-    with open(out_dir / "explanations.jsonl", "w", encoding="utf-8") as fh:
-        n = 0
-        for expl in explanations:
-            for i, record in enumerate(expl.records()):
-                name = f"{n:04d}"
-                (out_dir / f"{name}.svg").write_text(explanation_svg(expl, i), encoding="utf-8")
-                explanation_png(expl, i, out_dir / f"{name}.png")
-                record["image"] = f"{name}.png"
-                fh.write(json.dumps(record) + "\n")
-                n += 1
-    report = write_report(
-        out_dir / "report.html",
-        {method: explanations},
-        {method: curves},
-        title=f"strokelens: {method} on {model_name}",
-    )
-    click.echo(f"{n} explanations in {out_dir / 'explanations.jsonl'}")
-    click.echo(f"report: {report}")
+    title = f"strokelens: {method} on {model_name}"
+    if kind == "image":
+        title += f", {segments} superpixels"
+    records = save_explanations(run, out_dir, title, {"score": "logit"} if kind == "image" else None)
+    click.echo(f"{len(records)} explanations in {out_dir / 'explanations.jsonl'}")
+    click.echo(f"report: {out_dir / 'report.html'}")
 
 
 @app.command()
@@ -175,7 +187,7 @@ def explain(
     f"{DEFAULT_EVALUATE['image']} for photos).",
 )
 @click.option("--target", default="auto", show_default=True)
-@click.option("--units", type=click.Choice(["stroke", "piece"]), default="stroke", show_default=True)
+@click.option("--units", type=click.Choice(["stroke", "piece"]), default=None, help="Sketch units (stroke).")
 @click.option(
     "--json",
     "json_path",
@@ -194,99 +206,38 @@ def evaluate(
 ):
     """Score attribution methods on the drawings (or photos) in FILES: deletion/insertion AUC,
     agreement with exact Shapley values, and cost."""
+    from strokelens.evaluation import evaluate as run_evaluate
+
     kind = _kind(model_name)
     names = [m.strip() for m in (methods or DEFAULT_EVALUATE[kind]).split(",") if m.strip()]
     for name in names:
         get_method(name)
-    dev = _device(device)
-    if kind == "image":
-        _evaluate_photos(
-            files, model_name, names, target, json_path, seed, segments, limit, batch_size, dev, home
-        )
-        return
-    batch_size = batch_size or 32
-    view, sketches = _sketch_view(model_name, files, limit, dev, home)
-    with _progress(len(sketches)) as progress:
-        task = progress.add_task(f"{len(names)} methods on {len(sketches)} drawings", total=len(sketches))
-        reports = evaluate_methods(
+    if kind == "image" and units is not None:
+        raise StrokelensError("--units is for sketches; photos are evaluated in superpixels (--segments)")
+    view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
+    if kind == "sketch":
+        unit_options["kind"] = units or "stroke"
+    with _progress(len(inputs)) as progress:
+        task = progress.add_task(f"{len(names)} methods on {len(inputs)} inputs", total=len(inputs))
+        reports = run_evaluate(
             view,
-            sketches,
+            inputs,
             names,
-            batch_size=batch_size,
-            target=parse_target(target),
-            units=units,
+            batch_size=batch_size or DEFAULT_BATCH["evaluate"][kind],
+            target=target,
+            unit_options=unit_options,
             seed=seed,
             on_batch=lambda n: progress.advance(task, n),
         )
     summary = {name: rep.summary() for name, rep in reports.items()}
-    _print_summary(summary, "sketch", f"{len(sketches)} drawings, {model_name}, {units} units")
+    per = view.item_name
+    if kind == "image":
+        title = f"{len(inputs)} photos, {model_name}, {segments} superpixels"
+    else:
+        title = f"{len(inputs)} drawings, {model_name}, {unit_options['kind']} units"
+    _print_summary(summary, per, title)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-
-
-def _sketch_view(model_name, files, limit, dev, home):
-    """The view of a sketch model and the drawings of ``files``, prepared as the model expects."""
-    model = load_model(model_name, home=home, device=dev)
-    return view_for(model), preprocess(read_all(files, limit), model)
-
-
-def _with_progress(files, limit, what: str, run):
-    """``run(files, on_batch)`` over the first ``limit`` photos of ``files``, with a progress bar."""
-    files = list(files)[:limit] if limit else list(files)
-    with _progress(len(files)) as progress:
-        task = progress.add_task(f"{what} on {len(files)} photos", total=len(files))
-        return files, run(files, lambda n: progress.advance(task, n))
-
-
-def _explain_photos(files, model_name, method, target, out_dir, seed, segments, limit, batch_size, dev, home):
-    from strokelens.cli.photos import explain_photos
-
-    _, records = _with_progress(
-        files,
-        limit,
-        method,
-        lambda photos, on_batch: explain_photos(
-            photos,
-            model_name=model_name,
-            method=method,
-            target=target,
-            segments=segments,
-            out_dir=out_dir,
-            seed=seed,
-            home=home,
-            device=dev,
-            batch_size=batch_size or 8,
-            on_batch=on_batch,
-        ),
-    )
-    click.echo(f"{len(records)} explanations in {out_dir / 'explanations.jsonl'}")
-    click.echo(f"report: {out_dir / 'report.html'}")
-
-
-def _evaluate_photos(
-    files, model_name, names, target, json_path, seed, segments, limit, batch_size, dev, home
-):
-    from strokelens.cli.photos import evaluate_photos
-
-    files, summary = _with_progress(
-        files,
-        limit,
-        f"{len(names)} methods",
-        lambda photos, on_batch: evaluate_photos(
-            photos,
-            model_name=model_name,
-            methods=names,
-            target=target,
-            segments=segments,
-            json_path=json_path,
-            seed=seed,
-            home=home,
-            device=dev,
-            batch_size=batch_size or 4,
-            on_batch=on_batch,
-        ),
-    )
-    _print_summary(summary, "image", f"{len(files)} photos, {model_name}, {segments} superpixels")
 
 
 def _print_summary(summary: dict[str, dict[str, float]], per: str, title: str) -> None:

@@ -14,20 +14,18 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from strokelens.errors import StrokelensError
 from strokelens.home import home_path
+from strokelens.io.photos import MAX_PIXELS, CropTransform, Photo, open_image  # noqa: F401  (re-exported)
 from strokelens.models.doodlenet import read_class_names
 from strokelens.models.tfjs import TFJSModel, load_tfjs
 
 MODEL_DIR = "models/darknet-tiny"
 N_CLASSES = 1000
 INPUT_SIZE = 224
-#: Photos larger than this many pixels are refused (decompression bombs).
-MAX_PIXELS = 100_000_000
 
 
 def load(home: str | os.PathLike[str] | None = None) -> TFJSModel:
@@ -43,29 +41,10 @@ def load(home: str | os.PathLike[str] | None = None) -> TFJSModel:
     return model.to(memory_format=torch.channels_last).eval()
 
 
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open a photo as RGB, raising `StrokelensError` naming the file when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise StrokelensError(f"no such file: {path}")
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise StrokelensError(f"{path}: image of {img.width}x{img.height} pixels is too large")
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise StrokelensError(f"{path}: not a readable image ({exc})") from None
-
-
 def preprocess(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
-    """Centre-crop ``image`` to a square, resize it to ``size`` (bicubic): ``(3, size, size)`` in [0, 1]."""
-    image = image.convert("RGB")
-    w, h = image.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
-    arr = np.asarray(image, dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+    """Centre-crop ``image`` to a square, resize it to ``size`` (bicubic): ``(3, size, size)`` in [0, 1].
+    The same `CropTransform` the image view uses."""
+    return CropTransform.centre(*image.size, size).tensor(image)
 
 
 def normalise_name(name: str) -> str:
@@ -99,4 +78,18 @@ def match_imagenet_samples(
         i = index.get(normalise_name(sample_class_name(p)))
         if i is not None:
             out.append((p, i))
+    return out
+
+
+def file_targets(photos: Iterable[str | os.PathLike[str] | Photo], class_names: Sequence[str]) -> list[int]:
+    """Class indices spelled by file names like ``n01440764_tench.JPEG`` (ImageNet samples), one per
+    photo (a path or a `Photo`), matched as `match_imagenet_samples` does; a name that names no
+    single class is an error."""
+    out = []
+    for photo in photos:
+        p = photo.source if isinstance(photo, Photo) else photo
+        pairs = match_imagenet_samples([p], class_names)
+        if not pairs:
+            raise StrokelensError(f"{p}: the file name names no single class of this model")
+        out.append(pairs[0][1])
     return out

@@ -1,6 +1,6 @@
-"""Units: the things an explanation scores. Strokes, or stroke pieces of equal arc length.
+"""Sketch units: strokes, or stroke pieces of equal arc length.
 
-A `Units` object says which unit every segment of a padded batch belongs to. The game built on it
+A `SketchUnits` object says which unit every segment of a padded batch belongs to. The game built on it
 switches units on and off with a presence weight ``z`` in [0, 1] per unit. Pieces are made by
 inserting a point at every piece boundary, so each segment lies in exactly one piece; the inserted
 points are linear interpolations of the original ones, kept differentiable through `interpolate`.
@@ -8,27 +8,33 @@ points are linear interpolations of the original ones, kept differentiable throu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch, SketchBatch
+from strokelens.units.base import Units, rows_list
 
 UNIT_KINDS = ("stroke", "piece")
 
 
 @dataclass(eq=False)
-class Units:
-    """A unit assignment for a batch.
+class SketchUnits(Units):
+    """A unit assignment for a batch of sketches.
 
     ``batch``: the batch the segments come from (for pieces, with boundary points inserted).
     ``segment_unit``: ``(B, N)`` long, the unit of the segment starting at each point, ``-1`` on padding.
     ``n_units``: ``(B,)`` long. ``unit_stroke``: ``(B, K)`` long, the stroke each unit lies on (``-1``
     on padding). ``source_index``/``source_next``/``source_t``: ``(B, N)``, each point of ``batch`` as
     ``(1 - t) * p[source_index] + t * p[source_next]`` of the original batch's points.
+    ``options``: how pieces were cut (``pieces_per_stroke``, ``piece_length``), so `select` can recut.
     """
+
+    KINDS = UNIT_KINDS
 
     kind: str
     original: SketchBatch
@@ -39,10 +45,7 @@ class Units:
     source_index: torch.Tensor | None = None
     source_next: torch.Tensor | None = None
     source_t: torch.Tensor | None = None
-
-    @property
-    def max_units(self) -> int:
-        return int(self.n_units.max())
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -50,10 +53,40 @@ class Units:
         return self.batch.points.dtype
 
     @property
-    def unit_mask(self) -> torch.Tensor:
-        """``(B, K)`` bool: which unit slots hold a real unit."""
-        ar = torch.arange(self.max_units, device=self.n_units.device)
-        return ar[None, :] < self.n_units[:, None]
+    def sketches(self) -> list[Sketch]:
+        """The sketches these units were made from."""
+        return self.original.sketches
+
+    def to(self, device: torch.device | str) -> SketchUnits:
+        """The same units with every tensor on ``device``."""
+        if torch.device(device) == self.n_units.device:
+            return self
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return replace(
+            self,
+            original=self.original.to(device),
+            batch=self.batch.to(device),
+            segment_unit=self.segment_unit.to(device),
+            n_units=self.n_units.to(device),
+            unit_stroke=self.unit_stroke.to(device),
+            source_index=move(self.source_index),
+            source_next=move(self.source_next),
+            source_t=move(self.source_t),
+        )
+
+    def select(self, rows: Sequence[int] | torch.Tensor) -> SketchUnits:
+        """The units of sketches ``rows`` only (cut again the same way)."""
+        idx = rows_list(rows)
+        sub = SketchBatch.from_sketches(
+            [self.original.sketches[i] for i in idx], device=self.original.device, dtype=self.dtype
+        )
+        return make_units(sub, self.kind, **self.options)
+
+    def label(self, i: int) -> str | None:
+        return self.original.sketches[i].label
+
+    def part_names(self, i: int) -> list[str]:
+        return list(self.original.sketches[i].part_names or [])
 
     def points(self, original_points: torch.Tensor | None = None) -> torch.Tensor:
         """This assignment's points as a differentiable function of the original batch's points."""
@@ -102,11 +135,11 @@ class Units:
         return torch.where(counts.sum(-1) > 0, best, torch.full_like(best, -1))
 
 
-def stroke_units(batch: SketchBatch) -> Units:
+def stroke_units(batch: SketchBatch) -> SketchUnits:
     """One unit per stroke."""
     ar = torch.arange(batch.max_strokes, device=batch.device)
     unit_stroke = torch.where(ar[None] < batch.n_strokes[:, None], ar[None], torch.full_like(ar[None], -1))
-    return Units(
+    return SketchUnits(
         kind="stroke",
         original=batch,
         batch=batch,
@@ -118,7 +151,7 @@ def stroke_units(batch: SketchBatch) -> Units:
 
 def piece_units(
     batch: SketchBatch, pieces_per_stroke: int | None = 3, piece_length: float | None = None
-) -> Units:
+) -> SketchUnits:
     """Cut every stroke into pieces of equal arc length.
 
     Give either ``pieces_per_stroke`` (a fixed count) or ``piece_length`` (a target length in the
@@ -146,7 +179,7 @@ def piece_units(
     unit_stroke = np.full((b, k), -1, dtype=np.int64)
     for i, c in enumerate(cut):
         unit_stroke[i, : len(c[5])] = c[5]
-    return Units(
+    return SketchUnits(
         kind="piece",
         original=batch,
         batch=new_batch,
@@ -156,6 +189,7 @@ def piece_units(
         source_index=pad([c[1] for c in cut], 0, np.int64),
         source_next=pad([c[2] for c in cut], 0, np.int64),
         source_t=pad([c[3] for c in cut], 0.0, np.float64),
+        options={"pieces_per_stroke": pieces_per_stroke, "piece_length": piece_length},
     )
 
 
@@ -226,7 +260,7 @@ def make_units(
     kind: str = "stroke",
     pieces_per_stroke: int | None = 3,
     piece_length: float | None = None,
-) -> Units:
+) -> SketchUnits:
     """Build units of ``kind`` (``stroke`` or ``piece``) for a batch."""
     if kind == "stroke":
         return stroke_units(batch)

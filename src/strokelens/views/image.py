@@ -1,0 +1,166 @@
+"""The image view: a photo model sees removed superpixels replaced by a baseline.
+
+``x * M(z) + base * (1 - M(z))`` with ``M(z) = z[label map]`` gathered per pixel, batched over rows on
+the model's device; ``base`` is each superpixel's mean colour (what LIME shows for a hidden
+superpixel), a blurred copy of the photo, or a constant colour.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from strokelens.errors import StrokelensError
+from strokelens.io.photos import Photo, load_photos
+from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
+from strokelens.views.base import View
+
+BASELINES = ("mean", "blur", "constant")
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders."""
+    radius = max(1, min(math.ceil(3 * sigma), min(images.shape[-2:]) - 1))
+    t = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    c = images.shape[1]
+    x = F.pad(images, (radius, radius, 0, 0), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.pad(x, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+class ImageView(View):
+    """An image model (``input_kind == "image"``, ``(B, 3, S, S)`` RGB in [0, 1]) seen through
+    superpixel presence: ``x * M(z) + base * (1 - M(z))``, ``M(z) = z[label map]``.
+
+    ``baseline``: ``"mean"`` (each superpixel's mean colour, as ``lime_image`` with
+    ``hide_color=None``), ``"blur"`` (Gaussian, ``blur_sigma`` input pixels) or ``"constant"``
+    (``constant``: a grey level or an RGB triple in [0, 1]). Rows reach the model in chunks of
+    ``chunk`` so thousands of coalitions fit in memory.
+    """
+
+    units_type = SuperpixelUnits
+    input_kind = "image"
+    item_name = "image"
+    max_rows = 256
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        baseline: str = "mean",
+        constant: float | Sequence[float] = 0.5,
+        blur_sigma: float = 8.0,
+        chunk: int = 64,
+    ) -> None:
+        if baseline not in BASELINES:
+            raise StrokelensError(f"unknown baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
+        if blur_sigma <= 0:
+            raise StrokelensError(f"blur_sigma must be positive, got {blur_sigma}")
+        self.model = model
+        self.baseline = baseline
+        self.constant = constant
+        self.blur_sigma = blur_sigma
+        self.chunk = chunk
+        self.class_names: Sequence[str] = model.class_names
+        self.input_size: int | None = getattr(model, "input_size", None)
+
+    def baselines(self, units: SuperpixelUnits) -> torch.Tensor:
+        """What a removed superpixel shows: ``(B, 3, S, S)``."""
+        x = units.images
+        if self.baseline == "mean":
+            return superpixel_means(units)
+        if self.baseline == "blur":
+            return gaussian_blur(x, self.blur_sigma)
+        value = torch.as_tensor(self.constant, dtype=x.dtype, device=x.device).reshape(-1)
+        if value.numel() not in (1, 3):
+            raise StrokelensError(f"constant must be one value or an RGB triple, got {self.constant!r}")
+        return value.view(1, -1, 1, 1).expand_as(x).contiguous()
+
+    def bind(self, units: SuperpixelUnits) -> dict[str, Any]:
+        size = self.input_size
+        if size is not None and tuple(units.images.shape[-2:]) != (size, size):
+            raise StrokelensError(
+                f"the model takes {size}x{size} images; got {tuple(units.images.shape[-2:])} "
+                "(build units with view.make_units(photos) or SuperpixelUnits.from_photos(..., size=...))"
+            )
+        return {"units": units, "base": self.baselines(units)}
+
+    def make_units(
+        self,
+        inputs: Sequence[Photo],
+        n_segments: int = 50,
+        compactness: float = 10.0,
+        labels: Sequence[np.ndarray] | None = None,
+    ) -> SuperpixelUnits:
+        """SLIC superpixels (or the given label maps) of photos cropped to the model's input. Photos
+        may be given as file paths: they are read here, a batch at a time."""
+        photos = [load_photos([p])[0] if isinstance(p, (str, os.PathLike)) else p for p in inputs]
+        if not all(isinstance(p, Photo) for p in photos):
+            bad = next(type(p).__name__ for p in photos if not isinstance(p, Photo))
+            raise StrokelensError(f"an image view takes Photo objects (strokelens.io.photos), got {bad}")
+        return SuperpixelUnits.from_photos(
+            photos,
+            size=self.input_size or 224,
+            n_segments=n_segments,
+            compactness=compactness,
+            labels=labels,
+            device=self.device,
+        )
+
+    def unit_options(self) -> tuple[str, ...]:
+        return ("n_segments", "compactness", "labels")
+
+    def hide_color(self) -> float | tuple[float, ...] | None:
+        """The baseline as the ``lime`` package's ``hide_color``: None (each superpixel's mean colour)
+        for ``mean``, the constant for ``constant``; ``blur`` has no lime equivalent."""
+        if self.baseline == "mean":
+            return None
+        if self.baseline == "constant":
+            const = np.asarray(self.constant, dtype=np.float64).reshape(-1)
+            return float(const[0]) if const.size == 1 else tuple(const.tolist())
+        raise StrokelensError("the lime package cannot show a blurred baseline (use mean or constant)")
+
+    def compose(
+        self, z: torch.Tensor, rows: torch.Tensor, units: SuperpixelUnits, base: torch.Tensor
+    ) -> torch.Tensor:
+        """Model inputs ``(R, 3, S, S)`` for presence ``z`` ``(R, K)`` of items ``rows``."""
+        x, b = units.images[rows], base[rows]
+        lab = units.labels[rows]
+        m = torch.gather(z.to(x.dtype), 1, lab.flatten(1)).view(len(rows), 1, *lab.shape[-2:])
+        return x * m + b * (1 - m)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on ``x`` in chunks of ``chunk`` rows."""
+        if len(x) <= self.chunk:
+            return self.model(x)
+        return torch.cat([self.model(x[i : i + self.chunk]) for i in range(0, len(x), self.chunk)])
+
+    def outputs(
+        self, z: torch.Tensor, rows: torch.Tensor, units: SuperpixelUnits, base: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``(R, C)`` with superpixels shown in proportion ``z`` (composed chunk by chunk)."""
+        if len(rows) <= self.chunk:
+            return self.model(self.compose(z, rows, units, base))
+        return torch.cat(
+            [
+                self.model(self.compose(z[i : i + self.chunk], rows[i : i + self.chunk], units, base))
+                for i in range(0, len(rows), self.chunk)
+            ]
+        )
+
+    def images(self, units: SuperpixelUnits, z: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's inputs ``(B, 3, S, S)`` for presence ``z`` (default: all present)."""
+        units = units.to(self.device)
+        rows = torch.arange(len(units), device=self.device)
+        if z is None:
+            z = torch.ones(len(units), units.max_units, device=self.device)
+        with torch.no_grad():
+            return self.compose(z.to(self.device), rows, **self.bind(units))

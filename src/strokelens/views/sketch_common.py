@@ -1,0 +1,35 @@
+"""What the sketch views share: turning sketches into stroke or piece units on the model's device."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from strokelens.errors import StrokelensError
+from strokelens.sketch import Sketch, SketchBatch
+from strokelens.units.strokes import SketchUnits, make_units
+
+#: Options `make_sketch_units` accepts.
+SKETCH_UNIT_OPTIONS = ("kind", "pieces_per_stroke", "piece_length")
+
+
+def make_sketch_units(
+    sketches: Sequence[Sketch] | SketchBatch,
+    device: torch.device,
+    kind: str = "stroke",
+    pieces_per_stroke: int | None = 3,
+    piece_length: float | None = None,
+) -> SketchUnits:
+    """Stroke or piece units of ``sketches`` (a list or a padded batch) on ``device``."""
+    if isinstance(sketches, SketchBatch):
+        batch = sketches.to(device)
+    else:
+        sketches = list(sketches)
+        if not sketches:
+            raise StrokelensError("no sketches given")
+        if not all(isinstance(s, Sketch) for s in sketches):
+            bad = next(type(s).__name__ for s in sketches if not isinstance(s, Sketch))
+            raise StrokelensError(f"a sketch view takes Sketch objects, got {bad}")
+        batch = SketchBatch.from_sketches(sketches, device=device)
+    return make_units(batch, kind, pieces_per_stroke, piece_length)

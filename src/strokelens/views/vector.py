@@ -1,0 +1,53 @@
+"""The vector sketch view: a model that takes a soft presence weight per stroke (the stroke
+transformer), ``forward(points, stroke_ids, presence)``; presence 0 equals deleting the stroke."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from strokelens.errors import StrokelensError
+from strokelens.sketch import Sketch
+from strokelens.units.strokes import SketchUnits
+from strokelens.views.base import View
+from strokelens.views.sketch_common import make_sketch_units
+
+
+class VectorSketchView(View):
+    """A vector sketch model with ``prepare(batch) -> (points, stroke_ids)`` and
+    ``forward(points, stroke_ids, presence)``; units must be whole strokes."""
+
+    units_type = SketchUnits
+    input_kind = "vector-sketch"
+    takes_points = True
+    max_rows = 1024
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.class_names: Sequence[str] = model.class_names
+
+    def make_units(self, inputs: Sequence[Sketch], **options: Any) -> SketchUnits:
+        kind = options.pop("kind", "stroke")
+        if kind != "stroke":
+            raise StrokelensError(f"{type(self.model).__name__} reads whole strokes; use stroke units")
+        return make_sketch_units(inputs, self.device, kind="stroke", **options)
+
+    def unit_options(self) -> tuple[str, ...]:
+        return ("kind",)
+
+    def bind(self, units: SketchUnits) -> dict[str, Any]:
+        if units.kind != "stroke":
+            raise StrokelensError(f"{type(self.model).__name__} reads whole strokes; use stroke units")
+        points, stroke_ids = self.model.prepare(units.batch)
+        return {"points": points, "stroke_ids": stroke_ids}
+
+    def points(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's own points (normalised frame, every stroke resampled), not the sketch's."""
+        return inputs["points"], inputs["stroke_ids"]
+
+    def outputs(
+        self, z: torch.Tensor, rows: torch.Tensor, points: torch.Tensor, stroke_ids: torch.Tensor
+    ) -> torch.Tensor:
+        return self.model(points[rows], stroke_ids[rows], presence=z)
