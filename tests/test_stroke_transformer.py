@@ -259,3 +259,24 @@ def test_more_strokes_than_order_embeddings_is_an_error():
         small.classify(batch)
     with pytest.raises(StrokelensError, match="max_strokes = 4"):
         small.encode(*small.prepare(batch))
+
+
+def test_rows_of_short_sketches_in_a_long_batch(shipped, sketches):
+    """Coalitions of the shorter sketches of a batch padded to a longer one: trailing empty slots
+    are skipped, the logits are those of each sketch alone and the presence gradient keeps every slot."""
+    points, stroke_ids = shipped.prepare(SketchBatch.from_sketches(sketches))
+    counts = torch.tensor([s.n_strokes for s in sketches])
+    short = (counts < counts.max()).nonzero()[:, 0]
+    assert len(short) >= 2
+    rows = short.repeat(2)
+    k = int(counts.max())
+    encoding = shipped.encode(points, stroke_ids, k).detach()
+    presence = torch.rand(len(rows), k, generator=torch.Generator().manual_seed(2)).requires_grad_(True)
+    cached = shipped.forward_encoded(encoding, presence, rows)
+    (grad,) = torch.autograd.grad(cached[:, 0].sum(), presence)
+    assert grad.shape == (len(rows), k) and grad[:, int(counts[short].max()) :].abs().max() == 0
+    with torch.no_grad():
+        for r, i in enumerate(rows.tolist()):
+            n = int(counts[i])
+            alone = shipped(points[i : i + 1], stroke_ids[i : i + 1], presence[r : r + 1, :n])
+            torch.testing.assert_close(cached[r : r + 1], alone, atol=1e-5, rtol=0)

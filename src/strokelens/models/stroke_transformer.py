@@ -338,6 +338,13 @@ class StrokeTransformer(nn.Module):
                 f"got {tuple(presence.shape)}"
             )
         p = exists if presence is None else presence.to(tokens.dtype) * exists
+        # Trailing slots that no row has a stroke in are absent everywhere: attention gives them
+        # weight 0 and they come after every real stroke in order, so dropping them changes nothing
+        # but the cost (a batch padded to its longest sketch, coalitions of its shorter ones).
+        used = enc.exists.any(0).nonzero()
+        keep = int(used[-1]) + 1 if len(used) else 0
+        if keep < tokens.shape[1]:
+            tokens, p = tokens[:, :keep], p[:, :keep]
         tokens = tokens + self.order_embedding(p)
         x = torch.cat([self.cls.expand(tokens.shape[0], 1, -1), tokens], dim=1)
         key_presence = torch.cat([torch.ones_like(p[:, :1]), p], dim=1)
