@@ -156,3 +156,15 @@ def test_images_footprints_and_embedding_games_agree_with_the_cache_off(
         with torch.no_grad():
             zz = coalitions(plain, 6, seed=3)
             torch.testing.assert_close(cached(zz), plain(zz), atol=1e-5, rtol=0)
+
+
+def test_vector_game_gives_point_gradients_when_the_bound_points_require_them(
+    stroke_transformer, small_sketches
+):
+    units = stroke_units(SketchBatch.from_sketches(small_sketches[:3]))
+    game = view_for(stroke_transformer).game(units)
+    points, _ = game.points()
+    points.requires_grad_(True)  # the very tensor the encoding was made from
+    rows = torch.arange(game.batch_size)
+    (grad,) = torch.autograd.grad(game.value(game.full(), rows, points=points).sum(), points)
+    assert grad.abs().sum() > 0

@@ -69,6 +69,7 @@ class VectorSketchView(View):
         encoding: Any = None,
         encoded_points: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if encoding is not None and points is encoded_points:
+        # The cached encoding holds for the bound points, and carries no gradient to them.
+        if encoding is not None and points is encoded_points and not points.requires_grad:
             return self.model.forward_encoded(encoding, presence=z, rows=rows)
         return self.model(points[rows], stroke_ids[rows], presence=z)
