@@ -304,3 +304,108 @@ def test_runs_on_device(device):
         starts.cpu(), ends.cpu(), unit.cpu(), weight.detach().cpu(), size=16, line_width=2.0, supersample=2
     )
     assert (out.detach().cpu() - ref).abs().max() < 1e-5
+
+
+# ------------------------------------------------------------------------- cached coverage
+def rows_of(batch: SketchBatch, rows: torch.Tensor) -> SketchBatch:
+    """The sub-batch of ``rows`` (repeats allowed), as a game hands the rasteriser coalitions."""
+    from dataclasses import replace
+
+    return replace(
+        batch,
+        points=batch.points[rows],
+        stroke_ids=batch.stroke_ids[rows],
+        point_mask=batch.point_mask[rows],
+        n_strokes=batch.n_strokes[rows],
+        sketches=[batch.sketches[i] for i in rows.tolist()],
+        parts=None,
+        times=None,
+    )
+
+
+@pytest.mark.parametrize(("supersample", "kind"), [(1, "stroke"), (2, "stroke"), (1, "piece")])
+def test_coverage_composite_equals_the_preset_on_spg(spg_sample, supersample, kind):
+    """One coverage per batch, composited for many coalitions of its sketches: the same pictures and
+    the same gradients with respect to the unit weights as rendering each row from its points."""
+    from strokelens.units import piece_units, stroke_units
+
+    sketches = [s.quickdraw_simplified() for s in spg_sample[::3]]
+    units = (stroke_units if kind == "stroke" else piece_units)(SketchBatch.from_sketches(sketches))
+    batch, seg_unit = units.batch, units.segment_unit
+    model = QuickDrawBitmap(supersample=supersample)
+    frame = model.frame(units.original)
+    coverage = model.coverage(batch, segment_unit=seg_unit, frame=frame)
+    assert len(coverage) == len(batch) and bool((coverage.pairs_per_item() > 0).all())
+    g = torch.Generator().manual_seed(1)
+    rows = torch.randint(0, len(batch), (60,), generator=g)
+    z = torch.rand(len(rows), units.max_units, generator=g)
+    z[z < 0.3] = 0.0
+    z[0] = 1.0
+    z_plain, z_cached = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    plain = model(rows_of(batch, rows), unit_weight=z_plain, segment_unit=seg_unit[rows], frame=frame[rows])
+    cached = model.composite(coverage, z_cached, rows)
+    assert cached.shape == plain.shape == (len(rows), 1, 28, 28)
+    torch.testing.assert_close(cached, plain, atol=1e-6, rtol=0)
+    assert (
+        plain - model(rows_of(batch, rows), segment_unit=seg_unit[rows], frame=frame[rows])
+    ).abs().max() > 0.1
+    w = torch.randn(plain.shape, generator=g)
+    (plain * w).sum().backward()
+    (cached * w).sum().backward()
+    assert z_plain.grad.abs().max() > 1e-2
+    torch.testing.assert_close(z_cached.grad, z_plain.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_coverage_composite_in_chunks_matches_rasterize(monkeypatch):
+    """Rows composited a few pairs at a time (and a row larger than a chunk) change nothing."""
+    import strokelens.render.rasteriser as rast
+
+    starts, ends, unit, weight = random_segments(4, batch=3, m=14, extent=14.0)
+    kwargs = dict(size=(12, 15), line_width=2.0, supersample=2, softness=1.5)
+    coverage = rast.ink_coverage(starts, ends, unit, **kwargs)
+    assert coverage.value.dtype == torch.float64 and int(coverage.pairs_per_item().min()) > 7
+    rows = torch.tensor([2, 0, 0, 1, 2])
+    z = torch.rand(
+        len(rows), weight.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    expected = rasterize(starts[rows], ends[rows], unit[rows], z, **kwargs)
+    whole = coverage.composite(z, rows)
+    monkeypatch.setattr(rast, "CHUNK_PAIRS", 7)
+    torch.testing.assert_close(coverage.composite(z, rows), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(whole, expected, atol=1e-12, rtol=0)
+    # Weight 0 removes the unit there too, and the hand-written backward passes gradcheck.
+    z[1, 2] = 0.0
+    assert torch.autograd.gradcheck(lambda w: coverage.composite(w, rows), (z.clone().requires_grad_(True),))
+    none = rast.ink_coverage(starts, ends, torch.full_like(unit, -1), **kwargs)
+    assert len(none.value) == 0 and none.composite(z, rows).abs().max() == 0
+
+
+def test_coverage_errors_are_project_errors(spg_sample):
+    batch = SketchBatch.from_sketches(spg_sample[:2])
+    model = QuickDrawBitmap()
+    coverage = model.coverage(batch)
+    k = batch.max_strokes
+    with pytest.raises(StrokelensError, match="only"):
+        coverage.composite(torch.ones(2, k - 1))
+    with pytest.raises(StrokelensError, match="rows must index"):
+        coverage.composite(torch.ones(1, k), torch.tensor([2]))
+    with pytest.raises(StrokelensError, match=r"rows \(R,\)"):
+        coverage.composite(torch.ones(3, k), torch.tensor([0, 1]))
+    with pytest.raises(StrokelensError, match="canvas"):
+        QuickDrawBitmap(supersample=2).composite(coverage, torch.ones(2, k))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_coverage_runs_on_device(device):
+    from strokelens.render.rasteriser import ink_coverage
+
+    starts, ends, unit, weight = (t.to(device) for t in random_segments(0, dtype=torch.float32))
+    weight.requires_grad_(True)
+    coverage = ink_coverage(starts, ends, unit, size=16, line_width=2.0, supersample=2)
+    out = coverage.composite(weight)
+    out.sum().backward()
+    assert out.device.type == device and weight.grad.device.type == device
+    ref = rasterize(
+        starts.cpu(), ends.cpu(), unit.cpu(), weight.detach().cpu(), size=16, line_width=2.0, supersample=2
+    )
+    assert (out.detach().cpu() - ref).abs().max() < 1e-5

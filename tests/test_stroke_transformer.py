@@ -12,6 +12,7 @@ from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
 from strokelens.models import load_model
 from strokelens.models.stroke_transformer import (
+    StrokeEncoding,
     StrokeTransformer,
     StrokeTransformerConfig,
     load,
@@ -191,3 +192,91 @@ def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):
     assert main(["train", "--help"]) == 0
     assert "stroke-transformer" in capsys.readouterr().out
     assert main(["train", "stroke-transformer", "--data", "mnist", "--out", "x"]) == 2
+
+
+@pytest.fixture(scope="module")
+def shipped() -> StrokeTransformer:
+    return load()
+
+
+def test_cached_encoding_equals_forward_with_rows_and_gradients(shipped, home):
+    """Many coalitions of a few real sketches through one encoding: the same logits and presence
+    gradients as the plain forward on the rows' own points."""
+    sk = load_spg("test", classes=CLASSES, per_class=2, home=home)
+    points, stroke_ids = shipped.prepare(SketchBatch.from_sketches(sk))
+    k = int(stroke_ids.max()) + 1
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, len(sk), (40,), generator=g)
+    rows[:3] = torch.tensor([2, 2, 0])  # repeats and any order
+    presence = torch.rand(len(rows), k, generator=g)
+    presence[presence < 0.3] = 0.0  # removed strokes too
+    presence[5] = 1.0
+    with torch.no_grad():
+        encoding = shipped.encode(points, stroke_ids, k)
+    assert isinstance(encoding, StrokeEncoding) and encoding.tokens.shape == (len(sk), k, 128)
+    assert not encoding.tokens.requires_grad
+
+    p_plain = presence.clone().requires_grad_(True)
+    plain = shipped(points[rows], stroke_ids[rows], p_plain)
+    p_cached = presence.clone().requires_grad_(True)
+    cached = shipped.forward_encoded(encoding, p_cached, rows)
+    torch.testing.assert_close(cached, plain, atol=1e-5, rtol=0)
+    weights = torch.randn(plain.shape, generator=g)
+    (plain * weights).sum().backward()
+    (cached * weights).sum().backward()
+    assert p_plain.grad.abs().max() > 1e-3  # a gradient that could differ
+    torch.testing.assert_close(p_cached.grad, p_plain.grad, atol=1e-5, rtol=0)
+    # Presence matters through the cache: rows of one sketch with different presence differ.
+    assert (cached[0] - cached[1]).abs().max() > 1e-3
+    with torch.no_grad():
+        torch.testing.assert_close(
+            shipped.forward_encoded(encoding), shipped(points, stroke_ids), atol=1e-5, rtol=0
+        )
+
+
+def test_forward_encoded_refuses_a_presence_of_the_wrong_width(model, sketches):
+    points, stroke_ids = model.prepare(SketchBatch.from_sketches(sketches[:2]))
+    encoding = model.encode(points, stroke_ids)
+    with pytest.raises(StrokelensError, match="presence must have shape"):
+        model.forward_encoded(encoding, torch.ones(2, encoding.n_slots + 1))
+
+
+def test_more_strokes_than_order_embeddings_is_an_error():
+    torch.manual_seed(0)
+    cfg = StrokeTransformerConfig(
+        n_classes=2, d_model=16, n_layers=1, n_heads=2, d_ff=32, lstm_hidden=8, max_strokes=4
+    )
+    small = StrokeTransformer(cfg).eval()
+
+    def strokes(n: int) -> Sketch:
+        return Sketch([[[10.0 * i, 0.0], [10.0 * i + 5, 8.0]] for i in range(n)])
+
+    with torch.no_grad():
+        ok = small.classify(SketchBatch.from_sketches([strokes(4)]))
+    assert ok.shape == (1, 2)
+    batch = SketchBatch.from_sketches([strokes(2), strokes(5)])
+    with pytest.raises(StrokelensError, match=r"5 strokes.*max_strokes = 4"):
+        small.classify(batch)
+    with pytest.raises(StrokelensError, match="max_strokes = 4"):
+        small.encode(*small.prepare(batch))
+
+
+def test_rows_of_short_sketches_in_a_long_batch(shipped, sketches):
+    """Coalitions of the shorter sketches of a batch padded to a longer one: trailing empty slots
+    are skipped, the logits are those of each sketch alone and the presence gradient keeps every slot."""
+    points, stroke_ids = shipped.prepare(SketchBatch.from_sketches(sketches))
+    counts = torch.tensor([s.n_strokes for s in sketches])
+    short = (counts < counts.max()).nonzero()[:, 0]
+    assert len(short) >= 2
+    rows = short.repeat(2)
+    k = int(counts.max())
+    encoding = shipped.encode(points, stroke_ids, k).detach()
+    presence = torch.rand(len(rows), k, generator=torch.Generator().manual_seed(2)).requires_grad_(True)
+    cached = shipped.forward_encoded(encoding, presence, rows)
+    (grad,) = torch.autograd.grad(cached[:, 0].sum(), presence)
+    assert grad.shape == (len(rows), k) and grad[:, int(counts[short].max()) :].abs().max() == 0
+    with torch.no_grad():
+        for r, i in enumerate(rows.tolist()):
+            n = int(counts[i])
+            alone = shipped(points[i : i + 1], stroke_ids[i : i + 1], presence[r : r + 1, :n])
+            torch.testing.assert_close(cached[r : r + 1], alone, atol=1e-5, rtol=0)

@@ -19,6 +19,15 @@ per stroke. It enters in two places, both differentiable:
   between learned rows), so removing a stroke re-indexes the later ones as deleting it would.
 
 So presence 0 gives exactly the output for the sketch without that stroke (other strokes unchanged).
+
+Caching. Shape and location embeddings do not depend on presence, and the shape LSTM is most of a
+forward pass. ``encode(points, stroke_ids)`` computes them once as a `StrokeEncoding`;
+``forward_encoded(encoding, presence, rows)`` runs the rest for any presence, taking the encoding's
+sketches ``rows`` (one per presence row, so many coalitions of a few sketches share one encoding).
+``forward`` is exactly ``forward_encoded(encode(...), presence)``.
+
+A model has ``max_strokes`` learned order embeddings; a sketch with more strokes is refused with a
+`StrokelensError` (the clamped soft index would give all later strokes one order embedding).
 The input frame is QuickDraw's normalised frame divided by 255: the top-left corner at 0, the longer
 side spanning 0..1; `StrokeTransformer.prepare` builds it from a `SketchBatch` and resamples every
 stroke to a fixed number of points by arc length.
@@ -150,6 +159,35 @@ def resample_strokes(
 
 
 # ----------------------------------------------------------------------------------- the model
+@dataclass(frozen=True, eq=False)
+class StrokeEncoding:
+    """The presence-independent part of a stroke transformer's input, from `StrokeTransformer.encode`.
+
+    ``tokens`` ``(B, S, d)``: shape + location embedding of every stroke slot (zero on empty slots);
+    ``exists`` ``(B, S)`` bool: which slots hold a stroke. Presence does not change either, so one
+    encoding serves every coalition of its sketches (see `StrokeTransformer.forward_encoded`).
+    """
+
+    tokens: torch.Tensor
+    exists: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def n_slots(self) -> int:
+        """Stroke slots per sketch, ``S``."""
+        return self.tokens.shape[1]
+
+    def select(self, rows: torch.Tensor) -> StrokeEncoding:
+        """The encoding of sketches ``rows`` ``(R,)`` (indices into this encoding, repeats allowed)."""
+        return StrokeEncoding(self.tokens[rows], self.exists[rows])
+
+    def detach(self) -> StrokeEncoding:
+        """The same values with no autograd history (for a cache that points are not optimised through)."""
+        return StrokeEncoding(self.tokens.detach(), self.exists)
+
+
 class PresenceAttentionLayer(nn.Module):
     """Pre-norm transformer encoder layer whose attention weighs each key by a presence in [0, 1]."""
 
@@ -245,34 +283,86 @@ class StrokeTransformer(nn.Module):
         w = (index - lo.to(index.dtype))[..., None]
         return self.order[lo] * (1 - w) + self.order[hi] * w
 
-    def forward(
-        self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Class logits ``(B, n_classes)``.
+    def check_input(self, points: torch.Tensor, stroke_ids: torch.Tensor) -> None:
+        """Raise `StrokelensError` unless ``points`` ``(B, N, 2)`` and ``stroke_ids`` ``(B, N)`` fit.
 
-        ``points`` ``(B, N, 2)`` in the normalised frame (see `prepare`), ``stroke_ids`` ``(B, N)``
-        long with ``-1`` padding, ``presence`` ``(B, S)`` in [0, 1] per stroke slot (None: all 1).
-        Stroke slots that hold no points are absent whatever their presence.
+        Stroke ids must stay below ``config.max_strokes``: past it every stroke would share the last
+        order embedding and the model would silently read a different drawing order.
         """
         if points.ndim != 3 or points.shape[-1] != 2 or stroke_ids.shape != points.shape[:2]:
             raise StrokelensError(
                 f"stroke transformer needs points (B, N, 2) and stroke_ids (B, N); "
                 f"got {tuple(points.shape)} and {tuple(stroke_ids.shape)}"
             )
-        n_slots = presence.shape[1] if presence is not None else None
-        if n_slots is not None and bool((stroke_ids >= n_slots).any()):
+        limit = self.config.max_strokes
+        if stroke_ids.numel() and int(stroke_ids.max()) >= limit:
             raise StrokelensError(
-                f"presence has {n_slots} strokes but stroke ids reach {int(stroke_ids.max())}"
+                f"a sketch has {int(stroke_ids.max()) + 1} strokes but this stroke transformer has order "
+                f"embeddings for at most max_strokes = {limit}; merge or drop strokes first"
             )
-        tokens, lengths = self.embed_strokes(points, stroke_ids, n_slots)
-        exists = (lengths > 0).to(tokens.dtype)
+
+    def encode(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, n_strokes: int | None = None
+    ) -> StrokeEncoding:
+        """The presence-independent part of `forward`: shape + location embeddings, ``S`` slots.
+
+        ``S`` is ``n_strokes`` or the largest stroke id + 1. Differentiable in ``points``; call
+        `StrokeEncoding.detach` (or run under ``torch.no_grad``) to cache it for presence-only games.
+        """
+        self.check_input(points, stroke_ids)
+        if n_strokes is not None and bool((stroke_ids >= n_strokes).any()):
+            raise StrokelensError(
+                f"presence has {n_strokes} strokes but stroke ids reach {int(stroke_ids.max())}"
+            )
+        tokens, lengths = self.embed_strokes(points, stroke_ids, n_strokes)
+        return StrokeEncoding(tokens, lengths > 0)
+
+    def forward_encoded(
+        self,
+        encoding: StrokeEncoding,
+        presence: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Class logits ``(R, n_classes)`` from a cached `encode` result: the presence-dependent rest.
+
+        ``rows`` ``(R,)``: the encoding's sketch for each output row (None: all of them, in order);
+        ``presence`` ``(R, S)`` in [0, 1] per stroke slot (None: all 1). Equals `forward` on the
+        rows' points.
+        """
+        enc = encoding if rows is None else encoding.select(rows)
+        tokens = enc.tokens
+        exists = enc.exists.to(tokens.dtype)
+        if presence is not None and presence.shape != exists.shape:
+            raise StrokelensError(
+                f"presence must have shape {tuple(exists.shape)} (rows, stroke slots); "
+                f"got {tuple(presence.shape)}"
+            )
         p = exists if presence is None else presence.to(tokens.dtype) * exists
+        # Trailing slots that no row has a stroke in are absent everywhere: attention gives them
+        # weight 0 and they come after every real stroke in order, so dropping them changes nothing
+        # but the cost (a batch padded to its longest sketch, coalitions of its shorter ones).
+        used = enc.exists.any(0).nonzero()
+        keep = int(used[-1]) + 1 if len(used) else 0
+        if keep < tokens.shape[1]:
+            tokens, p = tokens[:, :keep], p[:, :keep]
         tokens = tokens + self.order_embedding(p)
         x = torch.cat([self.cls.expand(tokens.shape[0], 1, -1), tokens], dim=1)
         key_presence = torch.cat([torch.ones_like(p[:, :1]), p], dim=1)
         for layer in self.layers:
             x = layer(x, key_presence)
         return self.head(self.norm(x[:, 0]))
+
+    def forward(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Class logits ``(B, n_classes)``: ``forward_encoded(encode(points, stroke_ids), presence)``.
+
+        ``points`` ``(B, N, 2)`` in the normalised frame (see `prepare`), ``stroke_ids`` ``(B, N)``
+        long with ``-1`` padding, ``presence`` ``(B, S)`` in [0, 1] per stroke slot (None: all 1).
+        Stroke slots that hold no points are absent whatever their presence.
+        """
+        n_slots = presence.shape[1] if presence is not None else None
+        return self.forward_encoded(self.encode(points, stroke_ids, n_slots), presence)
 
     def classify(self, batch: SketchBatch) -> torch.Tensor:
         """Logits for a `SketchBatch` (prepared with `prepare`)."""
@@ -328,6 +418,7 @@ def load(home: str | os.PathLike[str] | None = None) -> StrokeTransformer:
 
 
 __all__ = [
+    "StrokeEncoding",
     "StrokeTransformer",
     "StrokeTransformerConfig",
     "load",

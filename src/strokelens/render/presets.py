@@ -8,6 +8,10 @@ rendering it reproduces).
 The frame (scale and offset from raw coordinates to pixels) comes from the whole sketch's bounding
 box and is detached: it does not move when a unit's weight goes to 0 or when points are optimised,
 so attributions and stroke-location inversion see one fixed canvas. Pass ``frame=`` to reuse one.
+
+When the points are fixed, ``coverage(batch)`` does the presence-independent work once (which pixels
+each segment inks, and how much) and ``composite(coverage, unit_weight, rows)`` draws any unit
+opacities from it, equal to ``forward`` on the rows' sketches.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from strokelens.errors import StrokelensError
-from strokelens.render.rasteriser import rasterize
+from strokelens.render.rasteriser import InkCoverage, ink_coverage, rasterize
 from strokelens.render.reference import QD_CANVAS, QD_LINE
 from strokelens.sketch import SketchBatch
 
@@ -100,6 +104,46 @@ class SketchCanvas(nn.Module):
             softness=self.softness,
         )
         return ink[:, None]
+
+    def coverage(
+        self,
+        batch: SketchBatch,
+        segment_unit: Tensor | None = None,
+        frame: Tensor | None = None,
+        points: Tensor | None = None,
+    ) -> InkCoverage:
+        """The presence-independent part of `forward`, for fixed points (they are not differentiated).
+
+        Arguments as in `forward`. Draw it with `composite`.
+        """
+        if frame is None:
+            frame = self.frame(batch)
+        pts = (batch.points if points is None else points).detach()
+        if pts.shape != batch.points.shape:
+            want = tuple(batch.points.shape)
+            raise StrokelensError(f"points must have shape {want}, got {tuple(pts.shape)}")
+        starts, ends, stroke = batch.segments(self.to_pixels(pts, frame.to(pts.dtype)))
+        unit = stroke if segment_unit is None else torch.where(stroke >= 0, segment_unit, -1)
+        return ink_coverage(
+            starts,
+            ends,
+            unit,
+            size=self.size,
+            line_width=self.line_width,
+            supersample=self.supersample,
+            softness=self.softness,
+        )
+
+    def composite(self, coverage: InkCoverage, unit_weight: Tensor, rows: Tensor | None = None) -> Tensor:
+        """``(R, 1, size, size)``: items ``rows`` of ``coverage`` drawn with unit opacities ``unit_weight``
+        ``(R, U)``; equals `forward` on those sketches with the same frame, and is differentiable in
+        ``unit_weight``."""
+        if coverage.size != (self.size, self.size) or coverage.supersample != self.supersample:
+            raise StrokelensError(
+                f"this coverage is for a {coverage.size} canvas at supersample {coverage.supersample}, "
+                f"not {self.size}x{self.size} at {self.supersample}"
+            )
+        return coverage.composite(unit_weight, rows)[:, None]
 
     def extra_repr(self) -> str:
         return (

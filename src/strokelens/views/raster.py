@@ -1,5 +1,9 @@
 """The raster sketch view: a raster model (DoodleNet) sees unit ``k`` drawn with opacity ``z_k``
-through a differentiable rendering preset, in a frame fixed by the whole sketch."""
+through a differentiable rendering preset, in a frame fixed by the whole sketch.
+
+With the cache on (the default), `bind` computes which pixels each segment inks, and how much, once
+per game (``renderer.coverage``: it does not depend on ``z``) and every coalition is composited from
+it; calls that pass their own ``points`` (P-SLA, inversion) render from those points as before."""
 
 from __future__ import annotations
 
@@ -26,7 +30,11 @@ class RasterSketchView(View):
     max_rows = 512
 
     def __init__(
-        self, model: torch.nn.Module, renderer: torch.nn.Module | None = None, simplify: bool = True
+        self,
+        model: torch.nn.Module,
+        renderer: torch.nn.Module | None = None,
+        simplify: bool = True,
+        cache: bool = True,
     ) -> None:
         if renderer is None:
             from strokelens.render.presets import QuickDrawBitmap
@@ -36,6 +44,8 @@ class RasterSketchView(View):
         self.renderer = renderer.to(self.device)
         self.simplify = simplify
         self.class_names: Sequence[str] = model.class_names
+        #: Default of `bind`'s ``cache`` (``view.game(units, cache=...)`` overrides it per game).
+        self.cache = cache
 
     def prepare(self, inputs: Sequence[Sketch]) -> list[Sketch]:
         """QuickDraw's "simplified" recipe (0-255 frame, RDP epsilon 2) keeps every stroke and its look
@@ -50,8 +60,15 @@ class RasterSketchView(View):
     def unit_options(self) -> tuple[str, ...]:
         return SKETCH_UNIT_OPTIONS
 
-    def bind(self, units: SketchUnits) -> dict[str, Any]:
-        return {"units": units, "frame": self.renderer.frame(units.original)}
+    def bind(self, units: SketchUnits, cache: bool | None = None) -> dict[str, Any]:
+        """The frame and, with ``cache`` (default: the view's), the units' pixel coverage."""
+        frame = self.renderer.frame(units.original)
+        inputs: dict[str, Any] = {"units": units, "frame": frame}
+        if (self.cache if cache is None else cache) and hasattr(self.renderer, "coverage"):
+            inputs["coverage"] = self.renderer.coverage(
+                units.batch, segment_unit=units.segment_unit, frame=frame, points=units.points()
+            )
+        return inputs
 
     def points(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         batch = inputs["units"].original
@@ -65,10 +82,11 @@ class RasterSketchView(View):
         units: SketchUnits,
         frame: torch.Tensor,
         points: torch.Tensor | None = None,
+        coverage: Any = None,
     ) -> torch.Tensor:
         """Render the rows' sketches with unit opacities ``z`` and run the model. ``points``: the
         original batch's points ``(B, N, 2)`` to draw instead of its own (differentiable)."""
-        return self.model(self.render(z, rows, units, frame, points))
+        return self.model(self.render(z, rows, units, frame, points, coverage))
 
     def render(
         self,
@@ -77,8 +95,12 @@ class RasterSketchView(View):
         units: SketchUnits,
         frame: torch.Tensor,
         points: torch.Tensor | None = None,
+        coverage: Any = None,
     ) -> torch.Tensor:
-        """The model's input images ``(R, C, H, W)`` for presence ``z`` of items ``rows``."""
+        """The model's input images ``(R, C, H, W)`` for presence ``z`` of items ``rows``: composited
+        from the bound ``coverage`` when there is one and no ``points`` are given."""
+        if points is None and coverage is not None:
+            return self.renderer.composite(coverage, z, rows)
         pts = units.points(points)[rows]
         batch = units.batch
         sub = replace(
