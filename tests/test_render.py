@@ -358,7 +358,7 @@ def test_coverage_composite_equals_the_preset_on_spg(spg_sample, supersample, ki
 
 def test_coverage_composite_in_chunks_matches_rasterize(monkeypatch):
     """Rows composited a few pairs at a time (and a row larger than a chunk) change nothing."""
-    import strokelens.render.rasteriser as rast
+    import strokelens.render.coverage as rast
 
     starts, ends, unit, weight = random_segments(4, batch=3, m=14, extent=14.0)
     kwargs = dict(size=(12, 15), line_width=2.0, supersample=2, softness=1.5)

@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from strokelens.errors import StrokelensError
-from strokelens.render.rasteriser import (
+from strokelens.render.pairs import (
     COVERAGE_EPS,
-    _size2,
+    _canvas,
     check_segments,
     distance2,
     neighbours,
@@ -39,12 +38,8 @@ def rasterize_dense(
 ) -> Tensor:
     """Dense-tensor twin of `rasterize`: ink in [0, 1], shape ``(B, H, W)``."""
     check_segments(starts, ends, segment_unit, unit_weight)
-    if line_width <= 0 or softness <= 0 or supersample < 1:
-        raise StrokelensError("line_width and softness must be positive and supersample at least 1")
-    h, w = _size2(size)
-    s = int(supersample)
+    h, w, s, wid, softness, _ = _canvas(size, line_width, supersample, softness, None)
     hs, ws = h * s, w * s
-    wid = float(line_width) * s
     dev, dt = starts.device, starts.dtype
     segment_unit = segment_unit.long()
     valid = segment_unit >= 0
