@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -66,16 +67,22 @@ def test_python_m_entry_point_imports_no_torch(spg_dir):
 
 @pytest.mark.slow
 def test_info_starts_in_under_a_second(spg_dir):
-    """Generous bound on a warm file cache: best of three runs of `python -m strokelens.cli info`."""
+    """Best of three runs of `python -m strokelens.cli info` on a warm file cache: under 1 s of CPU
+    time (user + system, which other load on a shared machine does not inflate; importing torch alone
+    takes about 3 s) and, more generously, under 5 s of wall time."""
     args = ("-m", "strokelens.cli", "info", "--json", str(spg_dir / "pig.ndjson.gz"), "--limit", "1")
     python(*args)  # warm the file system cache
-    times = []
+    cpu, wall = [], []
     for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = python(*args)
-        times.append(time.perf_counter() - start)
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         assert proc.returncode == 0 and json.loads(proc.stdout)["class"] == "pig"
-    assert min(times) < 1.0, times
+    assert min(cpu) < 1.0, cpu
+    assert min(wall) < 5.0, wall
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -84,6 +91,20 @@ def test_command_table_matches_the_commands(name):
     assert isinstance(command, click.Command) and command.name == name
     # the short help `--help` shows without importing the module is the command's own
     assert command.get_short_help_str(limit=10_000) == COMMANDS[name][1]
+
+
+def test_every_command_module_is_in_the_table():
+    """A module that registers a command on the group must be in COMMANDS, or the command is lost."""
+    import importlib
+
+    folder = Path(__file__).resolve().parents[1] / "src" / "strokelens" / "cli"
+    decorators = ("\n@app.command(", "\n@app.group(")
+    registering = [p.stem for p in folder.glob("*.py") if any(d in p.read_text() for d in decorators)]
+    assert "info" in registering
+    for stem in registering:
+        importlib.import_module(f"strokelens.cli.{stem}")
+    assert set(app.commands) == set(COMMANDS)
+    assert {spec.split(":")[0].rsplit(".", 1)[1] for spec, _ in COMMANDS.values()} == set(registering)
 
 
 def test_help_lists_every_command(capsys):
