@@ -18,9 +18,10 @@ evaluations a photo, on the first ``--shapley-photos`` photos).
     python benchmarks/superpixels.py --quick   # 2 photos, 20 superpixels, 50 LIME samples: a smoke run
     python benchmarks/superpixels.py --json benchmarks/results/superpixels.json   # the full run
 
-The full run's defaults (8 photos, exact Shapley on 4) fit about 10 minutes on 2 CPU cores: every
-photo costs about 4,000 Tiny Darknet evaluations (LIME, Kernel SHAP, lime_image under two seeds) and
-each exact-Shapley photo 2^12 more. ``--limit`` and ``--shapley-photos`` make it larger.
+The full run's defaults (4 photos, exact Shapley on 2) fit about 10 minutes on 2 CPU cores, where
+Tiny Darknet scores some 20-50 perturbed photos a second: every photo costs about 4,000 evaluations
+(LIME, Kernel SHAP, lime_image under two seeds) and each exact-Shapley photo 2^12 more (8 photos and 4
+took over 15 minutes and did not finish). ``--limit`` and ``--shapley-photos`` make it larger.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ def parse_args() -> argparse.Namespace:
         "--limit",
         type=int,
         default=None,
-        help="N photos spread evenly over the classes (default 8; quick: 2)",
+        help="N photos spread evenly over the classes (default 4; quick: 2)",
     )
     p.add_argument("--segments", type=int, default=None, help="SLIC n_segments (default 50; quick: 20)")
     p.add_argument("--lime-samples", type=int, default=None, help="default 1000 (quick: 50)")
     p.add_argument("--grad-steps", type=int, default=None, help="gws-ig steps / smoothgrad samples (16)")
-    p.add_argument("--shapley-photos", type=int, default=None, help="photos with exact Shapley (default 4)")
+    p.add_argument("--shapley-photos", type=int, default=None, help="photos with exact Shapley (default 2)")
     p.add_argument("--shapley-segments", type=int, default=None, help="default 12 (quick: 8)")
     p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     p.add_argument("--batch-size", type=int, default=8)
@@ -84,11 +85,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     quick = args.quick
-    args.limit = args.limit or (2 if quick else 8)
+    args.limit = args.limit or (2 if quick else 4)
     args.segments = args.segments or (20 if quick else 50)
     args.lime_samples = args.lime_samples or (50 if quick else 1000)
     args.grad_steps = args.grad_steps or (4 if quick else 16)
-    args.shapley_photos = args.shapley_photos if args.shapley_photos is not None else (1 if quick else 4)
+    args.shapley_photos = args.shapley_photos if args.shapley_photos is not None else (1 if quick else 2)
     args.shapley_segments = args.shapley_segments or (8 if quick else 12)
     return args
 
