@@ -51,7 +51,8 @@ ROWS: dict[str, list[Row]] = {
     ],
     "render_speed": [
         (
-            "rasteriser, forward + backward, batch 256",
+            "rasteriser, forward + backward, batch 256 ({threads} threads, load average "
+            "{load_average_1min_at_start} at start)",
             lambda f: (
                 f"{_n(f['fwd_bwd_28_b256_per_s'])} sketches/s at 28x28, "
                 f"{_n(f['fwd_bwd_256_b256_per_s'])} at 256x256"
