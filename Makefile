@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint bench-quick clean
+.PHONY: setup demo test lint bench-quick bench-full figures clean
 
 setup: $(VENV)/.installed
 
@@ -31,8 +31,18 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q -n 2
 
+BENCHMARKS := $(filter-out benchmarks/figures.py,$(wildcard benchmarks/*.py))
+
 bench-quick: setup
-	for b in benchmarks/*.py; do $(PY) $$b --quick || exit 1; done
+	for b in $(BENCHMARKS); do $(PY) $$b --quick || exit 1; done
+
+# Full runs, one at a time (each about 10 minutes at most on 2 CPU cores); then `make figures`.
+bench-full: setup
+	for b in $(BENCHMARKS); do $(PY) $$b --json benchmarks/results/$$(basename $$b .py).json || exit 1; done
+
+# The README's figure table, from benchmarks/results/*.json (standard library only: no set-up needed).
+figures:
+	$(if $(wildcard $(PY)),$(PY),python3) benchmarks/figures.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -48,6 +48,7 @@ def main() -> None:
     per_class /= torch.bincount(data.labels, minlength=len(model.class_names)).clamp_min(1).float()
 
     figures = {
+        "quick": args.quick,
         "stroke_transformer_spg_test_top1": round(float(correct.float().mean()), 4),
         "stroke_transformer_spg_test_n": len(sketches),
         "stroke_transformer_worst_class_top1": round(float(per_class.min()), 4),

@@ -13,6 +13,7 @@ from PIL import Image
 from strokelens import Sketch
 from strokelens.cli import main
 from strokelens.io import write_sketches
+from strokelens.models import INPUT_KINDS, REGISTRY
 
 BOMB = """<?xml version="1.0"?>
 <!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
@@ -132,3 +133,48 @@ def test_npz_and_svg_through_info(tmp_path, capsys):
     assert main(["info", "--json", str(path)]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["points"] for r in rows] == [2, 1] and rows[0]["class"] == "cat"
+
+
+# ------------------------------------------------------------------ predict: every shipped model
+
+
+def _predict_input(kind: str, home: Path) -> tuple[list[Path], list[str]]:
+    """Real inputs for a model of ``kind``: SPG sketch files for sketch models, named ImageNet photos."""
+    if kind == "image":
+        photos = ["n01443537_goldfish.JPEG", "n02123045_tabby.JPEG"]
+        return [home / "data" / "imagenet-samples" / p for p in photos], ["--limit", "1"]
+    spg = home / "data" / "quickdraw-spg"
+    return [spg / f"{c}.ndjson.gz" for c in ("airplane", "cactus", "pig")], ["--limit", "5"]
+
+
+@pytest.mark.parametrize("model", sorted(REGISTRY))
+def test_predict_runs_every_shipped_model(home, capsys, model):
+    files, extra = _predict_input(INPUT_KINDS[model], home)
+    args = ["predict", *map(str, files), "--model", model, "--top", "5", "--json", *extra]
+    assert main([*args, "--home", str(home)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(r["model"] == model and len(r["top"]) == 5 for r in rows)
+    for r in rows:
+        probs = [t["probability"] for t in r["top"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    if INPUT_KINDS[model] == "image":
+        assert [Path(r["source"]).name for r in rows] == [f.name for f in files]
+        wanted = [{"goldfish"}, {"tabby", "tiger cat", "Egyptian cat"}]
+        for r, ok in zip(rows, wanted, strict=True):  # right (or a sibling class) within the top 5
+            assert ok & {t["class"] for t in r["top"]}, r
+    else:
+        assert len(rows) == 15 and {r["label"] for r in rows} == {"airplane", "cactus", "pig"}
+        right = sum(r["top"][0]["class"] == r["label"] for r in rows)
+        assert right >= 12, [(r["label"], r["top"][0]["class"]) for r in rows]
+
+
+def test_predict_stroke_transformer_table_and_wrong_input(home, capsys):
+    pig = home / "data" / "quickdraw-spg" / "pig.ndjson.gz"
+    assert main(["predict", str(pig), "--model", "stroke-transformer", "--limit", "1", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "pig.ndjson.gz #0 (pig)" in out and "rank" in out
+    photo = home / "data" / "imagenet-samples" / "n01443537_goldfish.JPEG"
+    assert main(["predict", str(photo), "--model", "stroke-transformer", "--home", str(home)]) == 2
+    assert main(["predict", str(pig), "--model", "darknet-tiny", "--home", str(home)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "takes sketches" in err[0] and "takes photos" in err[1]

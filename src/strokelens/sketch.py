@@ -6,17 +6,23 @@ and ``parts`` (integer semantic part labels, as in SPG). Operations return new s
 
 Geometry helpers (normalise, simplify, resample) work on all strokes at once with NumPy: no Python
 loop over points.
+
+PyTorch is imported only when a `SketchBatch` is built or used, so reading and describing sketches
+(``strokelens info``) starts without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from strokelens.errors import StrokelensError, where
+
+if TYPE_CHECKING:
+    import torch
 
 #: A drawing with more strokes than this is refused (QuickDraw drawings have at most a few hundred).
 MAX_STROKES = 2048
@@ -297,9 +303,15 @@ class SketchBatch:
         cls,
         sketches: Sequence[Sketch],
         device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> SketchBatch:
-        """Pad ``sketches`` into one batch (one concatenation, one scatter: no per-point loop)."""
+        """Pad ``sketches`` into one batch (one concatenation, one scatter: no per-point loop).
+
+        ``dtype`` is that of ``points`` (default ``torch.float32``).
+        """
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         sketches = list(sketches)
         if not sketches:
             raise StrokelensError("cannot build a batch from zero sketches")
@@ -351,6 +363,8 @@ class SketchBatch:
     @property
     def stroke_mask(self) -> torch.Tensor:
         """``(B, S)`` bool: which stroke slots hold a real stroke."""
+        import torch
+
         ar = torch.arange(self.max_strokes, device=self.device)
         return ar[None, :] < self.n_strokes[:, None]
 
@@ -378,6 +392,8 @@ class SketchBatch:
         point of a stroke it is a dot (``start == end``), which also draws single-point strokes.
         ``stroke`` is ``-1`` on padding. Differentiable with respect to ``points``.
         """
+        import torch
+
         pts = self.points if points is None else points
         sid = self.stroke_ids
         nxt_sid = torch.cat([sid[:, 1:], torch.full_like(sid[:, :1], -1)], dim=1)

@@ -1,4 +1,8 @@
-"""`strokelens` command line. Errors a user can cause print one line on stderr and exit with code 2."""
+"""`strokelens` command line. Errors a user can cause print one line on stderr and exit with code 2.
+
+Command modules are imported only when their command runs (see `strokelens.cli.app.COMMANDS`), so
+``strokelens --help`` and ``strokelens info`` start without importing PyTorch.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,6 @@ import sys
 
 import click
 
-from strokelens.cli import (  # noqa: F401  (modules register their commands)
-    demo,
-    explain,
-    info,
-    invert,
-    predict,
-    render,
-    train,
-)
 from strokelens.cli.app import app
 from strokelens.errors import StrokelensError
 

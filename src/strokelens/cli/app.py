@@ -1,15 +1,110 @@
-"""The click group every command module registers on, and options they share."""
+"""The click group every command lives on, and options the commands share.
+
+Commands load lazily: `COMMANDS` names the module and attribute of each one (``"module:attribute"``)
+and its one-line help. ``strokelens --help`` lists them from this table without importing any command
+module, and ``strokelens info`` imports only `strokelens.cli.info`, so neither pays for PyTorch (about
+3 s to import on a small machine). A command module is imported the first time click asks for its
+command (running it, or ``strokelens CMD --help``); its ``@app.command()`` decorator registers it then.
+``tests/test_cli_start.py`` checks that the table matches the commands.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from strokelens.home import ENV_VAR
 
+#: name -> ("module:attribute" of the click command, its short help as ``strokelens --help`` shows it).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "strokelens.cli.demo:demo",
+        "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, exact "
+        "Shapley side by side) and write an HTML report.",
+    ),
+    "evaluate": (
+        "strokelens.cli.explain:evaluate",
+        "Score attribution methods on the drawings (or photos) in FILES: deletion/insertion AUC, "
+        "agreement with exact Shapley values, and cost.",
+    ),
+    "explain": (
+        "strokelens.cli.explain:explain",
+        "Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and "
+        "report.html.",
+    ),
+    "info": (
+        "strokelens.cli.info:info",
+        "Print strokes, points, bounding box and class of every drawing in FILES.",
+    ),
+    "invert": (
+        "strokelens.cli.invert:invert_command",
+        "Move only the strokes of every drawing in FILES until the model sees a class; save the frames.",
+    ),
+    "predict": (
+        "strokelens.cli.predict:predict",
+        "Print the top classes of a pre-trained model (any shipped model) for every drawing or photo.",
+    ),
+    "render": (
+        "strokelens.cli.render:render",
+        "Draw drawing number INDEX of FILE to OUT (PNG or SVG), SPG parts coloured.",
+    ),
+    "train": ("strokelens.cli.train:train", "Train the models strokelens ships."),
+}
 
-@click.group(name="strokelens", context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported only when one is needed.
+
+    ``lazy`` maps a command name to ``("module:attribute", short help)``. Commands registered the
+    ordinary way (``@group.command()``) work beside them.
+    """
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.commands[cmd_name] = self.load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def load(self, name: str) -> click.Command:
+        """Import the module of lazy command ``name`` and return its command."""
+        module_name, attribute = self.lazy[name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command) or command.name != name:
+            raise TypeError(f"{module_name}:{attribute} is not the click command {name!r}")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``: short help from the table for commands not yet imported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is None:
+                rows.append((name, click.utils.make_default_short_help(self.lazy[name][1], limit)))
+            elif not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    name="strokelens",
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="strokelens")
 def app() -> None:
     """Explain sketch and image models in strokes, stroke pieces and superpixels."""

@@ -1,25 +1,30 @@
 """`strokelens predict FILE...`: the top classes of a pre-trained model for every drawing or photo.
 
-Sketch files are drawn with the model's preset (DoodleNet: the QuickDraw 28x28 bitmap recipe, through
-the differentiable rasteriser); photos (``.jpg``, ``.jpeg``, ``.png``) are centre-cropped and resized
-for an image model (``darknet-tiny``, chosen by default when every file is a photo).
+Every shipped model runs: a raster sketch model (DoodleNet) sees each drawing drawn with the QuickDraw
+28x28 bitmap recipe, through the differentiable rasteriser; a vector sketch model (the stroke
+transformer) takes the strokes themselves, every stroke present; photos (``.jpg``, ``.jpeg``,
+``.png``) are centre-cropped and resized for an image model (``darknet-tiny``, chosen by default when
+every file is a photo). PyTorch is imported when the command runs, not for ``--help``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
-from strokelens.models import REGISTRY, load_model
+from strokelens.models import INPUT_KINDS, REGISTRY, load_model
 from strokelens.sketch import Sketch
+
+if TYPE_CHECKING:
+    import torch
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: Drawings or photos classified in one forward pass.
@@ -31,17 +36,34 @@ def is_photo(path: Path) -> bool:
 
 
 def sketch_logits(model: torch.nn.Module, sketches: list[Sketch]) -> torch.Tensor:
-    """Logits of a raster-sketch model for ``sketches``, drawn with the QuickDraw bitmap preset."""
-    from strokelens.datasets import batches
-    from strokelens.render import QuickDrawBitmap
+    """Logits of a sketch model for ``sketches``.
 
-    render = QuickDrawBitmap(size=model.input_size)
+    Raster models see them drawn with the QuickDraw bitmap preset; vector models take the strokes
+    (`StrokeTransformer.classify`: its own normalised frame, every stroke present).
+    """
+    import torch
+
+    from strokelens.datasets import batches
+
+    kind = getattr(model, "input_kind", None)
+    if kind == "raster-sketch":
+        from strokelens.render import QuickDrawBitmap
+
+        render = QuickDrawBitmap(size=model.input_size)
+        forward = lambda b: model(render(b))  # noqa: E731
+    elif kind == "vector-sketch":
+        forward = model.classify
+    else:
+        raise StrokelensError(f"{type(model).__name__} ({kind} input) does not take sketches")
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return torch.cat([model(render(b)) for b in batches(sketches, BATCH)])
+        return torch.cat([forward(b) for b in batches(sketches, BATCH, device=device)]).cpu()
 
 
 def photo_logits(model: torch.nn.Module, paths: list[Path]) -> torch.Tensor:
     """Logits of an image model for the photos at ``paths``."""
+    import torch
+
     from strokelens.models.darknet import open_image, preprocess
 
     out = []
@@ -54,6 +76,8 @@ def photo_logits(model: torch.nn.Module, paths: list[Path]) -> torch.Tensor:
 
 def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     """Per row, the ``k`` most probable classes and their softmax probabilities."""
+    import torch
+
     probs, idx = torch.softmax(logits.double(), dim=1).topk(min(k, logits.shape[1]), dim=1)
     return [
         [(class_names[i], float(p)) for i, p in zip(ri, rp, strict=True)]
@@ -68,7 +92,8 @@ def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tup
     "model_name",
     type=click.Choice(sorted(REGISTRY)),
     default=None,
-    help="Model to run (default: doodlenet for sketches, darknet-tiny for photos).",
+    help="Model to run: doodlenet or stroke-transformer for sketches, darknet-tiny for photos "
+    "(default: doodlenet, or darknet-tiny when every file is a photo).",
 )
 @click.option(
     "--top", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes per item."
@@ -79,19 +104,23 @@ def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tup
 def predict(
     files, model_name: str | None, k: int, limit: int | None, as_json: bool, home: Path | None
 ) -> None:
-    """Print the top classes and probabilities of a pre-trained model for every drawing or photo."""
+    """Print the top classes of a pre-trained model (any shipped model) for every drawing or photo."""
     photos = [is_photo(f) for f in files]
     if model_name is None:
         model_name = "darknet-tiny" if all(photos) else "doodlenet"
-    model = load_model(model_name, home=home)
-    kind = getattr(model, "input_kind", None)
+    kind = INPUT_KINDS[model_name]
+    # Check the files against the model before loading it (and PyTorch).
     if kind == "image":
         not_photos = [str(f) for f, p in zip(files, photos, strict=True) if not p]
         if not_photos:
             raise StrokelensError(f"{not_photos[0]}: model {model_name} takes photos (.jpg, .jpeg, .png)")
+        for f in files:
+            if not f.is_file():
+                raise StrokelensError(f"no such file: {f}")
         items = [{"source": str(f), "index": 0, "label": None} for f in files]
+        model = load_model(model_name, home=home)
         logits = photo_logits(model, list(files))
-    elif kind == "raster-sketch":
+    else:
         if any(photos):
             bad = files[photos.index(True)]
             raise StrokelensError(f"{bad}: model {model_name} takes sketches; use --model darknet-tiny")
@@ -100,9 +129,10 @@ def predict(
             for i, s in enumerate(read_sketches(f, limit=limit)):
                 sketches.append(s)
                 items.append({"source": str(f), "index": i, "label": s.label})
+        if not sketches:
+            raise StrokelensError("no drawings in the given files")
+        model = load_model(model_name, home=home)
         logits = sketch_logits(model, sketches)
-    else:
-        raise StrokelensError(f"strokelens predict does not run {model_name} ({kind} input) yet")
 
     ranked = top_k(logits, model.class_names, k)
     if as_json:

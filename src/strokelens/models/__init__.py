@@ -3,16 +3,20 @@
 Every loaded model is an ``nn.Module`` in eval mode with ``class_names`` (output order) and
 ``input_kind``: ``"raster-sketch"`` (takes ``(B, 1, H, W)`` ink images), ``"vector-sketch"`` (takes
 strokes and a soft presence per stroke) or ``"image"`` (takes ``(B, 3, H, W)`` RGB in [0, 1]).
+
+The names and input kinds below are known without importing PyTorch (the CLI lists them in its help).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from strokelens.errors import StrokelensError
+
+if TYPE_CHECKING:
+    import torch
 
 #: name -> "module:function" returning the model; modules load lazily.
 REGISTRY = {

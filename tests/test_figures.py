@@ -1,0 +1,75 @@
+"""The README's figure table is the one benchmarks/figures.py makes from benchmarks/results/*.json."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def figures():
+    spec = importlib.util.spec_from_file_location("figures", ROOT / "benchmarks" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_table_matches_the_result_files(figures):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    generated = figures.table(figures.load_results())
+    assert figures.with_table(readme, generated) == readme, "README table is stale: run `make figures`"
+    assert figures.main(["--check"]) == 0
+
+
+def test_every_benchmark_has_full_run_results(figures):
+    benchmarks = {p.stem for p in (ROOT / "benchmarks").glob("*.py")} - {"figures", "game_cache"}
+    results = figures.load_results()  # refuses --quick runs
+    assert benchmarks <= set(results), f"no results for {sorted(benchmarks - set(results))}"
+    assert all(figures.ROWS.get(name) for name in benchmarks), "every benchmark has chosen figures"
+    table = figures.table(results)
+    assert table.count("\n") + 1 == 2 + sum(len(figures.ROWS.get(n, [None])) for n in results)
+
+
+def test_check_fails_when_a_file_changes(figures, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(figures.RESULTS, results)
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 0
+    path = results / "inversion.json"
+    data = json.loads(path.read_text())
+    data["n_sketches"] += 1
+    path.write_text(json.dumps(data))
+    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 1
+    assert figures.main(["--results", str(results), "--readme", str(readme)]) == 0  # rewrites it
+    assert f"of {data['n_sketches']:,} sketches" in readme.read_text()
+    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 0
+
+
+def test_unknown_result_file_gets_a_row_and_quick_runs_are_refused(figures, tmp_path):
+    (tmp_path / "new_bench.json").write_text(
+        json.dumps({"a_per_s": 12.5, "label": "x", "b": 3, "c": 1, "d": 2})
+    )
+    table = figures.table(figures.load_results(tmp_path))
+    assert "`new_bench`" in table and "`a_per_s` 12.5, `b` 3, `c` 1 (and 1 more)" in table
+    (tmp_path / "quick.json").write_text(json.dumps({"quick": True, "x": 1}))
+    with pytest.raises(SystemExit, match="quick"):
+        figures.load_results(tmp_path)
+
+
+def test_missing_figure_names_the_file_and_key(figures):
+    with pytest.raises(SystemExit, match=r"results/inversion\.json has no figure 'n_sketches'"):
+        figures.table(
+            {
+                "inversion": {
+                    "stroke_transformer_recovery_rate_after": 1.0,
+                    "doodlenet_tuned_recovery_rate_after": 1,
+                }
+            }
+        )
