@@ -117,6 +117,17 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "game_cache": [
+        (
+            "exact Shapley with the game cache off / on ({sketches} SPG sketches, same run; "
+            "load average {load_average_1min_at_start} at start)",
+            lambda f: "; ".join(
+                f"{name} {_n(f[key + '_shapley_ms_uncached'])} / {_n(f[key + '_shapley_ms_cached'])} "
+                f"ms a sketch ({_n(f[key + '_shapley_speedup'], 2)}x)"
+                for name, key in (("DoodleNet", "doodlenet"), ("stroke transformer", "stroke_transformer"))
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",
