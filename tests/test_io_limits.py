@@ -252,6 +252,15 @@ def test_spg_shaped_record_without_i_key(tmp_path):
         list(read_sketches(path))
 
 
+def test_constant_but_rising_times_are_times(tmp_path):
+    # every stroke drawn within one millisecond: constant along each stroke, but never going back
+    rec = {"key_id": "1", "drawing": [[[0, 5, 9], [0, 5, 9], [0, 0, 0]], [[1, 2], [3, 4], [7, 7]]]}
+    path = tmp_path / "fast.ndjson"
+    path.write_text(json.dumps(rec) + "\n")
+    (sketch,) = read_sketches(path)
+    assert sketch.parts is None and [t.tolist() for t in sketch.times] == [[0, 0, 0], [7, 7]]
+
+
 def test_raw_quickdraw_with_times_still_reads(tmp_path):
     rec = {
         "word": "cup",

@@ -6,7 +6,8 @@ SPG: ``{"i", "key_id", "drawing": [[xs, ys, part_labels], ...]}``, gzip-compress
 ``parts/<class>.txt`` beside the file (one name a line, index = line number).
 
 `read_quickdraw` refuses SPG-shaped records (an ``"i"`` key, or third arrays of whole numbers that are
-constant along every stroke: part labels, which raw QuickDraw times never are) rather than take the
+constant along every stroke and go back down from one stroke to the next: part labels, which raw
+QuickDraw times never are) rather than take the
 part labels for times; this is what happens when an SPG file is copied without its ``parts/`` folder.
 
 Lines longer than `MAX_LINE_CHARS` are refused before they are parsed; to read longer ones, set
@@ -128,8 +129,14 @@ def _spg_shaped(rec: dict, arrs: list[np.ndarray]) -> str | None:
     if "i" in rec:
         return 'it has SPG\'s "i" key'
     long = [a[2] for a in arrs if a.shape[1] > 1]
-    if long and all(np.all(t == t[0]) and float(t[0]).is_integer() for t in long):
-        return "its third arrays are whole numbers constant along every stroke (part labels, not times)"
+    firsts = np.array([a[2][0] for a in arrs])
+    # Times never decrease from stroke to stroke; part labels that go back down are not times.
+    goes_back = bool(np.any(np.diff(firsts) < 0))
+    if long and goes_back and all(np.all(t == t[0]) and float(t[0]).is_integer() for t in long):
+        return (
+            "its third arrays are whole numbers constant along every stroke and going back down from "
+            "stroke to stroke (part labels, not times)"
+        )
     return None
 
 
