@@ -29,7 +29,7 @@ from rich.table import Table
 from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
-from strokelens.evaluation import evaluate_methods
+from strokelens.evaluation import evaluate
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.sketch import SketchBatch
@@ -119,12 +119,10 @@ def main() -> None:
     max_units = min(args.max_shapley_units, MAX_EXACT_UNITS)
 
     t0 = time.perf_counter()
-    everything = evaluate_methods(
-        view, sketches, [*CHEAP_METHODS, "shapley"], batch_size=args.batch_size, max_shapley_units=max_units
+    everything = evaluate(
+        view, sketches, [*CHEAP_METHODS, "shapley"], batch_size=args.batch_size, max_reference_units=max_units
     )
-    on_ref = evaluate_methods(
-        view, ref, REFERENCE_METHODS, batch_size=args.batch_size, max_shapley_units=max_units
-    )
+    on_ref = evaluate(view, ref, REFERENCE_METHODS, batch_size=args.batch_size, max_reference_units=max_units)
     units, game, li_scores, li_seconds, li_evaluations = lime_image_scores(view, ref)
     # SLA timed again on the same sketches as lime_image (the reference subset, in --batch-size
     # batches) right after it, so the speed-up compares like with like under the same machine load.

@@ -17,7 +17,6 @@ from strokelens.attribution.base import Explanation, check_options
 from strokelens.errors import StrokelensError
 from strokelens.games import Target, slice_target
 from strokelens.metrics import Curves, agreement, deletion_insertion
-from strokelens.sketch import Sketch
 from strokelens.units.base import Units
 from strokelens.views.base import View
 
@@ -189,30 +188,3 @@ class _BatchRuns:
             **self.options.get(name, {}),
         )
         return expl, rows
-
-
-def evaluate_methods(
-    view: View,
-    sketches: Sequence[Sketch],
-    methods: Sequence[str],
-    batch_size: int = 32,
-    target: Any = "auto",
-    units: str = "stroke",
-    seed: int = 0,
-    options: dict[str, dict[str, Any]] | None = None,
-    max_shapley_units: int = 12,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict[str, MethodReport]:
-    """`evaluate` on sketches with ``units`` (``stroke``/``piece``): the older call shape."""
-    return evaluate(
-        view,
-        sketches,
-        methods,
-        batch_size=batch_size,
-        target=target,
-        unit_options={"kind": units},
-        seed=seed,
-        options=options,
-        max_reference_units=max_shapley_units,
-        on_batch=on_batch,
-    )

@@ -69,9 +69,7 @@ def explain(
     method_cls = get_method(method)
     options = options or {}
     check_options(method_cls, options)
-    kind = units
-    if kind is None and method_cls.default_units in view.units_type.KINDS:
-        kind = method_cls.default_units
+    kind = method_cls.unit_kind(view, units)
     run = ExplainRun(method)
     for start in range(0, len(inputs), batch_size):
         chunk = inputs[start : start + batch_size]

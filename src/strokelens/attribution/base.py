@@ -181,6 +181,14 @@ class Method:
             extras=extras,
         )
 
+    @classmethod
+    def unit_kind(cls, view: View, units: str | None = None) -> str | None:
+        """The unit kind to build: ``units`` when given, else the method's default where ``view``
+        has that kind (pieces for P-SLA on a raster view), else None (the view's own default)."""
+        if units is None and cls.default_units in view.units_type.KINDS:
+            return cls.default_units
+        return units
+
     def units_for(
         self,
         inputs: Any,
@@ -194,11 +202,11 @@ class Method:
             return inputs
         if isinstance(units, Units):
             return units
-        kind = units
-        if kind is None and self.default_units in self.view.units_type.KINDS:
-            kind = self.default_units
         return self.view.units_for(
-            inputs, kind, pieces_per_stroke=pieces_per_stroke, piece_length=piece_length
+            inputs,
+            self.unit_kind(self.view, units),
+            pieces_per_stroke=pieces_per_stroke,
+            piece_length=piece_length,
         )
 
     def scores(self, game: Game, *, seed: int = 0) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -154,7 +154,7 @@ def explain(
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
     view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
-    if kind == "sketch" and (units or get_method(method).default_units) == "piece":
+    if get_method(method).unit_kind(view, units) == "piece":
         unit_options["pieces_per_stroke"] = pieces
     with _progress(len(inputs)) as progress:
         task = progress.add_task(f"{method} on {len(inputs)} inputs", total=len(inputs))

@@ -36,18 +36,19 @@ class VectorSketchView(View):
         self.cache = cache
 
     def make_units(self, inputs: Sequence[Sketch], **options: Any) -> SketchUnits:
-        kind = options.pop("kind", "stroke")
+        self._check_strokes(options.pop("kind", "stroke"))
+        return make_sketch_units(inputs, self.device, kind="stroke", **options)
+
+    def _check_strokes(self, kind: str) -> None:
         if kind != "stroke":
             raise StrokelensError(f"{type(self.model).__name__} reads whole strokes; use stroke units")
-        return make_sketch_units(inputs, self.device, kind="stroke", **options)
 
     def unit_options(self) -> tuple[str, ...]:
         return ("kind",)
 
     def bind(self, units: SketchUnits, cache: bool | None = None) -> dict[str, Any]:
         """The model's points and, with ``cache`` (default: the view's), their encoding."""
-        if units.kind != "stroke":
-            raise StrokelensError(f"{type(self.model).__name__} reads whole strokes; use stroke units")
+        self._check_strokes(units.kind)
         points, stroke_ids = self.model.prepare(units.batch)
         inputs: dict[str, Any] = {"points": points, "stroke_ids": stroke_ids}
         if (self.cache if cache is None else cache) and hasattr(self.model, "forward_encoded"):
