@@ -7,6 +7,9 @@ it is stable across machines, file orders and Python versions.
 
 ``quickdraw-345x25``: 25 simplified sketches for each of 344 QuickDraw classes (``zigzag`` is
 missing); class names keep QuickDraw's spelling with spaces (``The Eiffel Tower``).
+
+``imagenet-samples``: 1,000 photos, one per ImageNet class. `photo_split` splits them by a hash of
+the file name: 70% ``train``, 10% ``val``, 20% ``test`` (never trained on).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from strokelens.sketch import Sketch, SketchBatch
 SPG_DIR = "data/quickdraw-spg"
 QD345_DIR = "data/quickdraw-345x25"
 SPG_SPLITS = {"train": (0, 600), "val": (600, 700), "test": (700, 800)}
+PHOTO_DIR = "data/imagenet-samples"
+#: Photo split by the first hex digits of SHA-1 of the file name, as fractions of 1.
+PHOTO_SPLITS = {"train": (0.0, 0.7), "val": (0.7, 0.8), "test": (0.8, 1.0)}
 
 
 def split_rank_key(key_id: str) -> str:
@@ -83,6 +89,21 @@ def load_qd345(
     for name in classes or qd345_classes(home):
         out.extend(read_quickdraw(home_path(f"{QD345_DIR}/{name}.ndjson", home), limit=per_class))
     return out
+
+
+def photo_split(split: str = "test", home: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The ImageNet sample photos of one split (``train``/``val``/``test``/``all``), sorted by name."""
+    if split not in (*PHOTO_SPLITS, "all"):
+        raise StrokelensError(f"unknown photo split {split!r}; expected train, val, test or all")
+    paths = sorted(p for p in home_path(PHOTO_DIR, home).iterdir() if p.suffix.lower() in (".jpeg", ".jpg"))
+    if split == "all":
+        return paths
+    lo, hi = PHOTO_SPLITS[split]
+
+    def rank(p: Path) -> float:
+        return int(hashlib.sha1(p.name.encode("utf-8")).hexdigest()[:8], 16) / 16**8
+
+    return [p for p in paths if lo <= rank(p) < hi]
 
 
 def batches(

@@ -7,6 +7,7 @@ from strokelens.attribution import (  # noqa: F401  (importing registers the met
     gws,
     integrated_gradients,
     kernel_shap,
+    learned,
     lime,
     lime_image,
     occlusion,

@@ -23,6 +23,8 @@ PROGRESS_FROM = 5
 
 #: Default methods for sketch models and for photo models.
 DEFAULT_METHOD = {"sketch": "sla", "image": "gws"}
+#: The learned explainers, which take --weights.
+LEARNED = ("wys", "fastshap")
 DEFAULT_EVALUATE = {
     "sketch": "sla,ig,occlusion,lime,kernelshap,shapley,random,length",
     "image": "gws,gws-ig,occlusion,lime,kernelshap,random",
@@ -79,6 +81,25 @@ limit_option = click.option(
 batch_option = click.option(
     "--batch-size", type=click.IntRange(min=1), default=None, help="Drawings (32) or photos (8) per batch."
 )
+weights_option = click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A trained explainer (`strokelens train explainer`) for wys/fastshap; default: the shipped one.",
+)
+
+
+def learned_options(methods: list[str], weights: Path | None) -> dict[str, dict[str, str]]:
+    """``{method: {"weights": PATH}}`` for the learned explainers among ``methods``; --weights with no
+    learned method is an error."""
+    if weights is None:
+        return {}
+    learned = [m for m in methods if m in LEARNED]
+    if not learned:
+        raise StrokelensError(f"--weights is for the learned explainers ({', '.join(LEARNED)})")
+    return {m: {"weights": str(weights)} for m in learned}
+
+
 segments_option = click.option(
     "--segments",
     type=click.IntRange(min=2),
@@ -137,12 +158,26 @@ def prepare(model_name, files, limit, device, home, segments, target):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
+@weights_option
 @limit_option
 @batch_option
 @device_option
 @home_option
 def explain(
-    files, model_name, method, target, units, pieces, out_dir, seed, segments, limit, batch_size, device, home
+    files,
+    model_name,
+    method,
+    target,
+    units,
+    pieces,
+    out_dir,
+    seed,
+    segments,
+    weights,
+    limit,
+    batch_size,
+    device,
+    home,
 ):
     """Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and
     report.html."""
@@ -151,6 +186,7 @@ def explain(
 
     kind = _kind(model_name)
     method = method or DEFAULT_METHOD[kind]
+    options = learned_options([method], weights).get(method, {})
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
     view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
@@ -167,6 +203,7 @@ def explain(
             unit_options=unit_options,
             batch_size=batch_size or DEFAULT_BATCH["explain"][kind],
             seed=seed,
+            options=options,
             on_batch=lambda n: progress.advance(task, n),
         )
     title = f"strokelens: {method} on {model_name}"
@@ -197,12 +234,25 @@ def explain(
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
+@weights_option
 @limit_option
 @batch_option
 @device_option
 @home_option
 def evaluate(
-    files, model_name, methods, target, units, json_path, seed, segments, limit, batch_size, device, home
+    files,
+    model_name,
+    methods,
+    target,
+    units,
+    json_path,
+    seed,
+    segments,
+    weights,
+    limit,
+    batch_size,
+    device,
+    home,
 ):
     """Score attribution methods on the drawings (or photos) in FILES: deletion/insertion AUC,
     agreement with exact Shapley values, and cost."""
@@ -212,6 +262,7 @@ def evaluate(
     names = [m.strip() for m in (methods or DEFAULT_EVALUATE[kind]).split(",") if m.strip()]
     for name in names:
         get_method(name)
+    options = learned_options(names, weights)
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are evaluated in superpixels (--segments)")
     view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
@@ -227,6 +278,7 @@ def evaluate(
             target=target,
             unit_options=unit_options,
             seed=seed,
+            options=options,
             on_batch=lambda n: progress.advance(task, n),
         )
     summary = {name: rep.summary() for name, rep in reports.items()}

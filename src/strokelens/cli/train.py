@@ -95,3 +95,159 @@ def stroke_transformer(
     write_metrics(out_dir / "metrics.json", metrics)
     summary = {k: metrics[k] for k in ("best_epoch", "best_val_top1", "test_top1", "wall_seconds")}
     click.echo(json.dumps(summary))
+
+
+EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
+
+
+@train.command("explainer")
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(["doodlenet", "stroke-transformer", "darknet-tiny"]),
+    required=True,
+    help="The frozen model to explain.",
+)
+@click.option(
+    "--kind", type=click.Choice(["wys", "fastshap"]), required=True, help="Mask or Shapley explainer."
+)
+@click.option(
+    "--data",
+    type=click.Choice(sorted(EXPLAINER_DATA)),
+    default=None,
+    help="Training inputs (train split; val split for early stopping). Default: quickdraw-spg for "
+    "sketch models, imagenet-samples for photo models. Labels are the model's own predictions.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for MODEL_KIND.safetensors, MODEL_KIND.json and MODEL_KIND.training.json.",
+)
+@click.option(
+    "--units", type=click.Choice(["stroke", "piece"]), default=None, help="Sketch units (default: stroke)."
+)
+@click.option(
+    "--score",
+    type=click.Choice(["logit", "prob", "log-prob"]),
+    default="logit",
+    show_default=True,
+    help="Score space of the fastshap values.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="Most epochs.")
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Stop after this many epochs without a better validation loss.",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=18.0,
+    show_default=True,
+    help="Stop after the epoch that passes this much training time.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="Default: 64 (sketches), 16 (photos)."
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-3,
+    show_default=True,
+    help="Peak learning rate (cosine to 0 over the epochs or --max-minutes).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train on this many training inputs (evenly spaced) for a quick run.",
+)
+@click.option(
+    "--pairs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="fastshap: kernel coalition pairs per input and step. Default: 8 (sketches), 4 (photos, where "
+    "each one is a full Tiny Darknet pass).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@home_option
+def explainer(
+    model_name: str,
+    kind: str,
+    data: str | None,
+    out_dir: Path,
+    units: str | None,
+    score: str,
+    epochs: int,
+    patience: int,
+    max_minutes: float,
+    batch_size: int | None,
+    lr: float,
+    limit: int | None,
+    pairs: int | None,
+    seed: int,
+    threads: int | None,
+    device: str | None,
+    quiet: bool,
+    home,
+) -> None:
+    """Train a wys or fastshap explainer for a frozen model; prints the training summary as JSON."""
+    import torch
+
+    from strokelens.datasets import load_spg, photo_split
+    from strokelens.errors import StrokelensError
+    from strokelens.explainers import Explainer, TrainConfig, train_explainer
+    from strokelens.io.photos import load_photos
+    from strokelens.models import INPUT_KINDS, load_model
+    from strokelens.views import view_for
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    photos = INPUT_KINDS[model_name] == "image"
+    data = data or ("imagenet-samples" if photos else "quickdraw-spg")
+    if (EXPLAINER_DATA[data] == "photo") != photos:
+        raise StrokelensError(f"--data {data} does not fit {model_name}, a {INPUT_KINDS[model_name]} model")
+    if photos and units is not None:
+        raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(model_name, home=home, device=device)
+    view = view_for(model)
+    if photos:
+        train_set, val_set = (load_photos(photo_split(s, home)) for s in ("train", "val"))
+    else:
+        train_set, val_set = (load_spg(s, home=home) for s in ("train", "val"))
+    if limit is not None and limit < len(train_set):
+        step = len(train_set) / limit
+        train_set = [train_set[int(i * step)] for i in range(limit)]
+        val_set = val_set[: max(1, limit // 5)]
+    made = Explainer.create(view, kind, model_name, units=units, score=score)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size or (16 if photos else 64),
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        max_minutes=max_minutes,
+        pairs=pairs or (4 if photos else 8),
+    )
+    record = train_explainer(view, made, train_set, val_set, config, progress=not quiet)
+    made.info.training.update({"data": data, "train_split": "train", "val_split": "val", "limit": limit})
+    name = f"{model_name}_{kind}" + (f"_{units}" if units and units != "stroke" else "")
+    made.save(out_dir, name)
+    (out_dir / f"{name}.training.json").write_text(json.dumps(made.info.training, indent=2) + "\n")
+    summary = {
+        "weights": str(out_dir / f"{name}.safetensors"),
+        "epochs_run": record.epochs_run,
+        "best_epoch": record.best_epoch,
+        "best_val_loss": round(record.best_val_loss, 5),
+        "stopped": record.stopped,
+        "wall_seconds": record.wall_seconds,
+    }
+    click.echo(json.dumps(summary))

@@ -37,6 +37,9 @@ class View(ABC):
     sketch_points: ClassVar[bool] = False
     #: True when outputs are class logits (so ``prob`` and ``log-prob`` scores mean something).
     outputs_are_logits: ClassVar[bool] = True
+    #: True when the input with every unit removed is the same for all inputs (an empty canvas), so
+    #: its outputs can be computed once and stored (learned explainers do).
+    empty_is_constant: ClassVar[bool] = False
     #: Model rows per forward pass in a game.
     max_rows: int = 1024
     #: What one input is called in figures (``ms_per_sketch``, ``ms_per_image``).

@@ -26,6 +26,7 @@ class RasterSketchView(View):
     units_type = SketchUnits
     input_kind = "raster-sketch"
     takes_points = True
+    empty_is_constant = True
     sketch_points = True
     max_rows = 512
 

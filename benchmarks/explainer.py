@@ -1,0 +1,273 @@
+"""Learned explainers (wys, fastshap) against the methods they replace, on inputs never trained on.
+
+Sketches: DoodleNet and the stroke transformer explain their predicted class on the SPG test split,
+and DoodleNet also on quickdraw-345x25 (other drawers, 344 classes); each method's deletion and
+insertion AUC, median Spearman agreement with exact Shapley values (sketches with at most 12
+strokes), wall ms and model evaluations per sketch, all from `strokelens.evaluation.evaluate` in one
+run, so the timings compare as ratios. Kernel SHAP (a few hundred evaluations a sketch) runs on the
+first ``--ref-n`` sketches, with fastshap and occlusion beside it (keys ``*_ref``). ``wys``'s class
+specificity: the mean target-class mask over a sketch's strokes against the mean of every other
+class's mask (and the runner-up class's), as the paper compares own-class and other-class masks.
+
+Photos: Tiny Darknet on the held-out test part of the ImageNet sample photos (`photo_split`), at
+about 12 SLIC superpixels so exact Shapley values (2^K evaluations a photo) are the reference.
+
+    python benchmarks/explainer.py --quick                        # a smoke run, about a minute
+    python benchmarks/explainer.py --json benchmarks/results/explainer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from strokelens.attribution.learned import explainer_for
+from strokelens.datasets import load_qd345, load_spg, photo_split
+from strokelens.errors import StrokelensError
+from strokelens.evaluation import evaluate
+from strokelens.io.photos import load_photos
+from strokelens.models import load_model
+from strokelens.units import SuperpixelUnits
+from strokelens.views import view_for
+
+sys.path.insert(0, str(Path(__file__).parent))
+from superpixels import slic_near
+
+SKETCH_METHODS = ["fastshap", "wys", "sla", "ig", "occlusion", "length", "random", "shapley"]
+REF_METHODS = ["kernelshap", "fastshap", "occlusion"]
+PHOTO_METHODS = ["fastshap", "wys", "gws", "gws-ig", "occlusion", "length", "random", "shapley"]
+FIGS = ("deletion_auc", "insertion_auc", "spearman_vs_shapley", "top1_vs_shapley")
+
+#: The issue's targets: (figure, comparison, other figure or number, factor).
+TARGETS = [
+    ("fastshap_spearman_vs_shapley", ">=", 0.90, 1.0),
+    ("fastshap_deletion_auc", "<=", "occlusion_deletion_auc", 1.05),
+    ("wys_deletion_auc", "<", "length_deletion_auc", 1.0),
+    ("fastshap_ms_per_sketch", "<=", "sla_ms_per_sketch", 2.0),
+    ("photo_fastshap_spearman_vs_shapley", ">=", 0.70, 1.0),
+    ("photo_wys_deletion_auc", "<=", "photo_occlusion_deletion_auc", 1.2),
+]
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    p.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
+    p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
+    p.add_argument("--n", type=int, default=None, help="SPG test sketches (default 1000; quick 48)")
+    p.add_argument("--qd-n", type=int, default=None, help="quickdraw-345x25 sketches (default 500; quick 32)")
+    p.add_argument("--ref-n", type=int, default=None, help="sketches with Kernel SHAP (default 100; quick 8)")
+    p.add_argument("--photos", type=int, default=None, help="held-out photos (default 16; quick 2)")
+    p.add_argument("--segments", type=int, default=12, help="superpixels per photo for exact Shapley")
+    p.add_argument("--models", default="doodlenet,stroke-transformer,darknet-tiny")
+    p.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="explainers from `strokelens train explainer` (MODEL_KIND.*; default: the shipped ones)",
+    )
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args()
+    q = args.quick
+    args.n = args.n or (48 if q else 1000)
+    args.qd_n = args.qd_n or (32 if q else 500)
+    args.ref_n = args.ref_n or (8 if q else 100)
+    args.photos = args.photos or (2 if q else 16)
+    return args
+
+
+def spread(items: list, n: int) -> list:
+    """``n`` items evenly spaced over ``items`` (every class, not the first few)."""
+    if n >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def summarise(reports, prefix: str, per: str) -> dict[str, float]:
+    out = {}
+    for name, report in reports.items():
+        summary = report.summary()
+        key = name.replace("-", "_")
+        for fig in (*FIGS, f"ms_per_{per}", f"evaluations_per_{per}"):
+            if fig in summary:
+                out[f"{prefix}{key}_{fig}"] = summary[fig]
+    return out
+
+
+def learned_options(model_name: str, args) -> dict[str, dict[str, str]]:
+    """``weights=`` options for wys/fastshap when --weights-dir is given."""
+    if args.weights_dir is None:
+        return {}
+    return {k: {"weights": str(args.weights_dir / f"{model_name}_{k}")} for k in ("wys", "fastshap")}
+
+
+def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> dict[str, float]:
+    """Own-class against other-class mask mass of the wys explainer, on ``inputs``."""
+    units = view.units_for(inputs, "stroke" if view.input_kind != "image" else None)
+    game = view.game(units, "auto")
+    explainer = explainer_for(game, "wys", weights)
+    with torch.no_grad():
+        masks = torch.sigmoid(explainer.unit_outputs(game.units))  # (B, K, C)
+    mask = game.unit_mask[..., None].to(masks.dtype)
+    mass = (masks * mask).sum(1) / mask.sum(1)  # (B, C): mean mask over each input's units
+    own = mass.gather(1, game.target[:, None])[:, 0]
+    runner = game.full_outputs.topk(2, dim=-1).indices[:, 1]
+    other = (mass.sum(1) - own) / (mass.shape[1] - 1)
+    second = mass.gather(1, runner[:, None])[:, 0]
+    return {
+        f"{prefix}wys_own_mask_mass": float(own.mean()),
+        f"{prefix}wys_other_mask_mass": float(other.mean()),
+        f"{prefix}wys_runner_up_mask_mass": float(second.mean()),
+        f"{prefix}wys_class_specificity": float(own.mean() / other.mean()),
+        f"{prefix}wys_runner_up_specificity": float(own.mean() / second.mean()),
+    }
+
+
+def sketch_run(console, model_name: str, sketches: list, prefix: str, args) -> dict[str, float]:
+    model = load_model(model_name, home=args.home, device=args.device)
+    view = view_for(model)
+    if model_name == "stroke-transformer":
+        known = set(model.class_names)
+        sketches = [s for s in sketches if s.label in known] if sketches[0].label in known else sketches
+    sketches = view.prepare(sketches)
+    opts = learned_options(model_name, args)
+    start = time.perf_counter()
+    warm = SKETCH_METHODS[:-1]
+    evaluate(view, sketches[:32], warm, options=opts)  # warm-up: weights loaded, kernels picked
+    reports = evaluate(view, sketches, SKETCH_METHODS, batch_size=32, max_reference_units=12, options=opts)
+    figures = summarise(reports, prefix, "sketch")
+    ref_opts = {k: v for k, v in opts.items() if k in REF_METHODS}
+    ref = evaluate(
+        view, sketches[: args.ref_n], REF_METHODS, batch_size=8, max_reference_units=12, options=ref_opts
+    )
+    figures.update({f"{k}_ref": v for k, v in summarise(ref, prefix, "sketch").items()})
+    weights = opts.get("wys", {}).get("weights", "shipped")
+    figures.update(class_specificity(view, sketches[:256], prefix, weights))
+    figures[f"{prefix}n_sketches"] = len(sketches)
+    figures[f"{prefix}fastshap_ms_ratio_to_sla"] = (
+        figures[f"{prefix}fastshap_ms_per_sketch"] / figures[f"{prefix}sla_ms_per_sketch"]
+    )
+    console.print(
+        f"{model_name} on {len(sketches)} sketches ({prefix or 'spg_'}): {time.perf_counter() - start:.0f} s"
+    )
+    return figures
+
+
+def photo_run(console, args) -> dict[str, float]:
+    model = load_model("darknet-tiny", home=args.home, device=args.device)
+    view = view_for(model)
+    photos = load_photos(spread(photo_split("test", args.home), args.photos))
+    # ~12-superpixel maps, so exact Shapley values are the reference
+    images = SuperpixelUnits.from_photos(photos, size=model.input_size, n_segments=4).images
+    arrays = images.permute(0, 2, 3, 1).cpu().numpy()
+    maps = [slic_near(a, args.segments, args.segments) for a in arrays]
+    start = time.perf_counter()
+    opts = learned_options("darknet-tiny", args)
+    reports = evaluate(
+        view,
+        photos,
+        PHOTO_METHODS,
+        batch_size=len(photos),
+        unit_options={"labels": maps},
+        max_reference_units=args.segments,
+        options=opts,
+    )
+    figures = {
+        k.replace("_per_image", "_per_photo"): v for k, v in summarise(reports, "photo_", "image").items()
+    }
+    figures.update(class_specificity(view, photos, "photo_", opts.get("wys", {}).get("weights", "shipped")))
+    figures["photo_n_photos"] = len(photos)
+    figures["photo_superpixels_mean"] = float(np.mean([len(np.unique(m)) for m in maps]))
+    console.print(f"darknet-tiny on {len(photos)} held-out photos: {time.perf_counter() - start:.0f} s")
+    return figures
+
+
+def check_targets(figures: dict[str, float]) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, op, other, factor in TARGETS:
+        if name not in figures:
+            continue
+        bound = other * factor if isinstance(other, float) else figures.get(other, float("nan")) * factor
+        value = figures[name]
+        ok = {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]
+        desc = f"{op} {bound:.4g}" + ("" if isinstance(other, float) else f" ({factor:g} x {other})")
+        rows.append((name, f"{value:.4g} {desc}", "met" if ok else "NOT MET"))
+        figures[f"target_{name}_met"] = bool(ok)
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console()
+    torch.manual_seed(0)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    figures: dict[str, float] = {"quick": bool(args.quick), "threads": torch.get_num_threads()}
+    spg = spread(load_spg("test", home=args.home), args.n)
+    if "doodlenet" in models:
+        figures.update(sketch_run(console, "doodlenet", spg, "", args))
+        qd = spread(load_qd345(home=args.home), args.qd_n)
+        figures.update(sketch_run(console, "doodlenet", qd, "qd_", args))
+    if "stroke-transformer" in models:
+        figures.update(sketch_run(console, "stroke-transformer", spg, "st_", args))
+    if "darknet-tiny" in models:
+        figures.update(photo_run(console, args))
+
+    table = Table(title="Learned explainers against the methods they replace (held-out inputs)")
+    for col in (
+        "set",
+        "method",
+        "spearman vs shapley",
+        "deletion AUC",
+        "insertion AUC",
+        "ms/input",
+        "evals/input",
+    ):
+        table.add_column(col, justify="right" if col not in ("set", "method") else "left")
+    sets = [
+        ("", "SPG, DoodleNet", "sketch"),
+        ("qd_", "qd345, DoodleNet", "sketch"),
+        ("st_", "SPG, stroke transformer", "sketch"),
+        ("photo_", "photos, Tiny Darknet", "photo"),
+    ]
+    for prefix, label, per in sets:
+        methods = PHOTO_METHODS if prefix == "photo_" else SKETCH_METHODS
+        for m in methods:
+            key = f"{prefix}{m.replace('-', '_')}"
+            if f"{key}_deletion_auc" not in figures:
+                continue
+            table.add_row(
+                label,
+                m,
+                *(
+                    f"{figures.get(f'{key}_{f}', float('nan')):.3f}"
+                    for f in ("spearman_vs_shapley", "deletion_auc", "insertion_auc")
+                ),
+                f"{figures.get(f'{key}_ms_per_{per}', float('nan')):.2f}",
+                f"{figures.get(f'{key}_evaluations_per_{per}', float('nan')):.0f}",
+            )
+    console.print(table)
+    targets = Table(title="Targets of issue 11")
+    for col in ("figure", "measured", "status"):
+        targets.add_column(col)
+    for row in check_targets(figures):
+        targets.add_row(*row)
+    console.print(targets)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        console.print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except StrokelensError as exc:
+        raise SystemExit(f"error: {exc}") from None

@@ -1,0 +1,258 @@
+"""`Explainer`: a trained explainer network bound to the explanandum it was trained for.
+
+An explainer knows its kind (``wys`` masks or ``fastshap`` values), the model it explains (by name and
+by a fingerprint of its weights), the units and score space it was trained on, and, for views whose
+empty input does not depend on the input (sketches: an empty canvas), the explanandum's output on it.
+It is saved as ``NAME.safetensors`` (weights only, no pickle) and ``NAME.json`` (all of the above and
+the training record), and refuses a model, unit kind or score it was not trained for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from strokelens.errors import StrokelensError
+from strokelens.explainers.networks import (
+    PhotoExplainerNet,
+    PhotoNetConfig,
+    SketchExplainerNet,
+    SketchNetConfig,
+)
+from strokelens.explainers.objectives import efficient
+from strokelens.units.base import Units
+
+if TYPE_CHECKING:
+    from strokelens.games import Game
+    from strokelens.views.base import View
+
+KINDS = ("wys", "fastshap")
+#: Where the shipped explainers live (inside the package).
+SHIPPED_DIR = Path(__file__).parent / "weights"
+
+
+#: Fingerprints of the models seen, so explaining a batch does not hash the weights again.
+_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+
+
+def model_fingerprint(model: nn.Module, cached: bool = True) -> str:
+    """SHA-1 of a model's class names and every parameter and buffer (names, shapes, values).
+    ``cached``: reuse the value computed for this model object before (weights changed in place
+    since then are not seen; pass False after training a model)."""
+    if cached and model in _FINGERPRINTS:
+        return _FINGERPRINTS[model]
+    h = hashlib.sha1()
+    h.update(json.dumps(list(getattr(model, "class_names", []))).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    _FINGERPRINTS[model] = h.hexdigest()
+    return _FINGERPRINTS[model]
+
+
+@dataclass
+class ExplainerInfo:
+    """What an explainer is for; saved as its JSON file."""
+
+    kind: str
+    model: str
+    fingerprint: str
+    input_kind: str
+    units: str
+    score: str
+    net: str
+    net_config: dict[str, Any]
+    unit_options: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+class Explainer:
+    """A trained (or freshly made) explainer network and what it is for.
+
+    ``unit_outputs(units)``: ``(B, K, C)`` network outputs (mask logits or raw values).
+    ``scores(game)``: ``(B, K)`` scores for the game's targets, in one forward pass: the target mask
+    logit (``wys``) or the efficient Shapley estimate in the game's score space (``fastshap``).
+    """
+
+    def __init__(self, net: nn.Module, info: ExplainerInfo, null_outputs: torch.Tensor | None = None) -> None:
+        if info.kind not in KINDS:
+            raise StrokelensError(f"unknown explainer kind {info.kind!r}; expected one of {', '.join(KINDS)}")
+        self.net = net
+        self.info = info
+        #: Raw explanandum outputs ``(C,)`` on the empty input, where that does not depend on the input.
+        self.null_outputs = null_outputs
+
+    # ------------------------------------------------------------------ making one
+    @classmethod
+    def create(
+        cls,
+        view: View,
+        kind: str,
+        model_name: str,
+        units: str | None = None,
+        score: str = "logit",
+        unit_options: dict[str, Any] | None = None,
+        **net_options: Any,
+    ) -> Explainer:
+        """An untrained explainer of ``kind`` for ``view``'s model (a set network for sketch views,
+        a feature decoder for image views)."""
+        if kind not in KINDS:
+            raise StrokelensError(f"unknown explainer kind {kind!r}; expected one of {', '.join(KINDS)}")
+        n_classes = len(view.class_names)
+        units = units or view.units_type.KINDS[0]
+        if units not in view.units_type.KINDS:
+            raise StrokelensError(
+                f"{type(view).__name__} has {' or '.join(view.units_type.KINDS)} units, not {units!r}"
+            )
+        if view.input_kind == "image":
+            net: nn.Module = PhotoExplainerNet(PhotoNetConfig(n_classes=n_classes, **net_options), view.model)
+            net_name = "photo"
+        else:
+            net = SketchExplainerNet(SketchNetConfig(n_classes=n_classes, **net_options))
+            net_name = "sketch"
+        info = ExplainerInfo(
+            kind=kind,
+            model=model_name,
+            fingerprint=model_fingerprint(view.model),
+            input_kind=view.input_kind,
+            units=units,
+            score=score,
+            net=net_name,
+            net_config=asdict(net.config),
+            unit_options=dict(unit_options or {}),
+        )
+        return cls(net.to(view.device), info)
+
+    # ------------------------------------------------------------------ checks
+    def check(self, view: View, units: str | None = None, score: str | None = None) -> None:
+        """Refuse a view whose model, unit kind or (for ``fastshap``) score this explainer was not
+        trained for."""
+        info = self.info
+        if view.input_kind != info.input_kind or model_fingerprint(view.model) != info.fingerprint:
+            raise StrokelensError(
+                f"this {info.kind} explainer was trained for the model {info.model!r} "
+                f"(fingerprint {info.fingerprint[:12]}); the view's model is a different one. Train one "
+                f"for it with `strokelens train explainer --kind {info.kind}`"
+            )
+        if units is not None and units != info.units:
+            raise StrokelensError(
+                f"this {info.kind} explainer of {info.model!r} was trained on {info.units} units, not {units}"
+            )
+        if score is not None and info.kind == "fastshap" and score != info.score:
+            raise StrokelensError(
+                f"this fastshap explainer of {info.model!r} estimates Shapley values of {info.score!r} "
+                f"scores; the game asks for {score!r}"
+            )
+
+    # ------------------------------------------------------------------ use
+    def unit_outputs(self, units: Units) -> torch.Tensor:
+        """``(B, K, C)`` network outputs: mask logits for ``wys``, raw values for ``fastshap``."""
+        if self.info.kind == "wys" and isinstance(self.net, PhotoExplainerNet):
+            return self.net.mask_logits(units)
+        return self.net(units)
+
+    def null_scores(self, game: Game) -> torch.Tensor:
+        """``v(empty)`` ``(B, C)`` in the game's score space: the stored output where the empty input
+        is the same for every input (no evaluation), else one evaluation per input."""
+        if self.null_outputs is not None:
+            null = self.null_outputs.to(game.device, game.full_outputs.dtype)
+            return game.transform(null[None]).expand(game.batch_size, -1)
+        zeros = torch.zeros(game.batch_size, game.max_units, device=game.device, dtype=game.dtype)
+        return game.transform(game.outputs(zeros, torch.arange(game.batch_size, device=game.device)))
+
+    def values(self, game: Game) -> torch.Tensor:
+        """Efficient Shapley estimates ``(B, K, C)`` for every class (``fastshap``)."""
+        raw = self.unit_outputs(game.units)
+        total = game.transform(game.full_outputs) - self.null_scores(game)
+        return efficient(raw, game.unit_mask, total)
+
+    def scores(self, game: Game) -> torch.Tensor:
+        """``(B, K)`` scores for the game's targets (class targets only)."""
+        if game.target is None:
+            raise StrokelensError("a learned explainer explains class targets, not a callable target")
+        self.check(game.view, game.units.kind, game.score)
+        self.net.eval()
+        if isinstance(self.net, PhotoExplainerNet):
+            game.count(game.batch_size)  # the frozen explanandum's feature pass
+        with torch.no_grad():
+            out = self.values(game) if self.info.kind == "fastshap" else self.unit_outputs(game.units)
+        t = game.target[:, None, None].expand(-1, out.shape[1], 1)
+        return out.gather(2, t)[..., 0]
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory: str | os.PathLike[str], name: str) -> Path:
+        """Write ``NAME.safetensors`` and ``NAME.json``; returns the safetensors path."""
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        if self.null_outputs is not None:
+            state["null_outputs"] = self.null_outputs.detach().cpu().float().contiguous()
+        save_file(state, str(out / f"{name}.safetensors"))
+        (out / f"{name}.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+        return out / f"{name}.safetensors"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], view: View) -> Explainer:
+        """Load ``NAME.safetensors`` + ``NAME.json`` (give either, or the stem) for ``view``'s model,
+        checking that it was trained for that model."""
+        from safetensors.torch import load_file
+
+        stem = Path(path)
+        if stem.suffix in (".safetensors", ".json"):
+            stem = stem.with_suffix("")
+        weights, meta = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+        for p in (weights, meta):
+            if not p.is_file():
+                raise StrokelensError(f"missing explainer file {p}")
+        try:
+            info = ExplainerInfo(**json.loads(meta.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise StrokelensError(f"{meta}: not an explainer description ({exc})") from exc
+        try:
+            state = load_file(str(weights))
+        except Exception as exc:
+            raise StrokelensError(f"{weights}: not a safetensors file ({exc})") from exc
+        null = state.pop("null_outputs", None)
+        if info.net == "photo":
+            net: nn.Module = PhotoExplainerNet(PhotoNetConfig.from_dict(info.net_config), view.model)
+        elif info.net == "sketch":
+            net = SketchExplainerNet(SketchNetConfig.from_dict(info.net_config))
+        else:
+            raise StrokelensError(f"{meta}: unknown explainer network {info.net!r}")
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise StrokelensError(f"{weights}: weights do not fit the network in {meta} ({exc})") from exc
+        explainer = cls(net.to(view.device).eval(), info, null)
+        explainer.check(view)
+        return explainer
+
+
+def shipped(view: View, kind: str, units: str | None = None) -> Explainer:
+    """The shipped explainer of ``kind`` trained for ``view``'s model (and ``units``), or an error
+    saying what ships and how to train one."""
+    fingerprint = model_fingerprint(view.model)
+    available = []
+    for meta in sorted(SHIPPED_DIR.glob("*.json")):
+        if meta.name.endswith(".training.json"):
+            continue
+        data = json.loads(meta.read_text())
+        available.append(f"{data['model']}/{data['kind']}/{data['units']}")
+        if data["kind"] == kind and data["fingerprint"] == fingerprint and units in (None, data["units"]):
+            return Explainer.load(meta, view)
+    raise StrokelensError(
+        f"no shipped {kind} explainer for this model{f' and {units} units' if units else ''} "
+        f"(shipped: {', '.join(available) or 'none'}); train one with `strokelens train explainer "
+        f"--kind {kind}` and pass its file as the method option weights=PATH"
+    )

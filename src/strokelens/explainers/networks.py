@@ -1,0 +1,185 @@
+"""The explainer networks: one output per unit and class, in one forward pass.
+
+- `SketchExplainerNet`: a set network over unit tokens (`strokelens.explainers.tokens`): an MLP
+  embeds each stroke or piece, a [CLS] token and a transformer encoder (the stroke transformer's
+  presence-weighted layers, padding given presence 0) mix them, and a linear head gives every unit
+  one value per class. Any number of units, strokes or pieces.
+- `PhotoExplainerNet`: a small trainable decoder on the frozen explanandum's own features (Tiny
+  Darknet's last feature map), read out through the explanandum's own frozen class head, so each
+  class's map comes from that class's weights (one photo per class is enough to train it), pooled
+  to superpixels by area. At initialisation its output is the class activation map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from strokelens.errors import StrokelensError
+from strokelens.explainers.tokens import n_token_features, unit_tokens
+from strokelens.models.stroke_transformer import PresenceAttentionLayer
+from strokelens.units.strokes import SketchUnits
+from strokelens.units.superpixels import SuperpixelUnits
+
+
+@dataclass
+class SketchNetConfig:
+    """Sizes of a `SketchExplainerNet`."""
+
+    n_classes: int
+    points_per_unit: int = 16
+    d_model: int = 128
+    n_layers: int = 3
+    n_heads: int = 4
+    d_ff: int = 256
+    dropout: float = 0.1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SketchNetConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class PhotoNetConfig:
+    """Where a `PhotoExplainerNet` reads the explanandum: its feature layer and its 1x1 class head."""
+
+    n_classes: int
+    feature_layer: str = "leaky_re_lu_15"
+    head_layer: str = "conv2d_16"
+    hidden: int = 128
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PhotoNetConfig:
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise StrokelensError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise StrokelensError(f"bad {cls.__name__}: {exc}") from exc
+
+
+class SketchExplainerNet(nn.Module):
+    """Unit tokens -> ``(B, K, C)``: one value per unit and class (see the module docstring)."""
+
+    def __init__(self, config: SketchNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.embed = nn.Sequential(
+            nn.Linear(n_token_features(config.points_per_unit), d), nn.GELU(), nn.Linear(d, d)
+        )
+        self.cls = nn.Parameter(torch.randn(d) * 0.02)
+        self.layers = nn.ModuleList(
+            PresenceAttentionLayer(d, config.n_heads, config.d_ff, config.dropout)
+            for _ in range(config.n_layers)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, config.n_classes)
+
+    def forward(self, units: SketchUnits) -> torch.Tensor:
+        tokens = unit_tokens(units, self.config.points_per_unit)
+        x = self.embed(tokens.features)
+        x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], dim=1)
+        presence = tokens.exists.to(x.dtype)
+        key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
+        for layer in self.layers:
+            x = layer(x, key_presence)
+        return self.head(self.norm(x[:, 1:]))
+
+
+class PhotoExplainerNet(nn.Module):
+    """Superpixel units -> ``(B, K, C)`` through the frozen explanandum's features and class head.
+
+    ``explanandum`` must be a `strokelens.models.tfjs.TFJSModel` whose output is the global average
+    of ``head_layer`` (a 1x1 convolution) applied to ``feature_layer``; checked when built.
+    """
+
+    def __init__(self, config: PhotoNetConfig, explanandum: nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        graph = getattr(explanandum, "graph", None)
+        if graph is None:
+            raise StrokelensError(
+                "a photo explainer reads a TF.js graph model's layers; "
+                f"{type(explanandum).__name__} is not one"
+            )
+        names = [name for name, _ in graph]
+        for layer in (config.feature_layer, config.head_layer):
+            if layer not in names:
+                raise StrokelensError(f"the explanandum has no layer {layer!r}")
+        head = explanandum.layers[config.head_layer]
+        if not isinstance(head, nn.Conv2d) or head.kernel_size != (1, 1):
+            raise StrokelensError(f"layer {config.head_layer!r} is not a 1x1 convolution")
+        self._explanandum = [explanandum]  # not a submodule: its weights are not the explainer's
+        c = head.in_channels
+        self.refine = nn.Sequential(
+            nn.Conv2d(c, config.hidden, 3, padding=1), nn.GELU(), nn.Conv2d(config.hidden, c, 1)
+        )
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+        #: Mask logits are the pooled class map on this scale and offset (used by ``wys``).
+        self.mask_scale = nn.Parameter(torch.tensor(1.0))
+        self.mask_offset = nn.Parameter(torch.tensor(0.0))
+
+    @property
+    def explanandum(self) -> nn.Module:
+        return self._explanandum[0]
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The explanandum's ``feature_layer`` output for ``images`` (no gradient: it is frozen)."""
+        model = self.explanandum
+        values = {model.input_name: images}
+        with torch.no_grad():
+            for name, inputs in model.graph:
+                values[name] = model.layers[name](*(values[i] for i in inputs))
+                if name == self.config.feature_layer:
+                    return values[name]
+        raise StrokelensError(f"layer {self.config.feature_layer!r} was never reached")
+
+    def class_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-cell class logits ``(B, C, h, w)`` whose spatial mean is the explanandum's output at
+        initialisation."""
+        f = self.features(images)
+        return self.explanandum.layers[self.config.head_layer](f + self.refine(f))
+
+    def forward(self, units: SuperpixelUnits) -> torch.Tensor:
+        """Each superpixel's share of every class map, ``(B, K, C)``: cells weighted by the fraction
+        of their pixels in the superpixel, divided by the cell count (so the K shares sum to the
+        map's mean)."""
+        maps = self.class_maps(units.images.contiguous(memory_format=torch.channels_last))
+        area = cell_areas(units, maps.shape[-2:])  # (B, K, h*w)
+        return area @ maps.flatten(2).transpose(1, 2) / area.shape[-1]
+
+    def mask_logits(self, units: SuperpixelUnits) -> torch.Tensor:
+        """Mask logits ``(B, K, C)``: each superpixel's mean class-map value, scaled and offset."""
+        maps = self.class_maps(units.images.contiguous(memory_format=torch.channels_last))
+        area = cell_areas(units, maps.shape[-2:])
+        mean = area @ maps.flatten(2).transpose(1, 2) / area.sum(-1, keepdim=True).clamp_min(1e-6)
+        return mean * self.mask_scale + self.mask_offset
+
+
+def cell_areas(units: SuperpixelUnits, cells: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """``(B, K, h*w)``: the fraction of each feature cell's pixels that lie in each superpixel."""
+    b, size_h, size_w = units.labels.shape
+    h, w = int(cells[0]), int(cells[1])
+    k = units.max_units
+    dev = units.labels.device
+    row = torch.arange(size_h, device=dev) * h // size_h
+    col = torch.arange(size_w, device=dev) * w // size_w
+    cell = (row[:, None] * w + col[None, :]).flatten()  # (H*W,)
+    flat = (torch.arange(b, device=dev)[:, None] * k + units.labels.flatten(1)) * (h * w) + cell[None]
+    counts = torch.bincount(flat.flatten(), minlength=b * k * h * w).view(b, k, h * w).float()
+    return counts / counts.sum(1, keepdim=True).clamp_min(1)
+
+
+def config_dict(config: SketchNetConfig | PhotoNetConfig) -> dict[str, Any]:
+    return asdict(config)

@@ -1,0 +1,161 @@
+"""Training objectives of the learned explainers, on any `Game`.
+
+- `fastshap_loss` (Jethani et al., ICLR 2022): coalitions ``S`` drawn from the Shapley kernel, each
+  paired with its complement; the explainer's values, made efficient by the additive normalisation
+  (they sum to ``v(N) - v(empty)`` for every class), must predict ``v(S) - v(empty)`` summed over ``S``.
+- `wys_loss` (Stalder et al., NeurIPS 2022, "What You See is What You Classify"): the target mask
+  must keep the explanandum's class (cross entropy on the masked input), what it leaves out must
+  leave the explanandum unsure (negative entropy on the inverse-masked input), its area must stay in
+  bounds, and the target and non-target masks are kept small.
+
+Masks and coalitions reach the explanandum through the game, as every other method's ``z`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from strokelens.games import Game
+
+
+def shapley_kernel_coalitions(
+    n_units: torch.Tensor, max_units: int, pairs: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``(B, 2 * pairs, K)`` float coalitions: ``pairs`` drawn from the Shapley kernel per input
+    (size ``s`` with probability proportional to ``(n - 1) / (s (n - s))``, then a uniform subset of
+    that size), each followed by its complement. Inputs with one unit get the full coalition."""
+    device = n_units.device
+    b, k = len(n_units), max_units
+    s = torch.arange(1, k + 1, device=device, dtype=torch.float64)[None]  # sizes 1..K
+    n = n_units.to(torch.float64)[:, None]
+    weights = torch.where(s < n, (n - 1) / (s * (n - s)).clamp_min(1e-12), torch.zeros_like(s))
+    weights = torch.where((n < 2) & (s == n.clamp_min(1)), torch.ones_like(s), weights)
+    sizes = torch.multinomial(weights.float().cpu(), pairs, replacement=True, generator=generator) + 1
+    sizes = sizes.to(device)  # (B, pairs)
+    keys = torch.rand(b, pairs, k, generator=generator).to(device)
+    exists = torch.arange(k, device=device)[None] < n_units[:, None]  # (B, K)
+    keys = torch.where(exists[:, None], keys, torch.full_like(keys, 2.0))
+    rank = keys.argsort(dim=-1).argsort(dim=-1)
+    chosen = rank < sizes[..., None]
+    complement = exists[:, None] & ~chosen
+    pairs_z = torch.stack([chosen, complement], dim=2).reshape(b, 2 * pairs, k)
+    return pairs_z.float()
+
+
+def efficient(values: torch.Tensor, unit_mask: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """FastSHAP's additive normalisation: ``values`` ``(B, K, C)`` shifted per class so that each
+    input's units sum to ``total`` ``(B, C)`` (padding stays 0)."""
+    mask = unit_mask[..., None].to(values.dtype)
+    values = values * mask
+    n = unit_mask.sum(1).clamp_min(1).to(values.dtype)[:, None]
+    return values + mask * ((total - values.sum(1)) / n)[:, None, :]
+
+
+def fastshap_loss(
+    game: Game,
+    raw_values: torch.Tensor,
+    null: torch.Tensor,
+    pairs: int,
+    target_weight: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Mean squared error of ``sum_{i in S} phi_i`` against ``v(S) - v(empty)`` over every class (plus
+    ``target_weight`` x the target class's own error), for ``2 * pairs`` kernel coalitions per input.
+    ``raw_values`` ``(B, K, C)`` from the explainer; ``null`` ``(B, C)``: ``v(empty)`` in score space."""
+    b, k = game.batch_size, game.max_units
+    full = game.transform(game.full_outputs)
+    phi = efficient(raw_values, game.unit_mask, full - null)
+    z = shapley_kernel_coalitions(game.n_units, k, pairs, generator).to(phi.dtype)
+    p = z.shape[1]
+    rows = torch.arange(b, device=game.device).repeat_interleave(p)
+    with torch.no_grad():
+        flat = z.reshape(b * p, k)
+        outs = [
+            game.transform(game.outputs(flat[i : i + game.max_rows], rows[i : i + game.max_rows]))
+            for i in range(0, len(rows), game.max_rows)
+        ]
+        values = torch.cat(outs).view(b, p, -1) - null[:, None, :]
+    pred = torch.einsum("bpk,bkc->bpc", z, phi)
+    err = pred - values
+    loss = err.pow(2).mean(-1)
+    if target_weight and game.target is not None:
+        t = game.target[:, None, None].expand(b, p, 1)
+        loss = loss + target_weight * err.gather(2, t)[..., 0].pow(2)
+    return loss.mean()
+
+
+@dataclass
+class WysWeights:
+    """The weights and area bounds of `wys_loss`; the paper's defaults."""
+
+    entropy: float = 1.0
+    area: float = 1.0
+    target_mask: float = 0.1
+    other_mask: float = 0.3
+    min_area: float = 0.05
+    max_area: float = 0.3
+
+
+def area_loss(mask: torch.Tensor, unit_mask: torch.Tensor, min_area: float, max_area: float) -> torch.Tensor:
+    """The sorted-mask area bound per input: the largest ``ceil(min_area * n)`` values should be 1 and
+    every value past the first ``floor(max_area * n)`` (at least the ``min_area`` ones) should be 0;
+    mean absolute deviation over the input's ``n`` units."""
+    n = unit_mask.sum(1)
+    keyed = torch.where(unit_mask, mask, torch.full_like(mask, -1.0))
+    ordered = keyed.sort(dim=1, descending=True).values
+    pos = torch.arange(mask.shape[1], device=mask.device)[None]
+    ones = torch.ceil(min_area * n.to(mask.dtype))[:, None]
+    zeros_from = torch.maximum(torch.floor(max_area * n.to(mask.dtype))[:, None], ones)
+    inside = pos < n[:, None]
+    dev = torch.where(pos < ones, 1 - ordered, torch.zeros_like(ordered))
+    dev = dev + torch.where((pos >= zeros_from) & inside, ordered, torch.zeros_like(ordered))
+    return (dev.sum(1) / n.clamp_min(1).to(mask.dtype)).mean()
+
+
+def masks_of(
+    logits: torch.Tensor, target: torch.Tensor, unit_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target mask ``m = sigmoid(logit of the target class)`` and non-target mask ``n = sigmoid(max
+    over the other classes)``, both ``(B, K)`` and 0 on padding."""
+    c = logits.shape[-1]
+    idx = target[:, None, None].expand(-1, logits.shape[1], 1)
+    m = torch.sigmoid(logits.gather(2, idx)[..., 0])
+    others = logits.masked_fill(F.one_hot(target, c).bool()[:, None, :], float("-inf"))
+    n = torch.sigmoid(others.amax(-1))
+    zero = torch.zeros_like(m)
+    return torch.where(unit_mask, m, zero), torch.where(unit_mask, n, zero)
+
+
+def wys_loss(game: Game, logits: torch.Tensor, weights: WysWeights) -> dict[str, torch.Tensor]:
+    """The terms of the mask explainer's loss and their weighted ``total``, for mask logits
+    ``(B, K, C)`` and the game's targets (the explanandum's own predictions when trained)."""
+    mask = game.unit_mask
+    m, n = masks_of(logits, game.target, mask)
+    rows = torch.arange(game.batch_size, device=game.device)
+    kept = game.outputs(m, rows)
+    left = game.outputs(torch.where(mask, 1 - m, torch.zeros_like(m)), rows)
+    classification = F.cross_entropy(kept, game.target)
+    log_p = left.log_softmax(-1)
+    negative_entropy = (log_p.exp() * log_p).sum(-1).mean()
+    area = area_loss(m, mask, weights.min_area, weights.max_area)
+    count = mask.sum(1).clamp_min(1)
+    mean_m = (m.sum(1) / count).mean()
+    mean_n = (n.sum(1) / count).mean()
+    total = (
+        classification
+        + weights.entropy * negative_entropy
+        + weights.area * area
+        + weights.target_mask * mean_m
+        + weights.other_mask * mean_n
+    )
+    return {
+        "total": total,
+        "classification": classification,
+        "negative_entropy": negative_entropy,
+        "area": area,
+        "mean_target_mask": mean_m,
+        "mean_other_mask": mean_n,
+    }

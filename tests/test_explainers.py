@@ -1,0 +1,241 @@
+"""Learned explainers: the objectives, training, files, the shipped weights and the methods."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from strokelens.attribution import get_method
+from strokelens.cli.app import app
+from strokelens.datasets import load_spg, photo_split
+from strokelens.errors import StrokelensError
+from strokelens.explainers import Explainer, TrainConfig, model_fingerprint, train_explainer
+from strokelens.explainers.objectives import area_loss, efficient, shapley_kernel_coalitions
+from strokelens.io.photos import load_photos
+from strokelens.metrics import agreement, randomized_model
+from strokelens.models import load_model
+from strokelens.views import view_for
+
+
+@pytest.fixture(scope="module")
+def doodlenet(home):
+    return load_model("doodlenet", home=home)
+
+
+@pytest.fixture(scope="module")
+def view(doodlenet):
+    return view_for(doodlenet)
+
+
+@pytest.fixture(scope="module")
+def test_sketches(home, view):
+    return view.prepare(load_spg("test", per_class=2, home=home))
+
+
+# ----------------------------------------------------------------------------- objectives
+def test_kernel_coalitions_pair_with_complements():
+    n = torch.tensor([1, 2, 5, 9])
+    z = shapley_kernel_coalitions(n, 9, pairs=64, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (4, 128, 9)
+    exists = torch.arange(9)[None] < n[:, None]
+    assert not (z.bool() & ~exists[:, None]).any()  # padding never in a coalition
+    first, second = z[:, 0::2], z[:, 1::2]
+    assert torch.equal(first + second, exists[:, None].float().expand_as(first))
+    sizes = first.sum(-1)
+    assert (sizes[1:] >= 1).all() and (sizes[1:] <= (n[1:, None] - 1)).all()  # never empty or full
+    assert torch.equal(first[0], torch.ones_like(first[0][:, :1]) * exists[0].float())  # one unit: full
+    # the Shapley kernel favours the smallest and largest coalitions: sizes 1 and 8 beat 4 for n = 9
+    counts = torch.bincount(sizes[3].long(), minlength=9)
+    assert counts[1] + counts[8] > counts[4] + counts[5]
+
+
+def test_efficient_values_sum_to_the_total():
+    values = torch.randn(3, 4, 5)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]]).bool()
+    total = torch.randn(3, 5)
+    out = efficient(values, mask, total)
+    assert torch.allclose(out.sum(1), total, atol=1e-5)
+    assert (out[~mask] == 0).all()
+
+
+def test_area_loss_bounds():
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    within = torch.tensor([[1.0, 1.0, 1.0] + [0.0] * 7])  # 30% on, the largest value is 1
+    assert float(area_loss(within, mask, 0.05, 0.3)) == 0.0
+    everything = torch.ones(1, 10)
+    assert float(area_loss(everything, mask, 0.05, 0.3)) == pytest.approx(0.7)
+    nothing = torch.zeros(1, 10)
+    assert float(area_loss(nothing, mask, 0.05, 0.3)) == pytest.approx(0.1)
+
+
+# ----------------------------------------------------------------------------- training and files
+def test_training_lowers_the_fastshap_loss_and_round_trips(home, view, tmp_path):
+    train = view.prepare(load_spg("train", per_class=6, home=home))
+    val = view.prepare(load_spg("val", per_class=2, home=home))
+    explainer = Explainer.create(view, "fastshap", "doodlenet", d_model=32, n_layers=1, d_ff=64)
+    record = train_explainer(
+        view, explainer, train, val, TrainConfig(epochs=4, batch_size=16, lr=3e-3), progress=False
+    )
+    assert record.epochs_run >= 2 and len(record.val_loss) == record.epochs_run
+    assert min(record.val_loss[1:]) < record.val_loss[0]  # it learns something in a few epochs
+    assert explainer.null_outputs is not None and explainer.null_outputs.shape == (345,)
+    explainer.save(tmp_path, "mine")
+    meta = json.loads((tmp_path / "mine.json").read_text())
+    assert meta["kind"] == "fastshap" and meta["fingerprint"] == model_fingerprint(view.model)
+    expl = get_method("fastshap")(view).attribute(val[:6], weights=str(tmp_path / "mine"))
+    again = Explainer.load(tmp_path / "mine.safetensors", view)
+    game = view.game(expl.units, expl.target)
+    assert torch.allclose(again.scores(game).cpu(), expl.scores, atol=1e-5)
+    assert expl.evaluations == 0
+
+
+def test_an_explainer_refuses_another_model(view, tmp_path):
+    explainer = Explainer.create(view, "wys", "doodlenet", d_model=16, n_layers=1, d_ff=16)
+    explainer.save(tmp_path, "w")
+    other = view_for(randomized_model(view.model))
+    with pytest.raises(StrokelensError, match="trained for the model 'doodlenet'"):
+        Explainer.load(tmp_path / "w", other)
+    with pytest.raises(StrokelensError, match="missing explainer file"):
+        Explainer.load(tmp_path / "nothing", view)
+    with pytest.raises(StrokelensError, match="unknown explainer kind"):
+        Explainer.create(view, "gradcam", "doodlenet")
+
+
+# ----------------------------------------------------------------------------- shipped weights
+def test_shipped_fastshap_is_efficient_free_and_close_to_shapley(view, test_sketches):
+    small = [s for s in test_sketches if 2 <= s.n_strokes <= 10][:24]
+    expl = get_method("fastshap")(view).attribute(small)
+    assert expl.evaluations == 0
+    game = view.game(expl.units, expl.target)
+    with torch.no_grad():
+        gap = game(game.full()) - game(torch.zeros_like(game.full()))
+    assert torch.allclose(expl.scores.sum(1), gap.cpu(), atol=1e-3)  # efficiency, in logit space
+    exact = get_method("shapley")(view).attribute(expl.units, target=expl.target)
+    rho = agreement(expl.scores, exact.scores, expl.units.n_units.cpu())["spearman"]
+    assert np.nanmedian(rho) > 0.75  # the benchmark measures it on the whole test split
+
+
+def test_shipped_wys_masks_beat_random_on_deletion(view, test_sketches):
+    from strokelens.metrics import deletion_insertion
+
+    units = view.units_for(test_sketches[:32], "stroke")
+    wys = get_method("wys")(view).attribute(units)
+    rnd = get_method("random")(view).attribute(units, target=wys.target)
+    game = view.game(units, wys.target)
+    assert wys.evaluations == 0
+    auc_wys = deletion_insertion(game, wys.scores).deletion_auc.mean()
+    auc_rnd = deletion_insertion(game, rnd.scores).deletion_auc.mean()
+    assert auc_wys < auc_rnd
+
+
+def test_learned_methods_refuse_what_they_were_not_trained_for(view, test_sketches):
+    with pytest.raises(StrokelensError, match="trained on stroke units"):
+        get_method("fastshap")(view).attribute(test_sketches[:2], units="piece")
+    with pytest.raises(StrokelensError, match="estimates Shapley values of 'logit'"):
+        get_method("fastshap")(view).attribute(test_sketches[:2], score="prob")
+    with pytest.raises(StrokelensError, match="class targets"):
+        get_method("wys")(view).attribute(test_sketches[:2], target=lambda out: out[:, 0])
+    with pytest.raises(StrokelensError, match="no shipped fastshap explainer"):
+        get_method("fastshap")(view_for(randomized_model(view.model))).attribute(test_sketches[:2])
+
+
+def test_shipped_photo_fastshap_counts_its_passes(home):
+    model = load_model("darknet-tiny", home=home)
+    photo_view = view_for(model)
+    photos = load_photos(photo_split("test", home)[:2])
+    units = photo_view.units_for(photos, n_segments=12)
+    expl = get_method("fastshap")(photo_view).attribute(units)
+    assert expl.evaluations == 2  # the frozen feature pass and the empty photo
+    game = photo_view.game(units, expl.target)
+    with torch.no_grad():
+        gap = game(game.full()) - game(torch.zeros_like(game.full()))
+    assert torch.allclose(expl.scores.sum(1), gap.cpu(), atol=1e-3)
+
+
+def test_photo_explainer_starts_as_the_class_activation_map(home):
+    model = load_model("darknet-tiny", home=home)
+    photo_view = view_for(model)
+    units = photo_view.units_for(load_photos(photo_split("train", home)[:2]), n_segments=20)
+    explainer = Explainer.create(photo_view, "fastshap", "darknet-tiny")
+    with torch.no_grad():
+        shares = explainer.net(units)
+        logits = model(units.images)
+    assert torch.allclose(shares.sum(1), logits, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "expl"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "explainer",
+            "--model",
+            "stroke-transformer",
+            "--kind",
+            "wys",
+            "--limit",
+            "40",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+            "--home",
+            str(home),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["epochs_run"] == 1
+    record = json.loads((out / "stroke-transformer_wys.training.json").read_text())
+    assert record["data"] == "quickdraw-spg" and record["n_train"] == 40
+    spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            str(spg),
+            "--model",
+            "stroke-transformer",
+            "--method",
+            "wys",
+            "--limit",
+            "3",
+            "--weights",
+            str(out / "stroke-transformer_wys.safetensors"),
+            "--out",
+            str(tmp_path / "report"),
+            "--home",
+            str(home),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [
+        json.loads(line) for line in (tmp_path / "report" / "explanations.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 3 and rows[0]["method"] == "wys" and rows[0]["evaluations"] == 0
+    bad = runner.invoke(
+        app,
+        [
+            "explain",
+            str(spg),
+            "--model",
+            "doodlenet",
+            "--method",
+            "sla",
+            "--weights",
+            str(out / "x"),
+            "--out",
+            str(tmp_path / "r2"),
+            "--home",
+            str(home),
+        ],
+    )
+    assert bad.exit_code == 2 and "--weights is for the learned explainers" in bad.output
