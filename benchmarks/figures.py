@@ -128,6 +128,60 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "explainer": [
+        (
+            "fastshap / occlusion / IG / SLA, DoodleNet, {n_sketches} SPG test sketches never trained on: "
+            "median Spearman vs exact Shapley",
+            lambda f: " / ".join(
+                _n(f[f"{m}_spearman_vs_shapley"], 2) for m in ("fastshap", "occlusion", "ig", "sla")
+            ),
+        ),
+        (
+            "deletion AUC (lower is better), same sketches: fastshap / wys / occlusion / shapley / "
+            "length / random",
+            lambda f: " / ".join(
+                _n(f[f"{m}_deletion_auc"], 4)
+                for m in ("fastshap", "wys", "occlusion", "shapley", "length", "random")
+            ),
+        ),
+        (
+            "fastshap vs SLA, ms a sketch (same run, batches of 32); model evaluations a sketch",
+            lambda f: (
+                f"{_n(f['fastshap_ms_per_sketch'], 2)} vs {_n(f['sla_ms_per_sketch'], 2)} "
+                f"({_n(f['fastshap_ms_ratio_to_sla'], 2)}x); fastshap "
+                f"{_n(f['fastshap_evaluations_per_sketch'])}, occlusion "
+                f"{_n(f['occlusion_evaluations_per_sketch'], 1)}, exact Shapley "
+                f"{_n(f['shapley_evaluations_per_sketch'])}"
+            ),
+        ),
+        (
+            "the same on quickdraw-345x25 ({qd_n_sketches} sketches, other drawers and classes) / on the "
+            "stroke transformer: fastshap Spearman vs Shapley",
+            lambda f: (
+                f"{_n(f['qd_fastshap_spearman_vs_shapley'], 2)} (occlusion "
+                f"{_n(f['qd_occlusion_spearman_vs_shapley'], 2)})"
+                f" / {_n(f['st_fastshap_spearman_vs_shapley'], 2)} (occlusion "
+                f"{_n(f['st_occlusion_spearman_vs_shapley'], 2)})"
+            ),
+        ),
+        (
+            "wys class specificity, DoodleNet: own-class / other-class mean mask",
+            lambda f: (
+                f"{_n(f['wys_own_mask_mass'], 3)} / {_n(f['wys_other_mask_mass'], 4)} "
+                f"({_n(f['wys_class_specificity'], 1)}x; runner-up class "
+                f"{_n(f['wys_runner_up_mask_mass'], 3)})"
+            ),
+        ),
+        (
+            "photos, Tiny Darknet, {photo_n_photos} held-out photos at ~{photo_superpixels_mean:.0f} "
+            "superpixels: fastshap Spearman vs Shapley; deletion AUC wys / occlusion; fastshap ms a photo",
+            lambda f: (
+                f"{_n(f['photo_fastshap_spearman_vs_shapley'], 2)} (occlusion "
+                f"{_n(f['photo_occlusion_spearman_vs_shapley'], 2)}); {_n(f['photo_wys_deletion_auc'], 3)} / "
+                f"{_n(f['photo_occlusion_deletion_auc'], 3)}; {_n(f['photo_fastshap_ms_per_photo'], 1)}"
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",

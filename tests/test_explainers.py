@@ -103,6 +103,12 @@ def test_an_explainer_refuses_another_model(view, tmp_path):
         Explainer.load(tmp_path / "nothing", view)
     with pytest.raises(StrokelensError, match="unknown explainer kind"):
         Explainer.create(view, "gradcam", "doodlenet")
+    (tmp_path / "w.json").write_text('{"kind": "wys", "surprise": 1}')
+    with pytest.raises(StrokelensError, match=r"not an explainer description.*surprise"):
+        Explainer.load(tmp_path / "w", view)
+    (tmp_path / "w.json").write_text("{not json")
+    with pytest.raises(StrokelensError, match="not an explainer description"):
+        Explainer.load(tmp_path / "w", view)
 
 
 # ----------------------------------------------------------------------------- shipped weights
@@ -239,3 +245,19 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path):
         ],
     )
     assert bad.exit_code == 2 and "--weights is for the learned explainers" in bad.output
+
+
+def test_docs_examples_run(home, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "explainers.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) == 2
+    monkeypatch.setenv("STROKELENS_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
+    assert namespace["values"].evaluations == 0
+    assert (tmp_path / "out" / "mine" / "doodlenet_fastshap.safetensors").is_file()

@@ -17,7 +17,7 @@ from strokelens.models import load_model
 from strokelens.views import view_for
 from strokelens.viz.report import write_report
 
-DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "shapley")
+DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "fastshap", "wys", "shapley")
 
 
 @app.command()
@@ -38,8 +38,8 @@ DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "shapley")
 )
 @home_option
 def demo(out_dir: Path, count: int, home) -> None:
-    """Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, exact
-    Shapley side by side) and write an HTML report."""
+    """Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the
+    learned fastshap and wys explainers, exact Shapley side by side) and write an HTML report."""
     model = load_model("doodlenet", home=home)
     view = view_for(model)
     classes = spg_classes(home)

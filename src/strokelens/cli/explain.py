@@ -26,8 +26,8 @@ DEFAULT_METHOD = {"sketch": "sla", "image": "gws"}
 #: The learned explainers, which take --weights.
 LEARNED = ("wys", "fastshap")
 DEFAULT_EVALUATE = {
-    "sketch": "sla,ig,occlusion,lime,kernelshap,shapley,random,length",
-    "image": "gws,gws-ig,occlusion,lime,kernelshap,random",
+    "sketch": "sla,ig,occlusion,fastshap,wys,lime,kernelshap,shapley,random,length",
+    "image": "gws,gws-ig,occlusion,fastshap,wys,lime,kernelshap,random",
 }
 #: Inputs per batch by default.
 DEFAULT_BATCH = {"explain": {"sketch": 32, "image": 8}, "evaluate": {"sketch": 32, "image": 4}}

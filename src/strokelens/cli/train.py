@@ -173,6 +173,19 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
     help="fastshap: kernel coalition pairs per input and step. Default: 8 (sketches), 4 (photos, where "
     "each one is a full Tiny Darknet pass).",
 )
+@click.option(
+    "--area-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="wys: weight lambda_a of the area bound (the paper's default is 1).",
+)
+@click.option(
+    "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
+)
+@click.option(
+    "--max-area", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="wys: area bound."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
 @click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
@@ -192,6 +205,9 @@ def explainer(
     lr: float,
     limit: int | None,
     pairs: int | None,
+    area_weight: float,
+    min_area: float,
+    max_area: float,
     seed: int,
     threads: int | None,
     device: str | None,
@@ -204,6 +220,7 @@ def explainer(
     from strokelens.datasets import load_spg, photo_split
     from strokelens.errors import StrokelensError
     from strokelens.explainers import Explainer, TrainConfig, train_explainer
+    from strokelens.explainers.objectives import WysWeights
     from strokelens.io.photos import load_photos
     from strokelens.models import INPUT_KINDS, load_model
     from strokelens.views import view_for
@@ -236,6 +253,7 @@ def explainer(
         seed=seed,
         max_minutes=max_minutes,
         pairs=pairs or (4 if photos else 8),
+        wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
     )
     record = train_explainer(view, made, train_set, val_set, config, progress=not quiet)
     made.info.training.update({"data": data, "train_split": "train", "val_split": "val", "limit": limit})

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
 from strokelens.explainers.networks import (
     PhotoExplainerNet,
@@ -216,8 +217,8 @@ class Explainer:
             if not p.is_file():
                 raise StrokelensError(f"missing explainer file {p}")
         try:
-            info = ExplainerInfo(**json.loads(meta.read_text()))
-        except (ValueError, TypeError) as exc:
+            info = dataclass_from_dict(ExplainerInfo, json.loads(meta.read_text()))
+        except (ValueError, StrokelensError) as exc:
             raise StrokelensError(f"{meta}: not an explainer description ({exc})") from exc
         try:
             state = load_file(str(weights))

@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
 from strokelens.explainers.tokens import n_token_features, unit_tokens
 from strokelens.models.stroke_transformer import PresenceAttentionLayer
@@ -39,7 +40,7 @@ class SketchNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SketchNetConfig:
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data)
 
 
 @dataclass
@@ -53,18 +54,7 @@ class PhotoNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PhotoNetConfig:
-        return _from_dict(cls, data)
-
-
-def _from_dict(cls, data: dict[str, Any]):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise StrokelensError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise StrokelensError(f"bad {cls.__name__}: {exc}") from exc
+        return dataclass_from_dict(cls, data)
 
 
 class SketchExplainerNet(nn.Module):

@@ -38,13 +38,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
 from strokelens.models.stroke_geometry import (
     normalise_points,
@@ -78,11 +79,7 @@ class StrokeTransformerConfig:
     @classmethod
     def from_dict(cls, data: dict) -> StrokeTransformerConfig:
         """Build from a dict, refusing unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise StrokelensError(f"unknown stroke transformer config keys: {sorted(unknown)}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def to_dict(self) -> dict:
         return asdict(self)
