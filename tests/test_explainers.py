@@ -139,7 +139,7 @@ def test_shipped_wys_masks_beat_random_on_deletion(view, test_sketches):
 
 
 def test_learned_methods_refuse_what_they_were_not_trained_for(view, test_sketches):
-    with pytest.raises(StrokelensError, match="trained on stroke units"):
+    with pytest.raises(StrokelensError, match="no shipped fastshap explainer for this model and piece units"):
         get_method("fastshap")(view).attribute(test_sketches[:2], units="piece")
     with pytest.raises(StrokelensError, match="estimates Shapley values of 'logit'"):
         get_method("fastshap")(view).attribute(test_sketches[:2], score="prob")
@@ -261,3 +261,17 @@ def test_docs_examples_run(home, tmp_path, monkeypatch):
         exec(compile(block, str(doc), "exec"), namespace)
     assert namespace["values"].evaluations == 0
     assert (tmp_path / "out" / "mine" / "doodlenet_fastshap.safetensors").is_file()
+
+
+def test_piece_explainers_train_and_score_pieces(home, view, tmp_path):
+    sketches = view.prepare(load_spg("train", per_class=2, home=home))
+    explainer = Explainer.create(view, "wys", "doodlenet", units="piece", d_model=16, n_layers=1, d_ff=16)
+    train_explainer(
+        view, explainer, sketches, sketches[:8], TrainConfig(epochs=1, batch_size=20), progress=False
+    )
+    explainer.save(tmp_path, "pieces")
+    expl = get_method("wys")(view).attribute(sketches[:4], units="piece", weights=str(tmp_path / "pieces"))
+    assert expl.units.kind == "piece" and expl.scores.shape == (4, expl.units.max_units)
+    assert (expl.scores[~expl.unit_mask] == 0).all() and torch.isfinite(expl.scores).all()
+    with pytest.raises(StrokelensError, match="trained on piece units, not stroke"):
+        Explainer.load(tmp_path / "pieces", view).check(view, "stroke")
