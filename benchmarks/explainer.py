@@ -207,7 +207,7 @@ def check_targets(figures: dict[str, float]) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     args = parse_args()
-    console = Console()
+    console = Console(width=150)
     torch.manual_seed(0)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     figures: dict[str, float] = {"quick": bool(args.quick), "threads": torch.get_num_threads()}

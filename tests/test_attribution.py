@@ -231,3 +231,12 @@ def test_unknown_class_and_method(view, units):
         get_method("sla")(view).attribute(units, target="not a class")
     with pytest.raises(StrokelensError, match="unknown method"):
         get_method("nope")
+
+
+def test_perturbation_methods_take_one_stroke_sketches(view, sketches):
+    one = [sketches[0].subset([0])]
+    units = make_units(SketchBatch.from_sketches(one), "stroke")
+    exact = get_method("shapley")(view).attribute(units)
+    for name in ("kernelshap", "lime"):
+        expl = get_method(name)(view).attribute(units, target=exact.target, n_samples=20)
+        assert expl.scores[0, 0] == pytest.approx(float(exact.scores[0, 0]), abs=1e-4)
