@@ -119,8 +119,8 @@ def test_demo_explains_real_sketches(home, tmp_path, capsys):
     report = capsys.readouterr().out.strip().splitlines()[-1]
     assert report == f"report: {(out / 'report.html').resolve()}"
     records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
-    assert {r["method"] for r in records} == {"sla", "psla", "ig", "occlusion", "shapley"}
-    assert len(records) == 5 * 3
+    assert {r["method"] for r in records} == {"sla", "psla", "ig", "occlusion", "fastshap", "wys", "shapley"}
+    assert len(records) == 7 * 3
     html = (out / "report.html").read_text()
     assert html.count("<tr>") >= 3 + 5 and "deletion" in html
 

@@ -21,8 +21,8 @@ from strokelens.home import ENV_VAR
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
         "strokelens.cli.demo:demo",
-        "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, exact "
-        "Shapley side by side) and write an HTML report.",
+        "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the "
+        "learned fastshap and wys explainers, exact Shapley side by side) and write an HTML report.",
     ),
     "evaluate": (
         "strokelens.cli.explain:evaluate",
