@@ -135,9 +135,6 @@ def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> di
 def sketch_run(console, model_name: str, sketches: list, prefix: str, args) -> dict[str, float]:
     model = load_model(model_name, home=args.home, device=args.device)
     view = view_for(model)
-    if model_name == "stroke-transformer":
-        known = set(model.class_names)
-        sketches = [s for s in sketches if s.label in known] if sketches[0].label in known else sketches
     sketches = view.prepare(sketches)
     opts = learned_options(model_name, args)
     start = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from strokelens.attribution.base import Method, register
+from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, shipped
 from strokelens.games import Game
 
@@ -28,8 +29,6 @@ def explainer_for(game: Game, kind: str, weights: str = "shipped") -> Explainer:
         else:
             explainer = Explainer.load(weights, game.view)
             if explainer.info.kind != kind:
-                from strokelens.errors import StrokelensError
-
                 raise StrokelensError(f"{weights} holds a {explainer.info.kind} explainer, not {kind}")
         _CACHE[key] = explainer
     return _CACHE[key]

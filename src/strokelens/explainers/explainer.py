@@ -60,6 +60,12 @@ def model_fingerprint(model: nn.Module, cached: bool = True) -> str:
     return _FINGERPRINTS[model]
 
 
+def empty_outputs(game: Game) -> torch.Tensor:
+    """The model's raw outputs ``(B, C)`` with every unit of every input removed (B evaluations)."""
+    zeros = torch.zeros(game.batch_size, game.max_units, device=game.device, dtype=game.dtype)
+    return game.outputs(zeros, torch.arange(game.batch_size, device=game.device))
+
+
 @dataclass
 class ExplainerInfo:
     """What an explainer is for; saved as its JSON file."""
@@ -167,8 +173,7 @@ class Explainer:
         if self.null_outputs is not None:
             null = self.null_outputs.to(game.device, game.full_outputs.dtype)
             return game.transform(null[None]).expand(game.batch_size, -1)
-        zeros = torch.zeros(game.batch_size, game.max_units, device=game.device, dtype=game.dtype)
-        return game.transform(game.outputs(zeros, torch.arange(game.batch_size, device=game.device)))
+        return game.transform(empty_outputs(game))
 
     def values(self, game: Game) -> torch.Tensor:
         """Efficient Shapley estimates ``(B, K, C)`` for every class (``fastshap``)."""

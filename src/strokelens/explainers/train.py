@@ -22,10 +22,11 @@ import torch
 from PIL import Image
 
 from strokelens.errors import StrokelensError
-from strokelens.explainers.explainer import Explainer
+from strokelens.explainers.explainer import Explainer, empty_outputs
 from strokelens.explainers.objectives import WysWeights, fastshap_loss, wys_loss
 from strokelens.io.photos import CropTransform, Photo
 from strokelens.views.base import View
+from strokelens.views.image import ImageView
 
 
 @dataclass
@@ -86,13 +87,15 @@ class TrainRecord:
         return asdict(self)
 
 
-def _photo_view(photo: Photo, size: int, flip: bool) -> Photo:
-    """``photo`` centre-cropped and resized to the model input once (and mirrored when ``flip``)."""
+def _model_input(photo: Photo, size: int) -> Photo:
+    """``photo`` centre-cropped and resized to the model input once, so each epoch starts there."""
     t = CropTransform.centre(*photo.size, size)
     image = Image.fromarray((t.apply(photo.image) * 255).round().astype("uint8"))
-    if flip:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return Photo(image, photo.source, photo.id)
+
+
+def _mirrored(photo: Photo) -> Photo:
+    return Photo(photo.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), photo.source, photo.id)
 
 
 class _Batches:
@@ -100,24 +103,18 @@ class _Batches:
 
     def __init__(self, view: View, explainer: Explainer, config: TrainConfig) -> None:
         self.view, self.explainer, self.config = view, explainer, config
-        self.photos = view.input_kind == "image"
-        self.size = getattr(view, "input_size", None) or 224
+        self.photos = isinstance(view, ImageView)
 
     def prepare(self, inputs: Sequence[Any]) -> list[Any]:
         if self.photos:
-            return [_photo_view(p, self.size, flip=False) for p in inputs]
+            return [_model_input(p, self.view.input_size or 224) for p in inputs]
         return self.view.prepare(inputs)
 
     def game(self, inputs: Sequence[Any], rng: random.Random, train: bool):
         options = dict(self.explainer.info.unit_options)
         if self.photos:
             if train and self.config.augment:
-                inputs = [
-                    Photo(p.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), p.source, p.id)
-                    if rng.random() < 0.5
-                    else p
-                    for p in inputs
-                ]
+                inputs = [_mirrored(p) if rng.random() < 0.5 else p for p in inputs]
                 options["n_segments"] = rng.randint(*self.config.segments)
         else:
             options["kind"] = self.explainer.info.units
@@ -129,11 +126,9 @@ def _null_outputs(view: View, explainer: Explainer, sample: Any) -> torch.Tensor
     """The explanandum's outputs on the empty input, when it is the same for every input."""
     if not view.empty_is_constant:
         return None
-    units = view.units_for([sample], kind=explainer.info.units)
-    game = view.game(units, "auto")
+    game = view.game(view.units_for([sample], kind=explainer.info.units), "auto")
     with torch.no_grad():
-        zeros = torch.zeros(1, game.max_units, device=game.device, dtype=game.dtype)
-        return game.outputs(zeros, torch.zeros(1, dtype=torch.long, device=game.device))[0].cpu()
+        return empty_outputs(game)[0].cpu()
 
 
 def train_explainer(
@@ -182,7 +177,7 @@ def _train(view, explainer, train_set, val_set, config, batches, rng, progress, 
         n_train=len(train_set),
         n_val=len(val_set),
         threads=torch.get_num_threads(),
-        config={k: v for k, v in asdict(config).items()},
+        config=asdict(config),
     )
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     start = time.perf_counter()
