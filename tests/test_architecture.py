@@ -23,11 +23,6 @@ from toy import CountUnits, LinearView
 
 
 @pytest.fixture(scope="module")
-def doodlenet(home):
-    return load_model("doodlenet", home=home)
-
-
-@pytest.fixture(scope="module")
 def transformer(home):
     return load_model("stroke-transformer", home=home)
 

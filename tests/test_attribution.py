@@ -16,16 +16,10 @@ from strokelens.attribution.shapley import coalitions, shapley_from_values
 from strokelens.datasets import load_spg
 from strokelens.games import Game
 from strokelens.metrics import agreement, deletion_insertion, part_summary, randomized_model
-from strokelens.models import load_model
 from strokelens.sketch import SketchBatch
 from strokelens.units import SuperpixelUnits, make_units, piece_units
 from strokelens.views import RasterSketchView, preprocess
 from toy import CountUnits, LinearView, QuadraticView
-
-
-@pytest.fixture(scope="module")
-def doodlenet(home):
-    return load_model("doodlenet", home=home)
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,6 @@ from strokelens.views import view_for
 
 
 @pytest.fixture(scope="module")
-def doodlenet(home):
-    return load_model("doodlenet", home=home)
-
-
-@pytest.fixture(scope="module")
 def view(doodlenet):
     return view_for(doodlenet)
 

@@ -7,31 +7,13 @@ import torch
 
 from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
-from strokelens.models import load_model
 from strokelens.sketch import SketchBatch
 from strokelens.units import piece_units, stroke_units
 from strokelens.views import preprocess, view_for
 
 CLASSES = ["airplane", "alarm clock", "butterfly", "face"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors gain nothing from threads, and on a busy machine extra threads stall for seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def doodlenet(home):
-    return load_model("doodlenet", home=home)
-
-
-@pytest.fixture(scope="module")
-def stroke_transformer(home):
-    return load_model("stroke-transformer", home=home)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -30,11 +30,6 @@ def transformer(home):
 
 
 @pytest.fixture(scope="module")
-def doodlenet(home):
-    return load_model("doodlenet", home=home)
-
-
-@pytest.fixture(scope="module")
 def recovered(transformer, sketches):
     return invert(transformer, sketches, mode="recover", seed=0, record_every=1)
 

@@ -24,14 +24,7 @@ from strokelens.training import evaluate, prepare_sketches, train_stroke_transfo
 
 CLASSES = ["airplane", "alarm clock", "butterfly", "face"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors gain nothing from threads, and on a busy machine extra threads stall for seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
