@@ -19,6 +19,11 @@ from strokelens.home import ENV_VAR
 
 #: name -> ("module:attribute" of the click command, its short help as ``strokelens --help`` shows it).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "attack": (
+        "strokelens.cli.attack:attack",
+        "Attack a sketch model on every drawing in FILES: remove the strokes an explanation ranks "
+        "highest, or move the points of the pieces P-SLA ranks highest; save the attacked drawings.",
+    ),
     "demo": (
         "strokelens.cli.demo:demo",
         "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the "
@@ -108,6 +113,12 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="strokelens")
 def app() -> None:
     """Explain sketch and image models in strokes, stroke pieces and superpixels."""
+
+
+def file_stem(i: int, key_id: str | None) -> str:
+    """A safe file name stem for drawing number ``i``: ``0007_<key_id>``, odd characters replaced."""
+    raw = f"{i:04d}_{key_id or 'sketch'}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)[:80]
 
 
 #: ``--home DIR``: the data/weights folder; defaults to $STROKELENS_HOME.

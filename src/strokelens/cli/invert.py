@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from strokelens.cli.app import app, files_argument, home_option
+from strokelens.cli.app import app, file_stem, files_argument, home_option
 from strokelens.errors import StrokelensError
 from strokelens.inversion import MODES, invert
 from strokelens.io import read_sketches
@@ -90,7 +90,7 @@ def invert_command(
                 record_every=record_every,
                 bound=not no_bound,
             )
-            stems = [_stem(lo + i, s.key_id) for i, s in enumerate(chunk)]
+            stems = [file_stem(lo + i, s.key_id) for i, s in enumerate(chunk)]
             paths = save_inversion(result, out_dir, stems)
             for rec, written in zip(result.records(), paths, strict=True):
                 rec.update({"model": model_name, "files": {k: Path(v).name for k, v in written.items()}})
@@ -98,11 +98,6 @@ def invert_command(
                 rows.append(rec)
             progress.advance(task, len(chunk))
     _table(rows, mode, out_dir)
-
-
-def _stem(i: int, key_id: str | None) -> str:
-    raw = f"{i:04d}_{key_id or 'sketch'}"
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)[:80]
 
 
 def _table(rows: list[dict], mode: str, out_dir: Path) -> None:
