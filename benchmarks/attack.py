@@ -2,7 +2,10 @@
 
 Removal: strokes are removed in the order each attribution method ranks them (psla pooled from
 pieces to strokes; the learned explainers as shipped) until DoodleNet reads another class; success
-within 1, 2 and 3 removed strokes and the share of ink removed where it succeeded. Exact Shapley
+within 1, 2 and 3 removed strokes (in the game: the drawing's frame fixed, as every method and
+metric removes a stroke), the share of ink removed where it succeeded, and the share of those
+successes whose drawing still fools the model when read afresh (re-framed around the strokes left:
+``*_reread_*``). Exact Shapley
 values (2^K evaluations) rank only the sketches of at most ``--shapley-max`` strokes; every ordering
 is also measured on that subset (keys ``attack_remove_small_*``). Targeted removal aims at a random
 other SPG class (seeded), within 3 strokes. ``best`` is the model-based ordering with the highest
@@ -71,7 +74,7 @@ def removal_run(view, sketches, orderings, goals=None):
     out = {}
     for name in orderings:
         start = time.perf_counter()
-        removed, ink, cost = [], [], 0.0
+        removed, ink, cost, reread = [], [], 0.0, []
         for lo in range(0, len(sketches), BATCH):
             units = view.units_for(sketches[lo : lo + BATCH], "stroke")
             target = view.game(units).full_outputs.argmax(1)
@@ -80,11 +83,20 @@ def removal_run(view, sketches, orderings, goals=None):
             res = removal_attack(view, units, scores, goal=goal, max_removed=3)
             removed.append(res.removed)
             ink.append(res.ink_removed)
+            # The drawing the attack left, read afresh (re-framed around the strokes that are left).
+            ok = res.success.tolist()
+            left = [a for a, o in zip(res.attacked_sketches(), ok, strict=True) if o]
+            reads = classify(view, left) if left else []
+            orig = [view.class_names[int(c)] for c, o in zip(res.original, ok, strict=True) if o]
+            reread.extend(
+                normalise_class_name(r) != normalise_class_name(c) for r, c in zip(reads, orig, strict=True)
+            )
             cost += c * len(units)
         out[name] = {
             "removed": torch.cat(removed),
             "ink": torch.cat(ink),
             "evaluations": cost / len(sketches),
+            "reread": torch.tensor(reread, dtype=torch.bool),
             "seconds": time.perf_counter() - start,
         }
     return out
@@ -99,6 +111,7 @@ def removal_figures(prefix: str, runs: dict) -> dict[str, float]:
         ok = removed > 0
         fig[f"{prefix}_ink_{name}"] = float(r["ink"][ok].mean()) if ok.any() else float("nan")
         fig[f"{prefix}_evaluations_{name}"] = r["evaluations"]
+        fig[f"{prefix}_reread_{name}"] = float(r["reread"].float().mean()) if ok.any() else float("nan")
     return fig
 
 
@@ -255,6 +268,7 @@ def report(console: Console, fig: dict, runs: dict, small_runs: dict) -> None:
         "within 3",
         "ink removed",
         "evals/sketch",
+        "fooled afresh",
         f"within 2, <= {fig['attack_remove_small_max_strokes']} strokes",
         "targeted within 3",
     ):
@@ -266,9 +280,10 @@ def report(console: Console, fig: dict, runs: dict, small_runs: dict) -> None:
             row += [
                 f"{fig[f'attack_remove_success_ink_{name}']:.3f}",
                 f"{fig[f'attack_remove_success_evaluations_{name}']:.1f}",
+                f"{fig[f'attack_remove_success_reread_{name}']:.3f}",
             ]
         else:
-            row += ["-"] * 5
+            row += ["-"] * 6
         row.append(f"{fig[f'attack_remove_small_success_k2_{name}']:.3f}")
         key = f"attack_targeted_success_k3_{name}"
         row.append(f"{fig[key]:.3f}" if key in fig else "-")

@@ -38,6 +38,11 @@ def _n(value: object, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
 
 
+def _join(figures: Figures, pattern: str, names: tuple[str, ...], digits: int = 3) -> str:
+    """``pattern.format(name)`` for every name, as numbers joined by `` / ``."""
+    return " / ".join(_n(figures[pattern.format(name)], digits) for name in names)
+
+
 #: file stem -> rows of (what, figure from that file's figures).
 ROWS: dict[str, list[Row]] = {
     "io_speed": [
@@ -188,6 +193,38 @@ ROWS: dict[str, list[Row]] = {
             lambda f: (
                 f"{_n(f['stroke_transformer_recovery_rate_after'], 4)} / "
                 f"{_n(f['doodlenet_tuned_recovery_rate_after'], 4)} of {_n(f['n_sketches'])} sketches"
+            ),
+        ),
+    ],
+    "attack": [
+        (
+            "removal attack, DoodleNet, {attack_sketches} SPG test sketches it reads right: flipped within "
+            "2 removed strokes, best ordering ({attack_remove_best_method}) / length / random",
+            lambda f: (
+                _join(f, "attack_remove_success_k2_{}", ("best", "length", "random"))
+                + " (within 1: "
+                + _join(f, "attack_remove_success_k1_{}", ("best", "length", "random"))
+                + ")"
+            ),
+        ),
+        (
+            "geometry attack, DoodleNet, drawings read afresh: fooled at eps 0.02 / 0.05 of the diagonal, "
+            "3 P-SLA pieces vs 3 random pieces vs every point",
+            lambda f: (
+                " vs ".join(
+                    _join(f, "attack_perturb_success_{}_" + sel, ("eps02", "eps05"))
+                    for sel in ("psla", "random", "all")
+                )
+                + f" ({_n(f['attack_perturb_points_moved_eps05_psla'], 1)} vs "
+                f"{_n(f['attack_perturb_points_moved_eps05_all'], 1)} points moved)"
+            ),
+        ),
+        (
+            "transfer: DoodleNet's geometry attack (eps 0.05, P-SLA) / removal attack fool the stroke "
+            "transformer; its removal attack fools DoodleNet",
+            lambda f: (
+                f"{_n(f['attack_transfer_rate'], 3)} / {_n(f['attack_transfer_removal_dn_to_st'], 3)}; "
+                f"{_n(f['attack_transfer_removal_st_to_dn'], 3)}"
             ),
         ),
     ],
