@@ -58,6 +58,17 @@ def check_method(view: EmbeddingView, name: str, options: dict[str, Any] | None 
     return cls
 
 
+def probe_method(
+    view: EmbeddingView, method: str, sketch: Sketch, options: dict[str, Any] | None = None
+) -> None:
+    """Explain one prepared sketch's similarity to itself with ``method``, so a method that cannot
+    work on this view (P-SLA off a raster view, exact Shapley past 16 strokes) fails before a whole
+    gallery is embedded."""
+    explain_similarity(
+        view, [sketch], view.embed(view.units_for([sketch], "stroke")), method, options=options
+    )
+
+
 @dataclass
 class MatchExplanations:
     """Explanations of ``Q`` (query, gallery item) pairs, batch by batch: ``query`` scores the query's
