@@ -58,8 +58,10 @@ def _read(files, limit, what: str):
 def retrieve(
     query_files, gallery_files, model_name, method, top, n_explain, seed, out_dir, limit, device, home
 ):
-    """Search the --gallery sketches for every drawing in QUERY_FILES (cosine similarity of the
-    model's embedding, a query's own drawing excluded); explain the top matches in strokes."""
+    """Search a gallery of sketches for every drawing in QUERY_FILES; explain the top matches in strokes.
+
+    The gallery is the --gallery files; sketches are ranked by the cosine similarity of the model's
+    embedding (the input of its last linear layer), a query's own drawing never among its results."""
     from strokelens.models import load_model
     from strokelens.retrieval import build_gallery, check_method, embedding_view
     from strokelens.retrieval.explain import probe_method
