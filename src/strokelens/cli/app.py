@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "strokelens.cli.render:render",
         "Draw drawing number INDEX of FILE to OUT (PNG or SVG), SPG parts coloured.",
     ),
+    "retrieve": (
+        "strokelens.cli.retrieve:retrieve",
+        "Search a gallery of sketches for every drawing in QUERY_FILES; explain the top matches in strokes.",
+    ),
     "train": ("strokelens.cli.train:train", "Train the models strokelens ships."),
 }
 
