@@ -187,6 +187,40 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "retrieval": [
+        (
+            "sketch retrieval, {n_queries} SPG test queries, gallery of {gallery_size} (quickdraw-345x25 + "
+            "SPG test, a query's own drawing excluded): mAP / P@10",
+            lambda f: (
+                f"DoodleNet {_n(f['retrieval_map_doodlenet'], 3)} / {_n(f['retrieval_p10_doodlenet'], 3)}; "
+                f"stroke transformer {_n(f['retrieval_map_stroke_transformer'], 3)} / "
+                f"{_n(f['retrieval_p10_stroke_transformer'], 3)}"
+            ),
+        ),
+        (
+            "explaining top-1 matches ({faith_queries} queries of <= {max_strokes_explained} strokes), "
+            "deletion AUC of similarity: shapley / occlusion / ig / sla / length / random",
+            lambda f: "; ".join(
+                f"{name} "
+                + " / ".join(
+                    _n(f[f"retrieval_deletion_auc_{m}{suffix}"], 3)
+                    for m in ("shapley", "occlusion", "ig", "sla", "length", "random")
+                )
+                for name, suffix in (("DoodleNet", ""), ("stroke transformer", "_stroke_transformer"))
+            ),
+        ),
+        (
+            "median gallery rank of the match after deleting the query's top 1 / top 2 strokes: "
+            "shapley vs random",
+            lambda f: "; ".join(
+                f"{name} {_n(f[f'retrieval_rank_after_top1_shapley{s}'])} / "
+                f"{_n(f[f'retrieval_rank_after_top2_shapley{s}'])} vs "
+                f"{_n(f[f'retrieval_rank_after_top1_random{s}'])} / "
+                f"{_n(f[f'retrieval_rank_after_top2_random{s}'])}"
+                for name, s in (("DoodleNet", ""), ("stroke transformer", "_stroke_transformer"))
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",
