@@ -172,7 +172,8 @@ def test_attack_command_writes_drawings_records_and_report(tmp_path, spg_dir, ca
     ],
 )
 def test_attack_command_bad_options(tmp_path, spg_dir, capsys, args, message):
-    code = main(["attack", str(spg_dir / "airplane.ndjson.gz"), "--limit", "2", "--out", str(tmp_path), *args])
+    src = str(spg_dir / "airplane.ndjson.gz")
+    code = main(["attack", src, "--limit", "2", "--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err

@@ -19,7 +19,7 @@ from strokelens.explainers.objectives import area_loss, efficient, shapley_kerne
 from strokelens.io.photos import load_photos
 from strokelens.metrics import agreement, randomized_model
 from strokelens.models import load_model
-from strokelens.views import view_for
+from strokelens.views import EmbeddingView, view_for
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,9 @@ def test_learned_methods_refuse_what_they_were_not_trained_for(view, test_sketch
         get_method("wys")(view).attribute(test_sketches[:2], target=lambda out: out[:, 0])
     with pytest.raises(StrokelensError, match="no shipped fastshap explainer"):
         get_method("fastshap")(view_for(randomized_model(view.model))).attribute(test_sketches[:2])
+    for kind in ("fastshap", "wys"):  # the same model, but a similarity is not a class score
+        with pytest.raises(StrokelensError, match="an embedding similarity"):
+            get_method(kind)(EmbeddingView(view)).attribute(test_sketches[:2])
 
 
 def test_shipped_photo_fastshap_counts_its_passes(home):

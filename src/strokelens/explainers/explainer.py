@@ -150,6 +150,11 @@ class Explainer:
                 f"(fingerprint {info.fingerprint[:12]}); the view's model is a different one. Train one "
                 f"for it with `strokelens train explainer --kind {info.kind}`"
             )
+        if list(view.class_names) != list(view.model.class_names):
+            raise StrokelensError(
+                f"this {info.kind} explainer predicts {info.model!r}'s class scores; {type(view).__name__} "
+                f"scores {', '.join(map(str, view.class_names[:3]))} instead (an embedding similarity?)"
+            )
         if units is not None and units != info.units:
             raise StrokelensError(
                 f"this {info.kind} explainer of {info.model!r} was trained on {info.units} units, not {units}"
