@@ -95,7 +95,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="5 test sketches a class, 1 explained in every other class")
+    parser.add_argument(
+        "--quick", action="store_true", help="5 test sketches a class; 1 explained in every other class"
+    )
     parser.add_argument("--explain-per-class", type=int, default=10, help="test sketches explained a class")
     parser.add_argument("--methods", default=DEFAULT_METHODS, help="comma separated (also kernelshap, lime)")
     parser.add_argument("--batch-size", type=int, default=25)
