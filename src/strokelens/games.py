@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from strokelens.errors import StrokelensError
+from strokelens.targets import takes_rows
 
 if TYPE_CHECKING:
     from strokelens.units.base import Units
     from strokelens.views.base import View
 
 #: A target: a class index, a class name, ``"auto"`` (the predicted class), one of those per input,
-#: or a callable mapping model outputs ``(R, C)`` to scores ``(R,)``.
+#: or a callable mapping model outputs ``(R, ...)`` to scores ``(R,)`` (class logits ``(R, C)``, or any
+#: output, e.g. a generated image; see `strokelens.targets`). A callable with a keyword ``rows`` also
+#: gets the input item of each row.
 Target = int | str | Sequence[int | str] | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
 SCORES = ("logit", "prob", "log-prob")
 
@@ -101,7 +104,9 @@ class Game:
     Units beyond an input's own count (padding) are ignored by the view. Every shape is checked.
 
     ``score``: ``logit`` (the raw output), ``prob`` (softmax) or ``log-prob``. A callable target
-    gets the outputs after that transform, ``(R, C)`` -> ``(R,)``.
+    gets the outputs after that transform, ``(R, ...)`` -> ``(R,)``; outputs that are not class
+    logits (a view with ``outputs_are_logits`` False, e.g. a generator's image) take ``logit`` only.
+    A callable with a keyword ``rows`` is called ``target(outputs, rows=rows)``.
     """
 
     def __init__(
@@ -127,12 +132,14 @@ class Game:
         self.batch_size = len(self.n_units)
         self.max_units = int(self.n_units.max())
         self.dtype = units.dtype
-        self.target_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.target_fn: Callable[..., torch.Tensor] | None = None
+        self.target_takes_rows = False
         with torch.no_grad():
             full = self.outputs(self.full(), torch.arange(self.batch_size, device=self.device))
         self.full_outputs = full
         if callable(target) and not isinstance(target, torch.Tensor):
             self.target_fn = target
+            self.target_takes_rows = takes_rows(target)
             self.target = None
         else:
             self.target = resolve_target(target, full, view.class_names)
@@ -172,10 +179,13 @@ class Game:
         """The target's score ``(R,)`` from model outputs of input items ``rows``."""
         outputs = self.transform(outputs)
         if self.target_fn is not None:
-            scores = self.target_fn(outputs)
+            scores = self.target_fn(outputs, rows=rows) if self.target_takes_rows else self.target_fn(outputs)
             if not isinstance(scores, torch.Tensor) or scores.shape != (len(rows),):
                 got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
-                raise StrokelensError(f"a callable target must map outputs (R, C) to (R,) scores, got {got}")
+                raise StrokelensError(
+                    f"a callable target must map outputs {tuple(outputs.shape)} to ({len(rows)},) scores, "
+                    f"got {got}"
+                )
             return scores
         return outputs.gather(1, self.target[rows][:, None])[:, 0]
 
