@@ -221,6 +221,26 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "generation": [
+        (
+            "sketch completion, {n_test} SPG test drawings with 30-60 % of strokes removed: IoU of the "
+            "generated ink vs the removed strokes' ink / vs the whole drawing",
+            lambda f: (
+                f"{_n(f['generation_iou'], 3)} (best naive baseline {_n(f['generation_iou_baseline'], 3)}) / "
+                f"{_n(f['generation_iou_full'], 3)} "
+                f"(the input as it is {_n(f['generation_iou_full_baseline'], 3)})"
+            ),
+        ),
+        (
+            "which input strokes produce a generated region ({generation_explained_sketches} drawings): "
+            "deletion AUC, best method / random (lower is better)",
+            lambda f: (
+                f"{f['generation_best_method']} {_n(f['generation_deletion_auc_best'], 4)} / "
+                f"{_n(f['generation_deletion_auc_random'], 4)} (lower on "
+                f"{_n(100 * f['generation_best_beats_random_share'])} % of drawings)"
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",
