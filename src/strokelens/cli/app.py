@@ -55,6 +55,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "strokelens.cli.render:render",
         "Draw drawing number INDEX of FILE to OUT (PNG or SVG), SPG parts coloured.",
     ),
+    "serve": (
+        "strokelens.cli.serve:serve",
+        "Serve the assisted-drawing page and its JSON API: draw, and see the model's reading of every "
+        "stroke; open the printed address in a browser.",
+    ),
     "train": ("strokelens.cli.train:train", "Train the models strokelens ships."),
 }
 
