@@ -116,7 +116,9 @@ class Server:
             s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}") for s in served
         }
         self.slow = {
-            s.name: Batcher(self._run_slow(s), max(1, max_batch // 4), max_queue // 4 or 1, f"assist-{s.name}")
+            s.name: Batcher(
+                self._run_slow(s), max(1, max_batch // 4), max(1, max_queue // 4), f"assist-{s.name}"
+            )
             for s in served
         }
 
@@ -152,7 +154,8 @@ class Server:
             return await asyncio.wait_for(asyncio.wrap_future(future), REQUEST_TIMEOUT_S)
         except TimeoutError:
             future.cancel()
-            raise ApiError(503, f"no reply within {REQUEST_TIMEOUT_S:g} s; the server is overloaded") from None
+            message = f"no reply within {REQUEST_TIMEOUT_S:g} s; the server is overloaded"
+            raise ApiError(503, message) from None
 
     def info(self) -> dict:
         return {
@@ -240,12 +243,11 @@ def _export(req: schemas.ExportRequest) -> PlainTextResponse:
     record: dict[str, Any] = {"key_id": "strokelens-serve", "drawing": to_strokes(sketch)}
     if req.label:
         record["word"] = req.label
-    return PlainTextResponse(json.dumps(record, separators=(",", ":")) + "\n", media_type="application/x-ndjson")
+    text = json.dumps(record, separators=(",", ":")) + "\n"
+    return PlainTextResponse(text, media_type="application/x-ndjson")
 
 
-def create_app(
-    served: Sequence[Served], max_batch: int = 16, max_queue: int = 256
-) -> FastAPI:
+def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 256) -> FastAPI:
     """The application serving ``served`` (the first is the default model)."""
     server = Server(served, max_batch, max_queue)
     app = FastAPI(title="strokelens", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
@@ -311,7 +313,8 @@ def create_app(
         served = server.model(req.model)
         method = req.method or served.default_method
         if method not in served.methods:
-            raise ApiError(422, f"method {method!r} is not offered for {served.name}: {', '.join(served.methods)}")
+            offered = ", ".join(served.methods)
+            raise ApiError(422, f"method {method!r} is not offered for {served.name}: {offered}")
         target = req.target if req.target == "auto" else served.target_index(req.target)
 
         async def work() -> dict:

@@ -108,4 +108,3 @@ class Batcher:
                 continue
             for (_, f), result in zip(live, results, strict=True):
                 f.set_result(result)
-

@@ -190,8 +190,12 @@ def assist(served: Served, iterations: int, items: Sequence[Item]) -> list[dict]
             for j in best:
                 x, y = origin + scale * psla_points[i, j]
                 moves.append(
-                    {"x": round(float(x), 2), "y": round(float(y), 2), "stroke": int(psla_strokes[i, j]),
-                     "score": round(float(ps[j]) / peak, 4)}
+                    {
+                        "x": round(float(x), 2),
+                        "y": round(float(y), 2),
+                        "stroke": int(psla_strokes[i, j]),
+                        "score": round(float(ps[j]) / peak, 4),
+                    }
                 )
         out.append(
             {
