@@ -75,10 +75,16 @@ def extent(sketch: Sketch) -> float:
 
 
 def polylines(
-    points: np.ndarray, segment_unit: np.ndarray, n_units: int, origin: np.ndarray, scale: float
+    points: np.ndarray,
+    segment_unit: np.ndarray,
+    stroke_ids: np.ndarray,
+    n_units: int,
+    origin: np.ndarray,
+    scale: float,
 ) -> list[list[list[float]]]:
     """Each unit's points ``[[x, y], ...]`` in request coordinates, from one sketch's padded
-    ``points`` (N, 2) and ``segment_unit`` (N,) (the segment starting at a point belongs to a unit)."""
+    ``points`` (N, 2), ``segment_unit`` (N,) (the segment starting at a point belongs to a unit) and
+    ``stroke_ids`` (N,): a unit runs from its first point to the end of its last segment, on its stroke."""
     out: list[list[list[float]]] = []
     idx = np.arange(len(segment_unit))
     xy = origin + scale * points
@@ -87,7 +93,10 @@ def polylines(
         if len(mine) == 0:
             out.append([])
             continue
-        out.append(np.round(xy[mine.min() : mine.max() + 2], 2).tolist())
+        first, last = int(mine.min()), int(mine.max())
+        if last + 1 < len(stroke_ids) and stroke_ids[last + 1] == stroke_ids[last]:
+            last += 1
+        out.append(np.round(xy[first : last + 1], 2).tolist())
     return out
 
 

@@ -139,6 +139,7 @@ def explain(served: Served, method: str, units: str | None, items: Sequence[Item
             reply["unit_points"] = polylines(
                 unit_set.batch.points[i].cpu().numpy(),
                 unit_set.segment_unit[i].cpu().numpy(),
+                unit_set.batch.stroke_ids[i].cpu().numpy(),
                 n,
                 origin,
                 scale,
