@@ -345,3 +345,14 @@ def test_info_lists_models_methods_and_limits(client):
     assert len(doodle["classes"]) == 345
     assert info["limits"]["max_strokes"] == schemas.MAX_STROKES
     json.dumps(info)
+
+
+def test_the_page_ships_in_the_package_and_calls_no_other_host():
+    from importlib.resources import files
+
+    static = files("strokelens.serve") / "static"
+    names = {p.name for p in static.iterdir()}
+    assert {"index.html", "app.js", "style.css"} <= names
+    for name in names:
+        text = (static / name).read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, name

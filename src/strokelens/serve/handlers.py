@@ -26,7 +26,10 @@ from strokelens.views import RasterSketchView, View, view_for
 #: The methods the page offers for sketches, fastest first (P-SLA needs a raster view).
 SKETCH_METHODS = ("fastshap", "wys", "sla", "psla", "ig", "occlusion", "shapley")
 #: Stroke location inversion steps for the assist ghost (lr and step clip as published).
-ASSIST_ITERATIONS = 40
+ASSIST_ITERATIONS = 25
+#: Methods that score many coalitions of one drawing: for them a raster view caches each unit's pixel
+#: coverage once per batch; the others render once and skip that cost.
+COALITION_METHODS = ("occlusion", "shapley")
 #: How many of P-SLA's highest-scoring points the assist marks.
 MOVE_POINTS = 12
 
@@ -75,9 +78,16 @@ def _top(probs: torch.Tensor, names: Sequence[str], k: int) -> list[dict]:
     return [{"class": names[i], "probability": round(float(q), 6)} for i, q in zip(idx, p, strict=True)]
 
 
+def _bind_options(view: View, method: str | None) -> dict:
+    """``cache=False`` on a raster view unless ``method`` scores many coalitions (see `COALITION_METHODS`)."""
+    if isinstance(view, RasterSketchView) and method not in COALITION_METHODS:
+        return {"cache": False}
+    return {}
+
+
 def _probabilities(view: View, prepared: Sequence[Sketch]) -> torch.Tensor:
     """``(B, C)`` softmax of the model on prepared drawings, every stroke present (one forward)."""
-    game = view.game(view.units_for(list(prepared), "stroke"), target=0)
+    game = view.game(view.units_for(list(prepared), "stroke"), target=0, **_bind_options(view, None))
     return torch.softmax(game.full_outputs.double(), dim=1).cpu()
 
 
@@ -115,7 +125,7 @@ def explain(served: Served, method: str, units: str | None, items: Sequence[Item
     view = served.view
     runner = get_method(method)(view)
     unit_set = runner.units_for([it.prepared for it in items], units)
-    game = view.game(unit_set, target=[it.target for it in items])
+    game = view.game(unit_set, target=[it.target for it in items], **_bind_options(view, method))
     probs = torch.softmax(game.full_outputs.double(), dim=1).cpu()
     scores, _ = runner.scores(game, seed=0)
     scores = torch.where(game.unit_mask, scores, 0.0).detach().cpu()
