@@ -5,8 +5,10 @@ the server answering normally after each."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -330,6 +332,15 @@ def test_a_live_server_survives_bad_requests_from_concurrent_clients(served, dra
         assert http.get("/").status_code == 200 and "canvas" in http.get("/").text
         assert http.get("/static/app.js").status_code == 200
         assert http.post("/api/predict", json=good).json()["top"][0]["class"] == drawings[4].label
+
+
+def test_the_docs_example_runs_against_a_live_server(served, capsys):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "serve.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    with live_server([served]) as url:
+        exec(compile(block.replace("http://127.0.0.1:8000", url), "docs/serve.md", "exec"), {})
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(scores) == 2
 
 
 def test_only_loopback_is_quiet():
