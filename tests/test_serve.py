@@ -367,3 +367,12 @@ def test_the_page_ships_in_the_package_and_calls_no_other_host():
     for name in names:
         text = (static / name).read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, name
+
+
+def test_serve_command_refuses_a_model_twice(capsys):
+    from strokelens.cli import main
+
+    assert main(["serve", "--model", "doodlenet", "--model", "doodlenet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--model given twice" in err[0]
+    assert main(["serve", "--model", "darknet-tiny"]) == 2  # photo models have no canvas

@@ -168,23 +168,27 @@ async function explain() {
   const body = { model: $("model").value, strokes: state.strokes, method: $("method").value,
     target: $("target").value.trim() || "auto", top: 5 };
   if ($("units").value) body.units = $("units").value;
+  let e = null;
+  let error = null;
   try {
-    const e = await api("/api/explain", body);
-    if (seq !== state.seq) return;
-    state.explanation = e;
-    state.replies += 1;
-    showPredictions(e);
-    $("target-name").textContent = e.target;
-    $("timing").textContent = `${e.method} on ${e.strokes} strokes (${e.units}s): ${e.milliseconds} ms`;
-    setMessage(`Reads as ${e.top[0].class} (${(100 * e.top[0].probability).toFixed(1)}%).`);
-    redraw();
+    e = await api("/api/explain", body);
   } catch (err) {
-    if (seq !== state.seq) return;
-    state.replies += 1;
-    $("predictions").innerHTML = "";
-    setMessage(err.message, true);
-    redraw();
+    error = err;
   }
+  state.replies += 1;  // every request is answered, shown or not
+  if (seq !== state.seq) return;  // the drawing changed since: a newer request is on its way
+  if (error) {
+    $("predictions").innerHTML = "";
+    setMessage(error.message, true);
+    redraw();
+    return;
+  }
+  state.explanation = e;
+  showPredictions(e);
+  $("target-name").textContent = e.target;
+  $("timing").textContent = `${e.method} on ${e.strokes} strokes (${e.units}s): ${e.milliseconds} ms`;
+  setMessage(`Reads as ${e.top[0].class} (${(100 * e.top[0].probability).toFixed(1)}%).`);
+  redraw();
 }
 
 function showPredictions(e) {
