@@ -9,9 +9,9 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint bench-quick bench-full figures clean
+.PHONY: setup browser demo test lint bench-quick bench-full figures clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
 
 # torch==2.13.0 goes in first so that nothing later pulls a multi-gigabyte CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+# The browser tests drive Debian's chromium through Playwright (no browser download): apt-get it when
+# missing. Without apt-get they skip here and fail in CI, saying so.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || echo "no chromium and no apt-get: the browser tests skip here (and fail in CI)"
 
 demo: setup
 	$(VENV)/bin/strokelens demo --out $(DEMO_OUT)

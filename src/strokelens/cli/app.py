@@ -59,6 +59,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "strokelens.cli.retrieve:retrieve",
         "Search a gallery of sketches for every drawing in QUERY_FILES; explain the top matches in strokes.",
     ),
+    "serve": (
+        "strokelens.cli.serve:serve",
+        "Serve the assisted-drawing page and its JSON API: draw, and see the model's reading of every "
+        "stroke; open the printed address in a browser.",
+    ),
     "train": ("strokelens.cli.train:train", "Train the models strokelens ships."),
 }
 

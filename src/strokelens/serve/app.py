@@ -1,0 +1,347 @@
+"""The FastAPI application: the JSON API, its error replies, the body-size limit and the page.
+
+Every error reply is ``{"error": message, "status": code}``; no traceback reaches a client (an
+unexpected failure is logged here and answered 500 with a fixed message). Model work runs on one
+`Batcher` worker per model and kind of work (explain/predict; assist), never on the event loop;
+parsing and the model's preprocessing run in the thread pool, beside the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from strokelens.errors import StrokelensError
+from strokelens.serve import handlers, schemas
+from strokelens.serve.batcher import Batcher, Busy
+from strokelens.serve.drawing import ApiError, to_sketch, to_strokes
+from strokelens.serve.handlers import Item, Served
+
+log = logging.getLogger("strokelens.serve")
+
+STATIC = Path(str(files("strokelens.serve") / "static"))
+#: A request waits at most this long for its model work (then 503).
+REQUEST_TIMEOUT_S = 60.0
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over its limit gets 413 before any route sees it.
+
+    The declared ``Content-Length`` is checked first; a body sent without one (chunked) is read up
+    to the limit and then replayed to the application. ``/api/load`` (a file) has its own limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_bytes if scope["path"] == "/api/load" else self.max_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, f"request body over the limit of {limit} bytes")
+        await response(scope, receive, send)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """The first validation error as one line: where, and what."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        reason = first.get("ctx", {}).get("error", "invalid JSON")
+        return f"malformed JSON body: {reason} (at character {first.get('loc', ('', '?'))[-1]})"
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where or 'body'}: {first.get('msg', 'invalid')}{more}"
+
+
+class Server:
+    """The served models, one worker pair each, and the request handling the routes share."""
+
+    def __init__(self, served: Sequence[Served], max_batch: int = 16, max_queue: int = 256) -> None:
+        if not served:
+            raise StrokelensError("serve at least one model")
+        self.models = {s.name: s for s in served}
+        self.default = served[0].name
+        self.fast = {
+            s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}") for s in served
+        }
+        self.slow = {
+            s.name: Batcher(
+                self._run_slow(s), max(1, max_batch // 4), max(1, max_queue // 4), f"assist-{s.name}"
+            )
+            for s in served
+        }
+
+    @staticmethod
+    def _run_fast(served: Served) -> Callable[[Any, Sequence[Item]], list[dict]]:
+        def run(key: Any, items: Sequence[Item]) -> list[dict]:
+            if key[0] == "predict":
+                return handlers.predict(served, items)
+            return handlers.explain(served, key[1], key[2], items)
+
+        return run
+
+    @staticmethod
+    def _run_slow(served: Served) -> Callable[[Any, Sequence[Item]], list[dict]]:
+        return lambda key, items: handlers.assist(served, key[1], items)
+
+    def close(self) -> None:
+        for b in (*self.fast.values(), *self.slow.values()):
+            b.close()
+
+    def model(self, name: str | None) -> Served:
+        name = name or self.default
+        if name not in self.models:
+            raise ApiError(404, f"model {name!r} is not served here; served: {', '.join(self.models)}")
+        return self.models[name]
+
+    async def submit(self, batcher: Batcher, key: Any, item: Item) -> dict:
+        try:
+            future = batcher.submit(key, item)
+        except Busy as e:
+            raise ApiError(503, f"server busy: {e}") from None
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), REQUEST_TIMEOUT_S)
+        except TimeoutError:
+            future.cancel()
+            message = f"no reply within {REQUEST_TIMEOUT_S:g} s; the server is overloaded"
+            raise ApiError(503, message) from None
+
+    def info(self) -> dict:
+        return {
+            "default_model": self.default,
+            "models": {
+                s.name: {
+                    "classes": s.class_names,
+                    "methods": list(s.methods),
+                    "default_method": s.default_method,
+                    "max_shapley_units": s.max_shapley_units,
+                    "input_kind": s.view.input_kind,
+                }
+                for s in self.models.values()
+            },
+            "limits": {
+                "max_strokes": schemas.MAX_STROKES,
+                "max_points": schemas.MAX_POINTS,
+                "max_body_bytes": schemas.MAX_BODY_BYTES,
+                "max_upload_bytes": schemas.MAX_UPLOAD_BYTES,
+            },
+            "assist_iterations": handlers.ASSIST_ITERATIONS,
+        }
+
+
+def _item(served: Served, strokes: schemas.Strokes, top: int, target: str | int = "auto") -> Item:
+    """Check a drawing and prepare it as the model's view does (runs in the thread pool)."""
+    sketch = to_sketch(strokes)
+    return Item(sketch, served.view.prepare([sketch])[0], top, target)
+
+
+def _is_spg_upload(path: Path) -> bool:
+    """An uploaded ndjson file whose first record has SPG's ``"i"`` key: its third arrays are part
+    labels, and its ``parts/`` names cannot travel with one uploaded file."""
+    import gzip
+    import json
+
+    if not path.name.lower().endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
+        return False
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            first = json.loads(fh.readline(1 << 20) or "{}")
+    except (OSError, ValueError, EOFError):
+        return False  # the reader says what is wrong with the file
+    return isinstance(first, dict) and "i" in first
+
+
+def _load(name: str, data: bytes) -> dict:
+    """The drawings of an uploaded sketch file, read by `strokelens.io.read_sketches` (SPG files by
+    `read_spg`, part labels unnamed); error messages name the file as uploaded."""
+    from strokelens.io import read_sketches, read_spg
+
+    safe = Path(name).name
+    if not safe or safe != name.strip() or safe.startswith("."):
+        raise ApiError(422, f"bad file name {name!r}")
+    with tempfile.TemporaryDirectory(prefix="strokelens-load-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        reader = read_spg if _is_spg_upload(path) else read_sketches
+        try:
+            sketches = list(reader(path, limit=schemas.MAX_LOAD_DRAWINGS + 1))
+        except StrokelensError as e:
+            raise ApiError(422, str(e).replace(str(path), safe).replace(tmp, "")) from None
+    drawings = [
+        {"strokes": to_strokes(s), "label": s.label, "key_id": s.key_id}
+        for s in sketches[: schemas.MAX_LOAD_DRAWINGS]
+    ]
+    if not drawings:
+        raise ApiError(422, f"{safe}: no drawings in the file")
+    return {
+        "drawings": drawings,
+        "total_read": len(sketches),
+        "truncated": len(sketches) > schemas.MAX_LOAD_DRAWINGS,
+    }
+
+
+def _export(req: schemas.ExportRequest) -> PlainTextResponse:
+    import json
+
+    from strokelens.io.svg import svg_text
+
+    sketch = to_sketch(req.strokes, label=req.label)
+    if req.format == "svg":
+        return PlainTextResponse(svg_text(sketch), media_type="image/svg+xml")
+    record: dict[str, Any] = {"key_id": "strokelens-serve", "drawing": to_strokes(sketch)}
+    if req.label:
+        record["word"] = req.label
+    text = json.dumps(record, separators=(",", ":")) + "\n"
+    return PlainTextResponse(text, media_type="application/x-ndjson")
+
+
+def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 256) -> FastAPI:
+    """The application serving ``served`` (the first is the default model)."""
+    server = Server(served, max_batch, max_queue)
+    app = FastAPI(title="strokelens", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.server = server
+    app.add_middleware(BodyLimit, max_bytes=schemas.MAX_BODY_BYTES, upload_bytes=schemas.MAX_UPLOAD_BYTES)
+    app.router.on_shutdown.append(server.close)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(StrokelensError)
+    async def strokelens_error(request: Request, exc: StrokelensError) -> JSONResponse:
+        return error_response(422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's one 400: a body it could not parse (e.g. nested too deep)
+            return error_response(422, f"malformed request body: {exc.detail}")
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        return error_response(500, "internal server error (logged on the server)")
+
+    async def guarded(work: Awaitable[Any]) -> Any:
+        """Await work; anything but a refusal is logged and answered 500 without its details."""
+        try:
+            return await work
+        except (ApiError, StrokelensError):
+            raise
+        except Exception as exc:
+            log.error("unexpected error", exc_info=exc)
+            raise ApiError(500, "internal server error (logged on the server)") from None
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/info")
+    async def info() -> dict:
+        return server.info()
+
+    @app.post("/api/predict", response_model=schemas.Prediction, response_model_by_alias=True)
+    async def predict(req: schemas.DrawingRequest) -> dict:
+        served = server.model(req.model)
+
+        async def work() -> dict:
+            item = await run_in_threadpool(_item, served, req.strokes, req.top)
+            return await server.submit(server.fast[served.name], ("predict",), item)
+
+        return await guarded(work())
+
+    @app.post("/api/explain", response_model=schemas.Explanation, response_model_by_alias=True)
+    async def explain(req: schemas.ExplainRequest) -> dict:
+        served = server.model(req.model)
+        method = req.method or served.default_method
+        if method not in served.methods:
+            offered = ", ".join(served.methods)
+            raise ApiError(422, f"method {method!r} is not offered for {served.name}: {offered}")
+        target = req.target if req.target == "auto" else served.target_index(req.target)
+
+        async def work() -> dict:
+            item = await run_in_threadpool(_item, served, req.strokes, req.top, target)
+            return await server.submit(server.fast[served.name], ("explain", method, req.units), item)
+
+        return await guarded(work())
+
+    @app.post("/api/assist", response_model=schemas.Assist, response_model_by_alias=True)
+    async def assist(req: schemas.AssistRequest) -> dict:
+        served = server.model(req.model)
+        target = served.target_index(req.target)
+        iterations = req.iterations or handlers.ASSIST_ITERATIONS
+
+        async def work() -> dict:
+            item = await run_in_threadpool(_item, served, req.strokes, req.top, target)
+            return await server.submit(server.slow[served.name], ("assist", iterations), item)
+
+        return await guarded(work())
+
+    @app.post("/api/export")
+    async def export(req: schemas.ExportRequest) -> PlainTextResponse:
+        return await guarded(run_in_threadpool(_export, req))
+
+    @app.post("/api/load", response_model=schemas.Loaded)
+    async def load(request: Request, name: str) -> dict:
+        data = await request.body()
+        return await guarded(run_in_threadpool(_load, name, data))
+
+    return app

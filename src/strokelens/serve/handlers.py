@@ -1,0 +1,228 @@
+"""Predict, explain and assist on batches of drawings: what the server's workers run.
+
+Every drawing goes the model's own way: its view prepares it (for DoodleNet, QuickDraw's simplified
+recipe, then the 28x28 bitmap preset through the differentiable rasteriser), exactly as
+``strokelens explain`` does. Each function takes a list of items and returns one reply dict per item.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from strokelens.attribution import get_method
+from strokelens.errors import StrokelensError
+from strokelens.explainers.explainer import shipped
+from strokelens.games import class_index
+from strokelens.inversion import invert
+from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
+from strokelens.sketch import Sketch
+from strokelens.views import RasterSketchView, View, view_for
+
+#: The methods the page offers for sketches, fastest first (P-SLA needs a raster view).
+SKETCH_METHODS = ("fastshap", "wys", "sla", "psla", "ig", "occlusion", "shapley")
+#: Stroke location inversion steps for the assist ghost (lr and step clip as published).
+ASSIST_ITERATIONS = 25
+#: Methods that score many coalitions of one drawing: for them a raster view caches each unit's pixel
+#: coverage once per batch; the others render once and skip that cost.
+COALITION_METHODS = ("occlusion", "shapley")
+#: How many of P-SLA's highest-scoring points the assist marks.
+MOVE_POINTS = 12
+
+
+@dataclass(eq=False)
+class Served:
+    """One model as the server runs it: a view for predict/explain and one of its own for assist
+    (the assist worker runs beside the explain worker, so they share no module)."""
+
+    name: str
+    view: View
+    assist_view: View
+    methods: tuple[str, ...]
+    default_method: str
+    class_names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, name: str, home=None) -> Served:
+        from strokelens.models import load_model
+
+        view = view_for(load_model(name, home=home))
+        assist_view = view_for(load_model(name, home=home))
+        methods = tuple(m for m in SKETCH_METHODS if m != "psla" or view.sketch_points)
+        try:
+            shipped(view, "fastshap", "stroke")
+            default = "fastshap"
+        except StrokelensError:
+            default = "sla"
+        return cls(name, view, assist_view, methods, default, list(view.class_names))
+
+    def target_index(self, target: str | int) -> int:
+        return class_index(target, self.class_names)
+
+    @property
+    def max_shapley_units(self) -> int:
+        return int(get_method("shapley").max_units or 0)
+
+
+def _normalises(view: View) -> bool:
+    """Whether the view prepares drawings with QuickDraw's recipe (0..255 frame)."""
+    return isinstance(view, RasterSketchView) and view.simplify
+
+
+def _top(probs: torch.Tensor, names: Sequence[str], k: int) -> list[dict]:
+    p, idx = probs.topk(min(k, len(names)))
+    return [{"class": names[i], "probability": round(float(q), 6)} for i, q in zip(idx, p, strict=True)]
+
+
+def _bind_options(view: View, method: str | None) -> dict:
+    """``cache=False`` on a raster view unless ``method`` scores many coalitions (see `COALITION_METHODS`)."""
+    if isinstance(view, RasterSketchView) and method not in COALITION_METHODS:
+        return {"cache": False}
+    return {}
+
+
+def _probabilities(view: View, prepared: Sequence[Sketch]) -> torch.Tensor:
+    """``(B, C)`` softmax of the model on prepared drawings, every stroke present (one forward)."""
+    game = view.game(view.units_for(list(prepared), "stroke"), target=0, **_bind_options(view, None))
+    return torch.softmax(game.full_outputs.double(), dim=1).cpu()
+
+
+@dataclass(eq=False)
+class Item:
+    """One request's drawing as sent (``sketch``) and as the view prepared it, its target
+    (``"auto"``, a class name or index; assist: an index) and how many classes to list."""
+
+    sketch: Sketch
+    prepared: Sketch
+    top: int = 5
+    target: str | int = "auto"
+
+
+def _summary(name: str, item: Item, probs: torch.Tensor, names: Sequence[str]) -> dict:
+    return {
+        "model": name,
+        "top": _top(probs, names, item.top),
+        "strokes": item.sketch.n_strokes,
+        "points": item.sketch.n_points,
+    }
+
+
+def predict(served: Served, items: Sequence[Item]) -> list[dict]:
+    """The top classes of each drawing."""
+    probs = _probabilities(served.view, [it.prepared for it in items])
+    return [_summary(served.name, it, p, served.class_names) for it, p in zip(items, probs, strict=True)]
+
+
+def explain(served: Served, method: str, units: str | None, items: Sequence[Item]) -> list[dict]:
+    """The top classes and a score per unit (``units``; None: the method's own) for each item's
+    target (``"auto"``: the predicted class), with ``method``. One game serves both: its forward pass
+    at full presence is the prediction that resolves ``"auto"``."""
+    start = time.perf_counter()
+    view = served.view
+    runner = get_method(method)(view)
+    unit_set = runner.units_for([it.prepared for it in items], units)
+    game = view.game(unit_set, target=[it.target for it in items], **_bind_options(view, method))
+    probs = torch.softmax(game.full_outputs.double(), dim=1).cpu()
+    scores, _ = runner.scores(game, seed=0)
+    scores = torch.where(game.unit_mask, scores, 0.0).detach().cpu()
+    targets = game.target.tolist()
+    ms = (time.perf_counter() - start) * 1000 / len(items)
+    out = []
+    for i, (it, p) in enumerate(zip(items, probs, strict=True)):
+        n = int(unit_set.n_units[i])
+        reply = {
+            **_summary(served.name, it, p, served.class_names),
+            "method": method,
+            "units": unit_set.kind,
+            "target": served.class_names[targets[i]],
+            "target_probability": round(float(p[targets[i]]), 6),
+            "scores": rounded(scores[i, :n]),
+            "unit_stroke": unit_set.unit_stroke[i, :n].tolist(),
+            "milliseconds": round(ms, 2),
+        }
+        if unit_set.kind == "piece":
+            origin, scale = canvas_frame(it.sketch, _normalises(view))
+            reply["unit_points"] = polylines(
+                unit_set.batch.points[i].cpu().numpy(),
+                unit_set.segment_unit[i].cpu().numpy(),
+                unit_set.batch.stroke_ids[i].cpu().numpy(),
+                n,
+                origin,
+                scale,
+            )
+        out.append(reply)
+    return out
+
+
+def assist(served: Served, iterations: int, items: Sequence[Item]) -> list[dict]:
+    """For each item's target (a class index): which strokes argue against the target (the default
+    method's stroke scores), a ghost (the strokes moved by stroke location inversion toward the
+    target, read afresh by the model) and the points P-SLA says move the target's score most."""
+    start = time.perf_counter()
+    view = served.assist_view
+    sketches = [it.sketch for it in items]
+    prepared = [it.prepared for it in items]
+    targets = [int(it.target) for it in items]
+    probs = _probabilities(view, prepared)
+    scores = get_method(served.default_method)(view).attribute(prepared, target=targets, units="stroke")
+    point_scores = None
+    if view.sketch_points:
+        psla = get_method("psla")(view).attribute(prepared, target=targets)
+        point_scores = psla.extras["point_scores"]
+        psla_points = psla.units.original.points.cpu().numpy()
+        psla_strokes = psla.units.original.stroke_ids.cpu().numpy()
+    inv = invert(view, sketches, mode="transfer", to=targets, iterations=iterations)
+    shift_norm = (inv.final_locations - inv.true_locations).double().numpy()
+    ghosts, shifts = [], []
+    for i, (sketch, prep) in enumerate(zip(sketches, prepared, strict=True)):
+        # Inversion works on the prepared drawing normalised to 0..1: undo both scalings.
+        _, scale = canvas_frame(sketch, _normalises(view))
+        shift = shift_norm[i, : sketch.n_strokes] * extent(prep) * scale
+        shifts.append(shift)
+        ghosts.append(Sketch(strokes=[s + d for s, d in zip(sketch.strokes, shift, strict=True)]))
+    ghost_probs = _probabilities(view, view.prepare(ghosts))
+    ms = (time.perf_counter() - start) * 1000 / len(items)
+    out = []
+    for i, (it, p) in enumerate(zip(items, probs, strict=True)):
+        sketch, target = it.sketch, targets[i]
+        stroke_scores = scores.scores[i, : sketch.n_strokes]
+        against = [int(k) for k in torch.argsort(stroke_scores) if stroke_scores[k] < 0]
+        moves = []
+        if point_scores is not None:
+            origin, scale = canvas_frame(sketch, _normalises(view))
+            valid = psla_strokes[i] >= 0
+            ps = point_scores[i].numpy() * valid
+            best = np.argsort(-ps)[: min(MOVE_POINTS, int(valid.sum()))]
+            peak = float(ps[best[0]]) if len(best) and ps[best[0]] > 0 else 1.0
+            for j in best:
+                x, y = origin + scale * psla_points[i, j]
+                moves.append(
+                    {
+                        "x": round(float(x), 2),
+                        "y": round(float(y), 2),
+                        "stroke": int(psla_strokes[i, j]),
+                        "score": round(float(ps[j]) / peak, 4),
+                    }
+                )
+        out.append(
+            {
+                **_summary(served.name, it, p, served.class_names),
+                "target": served.class_names[target],
+                "target_probability": round(float(p[target]), 6),
+                "scores": rounded(stroke_scores),
+                "against": against,
+                "ghost": to_strokes(ghosts[i]),
+                "shifts": np.round(shifts[i], 2).tolist(),
+                "ghost_probability": round(float(ghost_probs[i, target]), 6),
+                "ghost_top": _top(ghost_probs[i], served.class_names, it.top),
+                "success": bool(ghost_probs[i].argmax() == target),
+                "move_points": moves,
+                "iterations": iterations,
+                "milliseconds": round(ms, 2),
+            }
+        )
+    return out

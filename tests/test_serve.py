@@ -1,0 +1,378 @@
+"""`strokelens serve`'s JSON API on real SPG drawings and DoodleNet: the model's own preprocessing,
+batching that changes nothing, every refusal (413, 422, 404, 405, 500 without a traceback, 503) and
+the server answering normally after each."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from serve_live import live_server
+from strokelens.attribution import get_method
+from strokelens.cli.serve import is_loopback
+from strokelens.io import read_sketches
+from strokelens.serve import handlers, schemas
+from strokelens.serve.app import create_app
+from strokelens.serve.batcher import Batcher, Busy
+from strokelens.serve.drawing import to_strokes
+from strokelens.serve.handlers import Item, Served
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def served(home) -> Served:
+    return Served.load("doodlenet", home=home)
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    with TestClient(create_app([served])) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def drawings(spg_dir):
+    return [s for c in ("pig", "crab", "apple") for s in read_sketches(spg_dir / f"{c}.ndjson.gz", limit=3)]
+
+
+def strokes_of(sketch):
+    return to_strokes(sketch, decimals=6)
+
+
+def test_explain_is_the_model_own_path(client, served, drawings):
+    """Probabilities and fastshap scores equal those of the library's explain path on the sketch."""
+    sketch = drawings[0]
+    reply = client.post("/api/explain", json={"strokes": strokes_of(sketch)})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    view = served.view
+    prepared = view.prepare([sketch])
+    e = get_method("fastshap")(view).attribute(prepared, target="auto", units="stroke")
+    images = view.images(view.units_for(prepared, "stroke"))
+    with torch.no_grad():
+        probs = torch.softmax(view.model(images).double(), dim=1)[0]
+    assert body["method"] == served.default_method == "fastshap"
+    assert body["target"] == e.target_names[0] == body["top"][0]["class"]
+    assert np.allclose(body["scores"], e.unit_scores(0), atol=1e-5)
+    assert body["unit_stroke"] == list(range(sketch.n_strokes))
+    top = torch.topk(probs, 5)
+    assert [t["class"] for t in body["top"]] == [served.class_names[i] for i in top.indices]
+    assert np.allclose([t["probability"] for t in body["top"]], top.values, atol=1e-5)
+    assert body["target_probability"] == body["top"][0]["probability"]
+
+
+def test_labels_read_right_on_most_real_drawings(client, drawings):
+    hits = 0
+    for sketch in drawings:
+        body = client.post("/api/predict", json={"strokes": strokes_of(sketch), "top": 5}).json()
+        hits += sketch.label in [t["class"] for t in body["top"]]
+        assert body["strokes"] == sketch.n_strokes and body["points"] == sketch.n_points
+    assert hits >= len(drawings) - 2
+
+
+def test_a_chosen_class_and_pieces(client, served, drawings):
+    sketch = drawings[3]
+    body = client.post(
+        "/api/explain", json={"strokes": strokes_of(sketch), "target": "pig", "method": "psla"}
+    ).json()
+    assert body["target"] == "pig" and body["units"] == "piece"
+    assert len(body["scores"]) == len(body["unit_points"]) == len(body["unit_stroke"])
+    # every piece lies on its stroke, in the request's coordinates (within QuickDraw's RDP tolerance
+    # of 2 units in the 0..255 frame)
+    x0, y0, x1, y1 = sketch.bbox()
+    tolerance = 2 * max(x1 - x0, y1 - y0) / 255 + 0.5
+    dense = sketch.resampled(0.5)
+    for pts, k in zip(body["unit_points"], body["unit_stroke"], strict=True):
+        assert len(pts) >= 2
+        gaps = np.linalg.norm(np.array(pts)[:, None] - dense.strokes[k][None], axis=2).min(axis=1)
+        assert gaps.max() < tolerance
+
+
+def test_batches_give_what_single_requests_give(served, drawings):
+    items = [Item(s, served.view.prepare([s])[0]) for s in drawings]
+    together = handlers.explain(served, "fastshap", None, items)
+    for item, batched in zip(items, together, strict=True):
+        alone = handlers.explain(served, "fastshap", None, [item])[0]
+        assert np.allclose(batched["scores"], alone["scores"], atol=1e-4)
+        assert batched["top"][0]["class"] == alone["top"][0]["class"]
+
+
+def test_assist_ghost_moves_whole_strokes_and_is_read_afresh(client, drawings):
+    sketch = drawings[0]  # a pig, assisted toward a face
+    reply = client.post(
+        "/api/assist", json={"strokes": strokes_of(sketch), "target": "face", "iterations": 20}
+    )
+    assert reply.status_code == 200, reply.text
+    a = reply.json()
+    assert a["target"] == "face" and a["iterations"] == 20
+    ghost = a["ghost"]
+    assert len(ghost) == len(a["shifts"]) == sketch.n_strokes
+    for stroke, moved, shift in zip(sketch.strokes, ghost, a["shifts"], strict=True):
+        assert np.allclose(np.array(moved).T, stroke + np.array(shift), atol=0.02)
+    assert any(np.abs(a["shifts"]).ravel() > 1)  # the inversion moved something
+    assert all(a["scores"][k] < 0 for k in a["against"])
+    assert sorted(a["against"]) == [k for k, v in enumerate(a["scores"]) if v < 0]
+    again = client.post("/api/explain", json={"strokes": ghost, "target": "face"}).json()
+    assert again["target_probability"] == pytest.approx(a["ghost_probability"], abs=1e-4)
+    assert 1 <= len(a["move_points"]) <= handlers.MOVE_POINTS
+    pts = sketch.points()
+    for p in a["move_points"]:  # P-SLA's points lie on the drawing
+        assert np.min(np.linalg.norm(pts - [p["x"], p["y"]], axis=1)) < 2.0
+
+
+BAD = [
+    # (what, request kwargs, status, part of the message)
+    (
+        "malformed JSON",
+        {"content": b'{"strokes": [[[1, 2], [3, 4]]', "path": "/api/predict"},
+        422,
+        "malformed JSON",
+    ),
+    ("nested too deep", {"content": b"[" * 100_000, "path": "/api/predict"}, 422, "malformed"),
+    ("strokes not a list", {"json": {"strokes": "x"}}, 422, "strokes"),
+    ("a stroke of one array", {"json": {"strokes": [[[1, 2, 3]]]}}, 422, "stroke 0"),
+    ("xs and ys of two lengths", {"json": {"strokes": [[[1, 2, 3], [1, 2]]]}}, 422, "one length"),
+    ("an unknown field", {"json": {"strokes": [[[1, 2], [1, 2]]], "colour": 1}}, 422, "colour"),
+    ("NaN", {"content": b'{"strokes": [[[NaN, 2], [1, 2]]]}', "path": "/api/predict"}, 422, "non-finite"),
+    ("a huge coordinate", {"json": {"strokes": [[[1e300, 2], [1, 2]]]}}, 422, "out-of-range"),
+    ("blank canvas", {"json": {"strokes": []}}, 422, "blank"),
+    ("one dot", {"json": {"strokes": [[[5, 5], [7, 7]]]}}, 422, "single dot"),
+    ("top out of range", {"json": {"strokes": [[[1, 2], [1, 2]]], "top": 0}}, 422, "top"),
+    (
+        "too many strokes",
+        {"json": {"strokes": [[[1, 2], [1, 2]]] * (schemas.MAX_STROKES + 1)}},
+        413,
+        "strokes",
+    ),
+    (
+        "too many points",
+        {"json": {"strokes": [[list(range(schemas.MAX_POINTS + 1)), [0] * (schemas.MAX_POINTS + 1)]]}},
+        413,
+        "points",
+    ),
+    (
+        "body over the limit",
+        {"content": b" " * (schemas.MAX_BODY_BYTES + 1), "path": "/api/predict"},
+        413,
+        "limit",
+    ),
+    ("unknown model", {"json": {"strokes": [[[1, 2], [1, 2]]], "model": "nope"}}, 404, "not served"),
+    ("unknown class", {"json": {"strokes": [[[1, 2], [1, 2]]], "target": "zebrafish"}}, 422, "unknown class"),
+    ("class index out of range", {"json": {"strokes": [[[1, 2], [1, 2]]], "target": 345}}, 422, "outside"),
+    ("unknown method", {"json": {"strokes": [[[1, 2], [1, 2]]], "method": "magic"}}, 422, "not offered"),
+    (
+        "exact Shapley on a big drawing",
+        {"json": {"strokes": [[[k, k + 1], [0, 5]] for k in range(17)], "method": "shapley"}},
+        422,
+        "exceeds the limit of 16",
+    ),
+    (
+        "a learned explainer on pieces",
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "units": "piece"}},
+        422,
+        "no shipped fastshap explainer",
+    ),
+    (
+        "assist without a target",
+        {"json": {"strokes": [[[1, 2], [1, 2]]]}, "path": "/api/assist"},
+        422,
+        "target",
+    ),
+    (
+        "assist unknown class",
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "target": "x"}, "path": "/api/assist"},
+        422,
+        "unknown class",
+    ),
+    (
+        "export in an unknown format",
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "format": "png"}, "path": "/api/export"},
+        422,
+        "format",
+    ),
+]
+
+
+def post(client, kwargs):
+    kwargs = dict(kwargs)
+    path = kwargs.pop("path", "/api/explain")
+    if "content" in kwargs:
+        kwargs["headers"] = {"content-type": "application/json"}
+    return client.post(path, **kwargs)
+
+
+@pytest.mark.parametrize(("what", "kwargs", "status", "message"), BAD, ids=[b[0] for b in BAD])
+def test_every_bad_request_gets_its_4xx_and_the_server_goes_on(
+    client, drawings, what, kwargs, status, message
+):
+    reply = post(client, kwargs)
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert body["status"] == status and message.lower() in body["error"].lower()
+    assert "Traceback" not in reply.text and 'File "' not in reply.text
+    ok = client.post("/api/predict", json={"strokes": strokes_of(drawings[1])})
+    assert ok.status_code == 200
+
+
+def test_unknown_routes_and_verbs(client):
+    assert client.get("/api/nothing").status_code == 404
+    reply = client.get("/api/predict")
+    assert reply.status_code == 405 and reply.json()["status"] == 405
+
+
+def test_a_chunked_body_over_the_limit_is_refused(client):
+    def chunks():
+        for _ in range(schemas.MAX_BODY_BYTES // 65536 + 2):
+            yield b" " * 65536
+
+    reply = client.post("/api/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert reply.status_code == 413
+
+
+def test_a_failure_inside_is_500_without_details(client, drawings, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /home/x/file.py")
+
+    monkeypatch.setattr(handlers, "predict", broken)
+    reply = client.post("/api/predict", json={"strokes": strokes_of(drawings[0])})
+    assert reply.status_code == 500
+    assert "secret" not in reply.text and "Traceback" not in reply.text
+    monkeypatch.undo()
+    assert client.post("/api/predict", json={"strokes": strokes_of(drawings[0])}).status_code == 200
+
+
+def test_load_any_readable_file_and_refuse_the_rest(client, home, spg_dir, tmp_path):
+    svg = sorted((home / "data" / "tu-berlin-svg").glob("*/*.svg"))[0]
+    reply = client.post(f"/api/load?name={svg.name}", content=svg.read_bytes())
+    assert reply.status_code == 200, reply.text
+    assert len(reply.json()["drawings"]) == 1
+    spg = spg_dir / "crab.ndjson.gz"
+    body = client.post("/api/load?name=crab.ndjson.gz", content=spg.read_bytes()).json()
+    first = next(iter(read_sketches(spg)))
+    assert body["total_read"] == schemas.MAX_LOAD_DRAWINGS + 1 and body["truncated"]
+    assert len(body["drawings"][0]["strokes"]) == first.n_strokes and body["drawings"][0]["label"] == "crab"
+    bad = client.post("/api/load?name=x.ndjson", content=b"not json\n")
+    assert bad.status_code == 422 and "x.ndjson" in bad.json()["error"] and "/tmp" not in bad.text
+    assert client.post("/api/load?name=x.txt", content=b"hello").status_code == 422
+    assert client.post("/api/load?name=../x.svg", content=b"<svg/>").status_code == 422
+    big = client.post("/api/load?name=x.svg", content=b" " * (schemas.MAX_UPLOAD_BYTES + 1))
+    assert big.status_code == 413
+
+
+def test_export_reads_back(client, drawings, tmp_path):
+    sketch = drawings[2]
+    for fmt, name in (("ndjson", "d.ndjson"), ("svg", "d.svg")):
+        reply = client.post(
+            "/api/export", json={"strokes": strokes_of(sketch), "format": fmt, "label": "pig"}
+        )
+        assert reply.status_code == 200
+        (tmp_path / name).write_text(reply.text)
+        back = list(read_sketches(tmp_path / name))
+        assert len(back) == 1 and back[0].n_strokes == sketch.n_strokes
+        assert np.allclose(back[0].strokes[0], sketch.strokes[0], atol=0.01)
+
+
+def test_batcher_isolates_a_bad_item_and_refuses_when_full():
+    def run(key, items):
+        if "bad" in items:
+            raise ValueError("bad item")
+        time.sleep(0.05)
+        return [f"{key}:{i}" for i in items]
+
+    b = Batcher(run, max_batch=8, max_queue=4)
+    futures = [b.submit("k", i) for i in ("a", "bad", "c")]
+    assert futures[0].result(5) == "k:a" and futures[2].result(5) == "k:c"
+    with pytest.raises(ValueError, match="bad item"):
+        futures[1].result(5)
+    gate = threading.Event()
+    slow = Batcher(lambda key, items: [gate.wait(5) for _ in items], max_batch=1, max_queue=2)
+    first = slow.submit("k", 0)
+    time.sleep(0.1)  # the worker holds the first item
+    queued = [slow.submit("k", i) for i in (1, 2)]
+    with pytest.raises(Busy):
+        slow.submit("k", 3)
+    gate.set()
+    assert first.result(5) and all(f.result(5) for f in queued)
+    b.close()
+    slow.close()
+
+
+def test_a_live_server_survives_bad_requests_from_concurrent_clients(served, drawings):
+    good = {"strokes": strokes_of(drawings[4])}
+    with live_server([served]) as url, httpx.Client(base_url=url, timeout=30) as http:
+        results: list[int] = []
+
+        def client_loop(i: int) -> None:
+            for j in range(4):
+                if (i + j) % 2:
+                    results.append(
+                        http.post(
+                            "/api/explain", content=b"{", headers={"content-type": "application/json"}
+                        ).status_code
+                    )
+                else:
+                    results.append(http.post("/api/explain", json=good).status_code)
+
+        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(set(results)) == [200, 422] and len(results) == 16
+        assert http.get("/").status_code == 200 and "canvas" in http.get("/").text
+        assert http.get("/static/app.js").status_code == 200
+        assert http.post("/api/predict", json=good).json()["top"][0]["class"] == drawings[4].label
+
+
+def test_the_docs_example_runs_against_a_live_server(served, capsys):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "serve.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    with live_server([served]) as url:
+        exec(compile(block.replace("http://127.0.0.1:8000", url), "docs/serve.md", "exec"), {})
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(scores) == 2
+
+
+def test_only_loopback_is_quiet():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+
+
+def test_info_lists_models_methods_and_limits(client):
+    info = client.get("/api/info").json()
+    doodle = info["models"]["doodlenet"]
+    assert info["default_model"] == "doodlenet" and doodle["default_method"] == "fastshap"
+    assert "shapley" in doodle["methods"] and doodle["max_shapley_units"] == 16
+    assert len(doodle["classes"]) == 345
+    assert info["limits"]["max_strokes"] == schemas.MAX_STROKES
+    json.dumps(info)
+
+
+def test_the_page_ships_in_the_package_and_calls_no_other_host():
+    from importlib.resources import files
+
+    static = files("strokelens.serve") / "static"
+    names = {p.name for p in static.iterdir()}
+    assert {"index.html", "app.js", "style.css"} <= names
+    for name in names:
+        text = (static / name).read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, name
+
+
+def test_serve_command_refuses_a_model_twice(capsys):
+    from strokelens.cli import main
+
+    assert main(["serve", "--model", "doodlenet", "--model", "doodlenet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--model given twice" in err[0]
+    assert main(["serve", "--model", "darknet-tiny"]) == 2  # photo models have no canvas
