@@ -241,6 +241,18 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "serve_latency": [
+        (
+            "strokelens serve, DoodleNet, {serve_clients} concurrent clients over loopback, {serve_requests} "
+            "predict + explain requests (load average {load_average_1m_at_start} at start, {cpu_count} CPUs)",
+            lambda f: (
+                f"p50 {_n(f['serve_p50_ms'])} ms, p95 {_n(f['serve_p95_ms'])} ms, "
+                f"{_n(f['serve_errors'])} errors; assist p95 {_n(f['serve_assist_p95_ms'])} ms; malformed "
+                f"requests answered with their 4xx: {_n(f['serve_bad_requests_handled'])} of "
+                f"{_n(f['serve_bad_requests_sent'])}"
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",
