@@ -46,6 +46,22 @@ def doodlenet_file(doodlenet, tmp_path_factory) -> Path:
     return folder / "doodlenet.pt"
 
 
+@pytest.fixture(scope="module")
+def stroke_transformer_file(stroke_transformer, home, tmp_path_factory) -> Path:
+    """The stroke transformer exported to TorchScript by tracing (it cannot be scripted: its encoding
+    is a dataclass); its preparation (normalised frame, 16 points a stroke) stays outside the file."""
+    folder = tmp_path_factory.mktemp("stroke_transformer_ts")
+    batch = SketchBatch.from_sketches(load_spg("test", per_class=1, home=home)[:8])
+    points, stroke_ids = stroke_transformer.prepare(batch)
+    presence = torch.ones(len(batch), int(stroke_ids.max()) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(stroke_transformer, (points, stroke_ids, presence), check_trace=False)
+    traced.save(str(folder / "stroke_transformer.pt"))
+    (folder / "classes.txt").write_text("\n".join(stroke_transformer.class_names), encoding="utf-8")
+    return folder / "stroke_transformer.pt"
+
+
 def scores(view, inputs, method: str) -> torch.Tensor:
     """``method``'s scores for ``inputs``, in one batch (padded unit slots hold 0)."""
     run = explain(view, inputs, method, batch_size=len(inputs), curves=False)
@@ -135,6 +151,23 @@ def test_wrapped_vector_model_explains_like_the_stroke_transformer(stroke_transf
         )
 
 
+def test_torchscript_stroke_transformer_explains_like_the_shipped_one(
+    stroke_transformer, stroke_transformer_file, sketches
+):
+    classes = stroke_transformer_file.parent / "classes.txt"
+    model = load_model_file(
+        str(stroke_transformer_file),
+        input="vector-sketch",
+        classes=classes.read_text().splitlines(),
+        points_per_stroke=stroke_transformer.config.points_per_stroke,
+    )
+    shipped, ours = view_for(stroke_transformer), view_for(model)
+    for method in ("sla", "occlusion"):
+        torch.testing.assert_close(
+            scores(ours, sketches, method), scores(shipped, sketches, method), atol=1e-4, rtol=1e-4
+        )
+
+
 def test_wrap_checks_the_model_on_a_probe_input(doodlenet):
     with pytest.raises(StrokelensError, match="345 outputs but 3 classes"):
         strokelens.wrap(doodlenet, classes=["a", "b", "c"])
@@ -213,9 +246,18 @@ def test_cli_tfjs_folder_and_evaluate(spg_dir, home, capsys, tmp_path):
     assert summary["sla"]["deletion_auc"] < summary["random"]["deletion_auc"]
 
 
-def test_cli_vector_model_from_a_factory(spg_dir, home, capsys):
+def test_cli_vector_models_from_torchscript_and_a_factory(stroke_transformer_file, spg_dir, home, capsys):
     files = [str(spg_dir / "airplane.ndjson.gz"), "--limit", "2", "--home", str(home), "--json"]
     code, shipped, _ = run_cli(["predict", *files, "--model", "stroke-transformer"], capsys)
+    ts = ["--model", str(stroke_transformer_file), "--input", "vector-sketch", "--points-per-stroke", "16"]
+    code, ours, err = run_cli(
+        ["predict", *files, *ts, "--classes", str(stroke_transformer_file.parent / "classes.txt")], capsys
+    )
+    assert code == 0, err
+    for a, b in zip(shipped.splitlines(), ours.splitlines(), strict=True):
+        ta, tb = json.loads(a)["top"], json.loads(b)["top"]
+        assert [t["class"] for t in ta] == [t["class"] for t in tb]
+        assert [t["probability"] for t in tb] == pytest.approx([t["probability"] for t in ta], abs=1e-5)
     code, ours, err = run_cli(
         [
             "predict",
