@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "predict": (
         "strokelens.cli.predict:predict",
-        "Print the top classes of a pre-trained model (any shipped model) for every drawing or photo.",
+        "Print the top classes of a model (a shipped one or your own) for every drawing or photo.",
     ),
     "render": (
         "strokelens.cli.render:render",

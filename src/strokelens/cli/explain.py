@@ -13,9 +13,10 @@ from rich.table import Table
 
 from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
+from strokelens.cli.models import ModelSpec, model_options
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
-from strokelens.models import INPUT_KINDS, REGISTRY
+from strokelens.models import REGISTRY
 from strokelens.sketch import Sketch
 
 #: Show a progress bar from this many drawings on.
@@ -109,24 +110,23 @@ segments_option = click.option(
 )
 
 
-def _kind(model_name: str) -> str:
-    return "image" if INPUT_KINDS.get(model_name) == "image" else "sketch"
+def _kind(spec: ModelSpec) -> str:
+    return "image" if spec.kind() == "image" else "sketch"
 
 
 def _progress(total: int) -> Progress:
     return Progress(transient=True, disable=total < PROGRESS_FROM)
 
 
-def prepare(model_name, files, limit, device, home, segments, target):
+def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
     """The view of a model, its inputs (prepared sketches, or photo paths read batch by batch), the
     options that make their units, and the target (``file``: the class each photo's name spells)."""
-    from strokelens.models import load_model
     from strokelens.views import view_for
 
-    model = load_model(model_name, home=home, device=_device(device))
+    model = spec.load(home=home, device=_device(device))
     view = view_for(model)
     target = parse_target(target)
-    if _kind(model_name) == "image":
+    if _kind(spec) == "image":
         inputs = list(files)[:limit] if limit else list(files)
         if target == "file":
             from strokelens.models.darknet import file_targets
@@ -140,7 +140,7 @@ def prepare(model_name, files, limit, device, home, segments, target):
 
 @app.command()
 @files_argument
-@model_option
+@model_options()
 @click.option(
     "--method",
     type=click.Choice(sorted(METHODS)),
@@ -165,7 +165,7 @@ def prepare(model_name, files, limit, device, home, segments, target):
 @home_option
 def explain(
     files,
-    model_name,
+    model_spec,
     method,
     target,
     units,
@@ -184,12 +184,12 @@ def explain(
     from strokelens.explain import explain as run_explain
     from strokelens.explain import save_explanations
 
-    kind = _kind(model_name)
+    kind = _kind(model_spec)
     method = method or DEFAULT_METHOD[kind]
     options = learned_options([method], weights).get(method, {})
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
-    view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
+    view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
     if get_method(method).unit_kind(view, units) == "piece":
         unit_options["pieces_per_stroke"] = pieces
     with _progress(len(inputs)) as progress:
@@ -206,7 +206,7 @@ def explain(
             options=options,
             on_batch=lambda n: progress.advance(task, n),
         )
-    title = f"strokelens: {method} on {model_name}"
+    title = f"strokelens: {method} on {model_spec.name}"
     if kind == "image":
         title += f", {segments} superpixels"
     records = save_explanations(run, out_dir, title, {"score": "logit"} if kind == "image" else None)
@@ -216,7 +216,7 @@ def explain(
 
 @app.command()
 @files_argument
-@model_option
+@model_options()
 @click.option(
     "--methods",
     default=None,
@@ -241,7 +241,7 @@ def explain(
 @home_option
 def evaluate(
     files,
-    model_name,
+    model_spec,
     methods,
     target,
     units,
@@ -258,14 +258,14 @@ def evaluate(
     agreement with exact Shapley values, and cost."""
     from strokelens.evaluation import evaluate as run_evaluate
 
-    kind = _kind(model_name)
+    kind = _kind(model_spec)
     names = [m.strip() for m in (methods or DEFAULT_EVALUATE[kind]).split(",") if m.strip()]
     for name in names:
         get_method(name)
     options = learned_options(names, weights)
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are evaluated in superpixels (--segments)")
-    view, inputs, unit_options, target = prepare(model_name, files, limit, device, home, segments, target)
+    view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
     if kind == "sketch":
         unit_options["kind"] = units or "stroke"
     with _progress(len(inputs)) as progress:
@@ -284,9 +284,9 @@ def evaluate(
     summary = {name: rep.summary() for name, rep in reports.items()}
     per = view.item_name
     if kind == "image":
-        title = f"{len(inputs)} photos, {model_name}, {segments} superpixels"
+        title = f"{len(inputs)} photos, {model_spec.name}, {segments} superpixels"
     else:
-        title = f"{len(inputs)} drawings, {model_name}, {unit_options['kind']} units"
+        title = f"{len(inputs)} drawings, {model_spec.name}, {unit_options['kind']} units"
     _print_summary(summary, per, title)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")

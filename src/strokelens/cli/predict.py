@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
+from strokelens.cli.models import ModelSpec, model_options
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
-from strokelens.models import INPUT_KINDS, REGISTRY, load_model
 from strokelens.sketch import Sketch
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def sketch_logits(model: torch.nn.Module, sketches: list[Sketch]) -> torch.Tenso
     if kind == "raster-sketch":
         from strokelens.render import QuickDrawBitmap
 
-        render = QuickDrawBitmap(size=model.input_size)
+        render = getattr(model, "raster_preset", None) or QuickDrawBitmap(size=model.input_size)
         forward = lambda b: model(render(b))  # noqa: E731
     elif kind == "vector-sketch":
         forward = model.classify
@@ -87,13 +87,9 @@ def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tup
 
 @app.command()
 @files_argument
-@click.option(
-    "--model",
-    "model_name",
-    type=click.Choice(sorted(REGISTRY)),
+@model_options(
     default=None,
-    help="Model to run: doodlenet or stroke-transformer for sketches, darknet-tiny for photos "
-    "(default: doodlenet, or darknet-tiny when every file is a photo).",
+    help="Model to run (default: doodlenet, or darknet-tiny when every file is a photo).",
 )
 @click.option(
     "--top", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes per item."
@@ -102,14 +98,15 @@ def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tup
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per drawing or photo.")
 @home_option
 def predict(
-    files, model_name: str | None, k: int, limit: int | None, as_json: bool, home: Path | None
+    files, model_spec: ModelSpec | None, k: int, limit: int | None, as_json: bool, home: Path | None
 ) -> None:
-    """Print the top classes of a pre-trained model (any shipped model) for every drawing or photo."""
+    """Print the top classes of a model (a shipped one or your own) for every drawing or photo."""
     photos = [is_photo(f) for f in files]
-    if model_name is None:
-        model_name = "darknet-tiny" if all(photos) else "doodlenet"
-    kind = INPUT_KINDS[model_name]
-    # Check the files against the model before loading it (and PyTorch).
+    if model_spec is None:
+        model_spec = ModelSpec("darknet-tiny" if all(photos) else "doodlenet")
+    model_name = model_spec.name
+    # Check the files against a shipped model before loading it (and PyTorch).
+    kind = model_spec.kind()
     if kind == "image":
         not_photos = [str(f) for f, p in zip(files, photos, strict=True) if not p]
         if not_photos:
@@ -118,7 +115,7 @@ def predict(
             if not f.is_file():
                 raise StrokelensError(f"no such file: {f}")
         items = [{"source": str(f), "index": 0, "label": None} for f in files]
-        model = load_model(model_name, home=home)
+        model = model_spec.load(home=home)
         logits = photo_logits(model, list(files))
     else:
         if any(photos):
@@ -131,7 +128,7 @@ def predict(
                 items.append({"source": str(f), "index": i, "label": s.label})
         if not sketches:
             raise StrokelensError("no drawings in the given files")
-        model = load_model(model_name, home=home)
+        model = model_spec.load(home=home)
         logits = sketch_logits(model, sketches)
 
     ranked = top_k(logits, model.class_names, k)

@@ -160,3 +160,108 @@ class QuickDrawBitmap(SketchCanvas):
 
     def __init__(self, size: int = 28, supersample: int = 1, softness: float = 1.0) -> None:
         super().__init__(size=size, supersample=supersample, softness=softness)
+
+
+Colour = float | tuple[float, ...]
+
+
+def _per_channel(value: Colour, channels: int, what: str) -> Tensor:
+    """``value`` (one number, or one per channel) as a ``(channels, 1, 1)`` tensor."""
+    vals = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+    if len(vals) == 1:
+        vals = vals * channels
+    if len(vals) != channels:
+        raise StrokelensError(f"{what} needs 1 or {channels} values for {channels} channels, got {len(vals)}")
+    return torch.tensor(vals, dtype=torch.float32).view(channels, 1, 1)
+
+
+class RasterPreset(SketchCanvas):
+    """A configurable, differentiable raster recipe: match how your raster model was trained.
+
+    ``size``: canvas side in pixels. ``line_width``: in pixels (default: the QuickDraw share, 16/304
+    of the side). ``padding``: pixels kept free on each side of the sketch's longer side (default:
+    the QuickDraw share, 24.5/304 of the side); ``centre``: centre the sketch (else put its
+    bounding box at the top-left corner, ``padding`` in). ``ink`` and ``background``: colours in
+    [0, 1], a grey level or one value per channel; ``channels``: 1 or 3. ``mean`` and ``std``: the
+    normalisation applied last, ``(image - mean) / std`` (one value or one per channel).
+
+    Output ``(B, channels, size, size)``. The defaults are the QuickDraw 28x28 bitmap (white ink on
+    black, one channel, no normalisation): ``RasterPreset()`` draws what `QuickDrawBitmap` draws.
+    A 224x224 RGB dark-on-white model: ``RasterPreset(size=224, ink=0.0, background=1.0,
+    channels=3, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))``.
+    """
+
+    def __init__(
+        self,
+        size: int = 28,
+        line_width: float | None = None,
+        padding: float | None = None,
+        centre: bool = True,
+        ink: Colour = 1.0,
+        background: Colour = 0.0,
+        channels: int = 1,
+        mean: Colour = 0.0,
+        std: Colour = 1.0,
+        supersample: int = 1,
+        softness: float = 1.0,
+    ) -> None:
+        if channels not in (1, 3):
+            raise StrokelensError(f"channels must be 1 or 3, got {channels}")
+        extent = None if padding is None else size - 2 * float(padding)
+        if extent is not None and extent <= 0:
+            raise StrokelensError(f"padding {padding} leaves no room on a {size}-pixel canvas")
+        if line_width is not None and line_width <= 0:
+            raise StrokelensError(f"line width must be positive, got {line_width}")
+        super().__init__(
+            size=size, line_width=line_width, extent=extent, supersample=supersample, softness=softness
+        )
+        self.padding = (self.size - self.extent) / 2
+        self.centre = bool(centre)
+        self.channels = int(channels)
+        self.options = {
+            "size": self.size,
+            "line_width": self.line_width,
+            "padding": self.padding,
+            "centre": self.centre,
+            "ink": ink,
+            "background": background,
+            "channels": self.channels,
+            "mean": mean,
+            "std": std,
+        }
+        std_t = _per_channel(std, channels, "std")
+        if bool((std_t == 0).any()):
+            raise StrokelensError("std must not be 0")
+        ink_t, bg_t = _per_channel(ink, channels, "ink"), _per_channel(background, channels, "background")
+        self.register_buffer("ink", ink_t, persistent=False)
+        self.register_buffer("background", bg_t, persistent=False)
+        self.register_buffer("mean", _per_channel(mean, channels, "mean"), persistent=False)
+        self.register_buffer("std", std_t, persistent=False)
+        #: Largest change one fully inked pixel makes to the model input (footprints divide by it).
+        self.contrast = float(((ink_t - bg_t).abs() / std_t.abs()).max())
+        if self.contrast == 0:
+            raise StrokelensError("ink and background are the same colour")
+
+    def frame(self, batch: SketchBatch) -> Tensor:
+        """As `SketchCanvas.frame`; with ``centre=False`` the bounding box starts ``padding`` in."""
+        frame = super().frame(batch)
+        if self.centre:
+            return frame
+        pts = batch.points.detach()
+        lo = torch.where(batch.point_mask[..., None], pts, torch.finfo(pts.dtype).max).amin(1)
+        return torch.cat([frame[:, :1], self.padding - lo * frame[:, :1]], 1)
+
+    def colour(self, alpha: Tensor) -> Tensor:
+        """``(B, 1, H, W)`` ink opacity to the model input ``(B, channels, H, W)``."""
+        ink, bg = self.ink.to(alpha.dtype), self.background.to(alpha.dtype)
+        image = bg + (ink - bg) * alpha
+        return (image - self.mean.to(alpha.dtype)) / self.std.to(alpha.dtype)
+
+    def forward(self, batch: SketchBatch, *args, **kwargs) -> Tensor:
+        return self.colour(super().forward(batch, *args, **kwargs))
+
+    def composite(self, coverage: InkCoverage, unit_weight: Tensor, rows: Tensor | None = None) -> Tensor:
+        return self.colour(super().composite(coverage, unit_weight, rows))
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.options.items())

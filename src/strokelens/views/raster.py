@@ -38,6 +38,8 @@ class RasterSketchView(View):
         cache: bool = True,
     ) -> None:
         if renderer is None:
+            renderer = getattr(model, "raster_preset", None)  # set by `strokelens.wrap`
+        if renderer is None:
             from strokelens.render.presets import QuickDrawBitmap
 
             renderer = QuickDrawBitmap()
@@ -119,7 +121,7 @@ class RasterSketchView(View):
         )
 
     def images(self, units: SketchUnits, z: torch.Tensor | None = None) -> torch.Tensor:
-        """The model's input images ``(B, 1, H, W)`` for presence ``z`` (default: all present)."""
+        """The model's input images ``(B, C, H, W)`` for presence ``z`` (default: all present)."""
         units = units.to(self.device)
         rows = torch.arange(len(units), device=self.device)
         if z is None:
@@ -135,7 +137,12 @@ class RasterSketchView(View):
         rows = torch.arange(b, device=self.device).repeat_interleave(k)
         z = torch.eye(k, device=self.device).repeat(b, 1)
         with torch.no_grad():
-            ink = self.render(z, rows, **self.bind(units))
+            inputs = self.bind(units)
+            image = self.render(z, rows, **inputs)
+            blank = self.render(torch.zeros_like(z[:1]), rows[:1], **inputs)
+        # Ink as the change from the blank canvas, in [0, 1] whatever the preset's colours (QuickDraw:
+        # the image itself).
+        ink = (image - blank).abs().amax(1) / getattr(self.renderer, "contrast", 1.0)
         ink = ink.view(b, k, *ink.shape[-2:])
         best = ink.max(dim=1)
         return torch.where(best.values > threshold, best.indices + 1, torch.zeros_like(best.indices))

@@ -1,0 +1,310 @@
+"""Bring your own model: `wrap` a PyTorch module so that every view, method, metric and command
+accepts it, and `load_model_file` for ``--model PATH`` (TorchScript, TF.js layers, ``module:factory``).
+
+A wrapped model declares what the views need (``input_kind``, ``class_names``, ``input_size`` and,
+for raster models, the rendering preset ``raster_preset``), and `wrap` runs it once on a probe input
+so that a wrong input shape or a class list of the wrong length is reported at once, not mid-run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from strokelens.errors import StrokelensError
+from strokelens.render.presets import RasterPreset, SketchCanvas
+from strokelens.sketch import Sketch, SketchBatch
+
+#: The input kinds a wrapped model can have.
+INPUTS = ("raster-sketch", "vector-sketch", "image")
+#: ``package.module:factory``.
+FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def probe_sketch() -> Sketch:
+    """A two-stroke drawing (a cross in a box's corner) to check a model's input and output."""
+    return Sketch(
+        strokes=[np.array([[0.0, 0.0], [100.0, 100.0]]), np.array([[0.0, 100.0], [60.0, 40.0], [100.0, 0.0]])]
+    )
+
+
+class WrappedModel(nn.Module):
+    """A user's module with what strokelens needs to explain it (made by `wrap`).
+
+    Raster and image models: ``forward(x)`` is the module's. Vector models: ``forward(points,
+    stroke_ids, presence)`` is the module's, and `prepare` turns a `SketchBatch` into its input.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        input_kind: str,
+        class_names: list[str],
+        raster_preset: SketchCanvas | None = None,
+        input_size: int | None = None,
+        points_per_stroke: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.input_kind = input_kind
+        self.class_names = class_names
+        self.raster_preset = raster_preset
+        self.input_size = input_size
+        self.points_per_stroke = points_per_stroke
+
+    def forward(self, *args: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        if self.input_kind == "vector-sketch":
+            return self._vector(*args, **kwargs)
+        return self.module(*args, **kwargs)
+
+    def _vector(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if presence is None:
+            n = int(stroke_ids.max()) + 1 if stroke_ids.numel() else 0
+            presence = torch.ones(points.shape[0], max(n, 1), device=points.device, dtype=points.dtype)
+        return self.module(points, stroke_ids, presence)
+
+    def prepare(self, batch: SketchBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vector models: the module's own ``prepare`` if it has one, else the normalised frame
+        (top-left at 0, longer side 0..1), strokes resampled to ``points_per_stroke`` if set."""
+        own = getattr(self.module, "prepare", None)
+        if callable(own) and not isinstance(self.module, torch.jit.ScriptModule):
+            return own(batch)
+        from strokelens.models.stroke_geometry import normalise_points, resample_strokes
+
+        pts = normalise_points(batch.points.to(torch.float32), batch.point_mask)
+        sid = torch.where(batch.point_mask, batch.stroke_ids, torch.full_like(batch.stroke_ids, -1))
+        if self.points_per_stroke:
+            return resample_strokes(pts, sid, self.points_per_stroke)
+        return pts, sid
+
+    def classify(self, batch: SketchBatch) -> torch.Tensor:
+        """Vector models: logits for a `SketchBatch`, every stroke present."""
+        return self(*self.prepare(batch))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The telling line of an error message (TorchScript's come with a traceback: its last line)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[-1] if "TorchScript" in lines[0] else lines[0]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def wrap(
+    module: nn.Module,
+    input: str = "raster-sketch",
+    classes: Sequence[str] | int | None = None,
+    render: SketchCanvas | dict[str, Any] | None = None,
+    input_size: int | None = None,
+    points_per_stroke: int | None = None,
+    name: str | None = None,
+) -> WrappedModel:
+    """A model every view, method, metric and command accepts, from any PyTorch ``module``.
+
+    ``input``: ``"raster-sketch"`` (module takes images drawn by ``render``), ``"vector-sketch"``
+    (module takes ``points (B, N, 2)``, ``stroke_ids (B, N)`` with ``-1`` padding and ``presence
+    (B, S)`` per stroke, and returns logits; points as `WrappedModel.prepare` gives them) or
+    ``"image"`` (module takes ``(B, 3, input_size, input_size)`` RGB in [0, 1]; default 224).
+    ``classes``: class names in output order, or their count (names ``"0"``, ``"1"``, ...), or None
+    (the module's own ``class_names`` if it has them, else the output size decides). ``render``:
+    raster models' `RasterPreset` (or its options as a dict; default: the QuickDraw 28x28 bitmap).
+    ``name``: how errors name the model.
+
+    The module is put in eval mode and run once on a probe input; an error there, an output that is
+    not ``(1, n_classes)`` logits, or a class list of another length raises `StrokelensError`.
+    """
+    if input not in INPUTS:
+        raise StrokelensError(f"unknown input kind {input!r}; expected one of {', '.join(INPUTS)}")
+    if not isinstance(module, nn.Module):
+        raise StrokelensError(f"{name or 'model'} is a {type(module).__name__}, not a torch.nn.Module")
+    label = name or type(module).__name__
+    preset: SketchCanvas | None = None
+    if input == "raster-sketch":
+        if render is None:
+            preset = RasterPreset(size=input_size or 28)
+        elif isinstance(render, dict):
+            try:
+                preset = RasterPreset(**render)
+            except TypeError as exc:
+                raise StrokelensError(f"bad rendering option: {exc}") from None
+        else:
+            preset = render
+        input_size = preset.size
+    elif render is not None:
+        raise StrokelensError(f"render= is for raster-sketch models, not {input}")
+    elif input == "image":
+        input_size = input_size or 224
+    module = module.eval()
+    wrapped = WrappedModel(module, input, [], preset, input_size, points_per_stroke)
+    n_out = _probe(wrapped, label)
+    if classes is None:
+        classes = getattr(module, "class_names", None)  # a module that names its classes itself
+    if classes is None:
+        names = [str(i) for i in range(n_out)]
+    elif isinstance(classes, int):
+        names = [str(i) for i in range(classes)]
+    else:
+        names = [str(c) for c in classes]
+    if len(names) != n_out:
+        raise StrokelensError(f"{label} has {n_out} outputs but {len(names)} classes were given")
+    if len(set(names)) != len(names):
+        raise StrokelensError(f"{label}: class names must be distinct")
+    wrapped.class_names = names
+    return wrapped
+
+
+def _probe(model: WrappedModel, label: str) -> int:
+    """Run ``model`` on one probe input; the number of classes it outputs."""
+    batch = SketchBatch.from_sketches([probe_sketch()])
+    try:
+        device = next(model.module.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    model.to(device)
+    batch = batch.to(device)
+    with torch.no_grad():
+        if model.input_kind == "raster-sketch":
+            args: tuple[torch.Tensor, ...] = (model.raster_preset(batch),)
+        elif model.input_kind == "image":
+            args = (torch.full((1, 3, model.input_size, model.input_size), 0.5, device=device),)
+        else:
+            pts, sid = model.prepare(batch)
+            args = (pts, sid, torch.ones(1, 2, device=device))
+        shape = " and ".join(str(tuple(a.shape)) for a in args)
+        try:
+            out = model(*args)
+        except Exception as exc:  # any failure of the user's model on its input is reported as one
+            raise StrokelensError(
+                f"{label} fails on a {model.input_kind} input of shape {shape}: {_first_line(exc)}"
+                + (
+                    "; match --size/--channels to the model's input"
+                    if model.input_kind == "raster-sketch"
+                    else ""
+                )
+            ) from None
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise StrokelensError(f"{label} must return logits (batch, classes); got {got} for input {shape}")
+    return int(out.shape[1])
+
+
+def read_classes(path: str | os.PathLike[str]) -> list[str]:
+    """Class names, one a line, in output order (trailing blank lines ignored; no blank names)."""
+    try:
+        names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StrokelensError(f"cannot read class names {path}: {exc}") from None
+    while names and not names[-1]:
+        names.pop()
+    if not names or not all(names):
+        raise StrokelensError(f"{path}: expected one non-empty class name a line")
+    return names
+
+
+def load_model_file(
+    spec: str,
+    input: str | None = None,
+    classes: Sequence[str] | None = None,
+    render: dict[str, Any] | None = None,
+    input_size: int | None = None,
+    points_per_stroke: int | None = None,
+) -> WrappedModel:
+    """Load ``spec`` and `wrap` it: a TorchScript file, a TF.js layers ``model.json`` (or its
+    folder), or ``package.module:factory`` (called with no arguments, returning an ``nn.Module``).
+
+    TorchScript is read by ``torch.jit.load``, the format's own loader, and TF.js by strokelens's
+    JSON + raw-weights reader: neither unpickles Python objects. ``input`` is required except for
+    TF.js models, whose declared input shape says it (1 channel: raster sketch; 3: image).
+    """
+    path = Path(spec)
+    render = dict(render or {})
+    if path.is_dir() or path.name == "model.json":
+        module, shape = _load_tfjs(path)
+        channels, size = shape[0], shape[-1]
+        input = input or ("image" if channels == 3 and not render else "raster-sketch")
+        if input == "raster-sketch":
+            render.setdefault("size", size)
+            render.setdefault("channels", channels)
+        else:
+            input_size = input_size or size
+    elif path.is_file():
+        if path.suffix.lower() == ".onnx":
+            raise StrokelensError(
+                f"{spec}: ONNX models are not supported yet (no converter to PyTorch is installed); "
+                "export the model to TorchScript instead"
+            )
+        module = _load_torchscript(path)
+    elif FACTORY.match(spec):
+        module = _call_factory(spec)
+    else:
+        raise StrokelensError(
+            f"--model {spec!r}: no such file or folder, and not a shipped model or package.module:factory"
+        )
+    if input is None:
+        raise StrokelensError(f"--model {spec}: say what it takes with --input ({', '.join(INPUTS)})")
+    return wrap(
+        module,
+        input=input,
+        classes=classes,
+        render=render if input == "raster-sketch" else (render or None),
+        input_size=input_size,
+        points_per_stroke=points_per_stroke,
+        name=spec,
+    )
+
+
+def _load_tfjs(path: Path) -> tuple[nn.Module, tuple[int, ...]]:
+    from strokelens.models.tfjs import load_tfjs
+
+    model_json = path / "model.json" if path.is_dir() else path
+    if not model_json.is_file():
+        raise StrokelensError(f"{path}: no model.json in this folder")
+    model = load_tfjs(model_json, drop_final_softmax=True)
+    shape = tuple(model.input_shape)
+    if len(shape) != 3 or shape[0] not in (1, 3) or shape[1] != shape[2]:
+        raise StrokelensError(f"{model_json}: expected a square 1- or 3-channel image input, got {shape}")
+    return model, shape
+
+
+def _load_torchscript(path: Path) -> nn.Module:
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError, ValueError ... for anything not TorchScript
+        raise StrokelensError(
+            f"{path}: not a TorchScript file ({_first_line(exc)}); save the model with "
+            "torch.jit.script(model).save(path) or torch.jit.trace"
+        ) from None
+
+
+def _call_factory(spec: str) -> nn.Module:
+    module_name, func = spec.split(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), func)
+    except ImportError as exc:
+        raise StrokelensError(f"--model {spec}: cannot import {module_name} ({exc})") from None
+    except AttributeError:
+        raise StrokelensError(f"--model {spec}: {module_name} has no {func}") from None
+    try:
+        model = factory()
+    except StrokelensError:
+        raise
+    except Exception as exc:  # the user's factory failing is reported as one line
+        raise StrokelensError(
+            f"--model {spec}: the factory raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    if not isinstance(model, nn.Module):
+        raise StrokelensError(
+            f"--model {spec}: the factory returned a {type(model).__name__}, not an nn.Module"
+        )
+    return model
