@@ -140,3 +140,78 @@ def test_cheap_variants_agree_with_lime_image_more_than_random_scores(dark, unit
         )
         rho = np.nanmedian(agreement(expl.scores, lime.scores, k)["spearman"])
         assert rho > 0.4 and rho > random_rho + 0.2, (pixel, rho, random_rho)
+
+
+# --- SLA variants on DoodleNet and real SPG sketches ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sketch_view(doodlenet):
+    from strokelens.views import RasterSketchView
+
+    return RasterSketchView(doodlenet)
+
+
+@pytest.fixture(scope="module")
+def spg_sketches(doodlenet, home):
+    from strokelens.datasets import load_spg
+    from strokelens.views import preprocess
+
+    return preprocess(load_spg("test", per_class=1, home=home), doodlenet)[:8]
+
+
+def test_sla_variant_defaults_are_sla_and_costs_are_declared(sketch_view, spg_sketches):
+    sla = get_method("sla")(sketch_view).attribute(spg_sketches)
+    same = get_method("sla-variant")(sketch_view).attribute(spg_sketches)
+    torch.testing.assert_close(same.scores, sla.scores)
+    for opts, cost in (
+        ({"presence": "half"}, 1),
+        ({"presence": "full+half"}, 2),
+        ({"composition": "additive"}, 1),
+        ({"pieces": 3}, 1),
+        ({"pieces": 3, "composition": "additive", "presence": "full+half"}, 2),
+    ):
+        expl = get_method("sla-variant")(sketch_view).attribute(spg_sketches, score="prob", **opts)
+        assert expl.evaluations == cost, opts
+        assert torch.isfinite(expl.scores).all() and (expl.scores[~expl.unit_mask] == 0).all()
+        assert not torch.allclose(expl.scores, sla.scores), opts  # a variant that changes nothing is a bug
+
+
+def test_sla_variant_options_are_checked(sketch_view, spg_sketches):
+    m = get_method("sla-variant")(sketch_view)
+    for bad in ({"presence": "quarter"}, {"composition": "max"}, {"pieces": -1}, {"pieces": "3"}):
+        with pytest.raises(StrokelensError):
+            m.attribute(spg_sketches[:2], **bad)
+    with pytest.raises(StrokelensError, match="stroke units"):
+        m.attribute(spg_sketches[:2], units="piece", pieces=3)
+
+
+def test_additive_ink_is_the_sum_of_unit_coverages(sketch_view, spg_sketches):
+    """With one unit present the additive and the rasteriser's ink agree (nothing overlaps); with all
+    present the additive ink is at least the composed ink (1 - prod(1 - c) <= sum c)."""
+    from strokelens.attribution.sla import additive_ink
+
+    units = sketch_view.units_for(spg_sketches[:3], "stroke")
+    game = sketch_view.game(units)
+    cov = game.inputs["coverage"]
+    rows = torch.arange(3)
+    one = torch.zeros(3, units.max_units)
+    one[:, 0] = 1
+    composed = sketch_view.renderer.composite(cov, one, rows)
+    torch.testing.assert_close(additive_ink(cov, one), composed, rtol=1e-4, atol=1e-5)
+    full = game.full()
+    assert (additive_ink(cov, full) >= sketch_view.renderer.composite(cov, full, rows) - 1e-5).all()
+
+
+def test_pooled_pieces_sum_to_their_strokes(sketch_view, spg_sketches):
+    """P-SLA pooled to strokes equals the piece gradients of ``psla`` summed over each stroke's pieces."""
+    from strokelens.units.strokes import piece_units
+
+    units = sketch_view.units_for(spg_sketches[:3], "stroke")
+    pooled = get_method("sla-variant")(sketch_view).attribute(units, pieces=3)
+    pieces = piece_units(units.batch, pieces_per_stroke=3)
+    expl = get_method("psla")(sketch_view).attribute(pieces, target=pooled.target)
+    for i in range(3):
+        stroke = pieces.unit_stroke[i, : int(pieces.n_units[i])].cpu()
+        want = torch.zeros(int(units.n_units[i])).index_add_(0, stroke, expl.scores[i, : len(stroke)])
+        torch.testing.assert_close(torch.tensor(pooled.unit_scores(i)), want, rtol=1e-3, atol=1e-5)
