@@ -1,10 +1,13 @@
-"""Gradient-weighted superpixels (GWS): the gradient of the target w.r.t. each superpixel's presence.
+"""Gradient-weighted superpixels (GWS): pixel scores of the model's gradient, pooled per superpixel.
 
 On an `ImageView` the model sees ``x * M(z) + base * (1 - M(z))``, so the gradient at ``z = 1`` is,
 for superpixel ``k``, the sum over its pixels of ``dF/dx * (x - base)``: gradient x input, pooled per
-superpixel. It is SLA on superpixel units, scored with the same helper, in one forward and one
-backward pass for the whole batch. ``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and
-SmoothGrad on the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel names).
+superpixel. That is ``gws``'s default (``pixel="presence"``, ``aggregate="sum"``): SLA on superpixel
+units, in one forward and one backward pass for the whole batch. The options select any other pixel
+scoring technique x aggregation of `strokelens.attribution.pixel_scores` (Hartley et al., 2019);
+``swag`` is SWAG (Hartley et al., WACV 2021): superpixels weighted by their mean absolute gradient.
+``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and SmoothGrad on the same presence
+weights (the ``ig``/``smoothgrad`` methods under superpixel names).
 """
 
 from __future__ import annotations
@@ -12,18 +15,63 @@ from __future__ import annotations
 from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import Method, register
 from strokelens.attribution.integrated_gradients import IntegratedGradients
+from strokelens.attribution.pixel_scores import (
+    AGGREGATES,
+    PIXEL_SCORES,
+    aggregate,
+    check_choice,
+    pixel_scores,
+)
 from strokelens.attribution.smoothgrad import SmoothGrad
 from strokelens.games import Game
+from strokelens.units.superpixels import SuperpixelUnits
 
 
 @register
 class GWS(Method):
-    """Gradient-weighted superpixels: one forward and one backward pass for the whole batch."""
+    """Gradient-weighted superpixels. ``pixel``: one of `PIXEL_SCORES`; ``aggregate``: one of
+    `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` and ``sigma`` (SmoothGrad noise, in
+    [0, 1] pixel units). Evaluations per photo: ``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``,
+    else 1. Default: the presence gradient, one forward and one backward pass."""
 
     name = "gws"
 
-    def scores(self, game: Game, *, seed: int = 0):
-        return presence_gradient(game, game.full()), {}
+    def scores(
+        self,
+        game: Game,
+        *,
+        seed: int = 0,
+        pixel: str = "presence",
+        aggregate: str = "sum",
+        steps: int = 16,
+        samples: int = 16,
+        sigma: float = 0.15,
+    ):
+        check_choice("pixel score", pixel, PIXEL_SCORES)
+        check_choice("aggregate", aggregate, AGGREGATES)
+        if pixel == "presence" and aggregate == "sum":
+            return presence_gradient(game, game.full()), {}
+        return _pooled(game, pixel, aggregate, steps, samples, sigma, seed), {
+            "pixel": pixel,
+            "aggregate": aggregate,
+        }
+
+
+def _pooled(game: Game, pixel: str, how: str, steps: int, samples: int, sigma: float, seed: int):
+    pixels = pixel_scores(game, pixel, steps=steps, samples=samples, sigma=sigma, seed=seed)
+    return aggregate(pixels, game.units.labels.to(pixels.device), game.max_units, how)
+
+
+@register
+class SWAG(Method):
+    """SWAG: each superpixel's mean absolute gradient ``|dF/dx|`` (summed over colour channels);
+    ``pixel`` may name another technique of `PIXEL_SCORES`. One forward and one backward pass."""
+
+    name = "swag"
+    units_type = SuperpixelUnits
+
+    def scores(self, game: Game, *, seed: int = 0, pixel: str = "gradient"):
+        return _pooled(game, pixel, "abs-mean", 16, 16, 0.15, seed), {"pixel": pixel}
 
 
 @register
