@@ -253,6 +253,32 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "gws_variants": [
+        (
+            "gws variants (pixel scoring x aggregation) vs `lime_image` on Tiny Darknet ({n_photos} test "
+            "photos, ~{superpixels_mean:.0f} superpixels, {lime_samples} samples)",
+            lambda f: (
+                f"best at <= 4 evaluations `{f['best_cheap_variant']}`: Spearman "
+                f"{_n(f['best_cheap_spearman_vs_lime_image'], 2)} "
+                f"({_n(f['best_cheap_speedup_vs_lime_image'])}x faster); default gws "
+                f"{_n(f['gws_default_spearman_vs_lime_image'], 2)}; `lime_image` vs "
+                f"itself, 2nd seed: {_n(f['lime_vs_lime_spearman'], 2)}"
+            ),
+        ),
+    ],
+    "sla_variants": [
+        (
+            "SLA variants (score x presence x composition x P-SLA) on DoodleNet ({n_sketches} SPG test "
+            "sketches, Shapley on {shapley_sketches})",
+            lambda f: (
+                f"best by Spearman vs Shapley `{f['best_variant_by_spearman']}` "
+                f"{_n(f['best_variant_spearman_vs_shapley'], 2)}; best deletion AUC "
+                f"`{f['best_variant_by_deletion']}` {_n(f['best_deletion_variant_deletion_auc'], 3)} "
+                f"(sla {_n(f['sla_deletion_auc'], 3)}; stroke length {_n(f['length_deletion_auc'], 3)}, "
+                f"Spearman {_n(f['length_spearman_vs_shapley'], 2)})"
+            ),
+        ),
+    ],
     "inversion": [
         (
             "stroke location recovery, stroke transformer / DoodleNet (smaller steps)",
