@@ -74,32 +74,43 @@ def removal_run(view, sketches, orderings, goals=None):
     out = {}
     for name in orderings:
         start = time.perf_counter()
-        removed, ink, cost, reread = [], [], 0.0, []
+        removed, ink, cost, reread, pairs = [], [], 0.0, [], []
         for lo in range(0, len(sketches), BATCH):
             units = view.units_for(sketches[lo : lo + BATCH], "stroke")
             target = view.game(units).full_outputs.argmax(1)
             goal = None if goals is None else goals[lo : lo + BATCH]
-            scores, c = stroke_scores(view, units, name, target, goal)
+            scores, per_sketch = stroke_scores(view, units, name, target, goal)
             res = removal_attack(view, units, scores, goal=goal, max_removed=3)
             removed.append(res.removed)
             ink.append(res.ink_removed)
             # The drawing the attack left, read afresh (re-framed around the strokes that are left).
             ok = res.success.tolist()
-            left = [a for a, o in zip(res.attacked_sketches(), ok, strict=True) if o]
-            reads = classify(view, left) if left else []
-            orig = [view.class_names[int(c)] for c, o in zip(res.original, ok, strict=True) if o]
+            done = [(s, a) for s, a, o in zip(units.sketches, res.attacked_sketches(), ok, strict=True) if o]
+            reads = classify(view, [a for _, a in done]) if done else []
+            orig = [view.class_names[int(k)] for k, o in zip(res.original, ok, strict=True) if o]
             reread.extend(
-                normalise_class_name(r) != normalise_class_name(c) for r, c in zip(reads, orig, strict=True)
+                normalise_class_name(r) != normalise_class_name(k) for r, k in zip(reads, orig, strict=True)
             )
-            cost += c * len(units)
+            pairs.extend(done)
+            cost += per_sketch * len(units)
         out[name] = {
             "removed": torch.cat(removed),
             "ink": torch.cat(ink),
             "evaluations": cost / len(sketches),
             "reread": torch.tensor(reread, dtype=torch.bool),
+            "pairs": pairs,  # (drawing, what the attack left) where it succeeded, for transfer
             "seconds": time.perf_counter() - start,
         }
     return out
+
+
+def transfer_rate(other, pairs) -> tuple[float, int]:
+    """The share of attacked drawings that fool ``other`` among the originals it reads right, and
+    how many it read right; ``pairs``: (original, attacked) drawings."""
+    eligible, fooled = transfer_fooled(
+        other, [s for s, _ in pairs], [a for _, a in pairs], [s.label for s, _ in pairs]
+    )
+    return float(fooled.sum() / eligible.sum().clamp(min=1)), int(eligible.sum())
 
 
 def removal_figures(prefix: str, runs: dict) -> dict[str, float]:
@@ -203,54 +214,20 @@ def main() -> None:
             fig[f"attack_perturb_displacement_{tag}_{sel}"] = float(g["displacement"].mean())
 
     # Transfer: DoodleNet's attacked drawings to the stroke transformer, and back.
-    labels = [s.label for s in sketches]
     for (eps, sel), name in (((0.05, "psla"), "perturb_eps05_psla"), ((0.05, "all"), "perturb_eps05_all")):
         g = geometry[(eps, sel)]
-        keep = g["fooled"]
-        idx = keep.nonzero()[:, 0].tolist()
-        eligible, fooled = transfer_fooled(
-            transformer, [sketches[i] for i in idx], [g["attacked"][i] for i in idx], [labels[i] for i in idx]
-        )
-        fig[f"attack_transfer_{name}_dn_to_st"] = float(fooled.sum() / eligible.sum().clamp(min=1))
-        fig[f"attack_transfer_{name}_dn_to_st_n"] = int(eligible.sum())
+        pairs = [(s, a) for s, a, ok in zip(sketches, g["attacked"], g["fooled"].tolist(), strict=True) if ok]
+        rate, n = transfer_rate(transformer, pairs)
+        fig[f"attack_transfer_{name}_dn_to_st"] = rate
+        fig[f"attack_transfer_{name}_dn_to_st_n"] = n
     fig["attack_transfer_rate"] = fig["attack_transfer_perturb_eps05_psla_dn_to_st"]
-
-    best_units_removed = []
-    for lo in range(0, len(sketches), BATCH):
-        units = doodlenet.units_for(sketches[lo : lo + BATCH], "stroke")
-        target = doodlenet.game(units).full_outputs.argmax(1)
-        res = removal_attack(doodlenet, units, stroke_scores(doodlenet, units, best, target)[0])
-        best_units_removed.extend(
-            (s, a)
-            for s, a, ok in zip(units.sketches, res.attacked_sketches(), res.success, strict=True)
-            if ok
-        )
-    eligible, fooled = transfer_fooled(
-        transformer,
-        [s for s, _ in best_units_removed],
-        [a for _, a in best_units_removed],
-        [s.label for s, _ in best_units_removed],
-    )
-    fig["attack_transfer_removal_dn_to_st"] = float(fooled.sum() / eligible.sum().clamp(min=1))
+    fig["attack_transfer_removal_dn_to_st"] = transfer_rate(transformer, runs[best]["pairs"])[0]
     st_sketches = read_right(transformer, transformer.prepare(test))
     st_runs = removal_run(transformer, st_sketches, ST_ORDERINGS)
     fig.update(removal_figures("attack_st_remove_success", st_runs))
     st_best = best_of(fig, "attack_st_remove_success", ST_ORDERINGS)
     fig["attack_st_remove_best_method"] = st_best
-    pairs = []
-    for lo in range(0, len(st_sketches), BATCH):
-        units = transformer.units_for(st_sketches[lo : lo + BATCH], "stroke")
-        target = transformer.game(units).full_outputs.argmax(1)
-        res = removal_attack(transformer, units, stroke_scores(transformer, units, st_best, target)[0])
-        pairs.extend(
-            (s, a)
-            for s, a, ok in zip(units.sketches, res.attacked_sketches(), res.success, strict=True)
-            if ok
-        )
-    eligible, fooled = transfer_fooled(
-        doodlenet, [s for s, _ in pairs], [a for _, a in pairs], [s.label for s, _ in pairs]
-    )
-    fig["attack_transfer_removal_st_to_dn"] = float(fooled.sum() / eligible.sum().clamp(min=1))
+    fig["attack_transfer_removal_st_to_dn"] = transfer_rate(doodlenet, st_runs[st_best]["pairs"])[0]
     fig["attack_seconds"] = time.perf_counter() - started
     report(console, fig, runs, small_runs)
     if args.json:

@@ -13,12 +13,13 @@ or the goal class (targeted); the loss is the logit margin between the two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from strokelens.attacks.removal import as_goal
 from strokelens.attribution.psla import PSLA
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
@@ -85,7 +86,7 @@ class GeometryResult:
             counts = [len(s) for s in sketch.strokes]
             flat = pts[i, : sum(counts)]
             strokes = np.split(flat, np.cumsum(counts)[:-1])
-            out.append(_with_strokes(sketch, strokes))
+            out.append(replace(sketch, strokes=strokes))
         return out
 
     def record(self, i: int) -> dict[str, Any]:
@@ -110,12 +111,6 @@ class GeometryResult:
             "final": self.class_names[int(self.final[i])],
             "final_prob": round(float(self.final_prob[i]), 6),
         }
-
-
-def _with_strokes(sketch: Sketch, strokes: list[np.ndarray]) -> Sketch:
-    from dataclasses import replace
-
-    return replace(sketch, strokes=strokes)
 
 
 def free_points(units: SketchUnits, selected: torch.Tensor) -> torch.Tensor:
@@ -178,10 +173,7 @@ def geometry_attack(
     game = view.game(units)
     device, b, k = game.device, game.batch_size, game.max_units
     original = game.full_outputs.argmax(1)
-    if goal is not None:
-        goal = torch.as_tensor(goal, device=device).long()
-        if goal.shape != (b,):
-            raise StrokelensError(f"goal must name one class per sketch ({b}), got shape {tuple(goal.shape)}")
+    goal = as_goal(goal, b, device)
     mask = game.unit_mask
     if selection == "all":
         ranked = mask.float()

@@ -84,6 +84,18 @@ class RemovalResult:
         }
 
 
+def as_goal(goal: torch.Tensor | None, batch_size: int, device: torch.device) -> torch.Tensor | None:
+    """``goal`` as one long class index per sketch on ``device`` (None stays None: untargeted)."""
+    if goal is None:
+        return None
+    goal = torch.as_tensor(goal, device=device).long()
+    if goal.shape != (batch_size,):
+        raise StrokelensError(
+            f"goal must name one class per sketch ({batch_size}), got shape {tuple(goal.shape)}"
+        )
+    return goal
+
+
 def outputs_of(game: Game, z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Model outputs ``(R, C)`` for presence rows ``z`` of items ``rows``, in chunks, no gradient."""
     with torch.no_grad():
@@ -117,10 +129,7 @@ def removal_attack(
         )
     device = game.device
     original = game.full_outputs.argmax(1)
-    if goal is not None:
-        goal = torch.as_tensor(goal, device=device).long()
-        if goal.shape != (b,):
-            raise StrokelensError(f"goal must name one class per sketch ({b}), got shape {tuple(goal.shape)}")
+    goal = as_goal(goal, b, device)
     mask = game.unit_mask
     order = ranking(scores.to(device), mask)
     tried = (game.n_units - 1).clamp(min=0)
