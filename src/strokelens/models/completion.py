@@ -20,7 +20,6 @@ explain it through `strokelens.generation.CompletionView`.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from torch import nn
 
 from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
+from strokelens.models.files import read_weights, save_weights
 
 #: The shipped model's files in ``WEIGHTS_DIR``: NAME.safetensors, NAME.json, NAME.training.json.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -151,39 +151,19 @@ class CompletionNet(nn.Module):
         self, directory: str | os.PathLike[str], name: str = WEIGHTS_NAME, extra: dict | None = None
     ) -> Path:
         """Write ``name.safetensors`` (weights only) and ``name.json`` (config and ``extra``)."""
-        from safetensors.torch import save_file
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(out / f"{name}.safetensors"))
-        meta = {"config": self.config.to_dict(), **(extra or {})}
-        (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-        return out / f"{name}.safetensors"
+        return save_weights(self, directory, name, {"config": self.config.to_dict(), **(extra or {})})
 
     @classmethod
     def from_files(
         cls, weights: str | os.PathLike[str], config_json: str | os.PathLike[str]
     ) -> CompletionNet:
         """Load a model saved by `save` (safetensors: no pickle), in eval mode."""
-        from safetensors.torch import load_file
-
-        weights, config_json = Path(weights), Path(config_json)
-        for path in (weights, config_json):
-            if not path.is_file():
-                raise StrokelensError(f"missing completion model file {path}")
-        try:
-            meta = json.loads(config_json.read_text())
-            model = cls(CompletionConfig.from_dict(meta["config"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StrokelensError(f"{config_json}: not a completion model config ({exc})") from exc
-        try:
-            model.load_state_dict(load_file(str(weights)))
-        except Exception as exc:
-            raise StrokelensError(
-                f"{weights}: weights do not fit the config in {config_json} ({exc})"
-            ) from exc
-        return model.eval()
+        return read_weights(
+            weights,
+            config_json,
+            "completion model",
+            lambda meta: cls(CompletionConfig.from_dict(meta["config"])),
+        )
 
 
 def load(

@@ -35,7 +35,6 @@ stroke to a fixed number of points by arc length.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -47,6 +46,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
+from strokelens.models.files import read_weights, save_weights
 from strokelens.models.stroke_geometry import (
     normalise_points,
     point_positions,
@@ -300,40 +300,20 @@ class StrokeTransformer(nn.Module):
         self, directory: str | os.PathLike[str], name: str = WEIGHTS_NAME, extra: dict | None = None
     ) -> Path:
         """Write ``name.safetensors`` (weights only) and ``name.json`` (config, class names, extra)."""
-        from safetensors.torch import save_file
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(out / f"{name}.safetensors"))
         meta = {"config": self.config.to_dict(), "class_names": self.class_names, **(extra or {})}
-        (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-        return out / f"{name}.safetensors"
+        return save_weights(self, directory, name, meta)
 
     @classmethod
     def from_files(
         cls, weights: str | os.PathLike[str], config_json: str | os.PathLike[str]
     ) -> StrokeTransformer:
         """Load a model saved by `save` (safetensors: no pickle)."""
-        from safetensors.torch import load_file
-
-        weights, config_json = Path(weights), Path(config_json)
-        for path in (weights, config_json):
-            if not path.is_file():
-                raise StrokelensError(f"missing stroke transformer file {path}")
-        try:
-            meta = json.loads(config_json.read_text())
-            config = StrokeTransformerConfig.from_dict(meta["config"])
-            model = cls(config, meta["class_names"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StrokelensError(f"{config_json}: not a stroke transformer config ({exc})") from exc
-        try:
-            model.load_state_dict(load_file(str(weights)))
-        except Exception as exc:
-            raise StrokelensError(
-                f"{weights}: weights do not fit the config in {config_json} ({exc})"
-            ) from exc
-        return model.eval()
+        return read_weights(
+            weights,
+            config_json,
+            "stroke transformer",
+            lambda meta: cls(StrokeTransformerConfig.from_dict(meta["config"]), meta["class_names"]),
+        )
 
 
 def load(home: str | os.PathLike[str] | None = None) -> StrokeTransformer:
