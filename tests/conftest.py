@@ -56,3 +56,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_doc(home, tmp_path, monkeypatch):
+    """``run_doc("docs/NAME.md", count)``: run a Markdown file's Python examples in one namespace, on
+    the real data, in a temporary working folder; ``count`` (when given) is how many there must be.
+    Returns the namespace."""
+    from doc_examples import python_blocks, run_blocks
+
+    def run(relative: str, count: int | None = None) -> dict:
+        blocks = python_blocks(relative)
+        if count is not None:
+            assert len(blocks) == count, f"{relative} has {len(blocks)} Python examples, expected {count}"
+        monkeypatch.setenv(ENV_VAR, str(home))
+        monkeypatch.chdir(tmp_path)  # examples write under out/
+        return run_blocks(relative, blocks)
+
+    return run

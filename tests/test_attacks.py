@@ -179,15 +179,6 @@ def test_attack_command_bad_options(tmp_path, spg_dir, capsys, args, message):
     assert err.count("\n") == 1 and message in err
 
 
-def test_docs_example_runs(home, tmp_path, monkeypatch):
-    import re
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "attacks.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) == 1
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(blocks[0], str(doc), "exec"), namespace)
+def test_docs_example_runs(run_doc):
+    namespace = run_doc("docs/attacks.md", 1)
     assert namespace["removal"].success.any() and namespace["moved"].success.any()

@@ -244,18 +244,8 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert "--weights is for the learned explainers" in capsys.readouterr().err
 
 
-def test_docs_examples_run(home, tmp_path, monkeypatch):
-    import re
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "explainers.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) == 2
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(doc), "exec"), namespace)
+def test_docs_examples_run(run_doc, tmp_path):
+    namespace = run_doc("docs/explainers.md", 2)
     assert namespace["values"].evaluations == 0
     assert (tmp_path / "out" / "mine" / "doodlenet_fastshap.safetensors").is_file()
 

@@ -258,17 +258,8 @@ def test_train_completion_bad_options(tmp_path, capsys, bad):
     assert not (tmp_path / "x").exists()
 
 
-def test_docs_examples_run(home, monkeypatch):
-    import re
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "generation.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) == 2
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(doc), "exec"), namespace)
+def test_docs_examples_run(run_doc):
+    namespace = run_doc("docs/generation.md", 2)
     assert namespace["completed"].shape == (3, 1, 32, 32)
     assert namespace["curves"].quantity == "raw"
     assert namespace["shapley"].scores.shape == namespace["ig"].scores.shape == namespace["sla"].scores.shape

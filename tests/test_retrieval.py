@@ -4,8 +4,6 @@ their faithfulness on real sketches, the `strokelens retrieve` command and its e
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -198,13 +196,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(spg_dir, home, tmp_path, capsys, e
 
 
 # ----------------------------------------------------------------------------- docs
-def test_docs_examples_run(home, tmp_path, monkeypatch):
-    doc = Path(__file__).resolve().parents[1] / "docs" / "retrieval.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) == 1
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(blocks[0], str(doc), "exec"), namespace)
+def test_docs_examples_run(run_doc, tmp_path):
+    namespace = run_doc("docs/retrieval.md", 1)
     assert 0 <= namespace["run"].scores.map <= 1
     assert (tmp_path / "out" / "report.html").is_file()

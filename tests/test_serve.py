@@ -5,10 +5,8 @@ the server answering normally after each."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,6 +14,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from doc_examples import python_blocks
 from serve_live import live_server
 from strokelens.attribution import get_method
 from strokelens.cli.serve import is_loopback
@@ -335,8 +334,7 @@ def test_a_live_server_survives_bad_requests_from_concurrent_clients(served, dra
 
 
 def test_the_docs_example_runs_against_a_live_server(served, capsys):
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "serve.md").read_text(encoding="utf-8")
-    (block,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    (block,) = python_blocks("docs/serve.md")
     with live_server([served]) as url:
         exec(compile(block.replace("http://127.0.0.1:8000", url), "docs/serve.md", "exec"), {})
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -4,7 +4,6 @@ the shipped models on real SPG sketches."""
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 
 import strokelens
+from doc_examples import python_blocks
 from strokelens.cli import main
 from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
@@ -24,8 +24,6 @@ from strokelens.sketch import SketchBatch
 from strokelens.views import preprocess, view_for
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 
 
 @pytest.fixture(scope="module")
@@ -397,13 +395,8 @@ def test_rgb_model_is_explained_sensibly(rgb_model):
 
 
 # ------------------------------------------------------------------------------------ the docs
-def test_docs_example_runs(home, monkeypatch, tmp_path):
-    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.S)
-    assert blocks
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(DOCS), "exec"), namespace)
+def test_docs_example_runs(run_doc):
+    assert python_blocks("docs/models.md")
+    namespace = run_doc("docs/models.md")
     assert namespace["model"].input_kind == "raster-sketch"
     assert namespace["expl"].scores.shape[0] == len(namespace["sketches"])
