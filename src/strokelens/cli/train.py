@@ -12,6 +12,22 @@ from strokelens.training import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
 
+#: Options the training commands share.
+sketch_data_option = click.option(
+    "--data",
+    type=click.Choice(DATASETS),
+    default="quickdraw-spg",
+    show_default=True,
+    help="Training data (train split; val split for model selection; test split reported).",
+)
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch."
+)
+device_option = click.option(
+    "--device", default=None, help="Torch device (default: cuda when available, else cpu)."
+)
+quiet_option = click.option("--quiet", is_flag=True, help="No progress bar.")
+
 
 @app.group()
 def train() -> None:
@@ -19,13 +35,7 @@ def train() -> None:
 
 
 @train.command("stroke-transformer")
-@click.option(
-    "--data",
-    type=click.Choice(DATASETS),
-    default="quickdraw-spg",
-    show_default=True,
-    help="Training data (train split; val split for model selection; test split reported).",
-)
+@sketch_data_option
 @click.option(
     "--out",
     "out_dir",
@@ -49,7 +59,7 @@ def train() -> None:
     default=None,
     help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @home_option
 def stroke_transformer(
     data: str,
@@ -187,9 +197,9 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
     "--max-area", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="wys: area bound."
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
-@click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@threads_option
+@device_option
+@quiet_option
 @home_option
 def explainer(
     model_name: str,
@@ -272,13 +282,7 @@ def explainer(
 
 
 @train.command("completion")
-@click.option(
-    "--data",
-    type=click.Choice(DATASETS),
-    default="quickdraw-spg",
-    show_default=True,
-    help="Training data (train split; val split for model selection; test split reported).",
-)
+@sketch_data_option
 @click.option(
     "--out",
     "out_dir",
@@ -309,9 +313,9 @@ def explainer(
     help="Train on this many training sketches (evenly spaced; val and test cut to a fifth) for a quick run.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
-@click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@threads_option
+@device_option
+@quiet_option
 @home_option
 def completion(
     data: str,
