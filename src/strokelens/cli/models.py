@@ -90,7 +90,8 @@ class ModelSpec:
             from strokelens.models import load_model
 
             return load_model(self.name, home=home)
-        from strokelens.models.wrap import load_model_file, read_classes
+        from strokelens.models.files import read_class_names
+        from strokelens.models.wrap import load_model_file
 
         self._check_options()
         render = dict(self.render)
@@ -98,7 +99,7 @@ class ModelSpec:
             if isinstance(render.get(key), str):
                 render[key] = parse_values(render[key], key)
         size = render.pop("size", None) if self.input == "image" else None
-        classes = read_classes(self.classes) if self.classes is not None else None
+        classes = read_class_names(self.classes) if self.classes is not None else None
         return load_model_file(
             self.name,
             input=self.input,

@@ -7,27 +7,14 @@ Input ``(B, 1, 28, 28)``: white ink on black, values in [0, 1], the QuickDraw bi
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from strokelens.errors import StrokelensError
 from strokelens.home import home_path
+from strokelens.models.files import read_class_names
 from strokelens.models.tfjs import TFJSModel, load_tfjs
 
 MODEL_DIR = "models/doodlenet"
 N_CLASSES = 345
-
-
-def read_class_names(path: os.PathLike[str] | str, expected: int) -> list[str]:
-    """Class names, one a line, in output order; refuse a file with the wrong count or blank names."""
-    try:
-        names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StrokelensError(f"cannot read class names {path}: {exc}") from None
-    while names and not names[-1]:
-        names.pop()
-    if len(names) != expected or not all(names):
-        raise StrokelensError(f"{path}: expected {expected} non-empty class names, found {len(names)}")
-    return names
 
 
 def load(home: str | os.PathLike[str] | None = None) -> TFJSModel:

@@ -1,5 +1,5 @@
 """Model files strokelens writes and reads: weights as safetensors (never a pickle) and a JSON file
-of the config beside them, ``name.safetensors`` + ``name.json``."""
+of the config beside them, ``name.safetensors`` + ``name.json``; class-name lists, one a line."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ def read_weights(
     except Exception as exc:
         raise StrokelensError(f"{weights}: weights do not fit the config in {config_json} ({exc})") from exc
     return model.eval()
+
+
+def read_class_names(path: str | os.PathLike[str], expected: int | None = None) -> list[str]:
+    """Class names, one a line, in output order (trailing blank lines ignored); refuse blank names and,
+    when ``expected`` is given, a file with another count."""
+    try:
+        names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StrokelensError(f"cannot read class names {path}: {exc}") from None
+    while names and not names[-1]:
+        names.pop()
+    if expected is not None:
+        if len(names) != expected or not all(names):
+            raise StrokelensError(f"{path}: expected {expected} non-empty class names, found {len(names)}")
+    elif not names or not all(names):
+        raise StrokelensError(f"{path}: expected one non-empty class name a line")
+    return names

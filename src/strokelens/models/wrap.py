@@ -9,7 +9,6 @@ so that a wrong input shape or a class list of the wrong length is reported at o
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,19 +196,6 @@ def _probe(model: WrappedModel, label: str) -> int:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise StrokelensError(f"{label} must return logits (batch, classes); got {got} for input {shape}")
     return int(out.shape[1])
-
-
-def read_classes(path: str | os.PathLike[str]) -> list[str]:
-    """Class names, one a line, in output order (trailing blank lines ignored; no blank names)."""
-    try:
-        names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StrokelensError(f"cannot read class names {path}: {exc}") from None
-    while names and not names[-1]:
-        names.pop()
-    if not names or not all(names):
-        raise StrokelensError(f"{path}: expected one non-empty class name a line")
-    return names
 
 
 def load_model_file(
