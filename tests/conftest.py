@@ -49,6 +49,25 @@ def stroke_transformer(home):
 
 
 @pytest.fixture(scope="module")
+def dark(home):
+    """Tiny Darknet, loaded once per test module."""
+    from strokelens.models import darknet
+
+    return darknet.load(home)
+
+
+#: Three ImageNet sample photos of different classes (`photo_paths`).
+SAMPLE_PHOTOS = ["n01440764_tench.JPEG", "n02123045_tabby.JPEG", "n03888257_parachute.JPEG"]
+
+
+@pytest.fixture(scope="module")
+def photo_paths(home) -> list[Path]:
+    """The `SAMPLE_PHOTOS` in the data folder."""
+    paths = [home / "data" / "imagenet-samples" / n for n in SAMPLE_PHOTOS]
+    return [p for p in paths if p.exists()] or pytest.skip("sample photos missing")
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """Small tensors gain nothing from threads, and on a busy machine extra threads stall for seconds.
     Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""

@@ -22,11 +22,6 @@ def doodle(home):
     return doodlenet.load(home)
 
 
-@pytest.fixture(scope="module")
-def dark(home):
-    return darknet.load(home)
-
-
 def test_doodlenet_contract(doodle, home):
     assert len(doodle.class_names) == 345 and len(set(doodle.class_names)) == 345
     assert doodle.input_kind == "raster-sketch" and doodle.input_size == 28 and not doodle.training

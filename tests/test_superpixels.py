@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,19 +21,6 @@ from strokelens.models import darknet, load_model
 from strokelens.models.darknet import file_targets
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView, view_for
-
-NAMES = ["n01440764_tench.JPEG", "n02123045_tabby.JPEG", "n03888257_parachute.JPEG"]
-
-
-@pytest.fixture(scope="module")
-def dark(home):
-    return darknet.load(home)
-
-
-@pytest.fixture(scope="module")
-def photo_paths(home) -> list[Path]:
-    paths = [home / "data" / "imagenet-samples" / n for n in NAMES]
-    return [p for p in paths if p.exists()] or pytest.skip("sample photos missing")
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ hand-checkable aggregation, and on real photos with the real Tiny Darknet, agree
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,23 +12,10 @@ from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, aggreg
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
 from strokelens.metrics import agreement
-from strokelens.models import darknet
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView
 
-NAMES = ["n01440764_tench.JPEG", "n02123045_tabby.JPEG", "n03888257_parachute.JPEG"]
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def dark(home):
-    return darknet.load(home)
-
-
-@pytest.fixture(scope="module")
-def photo_paths(home) -> list[Path]:
-    paths = [home / "data" / "imagenet-samples" / n for n in NAMES]
-    return [p for p in paths if p.exists()] or pytest.skip("sample photos missing")
 
 
 @pytest.fixture(scope="module")
