@@ -42,7 +42,7 @@ def test_rdp_matches_recursive_reference(spg_dir):
         dist = (
             np.abs(d[0] * (p[:, 1] - a[1]) - d[1] * (p[:, 0] - a[0])) / nrm if nrm else np.hypot(*(p - a).T)
         )
-        i = int(np.argmax(dist))
+        i = int(np.flatnonzero(dist >= dist.max() - 1e-9)[0])  # ties within 1e-9: the first point
         if dist[i] > eps:
             return np.vstack([rdp(p[: i + 1], eps)[:-1], rdp(p[i:], eps)])
         return np.vstack([a, b])

@@ -14,17 +14,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from strokelens.errors import StrokelensError
+from strokelens.io import quickdraw
 from strokelens.io.quickdraw import read_quickdraw, read_spg, spg_part_names, write_quickdraw
 from strokelens.io.strokes3 import read_strokes3, write_strokes3
 from strokelens.io.svg import read_svg, svg_text, write_svg
 from strokelens.sketch import Sketch
 
 __all__ = [
+    "count_records",
     "read_quickdraw",
+    "read_records",
     "read_sketches",
     "read_spg",
     "read_strokes3",
     "read_svg",
+    "sketch_format",
     "svg_text",
     "write_quickdraw",
     "write_sketches",
@@ -36,6 +40,55 @@ _NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _SUPPORTED = ".ndjson, .ndjson.gz, .npz or .svg"
 
 
+def sketch_format(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The path and its format (``ndjson``, ``npz`` or ``svg``), chosen by name; `StrokelensError`
+    for a missing file, a folder or an unsupported type."""
+    path = Path(path)
+    if not path.exists():
+        raise StrokelensError(f"no such file: {path}")
+    if path.is_dir():
+        raise StrokelensError(f"{path} is a folder; pass the sketch files inside it")
+    name = path.name.lower()
+    for suffixes, kind in ((_NDJSON, "ndjson"), ((".npz",), "npz"), ((".svg",), "svg")):
+        if name.endswith(suffixes):
+            return path, kind
+    raise StrokelensError(f"{path}: unsupported sketch file type (expected {_SUPPORTED})")
+
+
+def count_records(path: str | os.PathLike[str]) -> int:
+    """How many drawings a sketch file holds (ndjson: its non-blank lines, counted unparsed).
+
+    Raises `StrokelensError` for a missing or unsupported file, and for a whole-file format
+    (``.npz``, ``.svg``) that cannot be read.
+    """
+    path, kind = sketch_format(path)
+    if kind == "ndjson":
+        return quickdraw.count_records(path)
+    return sum(1 for _ in read_sketches(path))
+
+
+def read_records(
+    path: str | os.PathLike[str], start: int = 0, limit: int | None = None
+) -> Iterator[tuple[int, Sketch | StrokelensError]]:
+    """Drawings ``start``, ``start + 1``, ... (at most ``limit``) of a sketch file, tolerantly:
+    ``(index, sketch)``, or ``(index, error)`` for a record that cannot be read, so that dataset jobs
+    record it and go on. ndjson files are read line by line (one bad line costs only itself, earlier
+    lines are skipped unparsed); an ``.npz`` or ``.svg`` file is read whole, and if that fails, one
+    error stands for it."""
+    path, kind = sketch_format(path)
+    if kind == "ndjson":
+        yield from quickdraw.read_records(path, start, limit)
+        return
+    try:
+        sketches = list(read_sketches(path))
+    except StrokelensError as exc:
+        yield start, exc
+        return
+    stop = len(sketches) if limit is None else min(len(sketches), start + limit)
+    for index in range(start, stop):
+        yield index, sketches[index]
+
+
 def read_sketches(path: str | os.PathLike[str], limit: int | None = None) -> Iterator[Sketch]:
     """Read any supported sketch file, choosing the reader by name; at most ``limit`` drawings.
 
@@ -45,21 +98,14 @@ def read_sketches(path: str | os.PathLike[str], limit: int | None = None) -> Ite
     ``quickdraw.MAX_LINE_CHARS``, ``strokes3.MAX_MEMBER_BYTES``, ``svg.MAX_SVG_BYTES``; each error
     names the one it hit.
     """
-    path = Path(path)
-    if not path.exists():
-        raise StrokelensError(f"no such file: {path}")
-    if path.is_dir():
-        raise StrokelensError(f"{path} is a folder; pass the sketch files inside it")
-    name = path.name.lower()
-    if name.endswith(_NDJSON):
+    path, kind = sketch_format(path)
+    if kind == "ndjson":
         if spg_part_names(path) is not None:
             return read_spg(path, limit)
         return read_quickdraw(path, limit)
-    if name.endswith(".npz"):
+    if kind == "npz":
         return read_strokes3(path, limit)
-    if name.endswith(".svg"):
-        return iter(read_svg(path))
-    raise StrokelensError(f"{path}: unsupported sketch file type (expected {_SUPPORTED})")
+    return iter(read_svg(path))
 
 
 def write_sketches(sketches: Iterable[Sketch], path: str | os.PathLike[str]) -> None:

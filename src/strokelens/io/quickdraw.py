@@ -16,6 +16,7 @@ Lines longer than `MAX_LINE_CHARS` are refused before they are parsed; to read l
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -48,44 +49,91 @@ def _open_text(path: Path):
         raise StrokelensError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 
+def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | None]]:
+    """Yield ``(line_number, index, text)`` for each non-blank line, ``index`` counting them from 0,
+    from the ``start``-th on (earlier ones are skipped unparsed). ``text`` is None for a line longer
+    than `MAX_LINE_CHARS`, which is read past in chunks, never held whole. Unreadable bytes raise."""
+    lineno = 0
+    index = -1
+    with _open_text(path) as fh:
+        try:
+            while True:
+                line = fh.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    return
+                lineno += 1
+                too_long = len(line) > MAX_LINE_CHARS
+                if too_long:
+                    first = lineno
+                    while line and not line.endswith("\n"):
+                        line = fh.readline(MAX_LINE_CHARS + 1)
+                elif not line.strip():
+                    continue
+                index += 1
+                if index >= start:
+                    yield (first if too_long else lineno), index, None if too_long else line
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+            raise StrokelensError(f"{path}, line {lineno + 1}: unreadable ({exc})") from None
+
+
+def _parse(path: Path, lineno: int, line: str | None) -> dict:
+    """One line's record, or `StrokelensError` saying what is wrong with it and where."""
+    if line is None:
+        raise StrokelensError(
+            f"{path}, line {lineno}: longer than the line length limit of {MAX_LINE_CHARS} characters "
+            "(raise it by setting strokelens.io.quickdraw.MAX_LINE_CHARS)"
+        )
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise StrokelensError(f"{path}, line {lineno}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise StrokelensError(f"{path}, line {lineno}: JSON nested too deeply") from None
+    if not isinstance(rec, dict) or "drawing" not in rec:
+        raise StrokelensError(f"{path}, line {lineno}: record has no 'drawing' field")
+    return rec
+
+
 def _records(path: Path, limit: int | None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, record)`` for each non-blank line; raise on an empty file or bad JSON.
 
     Lines are read with a length cap (`MAX_LINE_CHARS`), so a huge line is refused before it fills memory.
     """
     seen = 0
-    lineno = 0
-    with _open_text(path) as fh:
-        try:
-            while True:
-                line = fh.readline(MAX_LINE_CHARS + 1)
-                if not line:
-                    break
-                lineno += 1
-                if len(line) > MAX_LINE_CHARS:
-                    raise StrokelensError(
-                        f"{path}, line {lineno}: longer than the line length limit of "
-                        f"{MAX_LINE_CHARS} characters (raise it by setting "
-                        "strokelens.io.quickdraw.MAX_LINE_CHARS)"
-                    )
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise StrokelensError(f"{path}, line {lineno}: not JSON ({exc.msg})") from None
-                except RecursionError:
-                    raise StrokelensError(f"{path}, line {lineno}: JSON nested too deeply") from None
-                if not isinstance(rec, dict) or "drawing" not in rec:
-                    raise StrokelensError(f"{path}, line {lineno}: record has no 'drawing' field")
-                yield lineno, rec
-                seen += 1
-                if limit is not None and seen >= limit:
-                    return
-        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
-            raise StrokelensError(f"{path}, line {lineno + 1}: unreadable ({exc})") from None
+    for lineno, _, line in _lines(path):
+        yield lineno, _parse(path, lineno, line)
+        seen += 1
+        if limit is not None and seen >= limit:
+            return
     if seen == 0:
         raise StrokelensError(f"{path}: empty file, no drawings")
+
+
+def count_records(path: PathLike) -> int:
+    """How many records (non-blank lines) an ndjson file holds, without parsing them."""
+    return sum(1 for _ in _lines(Path(path)))
+
+
+def read_records(
+    path: PathLike, start: int = 0, limit: int | None = None
+) -> Iterator[tuple[int, Sketch | StrokelensError]]:
+    """Records ``start``, ``start + 1``, ... (at most ``limit``) of a QuickDraw or SPG file as
+    ``(index, sketch)``, or ``(index, error)`` for a record that cannot be read, so that one bad line
+    costs only itself. Bytes that cannot be read at all end the file with one error."""
+    path = Path(path)
+    names = spg_part_names(path)
+    make = functools.partial(_spg_sketch, names=names, label=spg_class_name(path)) if names else _qd_sketch
+    index = start - 1
+    try:
+        for lineno, index, line in _lines(path, start):
+            if limit is not None and index >= start + limit:
+                return
+            try:
+                yield index, make(_parse(path, lineno, line), f"{path}, line {lineno}", path)
+            except StrokelensError as exc:
+                yield index, exc
+    except StrokelensError as exc:
+        yield index + 1, exc
 
 
 def _strokes(rec: dict, loc: str, n_channels: int | None) -> list[np.ndarray]:
@@ -140,6 +188,27 @@ def _spg_shaped(rec: dict, arrs: list[np.ndarray]) -> str | None:
     return None
 
 
+def _qd_sketch(rec: dict, loc: str, path: Path) -> Sketch:
+    """One QuickDraw record as a `Sketch` (refusing an SPG-shaped one: see `read_quickdraw`)."""
+    arrs = _strokes(rec, loc, None)
+    has_time = all(len(a) >= 3 for a in arrs)
+    why = _spg_shaped(rec, arrs) if has_time else None
+    if why is not None:
+        raise StrokelensError(
+            f"{loc}: an SPG record ({why}) but the part names are missing: expected "
+            f"{spg_parts_file(path)} (put the parts/ folder beside the file, or read it with "
+            "strokelens.io.read_spg to keep unnamed part labels)"
+        )
+    return Sketch(
+        strokes=[a[:2].T for a in arrs],
+        times=[a[2] for a in arrs] if has_time else None,
+        label=rec.get("word"),
+        key_id=str(rec["key_id"]) if "key_id" in rec else None,
+        source=loc,
+        meta={k: rec[k] for k in ("countrycode", "timestamp", "recognized") if k in rec},
+    )
+
+
 def read_quickdraw(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
     """Read QuickDraw ndjson, raw (x, y, t) or simplified (x, y). Yields one `Sketch` a line.
 
@@ -148,25 +217,7 @@ def read_quickdraw(path: PathLike, limit: int | None = None) -> Iterator[Sketch]
     """
     path = Path(path)
     for lineno, rec in _records(path, limit):
-        loc = f"{path}, line {lineno}"
-        arrs = _strokes(rec, loc, None)
-        has_time = all(len(a) >= 3 for a in arrs)
-        why = _spg_shaped(rec, arrs) if has_time else None
-        if why is not None:
-            raise StrokelensError(
-                f"{loc}: an SPG record ({why}) but the part names are missing: expected "
-                f"{spg_parts_file(path)} (put the parts/ folder beside the file, or read it with "
-                "strokelens.io.read_spg to keep unnamed part labels)"
-            )
-        sketch = Sketch(
-            strokes=[a[:2].T for a in arrs],
-            times=[a[2] for a in arrs] if has_time else None,
-            label=rec.get("word"),
-            key_id=str(rec["key_id"]) if "key_id" in rec else None,
-            source=loc,
-            meta={k: rec[k] for k in ("countrycode", "timestamp", "recognized") if k in rec},
-        )
-        yield sketch
+        yield _qd_sketch(rec, f"{path}, line {lineno}", path)
 
 
 def spg_parts_file(path: Path) -> Path:
@@ -187,6 +238,29 @@ def spg_class_name(path: Path) -> str:
     return path.name.split(".")[0].replace("_", " ")
 
 
+def _spg_sketch(rec: dict, loc: str, path: Path, names: list[str] | None, label: str) -> Sketch:
+    """One SPG record as a `Sketch` with its part labels (checked against ``names``)."""
+    del path
+    arrs = _strokes(rec, loc, 3)
+    parts = [a[2].astype(np.int64) for a in arrs]
+    if names is not None:
+        labels = np.concatenate(parts)
+        bad = (labels < 0) | (labels >= len(names))
+        if bad.any():
+            raise StrokelensError(
+                f"{loc}: part label {int(labels[bad][0])} outside the {len(names)} part names"
+            )
+    return Sketch(
+        strokes=[a[:2].T for a in arrs],
+        parts=parts,
+        part_names=names,
+        label=rec["word"] if isinstance(rec.get("word"), str) else label,
+        key_id=str(rec["key_id"]) if "key_id" in rec else None,
+        source=loc,
+        meta={"i": rec["i"]} if "i" in rec else {},
+    )
+
+
 def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
     """Read an SPG ndjson(.gz) file: raw coordinates with a part label on every point.
 
@@ -197,25 +271,7 @@ def read_spg(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
     names = spg_part_names(path)
     label = spg_class_name(path)
     for lineno, rec in _records(path, limit):
-        loc = f"{path}, line {lineno}"
-        arrs = _strokes(rec, loc, 3)
-        parts = [a[2].astype(np.int64) for a in arrs]
-        if names is not None:
-            labels = np.concatenate(parts)
-            bad = (labels < 0) | (labels >= len(names))
-            if bad.any():
-                raise StrokelensError(
-                    f"{loc}: part label {int(labels[bad][0])} outside the {len(names)} part names"
-                )
-        yield Sketch(
-            strokes=[a[:2].T for a in arrs],
-            parts=parts,
-            part_names=names,
-            label=rec["word"] if isinstance(rec.get("word"), str) else label,
-            key_id=str(rec["key_id"]) if "key_id" in rec else None,
-            source=loc,
-            meta={"i": rec["i"]} if "i" in rec else {},
-        )
+        yield _spg_sketch(rec, f"{path}, line {lineno}", path, names, label)
 
 
 def _round(values: np.ndarray) -> list:

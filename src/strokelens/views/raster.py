@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from strokelens.sketch import Sketch
+from strokelens.sketch import Sketch, quickdraw_simplified_many
 from strokelens.units.strokes import SketchUnits
 from strokelens.views.base import View
 from strokelens.views.sketch_common import SKETCH_UNIT_OPTIONS, make_sketch_units
@@ -55,7 +55,7 @@ class RasterSketchView(View):
         at 28x28 while cutting the segments to render several-fold; strokes keep order and parts."""
         if not self.simplify:
             return list(inputs)
-        return [s.quickdraw_simplified() for s in inputs]
+        return quickdraw_simplified_many(inputs)
 
     def make_units(self, inputs: Sequence[Sketch], **options: Any) -> SketchUnits:
         return make_sketch_units(inputs, self.device, **options)
