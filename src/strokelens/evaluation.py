@@ -41,9 +41,15 @@ FIGURES = figure_names("sketch")
 
 @dataclass
 class MethodReport:
-    """Per-sketch figures of one method, and their summary."""
+    """Per-sketch figures of one method, and their summary. ``inputs``, ``targets`` and ``n_units``
+    say, for each position in the figure lists, which input (its place in the evaluated sequence)
+    it measured, the class explained and its unit count; a method with a unit limit measures only
+    the inputs within it."""
 
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    inputs: list[int] = field(default_factory=list)
+    targets: list[int | None] = field(default_factory=list)
+    n_units: list[int] = field(default_factory=list)
 
     def add(self, name: str, values: Sequence[float]) -> None:
         self.values[name].extend(float(v) for v in values)
@@ -56,10 +62,16 @@ class MethodReport:
         n_units: torch.Tensor,
         expl: Explanation,
         per: str = "sketch",
+        inputs: Sequence[int] | None = None,
     ) -> None:
         """Add one batch's figures (see `figure_names`): the deletion/insertion ``curves``, rank
         agreement of ``scores`` with the exact Shapley ``reference`` (NaN rows: no reference), and
-        ``expl``'s cost per input."""
+        ``expl``'s cost per input; ``inputs``: the inputs' places (default: following the last)."""
+        start = self.inputs[-1] + 1 if self.inputs else 0
+        self.inputs.extend(range(start, start + len(scores)) if inputs is None else inputs)
+        target = expl.target.tolist() if expl.target is not None else [None] * len(scores)
+        self.targets.extend(target)
+        self.n_units.extend(int(k) for k in n_units)
         agree = agreement(scores, torch.nan_to_num(reference), n_units)
         self.add("deletion_auc", curves.deletion_auc.tolist())
         self.add("insertion_auc", curves.insertion_auc.tolist())
@@ -147,7 +159,13 @@ def evaluate(
             curves = deletion_insertion(subgame, expl.scores)
             reference_rows = ref_scores[rows][:, : expl.scores.shape[1]]
             reports[name].measure(
-                curves, expl.scores, reference_rows, expl.units.n_units.cpu(), expl, per=per
+                curves,
+                expl.scores,
+                reference_rows,
+                expl.units.n_units.cpu(),
+                expl,
+                per=per,
+                inputs=(rows + start).tolist(),
             )
         if on_batch is not None:
             on_batch(len(chunk))

@@ -23,7 +23,8 @@ from rich.progress import Progress
 from strokelens.attacks import SELECTIONS, classify, geometry_attack, removal_attack, stroke_scores
 from strokelens.attribution import METHODS
 from strokelens.cli.app import app, file_stem, files_argument, home_option
-from strokelens.cli.explain import _device, device_option, learned_options, read_all, weights_option
+from strokelens.cli.explain import device_option, learned_options, read_all, weights_option
+from strokelens.cli.models import resolve_device
 from strokelens.errors import StrokelensError
 from strokelens.games import class_index, normalise_class_name
 from strokelens.io import write_sketches
@@ -95,7 +96,7 @@ def attack(
         raise StrokelensError(
             "--method orders strokes for --attack removal; the geometry attack uses --selection"
         )
-    view = view_for(load_model(model_name, home=home, device=_device(device)))
+    view = view_for(load_model(model_name, home=home, device=resolve_device(device)))
     if kind == "geometry" and not view.sketch_points:
         raise StrokelensError(
             f"the geometry attack moves the points a raster model draws; {model_name} is not one"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -13,14 +14,20 @@ from rich.table import Table
 
 from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
-from strokelens.cli.models import ModelSpec, model_options
+from strokelens.cli.jobs import job_options, run_with_progress
+from strokelens.cli.models import ModelSpec, ViewLoader, model_options, resolve_device
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
 from strokelens.models import REGISTRY
 from strokelens.sketch import Sketch
 
+if TYPE_CHECKING:
+    from strokelens.jobs import JobResult
+
 #: Show a progress bar from this many drawings on.
 PROGRESS_FROM = 5
+#: Explanations drawn for the report by default: a report page shows about this many.
+DEFAULT_PICTURES = 50
 
 #: Default methods for sketch models and for photo models.
 DEFAULT_METHOD = {"sketch": "sla", "image": "gws"}
@@ -44,16 +51,6 @@ def read_all(files, limit: int | None) -> list[Sketch]:
 
 def parse_target(target: str):
     return int(target) if target.lstrip("-").isdigit() else target
-
-
-def _device(name: str | None):
-    import torch
-
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise StrokelensError(f"device {name!r} asked for, but CUDA is not available")
-    return torch.device(name)
 
 
 model_option = click.option(
@@ -123,7 +120,7 @@ def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
     options that make their units, and the target (``file``: the class each photo's name spells)."""
     from strokelens.views import view_for
 
-    model = spec.load(home=home, device=_device(device))
+    model = spec.load(home=home, device=resolve_device(device))
     view = view_for(model)
     target = parse_target(target)
     if _kind(spec) == "image":
@@ -156,11 +153,19 @@ def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
 @units_option
 @click.option("--pieces", type=click.IntRange(min=1), default=3, show_default=True, help="Pieces per stroke.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--pictures",
+    type=click.IntRange(min=0),
+    default=DEFAULT_PICTURES,
+    show_default=True,
+    help="Draw this many explanations (the first ones) with their curves for report.html; 0: none.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
 @weights_option
 @limit_option
 @batch_option
+@job_options
 @device_option
 @home_option
 def explain(
@@ -171,47 +176,65 @@ def explain(
     units,
     pieces,
     out_dir,
+    pictures,
     seed,
     segments,
     weights,
     limit,
     batch_size,
+    job,
     device,
     home,
 ):
-    """Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and
-    report.html."""
-    from strokelens.explain import explain as run_explain
-    from strokelens.explain import save_explanations
+    """Explain a model's decision on every drawing (or photo) in FILES: every score to Parquet shards
+    in OUT/shards (resumable, local or on Ray), pictures and report.html for the first drawings."""
+    from strokelens.jobs import JobSpec
+    from strokelens.jobs.pictures import write_pictures
+    from strokelens.jobs.plan import check_files
 
     kind = _kind(model_spec)
     method = method or DEFAULT_METHOD[kind]
-    options = learned_options([method], weights).get(method, {})
+    options = learned_options([method], weights)
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
-    view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
+    target = parse_target(target)
+    if target == "file" and kind == "sketch":
+        raise StrokelensError("--target file names classes by photo file name; sketches have labels")
+    check_files(files, kind)
+    loader = ViewLoader(model_spec, home, device)
+    view = loader()
+    unit_options = {"n_segments": segments} if kind == "image" else {}
     if get_method(method).unit_kind(view, units) == "piece":
         unit_options["pieces_per_stroke"] = pieces
-    with _progress(len(inputs)) as progress:
-        task = progress.add_task(f"{method} on {len(inputs)} inputs", total=len(inputs))
-        run = run_explain(
-            view,
-            inputs,
-            method,
-            target=target,
-            units=units,
-            unit_options=unit_options,
-            batch_size=batch_size or DEFAULT_BATCH["explain"][kind],
-            seed=seed,
-            options=options,
-            on_batch=lambda n: progress.advance(task, n),
-        )
+    spec = JobSpec(
+        "explain",
+        kind,
+        model_spec.describe(),
+        (method,),
+        target=target,
+        units=units,
+        unit_options=unit_options,
+        options=options,
+        seed=seed,
+        batch_size=batch_size or DEFAULT_BATCH["explain"][kind],
+        shard_size=job["shard_size"],
+        limit=limit,
+    )
+    spec.check(view.class_names)
+    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name)
+    summary = result.summary
     title = f"strokelens: {method} on {model_spec.name}"
     if kind == "image":
         title += f", {segments} superpixels"
-    records = save_explanations(run, out_dir, title, {"score": "logit"} if kind == "image" else None)
-    click.echo(f"{len(records)} explanations in {out_dir / 'explanations.jsonl'}")
-    click.echo(f"report: {out_dir / 'report.html'}")
+    drawn = 0
+    if not result.already_finished:
+        extra = {"score": "logit"} if kind == "image" else None
+        drawn = write_pictures(result.folder, spec, view, pictures, title, extra)
+    _echo_job(result, view.item_name)
+    if drawn:
+        click.echo(f"report: {out_dir / 'report.html'} ({drawn} {PLURAL[view.item_name]} drawn)")
+    if summary["ok"] == 0:
+        raise StrokelensError(f"no {view.item_name} could be explained ({summary['skipped']} skipped)")
 
 
 @app.command()
@@ -232,11 +255,20 @@ def explain(
     default=None,
     help="Write per-method figures as JSON.",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also keep every drawing's figures: Parquet shards and summary.json in this folder "
+    "(resumable, local or on Ray); without it, figures are computed in memory.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
 @weights_option
 @limit_option
 @batch_option
+@job_options
 @device_option
 @home_option
 def evaluate(
@@ -246,11 +278,13 @@ def evaluate(
     target,
     units,
     json_path,
+    out_dir,
     seed,
     segments,
     weights,
     limit,
     batch_size,
+    job,
     device,
     home,
 ):
@@ -265,31 +299,81 @@ def evaluate(
     options = learned_options(names, weights)
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are evaluated in superpixels (--segments)")
-    view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
-    if kind == "sketch":
-        unit_options["kind"] = units or "stroke"
-    with _progress(len(inputs)) as progress:
-        task = progress.add_task(f"{len(names)} methods on {len(inputs)} inputs", total=len(inputs))
-        reports = run_evaluate(
-            view,
-            inputs,
-            names,
-            batch_size=batch_size or DEFAULT_BATCH["evaluate"][kind],
-            target=target,
-            unit_options=unit_options,
-            seed=seed,
+    if out_dir is None and (job["resume"] or job["backend"] != "local"):
+        raise StrokelensError("--resume and --backend are for dataset jobs: give --out DIR")
+    batch_size = batch_size or DEFAULT_BATCH["evaluate"][kind]
+    unit_kind = units or "stroke" if kind == "sketch" else None
+    if out_dir is not None:
+        from strokelens.jobs import JobSpec
+        from strokelens.jobs.plan import check_files
+
+        check_files(files, kind)
+        loader = ViewLoader(model_spec, home, device)
+        view = loader()
+        spec = JobSpec(
+            "evaluate",
+            kind,
+            model_spec.describe(),
+            tuple(names),
+            target=parse_target(target),
+            units=unit_kind,
+            unit_options={"n_segments": segments} if kind == "image" else {},
             options=options,
-            on_batch=lambda n: progress.advance(task, n),
+            seed=seed,
+            batch_size=batch_size,
+            shard_size=job["shard_size"],
+            limit=limit,
         )
-    summary = {name: rep.summary() for name, rep in reports.items()}
+        spec.check(view.class_names)
+        result = run_with_progress(spec, files, out_dir, loader, job, view.item_name)
+        _echo_job(result, view.item_name)
+        summary = result.summary["figures"]
+        count = result.summary["rows"] // len(names)
+    else:
+        view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
+        if kind == "sketch":
+            unit_options["kind"] = unit_kind
+        with _progress(len(inputs)) as progress:
+            task = progress.add_task(f"{len(names)} methods on {len(inputs)} inputs", total=len(inputs))
+            reports = run_evaluate(
+                view,
+                inputs,
+                names,
+                batch_size=batch_size,
+                target=target,
+                unit_options=unit_options,
+                seed=seed,
+                options=options,
+                on_batch=lambda n: progress.advance(task, n),
+            )
+        summary = {name: rep.summary() for name, rep in reports.items()}
+        count = len(inputs)
     per = view.item_name
     if kind == "image":
-        title = f"{len(inputs)} photos, {model_spec.name}, {segments} superpixels"
+        title = f"{count} photos, {model_spec.name}, {segments} superpixels"
     else:
-        title = f"{len(inputs)} drawings, {model_spec.name}, {unit_options['kind']} units"
+        title = f"{count} drawings, {model_spec.name}, {unit_kind} units"
     _print_summary(summary, per, title)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+#: What one input is called in messages, by the view's ``item_name``.
+PLURAL = {"sketch": "drawings", "image": "photos"}
+
+
+def _echo_job(result: JobResult, per: str) -> None:
+    """What a job did, in a few lines: rows, speed, skipped rows and their commonest reasons."""
+    summary, folder = result.summary, result.folder
+    if result.already_finished:
+        click.echo(f"{folder.path} holds a finished job: {summary['rows']} rows, nothing left to do")
+    elif result.computed_rows:
+        done, many = result.computed_inputs, PLURAL.get(per, per)
+        rate = done / max(result.seconds, 1e-9)
+        click.echo(f"{done} {many} done in {result.seconds:.1f} s ({rate:,.0f} {many}/s)")
+    click.echo(f"{summary['ok']} rows, {summary['skipped']} skipped: {folder.shards_dir}")
+    for reason, count in list(summary["skipped_reasons"].items())[:3]:
+        click.echo(f"  skipped {count}x: {reason}")
 
 
 def _print_summary(summary: dict[str, dict[str, float]], per: str, title: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +109,17 @@ class ModelSpec:
             points_per_stroke=self.points_per_stroke,
         )
 
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description for job manifests: the name, the options, and for a model file
+        its size and modification time (so a resumed job notices a retrained model)."""
+        out: dict[str, Any] = {"name": self.name}
+        out.update({k: str(v) if isinstance(v, Path) else v for k, v in self._own_options().items()})
+        path = Path(self.name)
+        if not self.shipped and path.exists():
+            st = path.stat()
+            out["file_size"], out["file_mtime_ns"] = st.st_size, st.st_mtime_ns
+        return {k: v for k, v in out.items() if v is not None}
+
     def _own_options(self) -> dict[str, Any]:
         return {
             "input": self.input,
@@ -116,6 +127,35 @@ class ModelSpec:
             "points_per_stroke": self.points_per_stroke,
             **self.render,
         }
+
+
+@dataclass
+class ViewLoader:
+    """A picklable ``() -> View`` for dataset jobs: loads the model of ``spec`` on ``device`` (None:
+    CUDA when present) wherever it is called, a Ray actor included."""
+
+    spec: ModelSpec
+    home: Path | None = None
+    device: str | None = None
+
+    def __call__(self):
+        from strokelens.views import view_for
+
+        return view_for(self.spec.load(home=self.home, device=resolve_device(self.device)))
+
+    def __getstate__(self) -> dict[str, Any]:  # send the recipe, not a loaded model
+        return {**self.__dict__, "spec": replace(self.spec, _model=None)}
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:1`` ...; None: CUDA when present. Asking for CUDA without it is an error."""
+    import torch
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StrokelensError(f"device {name!r} asked for, but CUDA is not available")
+    return torch.device(name)
 
 
 _OPTIONS = [

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, home_option
-from strokelens.cli.explain import _device, device_option, limit_option, model_option, read_all
+from strokelens.cli.explain import device_option, limit_option, model_option, read_all
+from strokelens.cli.models import resolve_device
 from strokelens.errors import StrokelensError
 
 #: Queries the printed table shows (results.jsonl has them all).
@@ -69,7 +70,7 @@ def retrieve(
 
     if not gallery_files:
         raise StrokelensError("no gallery: pass --gallery FILE (one or more sketch files to search)")
-    model = load_model(model_name, home=home, device=_device(device))
+    model = load_model(model_name, home=home, device=resolve_device(device))
     if model.input_kind == "image":
         raise StrokelensError(f"retrieve searches sketches; {model_name} is a photo model")
     view = embedding_view(model)

@@ -1,0 +1,62 @@
+"""The pictures and the report of an explain job: only for the first drawings, which the report
+shows, explained again with their deletion/insertion curves (the shards hold every drawing's scores)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strokelens.errors import StrokelensError
+from strokelens.jobs.folder import JobFolder
+from strokelens.jobs.spec import JobSpec
+from strokelens.views.base import View
+
+
+def first_inputs(folder: JobFolder, spec: JobSpec, count: int) -> list[Any]:
+    """The first ``count`` inputs the job explained (skipped ones left out), read from their files."""
+    from strokelens.io import read_records
+
+    rows = folder.read_rows().select(["source", "index", "status"]).to_pylist()
+    done = [r for r in rows if r["status"] == "ok"][:count]
+    if spec.kind == "image":
+        return [r["source"] for r in done]
+    out = []
+    for r in done:
+        ((_, sketch),) = list(read_records(r["source"], r["index"], 1))
+        if isinstance(sketch, StrokelensError):
+            raise sketch
+        out.append(sketch)
+    return out
+
+
+def write_pictures(
+    folder: JobFolder, spec: JobSpec, view: View, count: int, title: str, extra: dict[str, Any] | None = None
+) -> int:
+    """Pictures, ``explanations.jsonl`` and ``report.html`` of the first ``count`` explained inputs
+    in ``folder``; returns how many (0: nothing written)."""
+    from strokelens.explain import explain, save_explanations
+
+    inputs = first_inputs(folder, spec, count) if count else []
+    if not inputs:
+        return 0
+    if spec.kind == "sketch":
+        inputs = view.prepare(inputs)
+    target = spec.target
+    if target == "file":
+        from strokelens.models.darknet import file_targets
+
+        target = file_targets(inputs, view.class_names)
+    (method,) = spec.methods
+    run = explain(
+        view,
+        inputs,
+        method,
+        target=target,
+        units=spec.units,
+        unit_options=spec.unit_options,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
+        score=spec.score,
+        options=spec.options.get(method, {}),
+    )
+    save_explanations(run, folder.path, title, extra)
+    return len(inputs)
