@@ -1,0 +1,163 @@
+"""How fast is `strokelens explain` over a whole dataset, and does it survive being killed?
+
+Runs the real command (a subprocess: start-up, model load, reading, SLA, Parquet shards and the 50
+report pictures all count) over every SPG sketch (20 files, 16,000 drawings), and in the same run SLA
+alone on the same sketches, already read and prepared, batch 32 (`job_efficiency` is the ratio of the
+two rates). Then the same job killed with SIGKILL at ``--kills`` random moments and resumed each
+time (rows lost, rows duplicated, scores equal to the uninterrupted run's), and the job on a local
+Ray (2 actors, `--backend ray`) against the local output, row for row (timings aside).
+
+    python benchmarks/dataset_job.py --quick --json out/dataset_job.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from strokelens.attribution import get_method
+from strokelens.home import home_path
+from strokelens.io import read_sketches
+from strokelens.jobs import JobFolder, rows_equal
+from strokelens.models import load_model
+from strokelens.views import view_for
+
+CLI = "import sys; from strokelens.cli import main; sys.exit(main())"
+
+
+@dataclass
+class Job:
+    """One `strokelens explain` job over ``files`` (at most ``limit`` drawings each)."""
+
+    files: list[Path]
+    limit: int | None
+    shard_size: int
+
+    def command(self, out: Path, *extra: str) -> list[str]:
+        args = [sys.executable, "-c", CLI, "explain", *map(str, self.files), "--method", "sla"]
+        args += ["--out", str(out), "--shard-size", str(self.shard_size)]
+        return args + (["--limit", str(self.limit)] if self.limit else []) + list(extra)
+
+    def run(self, out: Path, *extra: str) -> float:
+        """Wall seconds of one whole run (which must succeed)."""
+        start = time.perf_counter()
+        done = subprocess.run(self.command(out, *extra), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"strokelens explain failed:\n{done.stderr}")
+        return time.perf_counter() - start
+
+
+def sla_alone(files, limit) -> tuple[float, int]:
+    """Sketches per second of SLA alone (prepared sketches, batch 32, target auto), and how many."""
+    view = view_for(load_model("doodlenet"))
+    sketches = view.prepare([s for f in files for s in read_sketches(f, limit=limit)])
+    method = get_method("sla")(view)
+    start = time.perf_counter()
+    for i in range(0, len(sketches), 32):
+        method.attribute(view.units_for(sketches[i : i + 32], "stroke"), target="auto")
+    return len(sketches) / (time.perf_counter() - start), len(sketches)
+
+
+def killed_and_resumed(job: Job, out: Path, kills: int, whole_s: float, seed: int) -> int:
+    """Start the job with --resume, SIGKILL it at a random moment, ``kills`` times; then let it finish.
+    Returns how many kills landed before the job had finished."""
+    rng = random.Random(seed)
+    landed = 0
+    for _ in range(kills):
+        proc = subprocess.Popen(
+            job.command(out, "--resume", "--pictures", "0"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.2, 0.9) * whole_s)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            landed += 1
+        proc.wait()
+    job.run(out, "--resume", "--pictures", "0")
+    return landed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="3 files x 200 sketches, 3 kills")
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    files = sorted(home_path("data/quickdraw-spg").glob("*.ndjson.gz"))
+    # Full: 32 shards of 500; quick: 6 of 100, so that kills land between shards and within them.
+    job = Job(files[:3], 200, 100) if args.quick else Job(files, None, 500)
+    kills = min(args.kills, 3) if args.quick else args.kills
+    work = Path(tempfile.mkdtemp(prefix="strokelens-job-"))
+    try:
+        whole_s = job.run(work / "whole")
+        n = JobFolder(work / "whole").read_rows().num_rows
+        manifest = json.loads((work / "whole" / "manifest.json").read_text())
+        compute_rate, n_alone = sla_alone(job.files, job.limit)
+        landed = killed_and_resumed(job, work / "killed", kills, whole_s, args.seed)
+        rows = JobFolder(work / "killed").read_rows()
+        keys = list(zip(rows.column("source").to_pylist(), rows.column("index").to_pylist(), strict=True))
+        expected = set(
+            zip(
+                *(JobFolder(work / "whole").read_rows().column(c).to_pylist() for c in ("source", "index")),
+                strict=True,
+            )
+        )
+        out = {
+            "quick": bool(args.quick),
+            "threads": torch.get_num_threads(),
+            "load_average_start": round(os.getloadavg()[0], 2),
+            "job_sketches": n,
+            "job_shards": len(manifest["shards"]),
+            "job_seconds": round(whole_s, 2),
+            "job_sla_sketches_per_s": round(n / whole_s, 1),
+            "sla_compute_sketches_per_s": round(compute_rate, 1),
+            "job_efficiency": round(n / whole_s / compute_rate, 3),
+            "job_resume_kills": kills,
+            "job_resume_kills_landed": landed,
+            "job_resume_rows_lost": len(expected - set(keys)),
+            "job_resume_rows_duplicated": len(keys) - len(set(keys)),
+            "job_resume_rows_equal": int(rows_equal(work / "killed", work / "whole")),
+        }
+        assert n_alone == n
+        if not args.no_ray:
+            ray_s = job.run(work / "ray", "--backend", "ray", "--workers", "2", "--pictures", "0")
+            out["ray_job_sketches_per_s"] = round(n / ray_s, 1)
+            out["ray_rows_equal"] = int(rows_equal(work / "ray", work / "whole"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = Table(
+        "figure",
+        "value",
+        title=f"strokelens explain over {out['job_sketches']} SPG sketches (SLA, DoodleNet)",
+    )
+    for key, value in out.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
