@@ -268,3 +268,10 @@ def test_photo_job_skips_an_unreadable_photo(tmp_path, photo_paths, dark):
     assert str(broken) in rows[1]["reason"] or "cannot" in rows[1]["reason"].lower()
     assert rows[0]["units"] == "superpixel" and len(rows[0]["scores"]) == rows[0]["n_units"] > 5
     assert rows[0]["target_name"] == "tench"
+
+
+def test_docs_example_runs(run_doc):
+    namespace = run_doc("docs/jobs.md", 1)
+    assert (
+        namespace["ok"].num_rows == 40 and len(namespace["first"]["scores"]) == namespace["first"]["n_units"]
+    )
