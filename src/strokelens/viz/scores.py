@@ -60,7 +60,7 @@ def explanation_png(
     image = sketch_png(sketch, None, point_colors=colors, size=size, width=width)
     if legend:
         image = _with_colorbar(
-            image, vmax, title=f"{expl.method} → {expl.target_names[i] if expl.target_names else ''}"
+            image, vmax, title=f"{expl.method} for {expl.target_names[i] if expl.target_names else ''}"
         )
     if path is not None:
         image.save(path)
@@ -68,23 +68,31 @@ def explanation_png(
 
 
 def _with_colorbar(image, vmax: float, title: str = ""):
-    from PIL import Image
+    """``image`` with a title above and a colour bar from -vmax to +vmax at its right, composed with
+    Pillow (a few milliseconds; a Matplotlib figure per drawing cost about 0.2 s)."""
+    from PIL import Image, ImageDraw, ImageFont
 
-    fig, (ax_img, ax_bar) = plt.subplots(
-        1, 2, figsize=(3.6, 3.0), dpi=100, gridspec_kw={"width_ratios": [20, 1]}
-    )
-    ax_img.imshow(np.asarray(image))
-    ax_img.set_axis_off()
-    ax_img.set_title(title, fontsize=8)
-    norm = mcolors.Normalize(vmin=-vmax, vmax=vmax)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=COLORMAP), cax=ax_bar)
-    ax_bar.tick_params(labelsize=6)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    font = ImageFont.load_default()
+    w, h = image.size
+    top, bar_w, label_w, pad = 16, 12, 44, 6
+    canvas = Image.new("RGB", (w + pad + bar_w + label_w, h + top), "white")
+    canvas.paste(image.convert("RGB"), (0, top))
+    ramp = plt.get_cmap(COLORMAP)(np.linspace(0.95, 0.05, h))[:, :3]  # +vmax at the top
+    bar = (np.repeat(ramp[:, None, :], bar_w, axis=1) * 255).astype(np.uint8)
+    canvas.paste(Image.fromarray(bar), (w + pad, top))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([w + pad, top, w + pad + bar_w - 1, top + h - 1], outline="#888888")
+    for frac, value in ((0.0, vmax), (0.5, 0.0), (1.0, -vmax)):
+        y = top + frac * (h - 1)
+        draw.line([w + pad + bar_w, y, w + pad + bar_w + 3, y], fill="black")
+        draw.text(
+            (w + pad + bar_w + 5, min(max(y - 5, top), top + h - 11)),
+            f"{value:+.3g}",
+            fill="black",
+            font=font,
+        )
+    draw.text((2, 2), title, fill="black", font=font)
+    return canvas
 
 
 def curves_png(curves: dict[str, np.ndarray], kind: str, path: str | Path | None = None) -> bytes:
