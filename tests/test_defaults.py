@@ -116,3 +116,12 @@ def test_a_user_model_gets_a_default_that_needs_no_weights(spg_dir, home, tmp_pa
     assert main(["explain", *files, *own, "--out", str(tmp_path / "u")]) == 0
     methods = {r["method"] for r in records(tmp_path / "u")}
     assert methods == {defaults.default_method(None, "sketch")} and not methods & set(defaults.LEARNED)
+
+
+def test_docs_name_the_packaged_defaults():
+    text = (ROOT / "docs" / "defaults.md").read_text(encoding="utf-8")
+    data = defaults.packaged()
+    for model, entry in data["models"].items():
+        assert f"| `{model}` | `{entry['method']}` |" in text
+    for kind, what in (("sketch", "sketch"), ("image", "photo")):
+        assert f"| your own {what} model" in text and f"`{data['fallback'][kind]['method']}` |" in text
