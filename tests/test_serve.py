@@ -179,7 +179,7 @@ BAD = [
     ),
     (
         "a learned explainer on pieces",
-        {"json": {"strokes": [[[1, 2], [1, 2]]], "units": "piece"}},
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "units": "piece", "method": "fastshap"}},
         422,
         "no shipped fastshap explainer",
     ),

@@ -45,8 +45,9 @@ def demo_methods(default: str) -> tuple[str, ...]:
 @home_option
 def demo(out_dir: Path, count: int, home) -> None:
     """Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the
-    learned fastshap and wys explainers, exact Shapley side by side) and write an HTML report; the
-    default method (`strokelens.defaults`, chosen by measurement) comes first, marked."""
+    learned fastshap and wys explainers, exact Shapley side by side) and write an HTML report.
+
+    The default method (`strokelens.defaults`, chosen by measurement) comes first, marked."""
     model = load_model("doodlenet", home=home)
     view = view_for(model)
     classes = spg_classes(home)
