@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint bench-quick bench-full figures clean
+.PHONY: setup browser demo test lint bench-quick bench-full defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -45,9 +45,14 @@ BENCHMARKS := $(filter-out benchmarks/figures.py,$(wildcard benchmarks/*.py))
 bench-quick: setup
 	for b in $(BENCHMARKS); do $(PY) $$b --quick || exit 1; done
 
-# Full runs, one at a time (each about 10 minutes at most on 2 CPU cores); then `make figures`.
+# Full runs, one at a time (each about 10 minutes at most on 2 CPU cores); then `make defaults figures`.
 bench-full: setup
 	for b in $(BENCHMARKS); do $(PY) $$b --json benchmarks/results/$$(basename $$b .py).json || exit 1; done
+
+# Each model's default method, chosen from benchmarks/results/*.json (src/strokelens/defaults.json;
+# tests/test_defaults.py fails while it is stale). Standard library only, like `figures`.
+defaults:
+	PYTHONPATH=src $(if $(wildcard $(PY)),$(PY),python3) -m strokelens.defaults --write
 
 # The README's figure table, from benchmarks/results/*.json (standard library only: no set-up needed).
 figures:

@@ -32,6 +32,7 @@ from rich.table import Table
 
 from strokelens.attribution.learned import explainer_for
 from strokelens.datasets import load_qd345, load_spg, photo_split
+from strokelens.defaults import default_method
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
 from strokelens.io.photos import load_photos
@@ -46,6 +47,8 @@ SKETCH_METHODS = ["fastshap", "wys", "sla", "ig", "occlusion", "length", "random
 REF_METHODS = ["kernelshap", "fastshap", "occlusion"]
 PHOTO_METHODS = ["fastshap", "wys", "gws", "gws-ig", "occlusion", "length", "random", "shapley"]
 FIGS = ("deletion_auc", "insertion_auc", "spearman_vs_shapley", "top1_vs_shapley")
+#: Tiny Darknet's default method (`strokelens.defaults`); its figures are also ``default_photo_*``.
+DEFAULT_PHOTO = default_method("darknet-tiny", "image")
 
 #: The issue's targets: (figure, comparison, other figure or number, factor).
 TARGETS = [
@@ -172,7 +175,7 @@ def photo_run(console, args) -> dict[str, float]:
     reports = evaluate(
         view,
         photos,
-        PHOTO_METHODS,
+        [*PHOTO_METHODS, *([DEFAULT_PHOTO] if DEFAULT_PHOTO not in PHOTO_METHODS else [])],
         batch_size=len(photos),
         unit_options={"labels": maps},
         max_reference_units=args.segments,
@@ -182,6 +185,10 @@ def photo_run(console, args) -> dict[str, float]:
         k.replace("_per_image", "_per_photo"): v for k, v in summarise(reports, "photo_", "image").items()
     }
     figures.update(class_specificity(view, photos, "photo_", opts.get("wys", {}).get("weights", "shipped")))
+    default = f"photo_{DEFAULT_PHOTO.replace('-', '_')}"
+    figures["default_photo_method"] = DEFAULT_PHOTO
+    for fig in ("deletion_auc", "spearman_vs_shapley", "evaluations_per_photo"):
+        figures[f"default_photo_{fig}"] = figures[f"{default}_{fig}"]
     figures["photo_n_photos"] = len(photos)
     figures["photo_superpixels_mean"] = float(np.mean([len(np.unique(m)) for m in maps]))
     console.print(f"darknet-tiny on {len(photos)} held-out photos: {time.perf_counter() - start:.0f} s")

@@ -10,6 +10,10 @@ same sketches in the same run.
 Perturbation references (lime, kernelshap, lime_image) cost about a second per sketch, so they run on
 the first --ref-n sketches; every method is also reported on that same subset (keys ``*_ref``).
 
+The default sketch method (`strokelens.defaults`, chosen from the committed results) runs on the same
+sketches in the same run (keys ``default_sketch_*``), against the issue's targets: deletion AUC
+below the stroke-length baseline's and Spearman vs exact Shapley >= 0.8.
+
     python benchmarks/faithfulness.py --quick --json out/faithfulness.json
 """
 
@@ -29,6 +33,7 @@ from rich.table import Table
 from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
+from strokelens.defaults import default_method
 from strokelens.evaluation import evaluate
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
@@ -39,6 +44,9 @@ from strokelens.views import RasterSketchView, preprocess
 CHEAP_METHODS = ["sla", "ig", "smoothgrad", "occlusion", "random", "length", "order"]
 REFERENCE_METHODS = ["lime", "kernelshap"]
 CHEAP_EVALUATIONS = 32
+#: The default method for DoodleNet's sketches, and what it must reach (issue 15).
+DEFAULT_METHOD = default_method("doodlenet", "sketch")
+DEFAULT_MIN_SPEARMAN = 0.8
 
 
 def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_samples: int = 1000):
@@ -119,9 +127,8 @@ def main() -> None:
     max_units = min(args.max_shapley_units, MAX_EXACT_UNITS)
 
     t0 = time.perf_counter()
-    everything = evaluate(
-        view, sketches, [*CHEAP_METHODS, "shapley"], batch_size=args.batch_size, max_reference_units=max_units
-    )
+    methods = [*CHEAP_METHODS, *([DEFAULT_METHOD] if DEFAULT_METHOD not in CHEAP_METHODS else []), "shapley"]
+    everything = evaluate(view, sketches, methods, batch_size=args.batch_size, max_reference_units=max_units)
     on_ref = evaluate(view, ref, REFERENCE_METHODS, batch_size=args.batch_size, max_reference_units=max_units)
     units, game, li_scores, li_seconds, li_evaluations = lime_image_scores(view, ref)
     # SLA timed again on the same sketches as lime_image (the reference subset, in --batch-size
@@ -173,6 +180,15 @@ def main() -> None:
     out["best_cheap_method"] = best
     out["best_cheap_spearman_vs_shapley"] = out[f"{best}_spearman_vs_shapley"]
     out["best_cheap_deletion_auc_ref"] = out[f"{best}_deletion_auc_ref"]
+    out["default_sketch_method"] = DEFAULT_METHOD
+    for key in ("deletion_auc", "spearman_vs_shapley", "evaluations_per_sketch"):
+        out[f"default_sketch_{key}"] = out[f"{DEFAULT_METHOD}_{key}"]
+    out["target_default_sketch_deletion_auc_below_length_met"] = bool(
+        out["default_sketch_deletion_auc"] < out["length_deletion_auc"]
+    )
+    out["target_default_sketch_spearman_vs_shapley_met"] = bool(
+        out["default_sketch_spearman_vs_shapley"] >= DEFAULT_MIN_SPEARMAN
+    )
     out["wall_seconds"] = time.perf_counter() - t0
 
     table = Table(title=f"DoodleNet on SPG test sketches (references on the first {len(ref)})")
@@ -186,7 +202,7 @@ def main() -> None:
         "evaluations / sketch",
     ):
         table.add_column(col)
-    rows = [(m, "", len(sketches)) for m in [*CHEAP_METHODS, "shapley"]]
+    rows = [(m, "", len(sketches)) for m in methods]
     rows += [(m, "_ref", len(ref)) for m in CHEAP_METHODS[:4]]
     rows += [(m, "", len(ref)) for m in [*REFERENCE_METHODS, "lime_image"]]
     for name, sfx, n in rows:
@@ -202,6 +218,14 @@ def main() -> None:
     console.print(
         f"SLA speed-up vs lime_image: {out['sla_speedup_vs_lime_image']:.0f}x; best cheap method "
         f"{best}: Spearman {out['best_cheap_spearman_vs_shapley']:.3f}"
+    )
+    met = {True: "met", False: "NOT MET"}
+    console.print(
+        f"default sketch method {DEFAULT_METHOD}: deletion AUC {out['default_sketch_deletion_auc']:.4f} vs "
+        f"stroke length {out['length_deletion_auc']:.4f} "
+        f"({met[out['target_default_sketch_deletion_auc_below_length_met']]}); Spearman vs Shapley "
+        f"{out['default_sketch_spearman_vs_shapley']:.3f} >= {DEFAULT_MIN_SPEARMAN} "
+        f"({met[out['target_default_sketch_spearman_vs_shapley_met']]})"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

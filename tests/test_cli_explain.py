@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from strokelens.cli import main
+from strokelens.defaults import default_method
 
 
 def test_explain_writes_records_pictures_and_report(tmp_path, spg_dir, capsys):
@@ -121,8 +122,11 @@ def test_demo_explains_real_sketches(home, tmp_path, capsys):
     records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
     assert {r["method"] for r in records} == {"sla", "psla", "ig", "occlusion", "fastshap", "wys", "shapley"}
     assert len(records) == 7 * 3
+    default = default_method("doodlenet", "sketch")
+    assert records[0]["method"] == default  # the default method leads, marked in the report
     html = (out / "report.html").read_text()
     assert html.count("<tr>") >= 3 + 5 and "deletion" in html
+    assert html.count(f"{default} (default)") == 2  # its cost row and its column
 
 
 def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home, capsys):
@@ -132,9 +136,13 @@ def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home,
     args = ["--model", "darknet-tiny", "--segments", "12"]
     assert main(["explain", *map(str, photos), *args, "--out", str(out)]) == 0
     records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
-    assert [r["method"] for r in records] == ["gws", "gws"]  # the photo default
+    default = default_method("darknet-tiny", "image")
+    assert [r["method"] for r in records] == [default, default]  # the photo default, by measurement
     assert all(r["units"] == "superpixel" and (out / r["image"]).exists() for r in records)
     assert (out / "report.html").exists()
+    assert main(["explain", *map(str, photos), *args, "--method", "gws", "--out", str(tmp_path / "g")]) == 0
+    named = (tmp_path / "g" / "explanations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["method"] for line in named] == ["gws", "gws"]  # asked for: exactly gws
     figures = tmp_path / "fig.json"
     code = main(["evaluate", *map(str, photos), *args, "--methods", "gws,random", "--json", str(figures)])
     assert code == 0

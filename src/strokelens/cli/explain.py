@@ -16,6 +16,7 @@ from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.jobs import job_options, run_with_progress
 from strokelens.cli.models import ModelSpec, ViewLoader, model_options, resolve_device
+from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
 from strokelens.models import REGISTRY
@@ -29,8 +30,6 @@ PROGRESS_FROM = 5
 #: Explanations drawn for the report by default: a report page shows about this many.
 DEFAULT_PICTURES = 50
 
-#: Default methods for sketch models and for photo models.
-DEFAULT_METHOD = {"sketch": "sla", "image": "gws"}
 #: The learned explainers, which take --weights.
 LEARNED = ("wys", "fastshap")
 DEFAULT_EVALUATE = {
@@ -142,7 +141,7 @@ def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
     "--method",
     type=click.Choice(sorted(METHODS)),
     default=None,
-    help="Default: sla (sketches), gws (photos).",
+    help=help_text(),
 )
 @click.option(
     "--target",
@@ -193,7 +192,7 @@ def explain(
     from strokelens.jobs.plan import check_files
 
     kind = _kind(model_spec)
-    method = method or DEFAULT_METHOD[kind]
+    method = method or default_method(model_spec.name if model_spec.shipped else None, kind, units)
     options = learned_options([method], weights)
     if kind == "image" and units is not None:
         raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")

@@ -69,18 +69,26 @@ def write_report(
     caption: Callable[[Explanation, int], str] = _sketch_caption,
     legend: str = SKETCH_LEGEND,
     max_side: int | None = None,
+    default: str | None = None,
 ) -> Path:
     """Write the report for explanations of the same inputs by several methods; returns its path.
 
     Each method maps to one explanation or to a list of them (consecutive batches, the same batching
     for every method); ``curves`` likewise. ``picture(expl, i)`` draws input ``i`` as a PIL image
     (default: the sketch coloured by score) and ``caption(expl, i)`` gives its HTML caption; photos
-    pass their own (`strokelens.viz.photos.write_photo_report`).
+    pass their own (`strokelens.viz.photos.write_photo_report`). ``default`` names the default method
+    (`strokelens.defaults`): it is marked so, and its column and row come first.
     """
     path = Path(path)
     batches = {name: _as_list(e) for name, e in explanations.items()}
     curve_batches = {name: _as_list(c) for name, c in (curves or {}).items()}
+    if default in batches:
+        batches = {default: batches[default], **batches}
     methods = list(batches)
+
+    def label(name: str) -> str:
+        return html.escape(name) + (" (default)" if name == default else "")
+
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
@@ -95,7 +103,7 @@ def write_report(
         evals = sum(e.evaluations * len(e.scores) for e in expls) / n
         ms = 1000 * sum(e.seconds for e in expls) / n
         row = (
-            f"<tr><td>{html.escape(name)}</td><td>{expls[0].units.kind}</td><td>{evals:.1f}</td>"
+            f"<tr><td>{label(name)}</td><td>{expls[0].units.kind}</td><td>{evals:.1f}</td>"
             f"<td>{ms:.2f}</td><td>{expls[0].seed}</td>"
         )
         if name in curve_batches:
@@ -120,7 +128,7 @@ def write_report(
             parts.append(_png_img(curves_png(per_method, kind)))
         parts.append("</div>")
     parts.append(f"<h2>Inputs</h2><p class='small'>{html.escape(legend)}</p><table><tr><th>input</th>")
-    parts.extend(f"<th>{html.escape(m)}</th>" for m in methods)
+    parts.extend(f"<th>{label(m)}</th>" for m in methods)
     parts.append("</tr>")
     shown = 0
     for b, first in enumerate(batches[methods[0]]):
