@@ -18,7 +18,6 @@ from doc_examples import python_blocks
 from serve_live import live_server
 from strokelens.attribution import get_method
 from strokelens.cli.serve import is_loopback
-from strokelens.defaults import default_method
 from strokelens.io import read_sketches
 from strokelens.serve import handlers, schemas
 from strokelens.serve.app import create_app
@@ -50,19 +49,18 @@ def strokes_of(sketch):
 
 
 def test_explain_is_the_model_own_path(client, served, drawings):
-    """Probabilities and the default method's scores (occlusion, chosen by measurement) equal those of
-    the library's explain path on the sketch."""
+    """Probabilities and fastshap scores equal those of the library's explain path on the sketch."""
     sketch = drawings[0]
     reply = client.post("/api/explain", json={"strokes": strokes_of(sketch)})
     assert reply.status_code == 200, reply.text
     body = reply.json()
     view = served.view
     prepared = view.prepare([sketch])
-    e = get_method(served.default_method)(view).attribute(prepared, target="auto", units="stroke")
+    e = get_method("fastshap")(view).attribute(prepared, target="auto", units="stroke")
     images = view.images(view.units_for(prepared, "stroke"))
     with torch.no_grad():
         probs = torch.softmax(view.model(images).double(), dim=1)[0]
-    assert body["method"] == served.default_method == default_method("doodlenet", "sketch")
+    assert body["method"] == served.default_method == "fastshap"
     assert body["target"] == e.target_names[0] == body["top"][0]["class"]
     assert np.allclose(body["scores"], e.unit_scores(0), atol=1e-5)
     assert body["unit_stroke"] == list(range(sketch.n_strokes))
@@ -179,7 +177,7 @@ BAD = [
     ),
     (
         "a learned explainer on pieces",
-        {"json": {"strokes": [[[1, 2], [1, 2]]], "units": "piece", "method": "fastshap"}},
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "units": "piece"}},
         422,
         "no shipped fastshap explainer",
     ),
@@ -351,8 +349,7 @@ def test_only_loopback_is_quiet():
 def test_info_lists_models_methods_and_limits(client):
     info = client.get("/api/info").json()
     doodle = info["models"]["doodlenet"]
-    assert info["default_model"] == "doodlenet"
-    assert doodle["default_method"] == default_method("doodlenet", "sketch") == "occlusion"
+    assert info["default_model"] == "doodlenet" and doodle["default_method"] == "fastshap"
     assert "shapley" in doodle["methods"] and doodle["max_shapley_units"] == 16
     assert len(doodle["classes"]) == 345
     assert info["limits"]["max_strokes"] == schemas.MAX_STROKES

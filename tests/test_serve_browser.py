@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from serve_live import live_server
-from strokelens.defaults import default_method
 from strokelens.io import read_sketches, write_sketches
 from strokelens.serve.handlers import Served
 
@@ -118,7 +117,7 @@ def test_draw_explain_undo(page, pig):
     assert len(state["strokes"]) == pig.n_strokes
     assert state["requests"] == pig.n_strokes  # one explanation after every stroke, no button
     e = state["explanation"]
-    assert e["strokes"] == pig.n_strokes and e["method"] == default_method("doodlenet", "sketch")
+    assert e["strokes"] == pig.n_strokes and e["method"] == "fastshap"
     items = page.locator("#predictions li")
     assert items.count() == 5
     assert "pig" in [items.nth(i).get_attribute("data-class") for i in range(5)]

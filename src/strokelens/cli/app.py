@@ -36,8 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "explain": (
         "strokelens.cli.explain:explain",
-        "Explain a model's decision on every drawing (or photo) in FILES; write JSONL, pictures and "
-        "report.html.",
+        "Explain a model's decision on every drawing (or photo) in FILES: every score to Parquet shards "
+        "in OUT/shards (resumable, local or on Ray), pictures and report.html for the first drawings.",
     ),
     "info": (
         "strokelens.cli.info:info",

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from strokelens.attribution import get_method
-from strokelens.defaults import default_method
+from strokelens.errors import StrokelensError
+from strokelens.explainers.explainer import shipped
 from strokelens.games import class_index
 from strokelens.inversion import invert
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
@@ -52,7 +53,11 @@ class Served:
         view = view_for(load_model(name, home=home))
         assist_view = view_for(load_model(name, home=home))
         methods = tuple(m for m in SKETCH_METHODS if m != "psla" or view.sketch_points)
-        default = default_method(name, "sketch", "stroke")  # chosen by measurement (strokelens.defaults)
+        try:
+            shipped(view, "fastshap", "stroke")
+            default = "fastshap"
+        except StrokelensError:
+            default = "sla"
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:

@@ -316,7 +316,7 @@ function fillMethods() {
   for (const m of info.methods) {
     const o = document.createElement("option");
     o.value = m;
-    o.textContent = m === info.default_method ? `${m} (default)` : m;
+    o.textContent = m === info.default_method ? `${m} (fast)` : m;
     $("method").appendChild(o);
   }
   $("method").value = info.default_method;
