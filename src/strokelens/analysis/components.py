@@ -31,7 +31,7 @@ from strokelens.analysis.disturb import DEFAULT_SIGMA
 from strokelens.analysis.game import COMPONENTS, ComponentView
 from strokelens.attribution.shapley import coalitions, shapley_from_values
 from strokelens.errors import StrokelensError, where
-from strokelens.games import class_index
+from strokelens.games import Game, class_index
 from strokelens.sketch import Sketch
 from strokelens.views.base import View
 
@@ -45,7 +45,8 @@ NOT_APPLICABLE = "n/a"
 class ComponentAnalysis:
     """Per drawing: its label, whether the model reads it right intact and with each component
     disturbed (fraction of seeds), and each component's Shapley value; NaN / None where a component
-    does not apply. Columns of ``shapley`` follow `COMPONENTS` (shape, order, location)."""
+    does not apply, or where the Shapley values were not computed (``analyse(..., shapley=False)``).
+    Columns of ``shapley`` follow `COMPONENTS` (shape, order, location)."""
 
     components: tuple[str, ...]
     applicable: tuple[str, ...]
@@ -118,7 +119,7 @@ class ComponentAnalysis:
             "drop": _rounded(self.drop()),
             "mean_share": _rounded(self.mean_share()),
             "mean_shapley": _rounded(self.mean_shapley()),
-            "mean_full_minus_empty": round(float((self.full_score - self.empty_score).mean()), 6),
+            "mean_full_minus_empty": _number(_mean(self.full_score - self.empty_score)),
             "evaluations_per_drawing": self.evaluations,
             "seconds": round(self.seconds, 3),
         }
@@ -129,7 +130,7 @@ class ComponentAnalysis:
 
         def per(values: torch.Tensor) -> dict[str, float | None]:
             return {
-                n: round(float(values[j]), 6) if n in self.applicable else None
+                n: _number(float(values[j])) if n in self.applicable else None
                 for j, n in enumerate(self.components)
             }
 
@@ -140,8 +141,8 @@ class ComponentAnalysis:
             "correct_disturbed": per(self.correct_disturbed[i]),
             "shapley": per(self.shapley[i]),
             "share": per(shares),
-            "full_score": round(float(self.full_score[i]), 6),
-            "empty_score": round(float(self.empty_score[i]), 6),
+            "full_score": _number(float(self.full_score[i])),
+            "empty_score": _number(float(self.empty_score[i])),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -221,38 +222,21 @@ def analyse(
     if not sketches:
         raise StrokelensError("no sketches to analyse")
     names = list(view.class_names)
-    if labels is None:
-        label_idx = drawing_labels(sketches, names)
-    else:
-        labels = list(labels)
-        if len(labels) != len(sketches):
-            raise StrokelensError(f"{len(labels)} labels given for {len(sketches)} sketches")
-        label_idx = [class_index(c, names) for c in labels]
-    if classes is not None:
-        columns = sorted({class_index(c, names) for c in classes})
-        if len(columns) < 2:
-            raise StrokelensError("classes must name at least two distinct classes")
-        outside = [i for i, c in enumerate(label_idx) if c not in columns]
-        if outside:
-            raise StrokelensError(
-                f"drawing {outside[0]}'s label {names[label_idx[outside[0]]]!r} is not among classes"
-            )
-    else:
-        columns = list(range(len(names)))
+    label_idx, columns = _labels_and_columns(sketches, names, labels, classes)
 
     start = time.perf_counter()
     views = [ComponentView(view, sigma=sigma, seed=s) for s in seeds]
     comps = views[0].components
     k = len(comps)
     device = views[0].device
-    full_z = coalitions(k, device)  # row m has component j kept when bit j of m is set
-    if shapley:
-        z_rows, single = full_z, [(2**k - 1) ^ (1 << j) for j in range(k)]
-    else:
+    if shapley:  # every coalition; row m keeps component j when bit j of m is set
+        z_rows, single = coalitions(k, device), [(2**k - 1) ^ (1 << j) for j in range(k)]
+    else:  # each component disturbed alone, then all kept
         z_rows = torch.cat([1 - torch.eye(k, device=device), torch.ones(1, k, device=device)])
         single = list(range(k))
     cols = torch.as_tensor(columns, device=device)
     y_all = torch.as_tensor(label_idx, device=device)
+    place = [COMPONENTS.index(name) for name in comps]
 
     n = len(sketches)
     correct_intact = torch.zeros(n, dtype=torch.bool)
@@ -265,45 +249,29 @@ def analyse(
     prepared = view.prepare(sketches)
     for lo in range(0, n, batch_size):
         chunk = prepared[lo : lo + batch_size]
-        b = len(chunk)
-        y = y_all[lo : lo + b]
+        y = y_all[lo : lo + len(chunk)]
         target = label_target(y, cols, score)
-        acc = torch.zeros(b, k)
-        values_sum = torch.zeros(b, len(z_rows), dtype=torch.float64, device=device)
+        hits = torch.zeros(len(chunk), k)
+        values = torch.zeros(len(chunk), len(z_rows), dtype=torch.float64)
         for cview in views:
             units = cview.units_for(chunk, first=lo)
             game = cview.game(units, target=target)
             if cview is views[0]:
-                items.extend(units.item(i) for i in range(b))
+                items.extend(units.item(i) for i in range(len(chunk)))
                 intact = cols[game.full_outputs[:, cols].argmax(1)]
-                correct_intact[lo : lo + b] = (intact == y).cpu()
-            z = z_rows.to(game.dtype)[None].expand(b, -1, -1).reshape(-1, k)
-            rows = torch.arange(b, device=device).repeat_interleave(len(z_rows))
-            with torch.no_grad():
-                outs = torch.cat(
-                    [
-                        game.outputs(z[i : i + game.max_rows], rows[i : i + game.max_rows])
-                        for i in range(0, len(rows), game.max_rows)
-                    ]
-                )
-                values = game.scores_of(outs, rows).view(b, len(z_rows))
+                correct_intact[lo : lo + len(chunk)] = (intact == y).cpu()
+            outs, vals = _play(game, z_rows)
             evaluations += game.evaluations
-            outs = outs.view(b, len(z_rows), -1)
             for j, m in enumerate(single):
-                acc[:, j] += (cols[outs[:, m][:, cols].argmax(1)] == y).float().cpu()
-            values_sum += values.double()
-        values_mean = values_sum / len(views)
-        for j, name in enumerate(comps):
-            correct[lo : lo + b, COMPONENTS.index(name)] = acc[:, j] / len(views)
+                hits[:, j] += (cols[outs[:, m][:, cols].argmax(1)] == y).float().cpu()
+            values += vals.double().cpu()
+        values /= len(views)  # the seed-averaged game
+        sl = slice(lo, lo + len(chunk))
+        correct[sl, place] = hits / len(views)
+        full_score[sl] = values[:, -1]
         if shapley:
-            sv = shapley_from_values(values_mean, k).cpu()
-            for j, name in enumerate(comps):
-                phi[lo : lo + b, COMPONENTS.index(name)] = sv[:, j]
-            full_score[lo : lo + b] = values_mean[:, -1].cpu()
-            empty_score[lo : lo + b] = values_mean[:, 0].cpu()
-        else:
-            full_score[lo : lo + b] = values_mean[:, -1].cpu()
-    seconds = time.perf_counter() - start
+            phi[sl, place] = shapley_from_values(values, k)
+            empty_score[sl] = values[:, 0]
     return ComponentAnalysis(
         components=COMPONENTS,
         applicable=comps,
@@ -320,8 +288,50 @@ def analyse(
         score=score,
         classes=None if classes is None else [names[c] for c in columns],
         evaluations=evaluations / n,
-        seconds=seconds,
+        seconds=time.perf_counter() - start,
     )
+
+
+def _labels_and_columns(
+    sketches: list[Sketch],
+    names: list[str],
+    labels: Sequence[int | str] | None,
+    classes: Sequence[int | str] | None,
+) -> tuple[list[int], list[int]]:
+    """Each drawing's class index, and the class columns the arg-max and scores run over."""
+    if labels is None:
+        label_idx = drawing_labels(sketches, names)
+    else:
+        labels = list(labels)
+        if len(labels) != len(sketches):
+            raise StrokelensError(f"{len(labels)} labels given for {len(sketches)} sketches")
+        label_idx = [class_index(c, names) for c in labels]
+    if classes is None:
+        return label_idx, list(range(len(names)))
+    columns = sorted({class_index(c, names) for c in classes})
+    if len(columns) < 2:
+        raise StrokelensError("classes must name at least two distinct classes")
+    outside = [i for i, c in enumerate(label_idx) if c not in columns]
+    if outside:
+        raise StrokelensError(
+            f"drawing {outside[0]}'s label {names[label_idx[outside[0]]]!r} is not among classes"
+        )
+    return label_idx, columns
+
+
+def _play(game: Game, z_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every drawing of ``game`` under every coalition ``z_rows`` ``(P, k)``: the model's outputs
+    ``(B, P, C)`` and the target's scores ``(B, P)``, in chunks of the game's ``max_rows``."""
+    b, p = game.batch_size, len(z_rows)
+    z = z_rows.to(game.dtype)[None].expand(b, -1, -1).reshape(-1, z_rows.shape[1])
+    rows = torch.arange(b, device=game.device).repeat_interleave(p)
+    step = game.max_rows
+    with torch.no_grad():
+        outs = torch.cat(
+            [game.outputs(z[i : i + step], rows[i : i + step]) for i in range(0, len(rows), step)]
+        )
+        values = game.scores_of(outs, rows)
+    return outs.view(b, p, -1), values.view(b, p)
 
 
 def component_accuracy(
@@ -340,5 +350,10 @@ def _mean(values: torch.Tensor) -> float | None:
     return float(finite.mean()) if len(finite) else None
 
 
+def _number(value: float | None) -> float | None:
+    """``value`` rounded for JSON; None for None or NaN (not computed, or not applicable)."""
+    return None if value is None or math.isnan(value) else round(value, 6)
+
+
 def _rounded(d: dict[str, float | None]) -> dict[str, float | None]:
-    return {k: None if v is None else round(v, 6) for k, v in d.items()}
+    return {k: _number(v) for k, v in d.items()}
