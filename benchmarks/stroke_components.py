@@ -100,9 +100,9 @@ def main() -> None:
     out["wall_s"] = round(time.perf_counter() - start, 1)
 
     title = f"stroke components, {len(sketches)} SPG test sketches, {len(seeds)} seed(s)"
-    table = Table(
-        "component", *(f"{k}: {c}" for k in MODELS for c in ("top-1", "drop", "share")), title=title
-    )
+    short = {"st": "ST", "doodlenet": "DN"}
+    headers = [f"{short[k]} {c}" for k in MODELS for c in ("top-1", "drop", "share")]
+    table = Table("component", *headers, title=title)
     table.add_row(
         "intact", *(x for k in MODELS for x in (f"{results[k].accuracy()['intact']:.3f}", "-", "-"))
     )
@@ -117,7 +117,12 @@ def main() -> None:
         table.add_row(name, *cells)
     console = Console()
     console.print(table)
-    console.print("n/a: DoodleNet is a raster model; it sees ink, not the order strokes were drawn in.")
+    console.print(
+        "ST: stroke transformer; DN: DoodleNet over the 20 SPG classes. top-1 with the component "
+        "disturbed, drop from intact, mean Shapley share. n/a: DoodleNet is a raster model; it sees ink, "
+        "not the order strokes were drawn in.",
+        soft_wrap=True,
+    )
     console.print(f"wall time {out['wall_s']} s on {device}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
