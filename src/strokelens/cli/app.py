@@ -19,6 +19,11 @@ from strokelens.home import ENV_VAR
 
 #: name -> ("module:attribute" of the click command, its short help as ``strokelens --help`` shows it).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "analyse": (
+        "strokelens.cli.analyse:analyse_command",
+        "How much a sketch model relies on the shape, order and location of the strokes in FILES: "
+        "accuracy with each disturbed on its own, and each one's Shapley share per drawing.",
+    ),
     "attack": (
         "strokelens.cli.attack:attack",
         "Attack a sketch model on every drawing in FILES: remove the strokes an explanation ranks "

@@ -7,7 +7,15 @@
 
 from strokelens.games import class_index
 from strokelens.inversion.optimise import MODES, NOISE_KINDS, Goal, cosine_lr, frozen, invert
-from strokelens.inversion.problem import LocationProblem, place, stroke_starts
+from strokelens.inversion.problem import (
+    LocationProblem,
+    bbox_centre,
+    location_bounds,
+    noisy_locations,
+    place,
+    stroke_offsets,
+    stroke_starts,
+)
 from strokelens.inversion.result import InversionResult
 
 __all__ = [
@@ -16,10 +24,14 @@ __all__ = [
     "Goal",
     "InversionResult",
     "LocationProblem",
+    "bbox_centre",
     "class_index",
     "cosine_lr",
     "frozen",
     "invert",
+    "location_bounds",
+    "noisy_locations",
     "place",
+    "stroke_offsets",
     "stroke_starts",
 ]

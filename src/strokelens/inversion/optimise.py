@@ -143,15 +143,15 @@ def invert(
 
         slots = torch.arange(prob.true_locations.shape[1], device=device)
         mask = (slots[None] < prob.n_strokes[:, None])[..., None]
-        if mode == "recover":
-            eps = torch.randn(prob.true_locations.shape, generator=gen).to(device, prob.true_locations.dtype)
-            origin = prob.centre[:, None, :] if noise == "replace" else prob.true_locations
-            start = torch.where(mask, origin + sigma * eps, 0.0)
-        else:
-            start = prob.true_locations.clone()
         if bound:
             lo, hi = prob.location_bounds()
-            start = torch.minimum(torch.maximum(start, lo), hi)
+        if mode == "recover":
+            eps = torch.randn(prob.true_locations.shape, generator=gen).to(device, prob.true_locations.dtype)
+            start = prob.noisy_start(eps, sigma, noise, bound)
+        else:
+            start = prob.true_locations.clone()
+            if bound:
+                start = torch.minimum(torch.maximum(start, lo), hi)
 
         loc = start.clone()
         steps: list[int] = []

@@ -34,6 +34,73 @@ def place(relative: torch.Tensor, stroke_ids: torch.Tensor, locations: torch.Ten
     return torch.where((stroke_ids >= 0)[..., None], relative + loc, torch.zeros_like(relative))
 
 
+def stroke_offsets(
+    points: torch.Tensor, stroke_ids: torch.Tensor, n_slots: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(relative (B, N, 2), locations (B, S, 2))``: every point as an offset from its stroke's first
+    point, and those first points; ``place(relative, stroke_ids, locations)`` gives ``points`` back."""
+    true = stroke_starts(points, stroke_ids, n_slots)
+    relative = torch.where(
+        (stroke_ids >= 0)[..., None], points - place(torch.zeros_like(points), stroke_ids, true), 0.0
+    )
+    return relative, true
+
+
+def bbox_centre(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, 2)``: the centre of each sketch's bounding box (points where ``mask``)."""
+    big = torch.finfo(points.dtype).max
+    m = mask[..., None]
+    lo = torch.where(m, points, big).amin(1)
+    hi = torch.where(m, points, -big).amax(1)
+    return (lo + hi) / 2
+
+
+def location_bounds(
+    relative: torch.Tensor, stroke_ids: torch.Tensor, true_locations: torch.Tensor, n_strokes: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lo, hi)`` ``(B, S, 2)``: the locations that keep each stroke inside the sketch's bounding
+    box (every stroke fits there, so ``lo <= hi``); zero on stroke slots a sketch does not have."""
+    b, s = true_locations.shape[:2]
+    valid = stroke_ids >= 0
+    idx = stroke_ids.clamp_min(0)[..., None].expand(-1, -1, 2)
+    big = torch.finfo(relative.dtype).max
+    rel_lo = relative.new_full((b, s, 2), big).scatter_reduce(
+        1, idx, torch.where(valid[..., None], relative, big), "amin"
+    )
+    rel_hi = relative.new_full((b, s, 2), -big).scatter_reduce(
+        1, idx, torch.where(valid[..., None], relative, -big), "amax"
+    )
+    points = place(relative, stroke_ids, true_locations)
+    box_lo = torch.where(valid[..., None], points, big).amin(1)[:, None]
+    box_hi = torch.where(valid[..., None], points, -big).amax(1)[:, None]
+    real = (torch.arange(s, device=valid.device)[None] < n_strokes[:, None])[..., None]
+    lo = torch.where(real, box_lo - rel_lo, 0.0)
+    hi = torch.where(real, box_hi - rel_hi, 0.0)
+    return lo, torch.maximum(lo, hi)
+
+
+def noisy_locations(
+    true_locations: torch.Tensor,
+    centre: torch.Tensor,
+    n_strokes: torch.Tensor,
+    eps: torch.Tensor,
+    sigma: float,
+    noise: str = "replace",
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The inversion's random starting locations ``(B, S, 2)``: ``noise="replace"``: the bounding-box
+    centre plus ``sigma * eps`` (SketchXAI's recovery start); ``"add"``: the true locations plus it.
+    ``eps`` ``(B, S, 2)`` is standard normal noise; ``bounds`` (`location_bounds`) clip the result so
+    every stroke stays inside the sketch's bounding box. Zero on stroke slots a sketch does not have."""
+    slots = torch.arange(true_locations.shape[1], device=true_locations.device)
+    mask = (slots[None] < n_strokes[:, None])[..., None]
+    origin = centre[:, None, :] if noise == "replace" else true_locations
+    start = torch.where(mask, origin + sigma * eps.to(true_locations), 0.0)
+    if bounds is not None:
+        start = torch.minimum(torch.maximum(start, bounds[0]), bounds[1])
+    return start
+
+
 @dataclass(eq=False)
 class LocationProblem:
     """``logits(locations (B, S, 2)) -> (B, C)`` for a batch, and what the optimiser needs of it."""
@@ -59,10 +126,7 @@ class LocationProblem:
         game = view.game(view.units_for(base, "stroke"), target=0)
         points, sid = game.points()
         points = points.detach()
-        true = stroke_starts(points, sid, int(game.n_units.max()))
-        relative = torch.where(
-            (sid >= 0)[..., None], points - place(torch.zeros_like(points), sid, true), 0.0
-        )
+        relative, true = stroke_offsets(points, sid, int(game.n_units.max()))
         rows = torch.arange(game.batch_size, device=game.device)
         full = game.full()
         game.evaluations = 0
@@ -71,33 +135,17 @@ class LocationProblem:
             return game.outputs(full, rows, points=place(relative, sid, loc))
 
         n_strokes = torch.as_tensor([s.n_strokes for s in base], device=game.device)
-        return cls(base, relative, sid, true, _bbox_centre(points, sid >= 0), n_strokes, logits)
+        return cls(base, relative, sid, true, bbox_centre(points, sid >= 0), n_strokes, logits)
 
     def location_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(lo, hi)`` ``(B, S, 2)``: the locations that keep each stroke inside the sketch's original
-        bounding box (every stroke fits there, so ``lo <= hi``)."""
-        b, s = self.true_locations.shape[:2]
-        valid = self.stroke_ids >= 0
-        idx = self.stroke_ids.clamp_min(0)[..., None].expand(-1, -1, 2)
-        big = torch.finfo(self.relative.dtype).max
-        rel_lo = self.relative.new_full((b, s, 2), big).scatter_reduce(
-            1, idx, torch.where(valid[..., None], self.relative, big), "amin"
-        )
-        rel_hi = self.relative.new_full((b, s, 2), -big).scatter_reduce(
-            1, idx, torch.where(valid[..., None], self.relative, -big), "amax"
-        )
-        points = place(self.relative, self.stroke_ids, self.true_locations)
-        box_lo = torch.where(valid[..., None], points, big).amin(1)[:, None]
-        box_hi = torch.where(valid[..., None], points, -big).amax(1)[:, None]
-        real = (torch.arange(s, device=valid.device)[None] < self.n_strokes[:, None])[..., None]
-        lo = torch.where(real, box_lo - rel_lo, 0.0)
-        hi = torch.where(real, box_hi - rel_hi, 0.0)
-        return lo, torch.maximum(lo, hi)
+        bounding box (see `location_bounds`)."""
+        return location_bounds(self.relative, self.stroke_ids, self.true_locations, self.n_strokes)
 
-
-def _bbox_centre(points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    big = torch.finfo(points.dtype).max
-    m = mask[..., None]
-    lo = torch.where(m, points, big).amin(1)
-    hi = torch.where(m, points, -big).amax(1)
-    return (lo + hi) / 2
+    def noisy_start(
+        self, eps: torch.Tensor, sigma: float, noise: str = "replace", bound: bool = True
+    ) -> torch.Tensor:
+        """Random starting locations for noise ``eps`` ``(B, S, 2)`` (see `noisy_locations`), inside
+        the bounding box when ``bound``."""
+        bounds = self.location_bounds() if bound else None
+        return noisy_locations(self.true_locations, self.centre, self.n_strokes, eps, sigma, noise, bounds)

@@ -35,6 +35,9 @@ class View(ABC):
     #: True when those coordinates are the units' original sketch points (one per drawn point), so a
     #: gradient w.r.t. them scores the sketch's own points (P-SLA).
     sketch_points: ClassVar[bool] = False
+    #: True when the model reads the order strokes were drawn in (a vector model's stroke index);
+    #: a raster model sees only ink, so shuffling strokes has no meaning for it.
+    reads_stroke_order: ClassVar[bool] = False
     #: True when outputs are class logits (so ``prob`` and ``log-prob`` scores mean something).
     outputs_are_logits: ClassVar[bool] = True
     #: True when the input with every unit removed is the same for all inputs (an empty canvas), so

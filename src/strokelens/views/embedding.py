@@ -57,6 +57,7 @@ class EmbeddingView(View):
         self.input_kind = inner.input_kind
         self.takes_points = inner.takes_points
         self.sketch_points = inner.sketch_points
+        self.reads_stroke_order = inner.reads_stroke_order
         self.max_rows = inner.max_rows
         self.item_name = inner.item_name
 

@@ -27,6 +27,7 @@ class VectorSketchView(View):
     units_type = SketchUnits
     input_kind = "vector-sketch"
     takes_points = True
+    reads_stroke_order = True
     empty_is_constant = True
     max_rows = 1024
 
