@@ -272,6 +272,29 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "stroke_components": [
+        (
+            "what a stroke carries, {n_sketches:,} SPG test sketches, {n_seeds} disturbance seeds: stroke "
+            "transformer top-1 intact / order shuffled / locations randomised / shapes straightened",
+            lambda f: _join(
+                f, "st_top1_{}", ("intact", "order_shuffled", "location_randomised", "shape_straightened")
+            ),
+        ),
+        (
+            "the same for DoodleNet over the 20 SPG classes: intact / locations randomised / shapes "
+            "straightened (order n/a: a raster model sees ink, not drawing order)",
+            lambda f: _join(f, "doodlenet_top1_{}", ("intact", "location_randomised", "shape_straightened")),
+        ),
+        (
+            "mean Shapley share of each drawing's explanation: stroke transformer shape / order / "
+            "location; DoodleNet shape / location",
+            lambda f: (
+                _join(f, "st_share_{}", ("shape", "order", "location"))
+                + "; DoodleNet "
+                + _join(f, "doodlenet_share_{}", ("shape", "location"))
+            ),
+        ),
+    ],
     "gws_variants": [
         (
             "gws variants (pixel scoring x aggregation) vs `lime_image` on Tiny Darknet ({n_photos} test "
