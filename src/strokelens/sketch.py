@@ -313,13 +313,46 @@ def _simplified_group(items: list[Sketch], extras: tuple[str, ...]) -> list[Sket
     return out
 
 
+def _on_segment_between(points: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Points that lie on the segment between their two neighbours in the same polyline (within
+    1e-9): a point's distance to any line, or to any point, is at most the larger of its neighbours',
+    so RDP never needs it to choose a split (resampled strokes are mostly such points)."""
+    n = len(points)
+    inner = np.zeros(n, dtype=bool)
+    if n < 3:
+        return inner
+    a, m, b = points[:-2], points[1:-1], points[2:]
+    ab = b - a
+    cross = np.abs(ab[:, 0] * (m[:, 1] - a[:, 1]) - ab[:, 1] * (m[:, 0] - a[:, 0]))
+    between = ((a - m) * (b - m)).sum(axis=1) < 0  # strictly: a repeated point (a turn) stays
+    sid = np.repeat(np.arange(len(counts)), counts)
+    same = (sid[:-2] == sid[1:-1]) & (sid[2:] == sid[1:-1])
+    inner[1:-1] = (cross <= 1e-9 * np.hypot(ab[:, 0], ab[:, 1])) & between & same
+    return inner
+
+
 def rdp_keep_mask(points: np.ndarray, counts: np.ndarray, epsilon: float) -> np.ndarray:
     """Ramer-Douglas-Peucker over many polylines at once.
 
     ``points`` holds the polylines concatenated, ``counts`` their lengths. Each pass splits every open
     interval at its farthest point in one vectorised step, so the number of passes is the recursion
-    depth, not the number of points. Returns a boolean mask of the points to keep.
+    depth, not the number of points. Points on the segment between their neighbours never decide a
+    split and are left out first (about 70% of a resampled stroke's). Returns a boolean mask of the
+    points to keep.
     """
+    counts = np.asarray(counts, dtype=np.int64)
+    inner = _on_segment_between(points, counts)
+    if inner.any():
+        cand = np.flatnonzero(~inner)
+        sid = np.repeat(np.arange(len(counts)), counts)
+        kept = _rdp_keep_mask(points[cand], np.bincount(sid[cand], minlength=len(counts)), epsilon)
+        keep = np.zeros(len(points), dtype=bool)
+        keep[cand[kept]] = True
+        return keep
+    return _rdp_keep_mask(points, counts, epsilon)
+
+
+def _rdp_keep_mask(points: np.ndarray, counts: np.ndarray, epsilon: float) -> np.ndarray:
     n = len(points)
     keep = np.zeros(n, dtype=bool)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
