@@ -249,6 +249,17 @@ class Sketch:
         return cls.from_stroke3(np.column_stack([arr[:, :2], arr[:, 3]]), **meta)
 
 
+def sketch_list(items: Sequence[object], what: str) -> list[Sketch]:
+    """``items`` as a non-empty list of `Sketch` objects, or an error saying ``what`` takes them."""
+    sketches = list(items)
+    if not sketches:
+        raise StrokelensError(f"no sketches given to {what}")
+    bad = next((type(s).__name__ for s in sketches if not isinstance(s, Sketch)), None)
+    if bad is not None:
+        raise StrokelensError(f"{what} takes Sketch objects, got {bad}")
+    return sketches  # type: ignore[return-value]
+
+
 def quickdraw_simplified_many(sketches: Sequence[Sketch]) -> list[Sketch]:
     """`Sketch.quickdraw_simplified` of many sketches at once: every stroke of every sketch goes
     through one normalisation, one resampling and one RDP pass, so the cost per sketch is a few

@@ -32,7 +32,7 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.inversion import bbox_centre, location_bounds, noisy_locations, place, stroke_offsets
-from strokelens.sketch import Sketch, SketchBatch
+from strokelens.sketch import Sketch, SketchBatch, sketch_list
 
 #: The inversion's default noise scale (fraction of the drawing's longer side).
 DEFAULT_SIGMA = 0.1
@@ -163,10 +163,4 @@ def randomise_locations(
 
 
 def _check(sketches: Sequence[Sketch]) -> list[Sketch]:
-    sketches = list(sketches)
-    if not sketches:
-        raise StrokelensError("no sketches to disturb")
-    if not all(isinstance(s, Sketch) for s in sketches):
-        bad = next(type(s).__name__ for s in sketches if not isinstance(s, Sketch))
-        raise StrokelensError(f"disturbances take Sketch objects, got {bad}")
-    return sketches
+    return sketch_list(sketches, "a disturbance")

@@ -37,7 +37,7 @@ from strokelens.analysis.disturb import (
     straighten_shapes,
 )
 from strokelens.errors import StrokelensError
-from strokelens.sketch import Sketch
+from strokelens.sketch import Sketch, sketch_list
 from strokelens.units.base import Units, rows_list
 from strokelens.views.base import View
 
@@ -134,12 +134,7 @@ class ComponentView(View):
 
     def make_units(self, inputs: Sequence[Sketch], first: int = 0) -> ComponentUnits:
         """Components of prepared ``inputs``; ``first``: the run position of the first drawing."""
-        sketches = list(inputs)
-        if not sketches:
-            raise StrokelensError("no sketches given")
-        if not all(isinstance(s, Sketch) for s in sketches):
-            bad = next(type(s).__name__ for s in sketches if not isinstance(s, Sketch))
-            raise StrokelensError(f"the component game takes Sketch objects, got {bad}")
+        sketches = sketch_list(inputs, "the component game")
         index = torch.arange(first, first + len(sketches), device=self.device)
         return ComponentUnits([s.normalized(1.0) for s in sketches], self.components, index)
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from strokelens.errors import StrokelensError
-from strokelens.sketch import Sketch, SketchBatch
+from strokelens.sketch import Sketch, SketchBatch, sketch_list
 from strokelens.units.strokes import SketchUnits, make_units
 
 #: Options `make_sketch_units` accepts.
@@ -25,11 +24,5 @@ def make_sketch_units(
     if isinstance(sketches, SketchBatch):
         batch = sketches.to(device)
     else:
-        sketches = list(sketches)
-        if not sketches:
-            raise StrokelensError("no sketches given")
-        if not all(isinstance(s, Sketch) for s in sketches):
-            bad = next(type(s).__name__ for s in sketches if not isinstance(s, Sketch))
-            raise StrokelensError(f"a sketch view takes Sketch objects, got {bad}")
-        batch = SketchBatch.from_sketches(sketches, device=device)
+        batch = SketchBatch.from_sketches(sketch_list(sketches, "a sketch view"), device=device)
     return make_units(batch, kind, pieces_per_stroke, piece_length)
