@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
-from strokelens.cli.explain import _device, device_option, read_all
-from strokelens.cli.models import ModelSpec, model_options
+from strokelens.cli.explain import device_option, read_all
+from strokelens.cli.models import ModelSpec, model_options, resolve_device
 from strokelens.errors import StrokelensError
 
 SCORES = ("log-prob", "prob", "logit")
@@ -81,7 +81,7 @@ def analyse_command(
     if model_spec.kind() == "image":
         raise StrokelensError(f"model {model_spec.name} takes photos; the analysis needs a sketch model")
     sketches = read_all(files, limit)
-    model = model_spec.load(home=home, device=_device(device))
+    model = model_spec.load(home=home, device=resolve_device(device))
     labels = drawing_labels(sketches, model.class_names)  # before any work: every drawing labelled
     classes = sorted(set(labels)) if label_classes else None
     result = analyse(
