@@ -2,10 +2,11 @@
 
 Runs the real command (a subprocess: start-up, model load, reading, SLA, Parquet shards and the 50
 report pictures all count) over every SPG sketch (20 files, 16,000 drawings), and in the same run SLA
-alone on the same sketches, already read and prepared, batch 32 (`job_efficiency` is the ratio of the
-two rates). Then the same job killed with SIGKILL at ``--kills`` random moments and resumed each
-time (rows lost, rows duplicated, scores equal to the uninterrupted run's), and the job on a local
-Ray (2 actors, `--backend ray`) against the local output, row for row (timings aside).
+alone on the same sketches, already read and prepared, batch 32, measured just before and just after
+the job (`job_efficiency` is the job's rate over their mean). Then the same job killed with SIGKILL
+at ``--kills`` random moments (a random number of shards on, plus a random part of a shard's time)
+and resumed each time (rows lost, rows duplicated, scores equal to the uninterrupted run's), and the
+job on a local Ray (2 actors, `--backend ray`) against the local output, row for row (timings aside).
 
     python benchmarks/dataset_job.py --quick --json out/dataset_job.json
 """
@@ -72,18 +73,28 @@ def sla_alone(files, limit) -> tuple[float, int]:
     return len(sketches) / (time.perf_counter() - start), len(sketches)
 
 
-def killed_and_resumed(job: Job, out: Path, kills: int, whole_s: float, seed: int) -> int:
-    """Start the job with --resume, SIGKILL it at a random moment, ``kills`` times; then let it finish.
-    Returns how many kills landed before the job had finished."""
+def killed_and_resumed(job: Job, out: Path, kills: int, total_shards: int, seed: int) -> int:
+    """Start the job with --resume and SIGKILL it at a random moment, ``kills`` times, then let it
+    finish. A moment is a random number of shards further on plus a random part of a shard's time,
+    so that each kill lands mid-job whatever the machine's speed. Returns how many kills landed
+    before the job had finished."""
     rng = random.Random(seed)
     landed = 0
     for _ in range(kills):
+        done = len(list((out / "shards").glob("shard-*.parquet"))) if out.exists() else 0
+        if done >= total_shards - 1:
+            break
+        goal = rng.randint(done + 1, total_shards - 1)
         proc = subprocess.Popen(
             job.command(out, "--resume", "--pictures", "0"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.2, 0.9) * whole_s)
+        start = time.perf_counter()
+        while proc.poll() is None and len(list((out / "shards").glob("shard-*.parquet"))) < goal:
+            time.sleep(0.02)
+        per_shard = (time.perf_counter() - start) / max(goal - done, 1)
+        time.sleep(rng.uniform(0, per_shard))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             landed += 1
@@ -109,11 +120,15 @@ def main() -> None:
     kills = min(args.kills, 3) if args.quick else args.kills
     work = Path(tempfile.mkdtemp(prefix="strokelens-job-"))
     try:
+        # SLA alone just before and just after the job, so that a change of load on a shared machine
+        # falls on both sides of the ratio alike.
+        before, n_alone = sla_alone(job.files, job.limit)
         whole_s = job.run(work / "whole")
+        after, _ = sla_alone(job.files, job.limit)
+        compute_rate = (before + after) / 2
         n = JobFolder(work / "whole").read_rows().num_rows
         manifest = json.loads((work / "whole" / "manifest.json").read_text())
-        compute_rate, n_alone = sla_alone(job.files, job.limit)
-        landed = killed_and_resumed(job, work / "killed", kills, whole_s, args.seed)
+        landed = killed_and_resumed(job, work / "killed", kills, len(manifest["shards"]), args.seed)
         rows = JobFolder(work / "killed").read_rows()
         keys = list(zip(rows.column("source").to_pylist(), rows.column("index").to_pylist(), strict=True))
         expected = set(
@@ -131,6 +146,8 @@ def main() -> None:
             "job_seconds": round(whole_s, 2),
             "job_sla_sketches_per_s": round(n / whole_s, 1),
             "sla_compute_sketches_per_s": round(compute_rate, 1),
+            "sla_compute_before_per_s": round(before, 1),
+            "sla_compute_after_per_s": round(after, 1),
             "job_efficiency": round(n / whole_s / compute_rate, 3),
             "job_resume_kills": kills,
             "job_resume_kills_landed": landed,

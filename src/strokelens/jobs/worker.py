@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -76,24 +77,35 @@ class ShardWorker:
         return self._view
 
     def rows(self, shard: Shard) -> list[dict[str, Any]]:
-        """The rows of ``shard``, in input order (evaluate: each input's methods in spec order)."""
+        """The rows of ``shard``, in input order (evaluate: each input's methods in spec order).
+
+        Each batch's inputs are prepared (a raster view's simplification, the units: superpixels for
+        photos) in a background thread while the model works on the batch before, so the CPU work
+        of one overlaps the model's (on CUDA almost wholly)."""
         _ = self.view  # load and check it outside the per-batch error handling
-        rows: list[dict[str, Any]] = []
+        steps: list[list[Item] | tuple[Item, str]] = []
         batch: list[Item] = []
         for entry in shard_items(shard, self.spec.kind):
             if isinstance(entry, tuple):
-                rows.extend(self._guarded(batch))
+                steps += [batch, entry] if batch else [entry]
                 batch = []
-                item, reason = entry
-                rows.extend(skipped_row(item.source, item.index, reason, m) for m in self.spec.methods)
-                if self._on_rows is not None:
-                    self._on_rows(1)
                 continue
             batch.append(entry)
             if len(batch) == self.spec.batch_size:
-                rows.extend(self._guarded(batch))
+                steps.append(batch)
                 batch = []
-        rows.extend(self._guarded(batch))
+        if batch:
+            steps.append(batch)
+        rows: list[dict[str, Any]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="strokelens-prepare") as pool:
+            ahead = [pool.submit(self._prepared, step) if isinstance(step, list) else None for step in steps]
+            for step, future in zip(steps, ahead, strict=True):
+                if future is None:
+                    item, reason = step
+                    rows.extend(skipped_row(item.source, item.index, reason, m) for m in self.spec.methods)
+                    self._advance(1)
+                else:
+                    rows.extend(self._guarded(step, future))
         return rows
 
     def shard_bytes(self, shard: Shard) -> tuple[bytes, int, int]:
@@ -103,27 +115,31 @@ class ShardWorker:
         skipped = sum(r["status"] == "skipped" for r in rows)
         return parquet_bytes(table(rows, schema)), len(rows), skipped
 
-    def _guarded(self, items: Sequence[Item]) -> list[dict[str, Any]]:
-        """Rows of ``items``; when the batch fails with a user-facing error, each input on its own, so
-        that only the inputs that cause it are skipped."""
-        if not items:
-            return []
+    def _advance(self, n: int) -> None:
+        if self._on_rows is not None:
+            self._on_rows(n)
+
+    def _guarded(self, items: Sequence[Item], prepared: Future | None = None) -> list[dict[str, Any]]:
+        """Rows of ``items`` (``prepared``: their `_prepared` result, computed ahead); when the batch
+        fails with a user-facing error, each input on its own, so that only the inputs that cause it
+        are skipped."""
         try:
-            rows = self._batch_rows(items)
-            if self._on_rows is not None:
-                self._on_rows(len(items))
+            batch = prepared.result() if prepared is not None else self._prepared(items)
+            rows = self._batch_rows(items, *batch)
+            self._advance(len(items))
             return rows
         except StrokelensError as exc:
             if len(items) == 1:
                 item = items[0]
-                if self._on_rows is not None:
-                    self._on_rows(1)
+                self._advance(1)
                 return [
                     skipped_row(item.source, item.index, str(exc), m, **item.ids()) for m in self.spec.methods
                 ]
         return [row for item in items for row in self._guarded([item])]
 
-    def _batch_rows(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+    def _prepared(self, items: Sequence[Item]) -> tuple[list, Any, Any]:
+        """``(inputs, units, target)`` of a batch: the inputs as the view takes them, their units
+        (explain; evaluate makes its own) and the target resolved where it depends on the inputs."""
         view, spec = self.view, self.spec
         inputs = [it.value for it in items]
         if spec.kind == "sketch":
@@ -133,15 +149,23 @@ class ShardWorker:
             from strokelens.models.darknet import file_targets
 
             target = file_targets(inputs, view.class_names)
+        units = None
         if spec.command == "explain":
-            return self._explain_rows(items, inputs, target)
+            kind = get_method(spec.methods[0]).unit_kind(view, spec.units)
+            units = view.units_for(inputs, kind, **spec.unit_options)
+        return inputs, units, target
+
+    def _batch_rows(
+        self, items: Sequence[Item], inputs: list, units: Any, target: Any
+    ) -> list[dict[str, Any]]:
+        if self.spec.command == "explain":
+            return self._explain_rows(items, units, target)
         return self._evaluate_rows(items, inputs, target)
 
-    def _explain_rows(self, items: Sequence[Item], inputs: list, target: Any) -> list[dict[str, Any]]:
+    def _explain_rows(self, items: Sequence[Item], units: Any, target: Any) -> list[dict[str, Any]]:
         spec, view = self.spec, self.view
         (method,) = spec.methods
         cls = get_method(method)
-        units = view.units_for(inputs, cls.unit_kind(view, spec.units), **spec.unit_options)
         rows: dict[int, dict[str, Any]] = {}
         keep = torch.arange(len(items))
         if cls.max_units is not None:
