@@ -73,28 +73,27 @@ def sla_alone(files, limit) -> tuple[float, int]:
     return len(sketches) / (time.perf_counter() - start), len(sketches)
 
 
-def killed_and_resumed(job: Job, out: Path, kills: int, total_shards: int, seed: int) -> int:
+def killed_and_resumed(job: Job, out: Path, kills: int, total_shards: int, shard_s: float, seed: int) -> int:
     """Start the job with --resume and SIGKILL it at a random moment, ``kills`` times, then let it
-    finish. A moment is a random number of shards further on plus a random part of a shard's time,
-    so that each kill lands mid-job whatever the machine's speed. Returns how many kills landed
-    before the job had finished."""
+    finish. A moment is a random number of shards further on (up to half of those left, so that
+    every kill finds work left) plus a random part of one shard's time (``shard_s``). Returns how
+    many kills landed before the job had finished."""
     rng = random.Random(seed)
     landed = 0
     for _ in range(kills):
         done = len(list((out / "shards").glob("shard-*.parquet"))) if out.exists() else 0
-        if done >= total_shards - 1:
+        left = total_shards - done
+        if left < 2:
             break
-        goal = rng.randint(done + 1, total_shards - 1)
+        goal = done + rng.randint(1, max(1, left // 2))
         proc = subprocess.Popen(
             job.command(out, "--resume", "--pictures", "0"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        start = time.perf_counter()
         while proc.poll() is None and len(list((out / "shards").glob("shard-*.parquet"))) < goal:
             time.sleep(0.02)
-        per_shard = (time.perf_counter() - start) / max(goal - done, 1)
-        time.sleep(rng.uniform(0, per_shard))
+        time.sleep(rng.uniform(0, shard_s))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             landed += 1
@@ -128,7 +127,8 @@ def main() -> None:
         compute_rate = (before + after) / 2
         n = JobFolder(work / "whole").read_rows().num_rows
         manifest = json.loads((work / "whole" / "manifest.json").read_text())
-        landed = killed_and_resumed(job, work / "killed", kills, len(manifest["shards"]), args.seed)
+        shards = len(manifest["shards"])
+        landed = killed_and_resumed(job, work / "killed", kills, shards, whole_s / shards, args.seed)
         rows = JobFolder(work / "killed").read_rows()
         keys = list(zip(rows.column("source").to_pylist(), rows.column("index").to_pylist(), strict=True))
         expected = set(
