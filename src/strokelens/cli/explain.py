@@ -14,7 +14,7 @@ from rich.table import Table
 
 from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
-from strokelens.cli.jobs import job_options, run_with_progress
+from strokelens.cli.jobs import PROGRESS_FROM, job_options, run_with_progress
 from strokelens.cli.models import ModelSpec, ViewLoader, model_options, resolve_device
 from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
@@ -25,8 +25,6 @@ from strokelens.sketch import Sketch
 if TYPE_CHECKING:
     from strokelens.jobs import JobResult
 
-#: Show a progress bar from this many drawings on.
-PROGRESS_FROM = 5
 #: Explanations drawn for the report by default: a report page shows about this many.
 DEFAULT_PICTURES = 50
 

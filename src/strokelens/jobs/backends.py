@@ -18,8 +18,8 @@ from strokelens.views.base import View
 
 BACKENDS = ("local", "ray")
 
-#: ``on_shard(shard, parquet_bytes, rows, skipped)``
-OnShard = Callable[[Shard, bytes, int, int], None]
+#: ``on_shard(shard, parquet_bytes, rows)``
+OnShard = Callable[[Shard, bytes, int], None]
 
 
 def run_local(
@@ -32,8 +32,7 @@ def run_local(
     """Compute ``shards`` in this process, in order; ``on_rows(n)`` after every batch of drawings."""
     worker = ShardWorker(spec, load_view, on_rows=on_rows)
     for shard in shards:
-        data, rows, skipped = worker.shard_bytes(shard)
-        on_shard(shard, data, rows, skipped)
+        on_shard(shard, *worker.shard_bytes(shard))
 
 
 class _ShardActor:
@@ -43,14 +42,13 @@ class _ShardActor:
         self.worker = ShardWorker(JobSpec.from_json(spec), load_view)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        out: dict[str, list] = {"shard": [], "data": [], "rows": [], "skipped": []}
+        out: dict[str, list] = {"shard": [], "data": [], "rows": []}
         for text in batch["shard"]:
             shard = Shard.from_json(json.loads(text))
-            data, rows, skipped = self.worker.shard_bytes(shard)
+            data, rows = self.worker.shard_bytes(shard)
             out["shard"].append(text)
             out["data"].append(data)
             out["rows"].append(rows)
-            out["skipped"].append(skipped)
         return out
 
 
@@ -89,4 +87,4 @@ def run_ray(
     by_id = {s.id: s for s in shards}
     for row in results.iter_rows():
         shard = by_id[json.loads(row["shard"])["id"]]
-        on_shard(shard, row["data"], int(row["rows"]), int(row["skipped"]))
+        on_shard(shard, row["data"], int(row["rows"]))

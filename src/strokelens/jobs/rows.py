@@ -4,7 +4,6 @@ method (evaluate), skipped rows included, each with the reason it was skipped.""
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,7 +66,3 @@ def parquet_bytes(tab: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(tab, sink, compression="zstd")
     return sink.getvalue()
-
-
-def nan_to_none(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else value

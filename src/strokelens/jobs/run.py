@@ -51,8 +51,7 @@ class _Progress:
         self.rows = 0
         self.last_write = 0.0
 
-    def shard_done(self, shard: Shard, data: bytes, rows: int, skipped: int) -> None:
-        del skipped
+    def shard_done(self, shard: Shard, data: bytes, rows: int) -> None:
         if rows != shard.rows * self.per_input:
             raise StrokelensError(f"shard {shard.id}: {rows} rows for {shard.rows} inputs")
         self.folder.write_shard(shard, data)
@@ -107,8 +106,8 @@ def run_job(
         run_local(spec, load_view, todo, progress.shard_done, on_rows=on_rows)
     elif todo:
 
-        def shard_done(shard: Shard, data: bytes, rows: int, skipped: int) -> None:
-            progress.shard_done(shard, data, rows, skipped)
+        def shard_done(shard: Shard, data: bytes, rows: int) -> None:
+            progress.shard_done(shard, data, rows)
             if on_rows is not None:
                 on_rows(shard.rows)
 

@@ -108,12 +108,11 @@ class ShardWorker:
                     rows.extend(self._guarded(step, future))
         return rows
 
-    def shard_bytes(self, shard: Shard) -> tuple[bytes, int, int]:
-        """``(parquet bytes, rows, skipped rows)`` of ``shard``."""
+    def shard_bytes(self, shard: Shard) -> tuple[bytes, int]:
+        """``(parquet bytes, rows)`` of ``shard``."""
         rows = self.rows(shard)
         schema = schema_for(self.spec.command, self.view.item_name)
-        skipped = sum(r["status"] == "skipped" for r in rows)
-        return parquet_bytes(table(rows, schema)), len(rows), skipped
+        return parquet_bytes(table(rows, schema)), len(rows)
 
     def _advance(self, n: int) -> None:
         if self._on_rows is not None:
@@ -221,7 +220,7 @@ class ShardWorker:
             unit_options=unit_options,
             seed=spec.seed,
             score=spec.score,
-            options={m: o for m, o in spec.options.items() if m in spec.methods},
+            options=spec.options,  # spec.check refused options for methods it does not run
         )
         names = list(view.class_names)
         # What every method's rows share, from any method that measured the input.
@@ -231,19 +230,19 @@ class ShardWorker:
                 common.setdefault(
                     i, {"n_units": k, "target": t, "target_name": names[t] if t is not None else None}
                 )
+        positions = {m: {i: j for j, i in enumerate(r.inputs)} for m, r in reports.items()}
         out = []
         for i, item in enumerate(items):
             ids = {"source": item.source, "index": item.index, "units": spec.units, **item.ids()}
             ids.update(common.get(i, {}))
             for method in spec.methods:
-                report = reports[method]
-                if i not in report.inputs:
+                report, j = reports[method], positions[method].get(i)
+                if j is None:
                     limit = get_method(method).max_units
                     k = common.get(i, {}).get("n_units", "its")
                     reason = f"{k} units exceed {method}'s limit of {limit}"
                     out.append({**ids, **skipped_row(item.source, item.index, reason, method)})
                     continue
-                j = report.inputs.index(i)
                 figures = {name: vals[j] for name, vals in report.values.items()}
                 out.append({**ids, "status": "ok", "method": method, **figures})
         return out
