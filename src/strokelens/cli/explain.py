@@ -15,7 +15,7 @@ from rich.table import Table
 from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.jobs import PROGRESS_FROM, job_options, run_with_progress
-from strokelens.cli.models import ModelSpec, ViewLoader, model_options, resolve_device
+from strokelens.cli.models import ModelSpec, ViewLoader, model_options
 from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
@@ -115,10 +115,7 @@ def _progress(total: int) -> Progress:
 def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
     """The view of a model, its inputs (prepared sketches, or photo paths read batch by batch), the
     options that make their units, and the target (``file``: the class each photo's name spells)."""
-    from strokelens.views import view_for
-
-    model = spec.load(home=home, device=resolve_device(device))
-    view = view_for(model)
+    view = ViewLoader(spec, home, device)()
     target = parse_target(target)
     if _kind(spec) == "image":
         inputs = list(files)[:limit] if limit else list(files)

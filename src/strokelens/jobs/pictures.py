@@ -40,11 +40,7 @@ def write_pictures(
         return 0
     if spec.kind == "sketch":
         inputs = view.prepare(inputs)
-    target = spec.target
-    if target == "file":
-        from strokelens.models.darknet import file_targets
-
-        target = file_targets(inputs, view.class_names)
+    target = spec.target_for(inputs, view.class_names)
     (method,) = spec.methods
     run = explain(
         view,

@@ -67,6 +67,15 @@ class JobSpec:
         if not (isinstance(self.target, str) and self.target in ("auto", "file")):
             class_index(self.target, class_names)
 
+    def target_for(self, inputs: Sequence[Any], class_names: Sequence[str]) -> Any:
+        """The target of a batch of ``inputs``: ``file`` becomes the class each photo's file name
+        spells; any other target stands as it is."""
+        if self.target != "file":
+            return self.target
+        from strokelens.models.darknet import file_targets
+
+        return file_targets(inputs, class_names)
+
     @property
     def rows_per_input(self) -> int:
         """Rows a job writes per input: one (explain) or one per method (evaluate)."""

@@ -143,11 +143,7 @@ class ShardWorker:
         inputs = [it.value for it in items]
         if spec.kind == "sketch":
             inputs = view.prepare(inputs)
-        target = spec.target
-        if target == "file":
-            from strokelens.models.darknet import file_targets
-
-            target = file_targets(inputs, view.class_names)
+        target = spec.target_for(inputs, view.class_names)
         units = None
         if spec.command == "explain":
             kind = get_method(spec.methods[0]).unit_kind(view, spec.units)
