@@ -1,27 +1,33 @@
-"""Gradient-weighted superpixels against LIME on real photos: cost, agreement and faithfulness.
+"""Superpixel explanations of real photos against lime_image: every method and every gws variant.
 
-Tiny Darknet on the ImageNet sample photos whose file names name a class (the target is that
-class), SLIC superpixels (50 by default) on the 224x224 centre crop, removed superpixels shown in
-their mean colour (lime_image's ``hide_color=None``). Every method scores the same superpixels:
+Tiny Darknet on the test split of the ImageNet sample photos whose file names name a class (the
+target is that class), spread evenly over the classes; SLIC superpixels (50 by default) on the
+224x224 centre crop, removed superpixels shown in their mean colour (lime_image's ``hide_color=None``);
+the target probability (what lime fits). Every method scores the same superpixels:
 
-- gws (gradient at z = 1; under the target probability, as lime fits, and under the logit),
-  gws-ig and gws-smoothgrad;
-- occlusion, Captum Lime and Kernel SHAP on the same binary presence;
-- ``lime_image.LimeImageExplainer`` with the same label map as ``segmentation_fn``, under two seeds
-  (the second gives the LIME-vs-LIME noise ceiling).
+- every pixel scoring technique x aggregation of ``gws`` (options ``pixel``/``aggregate``; Hartley
+  et al., 2019), SWAG, ``gws-ig``/``gws-smoothgrad`` on presence at ``--steps`` evaluations, and a
+  random ranking: the variants;
+- gws-ig and gws-smoothgrad at ``--grad-steps``, occlusion, and on the first ``--reference-photos``
+  photos Captum Lime and Kernel SHAP on the same binary presence;
+- ``lime_image.LimeImageExplainer`` with the same label map as ``segmentation_fn``; a second seed on
+  the reference photos gives the LIME-vs-LIME ceiling.
 
-Figures: median wall ms per photo, model evaluations per photo, median Spearman agreement with
-lime_image's weights, deletion/insertion AUC of the target probability over superpixels (mean),
-and median Spearman agreement with exact Shapley values at about 12 SLIC superpixels (2^K
-evaluations a photo, on the first ``--shapley-photos`` photos).
+``gws``'s default is the variant of ``gws`` (pixel x aggregate) that costs at most 4 evaluations and
+agrees best with lime_image here; the ``gws_*`` figures are that variant's (``gws_variant`` names it,
+and a test holds the registered default to it). Figures: median wall ms per photo, model evaluations
+per photo, median Spearman agreement with lime_image's weights per photo, deletion/insertion AUC of
+the target probability over superpixels (mean; for the variants, the chosen one and the old default),
+and median Spearman agreement with exact Shapley values at about 12 SLIC superpixels (2^K evaluations
+a photo, on the first ``--shapley-photos`` photos).
 
     python benchmarks/superpixels.py --quick   # 2 photos, 20 superpixels, 50 LIME samples: a smoke run
-    python benchmarks/superpixels.py --json benchmarks/results/superpixels.json   # the full run
+    python benchmarks/superpixels.py --limit 100 --reference-photos 20 --shapley-photos 12 \
+        --json benchmarks/results/superpixels.json   # the full run, the issue's size
 
-The full run's defaults (4 photos, exact Shapley on 2) fit about 10 minutes on 2 CPU cores, where
-Tiny Darknet scores some 20-50 perturbed photos a second: every photo costs about 4,000 evaluations
-(LIME, Kernel SHAP, lime_image under two seeds) and each exact-Shapley photo 2^12 more (8 photos and 4
-took over 15 minutes and did not finish). ``--limit`` and ``--shapley-photos`` make it larger.
+Cost on 2 CPU cores: lime_image at 1,000 samples is ~17 s a photo, the variants a few seconds, the
+references (a second lime_image seed, Lime, Kernel SHAP) ~45 s a reference photo and exact Shapley
+~50 s a Shapley photo: about an hour and a quarter at the full run's size.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.attribution import get_method
+from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
-from strokelens.home import home_path
+from strokelens.datasets import photo_split
 from strokelens.io.photos import load_photos
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
@@ -49,10 +56,9 @@ from strokelens.models.darknet import match_imagenet_samples
 from strokelens.units import SuperpixelUnits, slic_labels
 from strokelens.views import ImageView
 
-#: name -> (registered method, score, options); the options that depend on --quick are filled in main.
+#: name -> (registered method, score, options); options set to None are filled from the arguments.
 METHODS = {
-    "gws": ("gws", "prob", {}),
-    "gws_logit": ("gws", "logit", {}),
+    "gws_logit": ("gws", "logit", {"pixel": "presence", "aggregate": "sum"}),
     "gws_ig": ("gws-ig", "prob", {"steps": None}),
     "gws_smoothgrad": ("gws-smoothgrad", "prob", {"samples": None}),
     "occlusion": ("occlusion", "prob", {}),
@@ -60,9 +66,32 @@ METHODS = {
     "kernelshap": ("kernelshap", "prob", {"n_samples": None}),
     "lime_image": ("lime-image", "prob", {"n_samples": None}),
 }
-GRADIENT = {"gws", "gws_logit", "gws_ig", "gws_smoothgrad"}
-#: Methods scored on the 12-superpixel games against exact Shapley values.
-SHAPLEY_METHODS = ("gws", "gws_logit", "gws_ig", "gws_smoothgrad", "occlusion", "lime_image")
+#: Costly references, run on the first ``--reference-photos`` photos only.
+REFERENCES = ("lime", "kernelshap")
+#: The aggregations the paper's table lists (``abs-mean`` is SWAG's, a variant of its own).
+PAPER_AGGREGATES = tuple(a for a in AGGREGATES if a != "abs-mean")
+#: The registered default before this benchmark chose one: the gradient w.r.t. presence, summed.
+OLD_DEFAULT = "gws_presence_sum"
+#: Cheap enough to be ``gws``'s default.
+BUDGET = 4
+
+
+def variants(steps: int) -> dict[str, tuple[str, str, dict]]:
+    """Figure name -> (registered method, score, options) of every gws variant."""
+    out: dict[str, tuple[str, str, dict]] = {}
+    for pixel in PIXEL_SCORES:
+        for how in PAPER_AGGREGATES:
+            opts: dict = {"pixel": pixel, "aggregate": how}
+            if pixel.startswith("ig-"):
+                opts["steps"] = steps
+            if pixel == "smoothgrad":
+                opts["samples"] = steps
+            out[f"gws_{pixel}_{how}".replace("-", "_")] = ("gws", "prob", opts)
+    out["swag"] = ("swag", "prob", {})
+    out["gws_ig_presence"] = ("gws-ig", "prob", {"steps": steps})
+    out["gws_smoothgrad_presence"] = ("gws-smoothgrad", "prob", {"samples": steps})
+    out["random"] = ("random", "prob", {})
+    return out
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,53 +99,61 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run of about a minute (settings printed)")
     p.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    p.add_argument(
-        "--limit",
-        type=int,
-        default=None,
-        help="N photos spread evenly over the classes (default 4; quick: 2)",
-    )
+    p.add_argument("--limit", type=int, default=None, help="N photos spread over the classes (100; quick 2)")
     p.add_argument("--segments", type=int, default=None, help="SLIC n_segments (default 50; quick: 20)")
     p.add_argument("--lime-samples", type=int, default=None, help="default 1000 (quick: 50)")
     p.add_argument("--grad-steps", type=int, default=None, help="gws-ig steps / smoothgrad samples (16)")
-    p.add_argument("--shapley-photos", type=int, default=None, help="photos with exact Shapley (default 2)")
+    p.add_argument("--steps", type=int, default=BUDGET, help="the variants' IG steps / SmoothGrad samples")
+    p.add_argument("--reference-photos", type=int, default=None, help="photos with the references (20)")
+    p.add_argument("--shapley-photos", type=int, default=None, help="photos with exact Shapley (12)")
     p.add_argument("--shapley-segments", type=int, default=None, help="default 12 (quick: 8)")
-    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     quick = args.quick
-    args.limit = args.limit or (2 if quick else 4)
+    args.limit = args.limit or (2 if quick else 100)
     args.segments = args.segments or (20 if quick else 50)
     args.lime_samples = args.lime_samples or (50 if quick else 1000)
     args.grad_steps = args.grad_steps or (4 if quick else 16)
-    args.shapley_photos = args.shapley_photos if args.shapley_photos is not None else (1 if quick else 2)
+    args.reference_photos = (
+        args.reference_photos if args.reference_photos is not None else (1 if quick else 20)
+    )
+    args.shapley_photos = args.shapley_photos if args.shapley_photos is not None else (1 if quick else 12)
     args.shapley_segments = args.shapley_segments or (8 if quick else 12)
+    for name in ("limit", "segments", "lime_samples", "grad_steps", "steps", "batch_size"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
 
-def method_options(name: str, args: argparse.Namespace) -> tuple[str, str, dict]:
-    method, score, opts = METHODS[name]
-    filled = {}
-    for key in opts:
-        filled[key] = args.lime_samples if key == "n_samples" else args.grad_steps
-    return method, score, filled
+def table_of(args: argparse.Namespace) -> dict[str, tuple[str, str, dict]]:
+    """Every method and variant with its options filled in."""
+    out = {}
+    for name, (method, score, opts) in METHODS.items():
+        filled = {}
+        for key, value in opts.items():
+            if value is None:
+                value = args.lime_samples if key == "n_samples" else args.grad_steps
+            filled[key] = value
+        out[name] = (method, score, filled)
+    return {**out, **variants(args.steps)}
 
 
-def run(view: ImageView, units: SuperpixelUnits, target, name: str, args, seed: int):
-    """One method on a batch (gradient variants with steps in sub-batches of 2 photos, to bound memory)."""
-    method, score, opts = method_options(name, args)
+def run(view: ImageView, units: SuperpixelUnits, target, entry: tuple[str, str, dict], seed: int):
+    """One method on a batch -> (scores, seconds, evaluations per photo); methods with steps run on
+    sub-batches of 2 photos, to bound memory."""
+    method, score, opts = entry
     cls = get_method(method)
     groups = [list(range(len(units)))]
-    if opts.get("steps") or opts.get("samples"):
+    if method != "gws" and (opts.get("steps") or opts.get("samples")):
         groups = [groups[0][i : i + 2] for i in range(0, len(units), 2)]
     scores = torch.zeros(len(units), units.max_units)
     seconds = evaluations = 0.0
     for rows in groups:
         sub = units.select(rows) if len(groups) > 1 else units
         expl = cls(view).attribute(sub, target=target[rows], seed=seed, score=score, **opts)
-        scores[rows, : sub.max_units] = expl.scores
+        scores[rows, : sub.max_units] = expl.scores.cpu()
         seconds += expl.seconds
         evaluations += expl.evaluations * len(rows)
     return scores, seconds, evaluations / len(units)
@@ -124,7 +161,7 @@ def run(view: ImageView, units: SuperpixelUnits, target, name: str, args, seed: 
 
 def warm_up(view: ImageView, paths: list[Path], device: torch.device) -> None:
     """One untimed forward and backward pass on a batch of the timed size (first calls at a batch size
-    allocate and pick kernels; that cost fell on whichever method ran first, gws)."""
+    allocate and pick kernels; that cost fell on whichever method ran first)."""
     units = SuperpixelUnits.from_photos(
         load_photos(paths), size=view.input_size, n_segments=10, device=device
     )
@@ -170,32 +207,49 @@ def exact_shapley(view: ImageView, units: SuperpixelUnits, target: torch.Tensor)
     return out
 
 
+def med(values) -> float:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    return float(np.median(arr)) if len(arr) else float("nan")
+
+
+def choose_gws(figures: dict, names: list[str], table: dict) -> str:
+    """The ``gws`` variant (pixel x aggregate) of at most `BUDGET` evaluations that agrees best with
+    lime_image."""
+    cheap = [
+        n
+        for n in names
+        if n in variants(1) and table[n][0] == "gws" and figures[f"{n}_evaluations_per_image"] <= BUDGET
+    ]
+    return max(cheap, key=lambda n: np.nan_to_num(figures[f"{n}_spearman_vs_lime_image"], nan=-2))
+
+
 def main() -> None:
     args = parse_args()
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = set(names) - set(METHODS)
-    if unknown:
-        raise SystemExit(f"unknown methods: {', '.join(sorted(unknown))}")
-    console = Console()
+    console = Console(width=170)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     model = load_model("darknet-tiny", home=args.home, device=device)
     view = ImageView(model, baseline="mean")
-    folder = home_path("data/imagenet-samples", args.home)
-    pairs = match_imagenet_samples(sorted(folder.glob("*.JPEG")), model.class_names)
-    if args.limit and args.limit < len(pairs):  # spread over the classes, not the first N fish
+    pairs = match_imagenet_samples(photo_split("test", args.home), model.class_names)
+    if args.limit < len(pairs):  # spread over the classes, not the first N fish
         pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, args.limit).round().astype(int))]
+    table = table_of(args)
+    names = list(table)
+    curve_now = set(METHODS)  # the variants' curves wait for the choice
     warm_up(view, [p for p, _ in pairs[: args.batch_size]], device)
     console.print(
-        f"{len(pairs)} photos, {args.segments} SLIC superpixels, mean-colour baseline; lime/kernelshap/"
-        f"lime_image samples {args.lime_samples}; gws-ig steps / smoothgrad samples {args.grad_steps}; "
-        f"exact Shapley at <= {args.shapley_segments} superpixels on {min(args.shapley_photos, len(pairs))} "
-        f"photos; device {device}, {torch.get_num_threads()} threads" + (" [--quick]" if args.quick else "")
+        f"{len(pairs)} test photos, {args.segments} SLIC superpixels, mean-colour baseline, target prob; "
+        f"lime_image {args.lime_samples} samples (2nd seed, Lime, Kernel SHAP on the first "
+        f"{min(args.reference_photos, len(pairs))}); variants' IG steps / SmoothGrad samples {args.steps}, "
+        f"gws-ig/gws-smoothgrad {args.grad_steps}; exact Shapley at <= {args.shapley_segments} superpixels "
+        f"on {min(args.shapley_photos, len(pairs))} photos; device {device}, {torch.get_num_threads()} "
+        "threads" + (" [--quick]" if args.quick else ""),
+        highlight=False,
     )
-    ms = defaultdict(list)  # per batch: ms per photo
-    evals = defaultdict(list)
+    ms, evals = defaultdict(list), defaultdict(list)
     dele, ins, vs_lime, vs_shap = defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list)
-    lime_vs_lime, n_units, shap_units, correct = [], [], [], []
+    lime_vs_lime, n_units, shap_units, correct, kept = [], [], [], [], []
     start = time.perf_counter()
     for b in range(0, len(pairs), args.batch_size):
         chunk = pairs[b : b + args.batch_size]
@@ -204,100 +258,153 @@ def main() -> None:
         units = SuperpixelUnits.from_photos(
             photos, size=model.input_size, n_segments=args.segments, device=device
         )
-        n_units.extend(units.n_units.tolist())
+        k = units.n_units.cpu()
+        n_units.extend(k.tolist())
         prob_game = view.game(units, target, "prob")
         correct.extend((prob_game.full_outputs.argmax(-1) == target).tolist())
+        n_ref = max(0, min(args.reference_photos - b, len(chunk)))
+        ref_rows = list(range(n_ref))
         scores = {}
         for name in names:
-            s, sec, ev = run(view, units, target, name, args, args.seed)
+            if name in REFERENCES:
+                if not n_ref:
+                    continue
+                sub = units.select(ref_rows)
+                s, sec, ev = run(view, sub, target[:n_ref], table[name], args.seed)
+                s = torch.cat([s, torch.full((len(chunk) - n_ref, s.shape[1]), float("nan"))])
+                ms[name].append(1000 * sec / n_ref)
+            else:
+                s, sec, ev = run(view, units, target, table[name], args.seed)
+                ms[name].append(1000 * sec / len(units))
             scores[name] = s
-            ms[name].append(1000 * sec / len(units))
             evals[name].append(ev)
-            curves = deletion_insertion(prob_game, s)
-            dele[name].extend(curves.deletion_auc.tolist())
-            ins[name].extend(curves.insertion_auc.tolist())
-        if "lime_image" in scores:
-            ref = scores["lime_image"]
-            second, _, _ = run(view, units, target, "lime_image", args, args.seed + 1)
-            lime_vs_lime.extend(agreement(second, ref, units.n_units.cpu())["spearman"].tolist())
-            for name, s in scores.items():
-                if name != "lime_image":
-                    vs_lime[name].extend(agreement(s, ref, units.n_units.cpu())["spearman"].tolist())
+        reference = scores["lime_image"]
+        if n_ref:
+            second, _, _ = run(
+                view, units.select(ref_rows), target[:n_ref], table["lime_image"], args.seed + 1
+            )
+            lime_vs_lime.extend(agreement(second, reference[:n_ref], k[:n_ref])["spearman"].tolist())
+        for name, s in scores.items():
+            rows = ref_rows if name in REFERENCES else list(range(len(chunk)))
+            if name != "lime_image":
+                vs_lime[name].extend(agreement(s[rows], reference[rows], k[rows])["spearman"].tolist())
+            if name in curve_now:
+                game = (
+                    view.game(units.select(rows), target[rows], "prob") if name in REFERENCES else prob_game
+                )
+                curves = deletion_insertion(game, s[rows])
+                dele[name].extend(curves.deletion_auc.tolist())
+                ins[name].extend(curves.insertion_auc.tolist())
+        kept.append((units, target, {n: s for n, s in scores.items() if n not in curve_now}))
         # exact Shapley values on ~12-superpixel maps of the first photos
         todo = max(0, min(args.shapley_photos - b, len(chunk)))
         if todo:
-            sub = photos[:todo]
             images = units.images[:todo].permute(0, 2, 3, 1).cpu().numpy()
             cap = min(args.shapley_segments, MAX_EXACT_UNITS)
             maps = [slic_near(img, cap, cap) for img in images]
-            small = SuperpixelUnits.from_photos(sub, size=model.input_size, labels=maps, device=device)
+            small = SuperpixelUnits.from_photos(
+                photos[:todo], size=model.input_size, labels=maps, device=device
+            )
             shap_units.extend(small.n_units.tolist())
-            reference = exact_shapley(view, small, target[:todo])
-            for name in SHAPLEY_METHODS:
-                if name not in names:
+            exact = exact_shapley(view, small, target[:todo])
+            ks = small.n_units.cpu()
+            for name in names:
+                if name in REFERENCES:
                     continue
-                s, _, _ = run(view, small, target[:todo], name, args, args.seed)
-                ref = reference[METHODS[name][1]].float()
-                vs_shap[name].extend(agreement(s, ref, small.n_units.cpu())["spearman"].tolist())
+                s, _, _ = run(view, small, target[:todo], table[name], args.seed)
+                ref = exact[table[name][1]].float()
+                vs_shap[name].extend(agreement(s, ref, ks)["spearman"].tolist())
         done = min(b + args.batch_size, len(pairs))
         console.print(f"  {done}/{len(pairs)} photos, {time.perf_counter() - start:.0f} s", highlight=False)
 
-    def med(values) -> float:
-        arr = np.asarray(values, dtype=float)
-        arr = arr[~np.isnan(arr)]
-        return float(np.median(arr)) if len(arr) else float("nan")
-
-    figures: dict[str, float] = {
+    figures: dict[str, float | int | bool | str] = {
         "n_photos": len(pairs),
         "superpixels_mean": float(np.mean(n_units)),
         "lime_samples": args.lime_samples,
         "grad_steps": args.grad_steps,
+        "steps": args.steps,
         "top1_accuracy": float(np.mean(correct)),
+        "reference_photos": len(lime_vs_lime),
         "shapley_photos": len(shap_units),
         "shapley_superpixels_mean": float(np.mean(shap_units)) if shap_units else float("nan"),
         "lime_vs_lime_spearman": med(lime_vs_lime),
         "quick": bool(args.quick),
     }
-    lime_ms = statistics.median(ms["lime_image"]) if "lime_image" in ms else float("nan")
+    lime_ms = statistics.median(ms["lime_image"])
     for name in names:
         figures[f"{name}_ms_per_image"] = statistics.median(ms[name])
         figures[f"{name}_evaluations_per_image"] = float(np.mean(evals[name]))
         figures[f"{name}_speedup_vs_lime_image"] = lime_ms / statistics.median(ms[name])
-        figures[f"{name}_deletion_auc"] = float(np.mean(dele[name]))
-        figures[f"{name}_insertion_auc"] = float(np.mean(ins[name]))
         if name != "lime_image":
             figures[f"{name}_spearman_vs_lime_image"] = med(vs_lime[name])
         if name in vs_shap:
             figures[f"{name}_spearman_vs_shapley12"] = med(vs_shap[name])
+    chosen = choose_gws(figures, names, table)
+    for name in dict.fromkeys((chosen, OLD_DEFAULT)):  # curves for the choice and what it replaces
+        for units, target, scores in kept:
+            curves = deletion_insertion(view.game(units, target, "prob"), scores[name])
+            dele[name].extend(curves.deletion_auc.tolist())
+            ins[name].extend(curves.insertion_auc.tolist())
+    for name in dele:
+        figures[f"{name}_deletion_auc"] = float(np.mean(dele[name]))
+        figures[f"{name}_insertion_auc"] = float(np.mean(ins[name]))
+    opts = table[chosen][2]
+    figures["gws_variant"] = chosen
+    figures["gws_pixel"] = opts["pixel"]
+    figures["gws_aggregate"] = opts["aggregate"]
+    for key in [k for k in figures if k.startswith(f"{chosen}_")]:
+        figures["gws_" + key[len(chosen) + 1 :]] = figures[key]
+    figures["gws_deletion_auc_vs_lime_image"] = (
+        figures["gws_deletion_auc"] / figures["lime_image_deletion_auc"]
+    )
+    figures["best_cheap_variant"] = max(
+        (n for n in variants(1) if n != "random" and figures[f"{n}_evaluations_per_image"] <= BUDGET),
+        key=lambda n: np.nan_to_num(figures[f"{n}_spearman_vs_lime_image"], nan=-2),
+    )
+    print_table(console, figures, names, chosen, args)
+    console.print(
+        f"gws default: {chosen} (pixel={opts['pixel']}, aggregate={opts['aggregate']}); best variant at "
+        f"<= {BUDGET} evaluations: {figures['best_cheap_variant']}; "
+        f"total {time.perf_counter() - start:.0f} s",
+        highlight=False,
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def print_table(console: Console, figures: dict, names: list[str], chosen: str, args) -> None:
+    def cell(key: str, fmt: str) -> str:
+        value = figures.get(key)
+        return "" if value is None else format(value, fmt)
 
     table = Table(
-        "method",
-        "ms / photo",
+        "method / variant",
         "evals / photo",
+        "ms / photo",
         "speedup vs lime_image",
         "Spearman vs lime_image ↑",
         f"Spearman vs Shapley{args.shapley_segments} ↑",
         "deletion AUC ↓",
         "insertion AUC ↑",
-        title=f"{len(pairs)} photos, Tiny Darknet, ~{figures['superpixels_mean']:.0f} superpixels "
-        f"(top-1 {figures['top1_accuracy']:.0%}); LIME vs LIME (2nd seed) Spearman "
-        f"{figures['lime_vs_lime_spearman']:.3f}",
+        title=f"{figures['n_photos']} photos, Tiny Darknet, ~{figures['superpixels_mean']:.0f} superpixels "
+        f"(top-1 {figures['top1_accuracy']:.0%}); LIME vs LIME (2nd seed, {figures['reference_photos']} "
+        f"photos) Spearman {figures['lime_vs_lime_spearman']:.3f}; gws default = {chosen}",
     )
-    for name in names:
+    order = sorted(
+        names, key=lambda n: -np.nan_to_num(figures.get(f"{n}_spearman_vs_lime_image", 2.0), nan=-2)
+    )
+    for name in order:
         table.add_row(
             name,
-            f"{figures[f'{name}_ms_per_image']:.1f}",
-            f"{figures[f'{name}_evaluations_per_image']:.0f}",
-            f"{figures[f'{name}_speedup_vs_lime_image']:.1f}",
-            f"{figures.get(f'{name}_spearman_vs_lime_image', float('nan')):.3f}",
-            f"{figures.get(f'{name}_spearman_vs_shapley12', float('nan')):.3f}",
-            f"{figures[f'{name}_deletion_auc']:.3f}",
-            f"{figures[f'{name}_insertion_auc']:.3f}",
+            cell(f"{name}_evaluations_per_image", ".0f"),
+            cell(f"{name}_ms_per_image", ".1f"),
+            cell(f"{name}_speedup_vs_lime_image", ".1f"),
+            cell(f"{name}_spearman_vs_lime_image", ".3f"),
+            cell(f"{name}_spearman_vs_shapley12", ".3f"),
+            cell(f"{name}_deletion_auc", ".3f"),
+            cell(f"{name}_insertion_auc", ".3f"),
         )
     console.print(table)
-    console.print(f"total {time.perf_counter() - start:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
