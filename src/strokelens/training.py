@@ -253,7 +253,8 @@ def train_stroke_transformer(
 
     ``extra_train`` sketches join the training set ``extra_repeat`` times each (each repeat augmented
     anew). ``val_sketches`` may be several named sets: the best epoch is then the one with the best
-    mean of their top-1s (``val_top1`` holds that mean, ``val_top1_by_set`` each set's).
+    top-1 over all their sketches pooled (``val_top1``; ``val_top1_by_set`` holds each set's). Pooled,
+    not the mean of the sets' figures: a small set (30 drawings) would make the choice a coin toss.
     Writes ``name.safetensors`` + ``name.json`` (config, class names) and ``metrics.json`` to
     ``out_dir`` (unless None). Returns the metrics (per-epoch loss and validation top-1, best epoch,
     wall and CPU seconds) with the trained model under key ``"model"`` (not written to JSON).
@@ -337,7 +338,7 @@ def train_stroke_transformer(
                 loss_sum += float(loss.detach())
                 bar.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs} loss {loss_sum / (i + 1):.3f}")
             accs = {key: evaluate(model, v) for key, v in vals.items()}
-            acc = sum(accs.values()) / len(accs)
+            acc = sum(accs[key] * len(v) for key, v in vals.items()) / sum(len(v) for v in vals.values())
             if len(vals) > 1:
                 for key, value in accs.items():
                     metrics["val_top1_by_set"][key].append(round(value, 5))
