@@ -85,8 +85,8 @@ def prepare_sketches(
 class AugmentConfig:
     """Random changes to training sketches, all drawn per sketch or per stroke on padded tensors.
 
-    Lengths are in the normalised frame (the longer side spans 0..1). `basic` is the augmentation the
-    first shipped model was trained with; the defaults are what the current one was trained with.
+    Lengths are in the normalised frame (the longer side spans 0..1). The defaults are the ``varied``
+    set of ``strokelens train stroke-transformer --augment``; `basic` is the shipped model's.
     """
 
     #: Rotation, uniform in +-rotate_deg degrees.
