@@ -1,4 +1,7 @@
-"""Top-1 of the shipped stroke transformer on the SPG test split (20 classes, 100 sketches each).
+"""Top-1 of the shipped stroke transformer on the SPG test split (20 classes, 100 sketches each) and on
+the held-out quickdraw-345x25 drawings of the SPG classes (`strokelens.datasets.load_qd345_spg` test
+split: 107 drawings outside SPG, never trained on or used for model selection; all of them even with
+--quick).
 
 Also reports the per-class top-1 range and forward speed (sketches per second, batch 256, CPU unless
 CUDA is present).
@@ -17,7 +20,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.datasets import load_spg
+from strokelens.datasets import load_qd345_spg, load_spg
 from strokelens.models import load_model
 from strokelens.training import prepare_sketches
 
@@ -46,16 +49,33 @@ def main() -> None:
     correct = torch.cat(preds) == data.labels
     per_class = torch.zeros(len(model.class_names)).index_add_(0, data.labels, correct.float())
     per_class /= torch.bincount(data.labels, minlength=len(model.class_names)).clamp_min(1).float()
+    held_out = load_qd345_spg("test", home=args.home)
+    qd = prepare_sketches(model, held_out)
+    with torch.no_grad():
+        qd_pred = torch.cat(
+            [
+                model(
+                    *(t.to(device) for t in qd.batch(torch.arange(i, min(i + args.batch_size, len(qd))))[:2])
+                )
+                .argmax(1)
+                .cpu()
+                for i in range(0, len(qd), args.batch_size)
+            ]
+        )
 
     figures = {
         "quick": args.quick,
         "stroke_transformer_spg_test_top1": round(float(correct.float().mean()), 4),
         "stroke_transformer_spg_test_n": len(sketches),
+        "stroke_transformer_qd345x25_heldout_top1": round(float((qd_pred == qd.labels).float().mean()), 4),
+        "stroke_transformer_qd345x25_heldout_n": len(held_out),
         "stroke_transformer_worst_class_top1": round(float(per_class.min()), 4),
         "stroke_transformer_best_class_top1": round(float(per_class.max()), 4),
         "stroke_transformer_sketches_per_second": round(len(sketches) / seconds, 1),
     }
-    table = Table("figure", "value", title=f"stroke transformer on SPG test ({device})")
+    table = Table(
+        "figure", "value", title=f"stroke transformer on SPG test and held-out quickdraw-345x25 ({device})"
+    )
     for key, value in figures.items():
         table.add_row(key, str(value))
     console = Console()
