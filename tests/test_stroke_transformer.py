@@ -268,6 +268,26 @@ def test_shipped_weights_classify_spg_test_sketches(home):
     assert isinstance(load(), StrokeTransformer)
 
 
+def test_mixed_weights_read_held_out_drawings_better_and_default_to_occlusion(home):
+    """``stroke-transformer-mixed`` ships beside the SPG model with its record; on quickdraw-345x25
+    drawings kept out of its training it beats the SPG model, and with no learned explainer of its
+    own, explain's default for it is a method that needs no weights."""
+    from strokelens.defaults import default_method
+    from strokelens.models.stroke_transformer import MIXED_WEIGHTS_NAME, WEIGHTS_DIR
+
+    record = json.loads((WEIGHTS_DIR / f"{MIXED_WEIGHTS_NAME}.training.json").read_text())
+    assert record["extra_repeat"] == 32 and record["n_extra_train"] == 88
+    mixed, spg = (
+        load_model("stroke-transformer-mixed", home=home),
+        load_model("stroke-transformer", home=home),
+    )
+    assert mixed.class_names == spg.class_names
+    held_out = load_qd345_spg("test", home=home)
+    acc = {name: evaluate(m, prepare_sketches(m, held_out)) for name, m in (("mixed", mixed), ("spg", spg))}
+    assert acc["mixed"] > acc["spg"] + 0.02
+    assert default_method("stroke-transformer-mixed", "sketch") == "occlusion"
+
+
 def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):
     assert main(["train", "--help"]) == 0
     assert "stroke-transformer" in capsys.readouterr().out

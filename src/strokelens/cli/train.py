@@ -65,7 +65,8 @@ def train() -> None:
     default=0,
     show_default=True,
     help="Mix in quickdraw-345x25's train drawings of the SPG classes (outside SPG) this many times "
-    "each (0: SPG only, as the shipped weights were trained); their val drawings join model selection "
+    "each (0: SPG only, as stroke-transformer's weights were trained; 32: stroke-transformer-mixed's); "
+    "their val drawings join model selection "
     "either way, their test drawings are reported.",
 )
 @click.option(
@@ -74,8 +75,9 @@ def train() -> None:
     type=click.Choice(["varied", "basic"]),
     default="basic",
     show_default=True,
-    help="basic (the shipped weights'): rotation, scale and stroke dropout; varied: also shear, jitter, "
-    "stroke shifts, reversal and reordering, RDP-simplified copies.",
+    help="basic (stroke-transformer's): rotation, scale and stroke dropout; varied "
+    "(stroke-transformer-mixed's): also shear, jitter, stroke shifts, reversal and reordering, "
+    "RDP-simplified copies.",
 )
 @quiet_option
 @home_option
