@@ -93,10 +93,20 @@ ROWS: dict[str, list[Row]] = {
     ],
     "stroke_transformer_accuracy": [
         (
-            "stroke transformer top-1, SPG test (shipped weights)",
+            "stroke transformer top-1, SPG test / held-out quickdraw-345x25 drawings of the SPG classes",
             lambda f: (
                 f"{_n(f['stroke_transformer_spg_test_top1'], 4)} of "
-                f"{_n(f['stroke_transformer_spg_test_n'])} sketches"
+                f"{_n(f['stroke_transformer_spg_test_n'])} / "
+                f"{_n(f['stroke_transformer_qd345x25_heldout_top1'], 3)} of "
+                f"{_n(f['stroke_transformer_qd345x25_heldout_n'])}"
+            ),
+        ),
+        (
+            "`stroke-transformer-mixed` (SPG + quickdraw-345x25 train drawings, varied augmentation) top-1, "
+            "SPG test / held-out quickdraw-345x25",
+            lambda f: (
+                f"{_n(f['stroke_transformer_mixed_spg_test_top1'], 4)} / "
+                f"{_n(f['stroke_transformer_mixed_qd345x25_heldout_top1'], 3)}"
             ),
         ),
     ],

@@ -8,6 +8,7 @@ import pytest
 from strokelens.datasets import (
     batches,
     load_qd345,
+    load_qd345_spg,
     load_spg,
     qd345_classes,
     spg_classes,
@@ -62,6 +63,39 @@ def test_qd345_class_names_keep_quickdraw_spelling(home):
     assert "The Eiffel Tower" in names and "alarm clock" in names and len(names) == 344
     sketches = load_qd345(classes=["The Eiffel Tower"], home=home)
     assert len(sketches) == 25 and {s.label for s in sketches} == {"The Eiffel Tower"}
+
+
+def test_qd345_spg_split_is_disjoint_fixed_and_outside_spg(home, spg_all):
+    parts = {split: load_qd345_spg(split, home=home) for split in ("train", "val", "test")}
+    classes = spg_classes(home)
+    assert [len(parts[split]) for split in ("train", "val", "test")] == [88, 30, 107]
+    for split, sketches in parts.items():
+        assert {s.label for s in sketches} <= set(classes) and all(s.meta["split"] == split for s in sketches)
+    assert {s.label for s in parts["test"]} == set(classes)  # every class is tested
+    ids = {split: [s.key_id for s in sk] for split, sk in parts.items()}
+    assert all(len(set(v)) == len(v) for v in ids.values())
+    assert not set(ids["train"]) & set(ids["val"]) and not set(ids["train"]) & set(ids["test"])
+    assert not set(ids["val"]) & set(ids["test"])
+    everything = load_qd345_spg("all", home=home)
+    assert sum(map(len, ids.values())) == len(everything) == 225
+    # none is an SPG sketch, and the 275 left out are
+    spg_ids = {s.key_id for s in spg_all}
+    assert not spg_ids & {s.key_id for s in everything}
+    assert len(spg_ids & {s.key_id for s in load_qd345(classes=classes, home=home)}) == 275
+    # fixed by key-id hash: train hashes before val before test in each class, whatever the file order
+    for name in ("cactus", "duck"):
+        keys = {
+            split: sorted(split_rank_key(s.key_id) for s in sk if s.label == name)
+            for split, sk in parts.items()
+        }
+        assert keys["train"][-1] < keys["val"][0] and keys["val"][-1] < keys["test"][0]
+    assert [s.key_id for s in load_qd345_spg("test", classes=["pig"], home=home)] == [
+        s.key_id for s in parts["test"] if s.label == "pig"
+    ]
+    with pytest.raises(StrokelensError, match="split"):
+        load_qd345_spg("holdout", home=home)
+    with pytest.raises(StrokelensError, match="no drawings"):
+        load_qd345_spg("test", classes=["unicorn"], home=home)
 
 
 def test_batches_are_padded_with_masks(home):

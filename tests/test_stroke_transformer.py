@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from strokelens.cli import main
-from strokelens.datasets import load_spg
+from strokelens.datasets import load_qd345_spg, load_spg
 from strokelens.errors import StrokelensError
 from strokelens.models import load_model
 from strokelens.models.stroke_transformer import (
@@ -20,7 +20,14 @@ from strokelens.models.stroke_transformer import (
     stroke_grid,
 )
 from strokelens.sketch import Sketch, SketchBatch
-from strokelens.training import evaluate, prepare_sketches, train_stroke_transformer
+from strokelens.training import (
+    AugmentConfig,
+    augment,
+    evaluate,
+    prepare_sketches,
+    simplified_copies,
+    train_stroke_transformer,
+)
 
 CLASSES = ["airplane", "alarm clock", "butterfly", "face"]
 
@@ -159,6 +166,86 @@ def test_training_is_seeded(home, tmp_path):
     assert json.loads((tmp_path / "0" / "metrics.json").read_text())["epochs"] == 2
 
 
+#: Augmentation that changes nothing (points are still put back in the normalised frame).
+NO_AUGMENT = AugmentConfig(
+    rotate_deg=0.0,
+    scale=(1.0, 1.0),
+    shear=0.0,
+    jitter=0.0,
+    stroke_shift=0.0,
+    reverse=0.0,
+    order_noise=0.0,
+    stroke_drop=0.0,
+    simplify=0.0,
+)
+
+
+def test_augment_reverses_and_reorders_whole_strokes(model, sketches):
+    data = prepare_sketches(model, sketches)
+    pts, sid, _ = data.batch(torch.arange(len(data)))
+    p = data.points_per_stroke
+    gen = torch.Generator().manual_seed(0)
+    same, presence = augment(pts, sid, gen, NO_AUGMENT, p)
+    assert (presence == 1).all() and (same[sid < 0] == 0).all()
+    grid = same.reshape(len(data), -1, p, 2)
+    flipped, _ = augment(pts, sid, gen, AugmentConfig(**{**NO_AUGMENT.to_dict(), "reverse": 1.0}), p)
+    exists = (sid >= 0).reshape(len(data), -1, p)[..., 0]
+    assert torch.allclose(flipped.reshape(grid.shape)[exists], grid[exists].flip(1))
+    mixed, _ = augment(pts, sid, gen, AugmentConfig(**{**NO_AUGMENT.to_dict(), "order_noise": 3.0}), p)
+    mixed = mixed.reshape(grid.shape)
+    moved = 0
+    for b, n in enumerate(data.n_strokes.tolist()):
+        # the same strokes, each whole, in another order; empty slots stay empty and last
+        match = [int(((grid[b, :n] - mixed[b, j]).abs().amax((1, 2)) < 1e-6).nonzero()[0]) for j in range(n)]
+        assert sorted(match) == list(range(n)) and (mixed[b, n:] == 0).all()
+        moved += match != list(range(n))
+    assert moved > 0
+    dropped, presence = augment(pts, sid, gen, AugmentConfig(stroke_drop=0.5), p)
+    kept = (presence > 0) & exists
+    assert (kept.sum(1) >= 1).all() and (kept.sum(1) < data.n_strokes).any()  # never every stroke
+    assert dropped.shape == pts.shape and float(dropped[sid >= 0].min()) == 0.0
+
+
+def test_simplified_copies_keep_strokes_and_drop_points(sketches):
+    copies = simplified_copies(sketches, (1.0, 4.0), seed=0)
+    assert [c.n_strokes for c in copies] == [s.n_strokes for s in sketches]
+    assert sum(c.n_points for c in copies) < sum(s.n_points for s in sketches)
+    assert [c.n_points for c in simplified_copies(sketches, (1.0, 4.0), seed=0)] == [
+        c.n_points for c in copies
+    ]
+
+
+def test_training_mixes_extra_drawings_and_scores_each_val_set(home):
+    train = load_spg("train", classes=CLASSES, per_class=6, home=home)
+    extra = load_qd345_spg("train", classes=CLASSES, home=home)
+    cfg = StrokeTransformerConfig(n_classes=4, d_model=16, n_layers=1, n_heads=2, d_ff=32, lstm_hidden=8)
+    metrics = train_stroke_transformer(
+        cfg,
+        train,
+        {"spg": train[::3], "qd345": extra},
+        epochs=2,
+        seed=0,
+        out_dir=None,
+        progress=False,
+        batch_size=8,
+        extra_train=extra,
+        extra_repeat=3,
+    )
+    assert metrics["n_train"] == len(train) + 3 * len(extra) and metrics["n_extra_train"] == len(extra)
+    by_set = metrics["val_top1_by_set"]
+    assert set(by_set) == {"spg", "qd345"} and all(len(v) == 2 for v in by_set.values())
+    n_spg, n_qd = len(train[::3]), len(extra)
+    pooled = [
+        (a * n_spg + b * n_qd) / (n_spg + n_qd) for a, b in zip(by_set["spg"], by_set["qd345"], strict=True)
+    ]
+    assert metrics["val_top1"] == pytest.approx(pooled, abs=1e-4)
+    assert metrics["augment"] == AugmentConfig().to_dict()
+    with pytest.raises(StrokelensError, match="extra_repeat"):
+        train_stroke_transformer(
+            cfg, train, train, 1, 0, None, progress=False, extra_train=extra, extra_repeat=0
+        )
+
+
 def test_save_and_reload_round_trip(model, sketches, tmp_path):
     model.save(tmp_path, "m")
     again = StrokeTransformer.from_files(tmp_path / "m.safetensors", tmp_path / "m.json")
@@ -179,6 +266,26 @@ def test_shipped_weights_classify_spg_test_sketches(home):
     accuracy = evaluate(model, prepare_sketches(model, test))
     assert accuracy >= 0.85
     assert isinstance(load(), StrokeTransformer)
+
+
+def test_mixed_weights_read_held_out_drawings_better_and_default_to_occlusion(home):
+    """``stroke-transformer-mixed`` ships beside the SPG model with its record; on quickdraw-345x25
+    drawings kept out of its training it beats the SPG model, and with no learned explainer of its
+    own, explain's default for it is a method that needs no weights."""
+    from strokelens.defaults import default_method
+    from strokelens.models.stroke_transformer import MIXED_WEIGHTS_NAME, WEIGHTS_DIR
+
+    record = json.loads((WEIGHTS_DIR / f"{MIXED_WEIGHTS_NAME}.training.json").read_text())
+    assert record["extra_repeat"] == 32 and record["n_extra_train"] == 88
+    mixed, spg = (
+        load_model("stroke-transformer-mixed", home=home),
+        load_model("stroke-transformer", home=home),
+    )
+    assert mixed.class_names == spg.class_names
+    held_out = load_qd345_spg("test", home=home)
+    acc = {name: evaluate(m, prepare_sketches(m, held_out)) for name, m in (("mixed", mixed), ("spg", spg))}
+    assert acc["mixed"] > acc["spg"] + 0.02
+    assert default_method("stroke-transformer-mixed", "sketch") == "occlusion"
 
 
 def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):

@@ -6,7 +6,12 @@ the 600 sketches with the smallest hashes are ``train``, the next 100 ``val``, t
 it is stable across machines, file orders and Python versions.
 
 ``quickdraw-345x25``: 25 simplified sketches for each of 344 QuickDraw classes (``zigzag`` is
-missing); class names keep QuickDraw's spelling with spaces (``The Eiffel Tower``).
+missing); class names keep QuickDraw's spelling with spaces (``The Eiffel Tower``). Its drawings of
+the 20 SPG classes (500; the SPG and QuickDraw class names are spelt alike) include 275 that *are* SPG
+sketches (the same key id: 206 of them in SPG's train split), so `load_qd345_spg` keeps only the 225
+drawn outside SPG and splits them per class by the same key-id hash: in hash order, the first 35% of a
+class are ``train``, the next 15% ``val``, the rest ``test`` (`QD345_SPG_SPLITS`; 88 / 30 / 107
+drawings). A model trained on SPG is tested on these as drawings from outside SPG's selection.
 
 ``imagenet-samples``: 1,000 photos, one per ImageNet class. `photo_split` splits them by a hash of
 the file name: 70% ``train``, 10% ``val``, 20% ``test`` (never trained on).
@@ -29,6 +34,9 @@ from strokelens.sketch import Sketch, SketchBatch
 SPG_DIR = "data/quickdraw-spg"
 QD345_DIR = "data/quickdraw-345x25"
 SPG_SPLITS = {"train": (0, 600), "val": (600, 700), "test": (700, 800)}
+#: Per-class split of quickdraw-345x25's drawings of the SPG classes outside SPG: a drawing at rank
+#: ``i`` of ``n`` (by `split_rank_key`) goes to the split whose ``[lo, hi)`` holds ``i / n``.
+QD345_SPG_SPLITS = {"train": (0.0, 0.35), "val": (0.35, 0.5), "test": (0.5, 1.0)}
 PHOTO_DIR = "data/imagenet-samples"
 #: Photo split by the first hex digits of SHA-1 of the file name, as fractions of 1.
 PHOTO_SPLITS = {"train": (0.0, 0.7), "val": (0.7, 0.8), "test": (0.8, 1.0)}
@@ -88,6 +96,41 @@ def load_qd345(
     out: list[Sketch] = []
     for name in classes or qd345_classes(home):
         out.extend(read_quickdraw(home_path(f"{QD345_DIR}/{name}.ndjson", home), limit=per_class))
+    return out
+
+
+def load_qd345_spg(
+    split: str = "test",
+    classes: Sequence[str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+) -> list[Sketch]:
+    """quickdraw-345x25's drawings of SPG classes that are not SPG sketches, one split.
+
+    ``split``: ``train``/``val``/``test``/``all``. Drawings whose key id is an SPG sketch's are left out
+    (they are in SPG's own splits, mostly its train split). Per class (sorted; default: all 20 SPG
+    classes) the rest are ordered by `split_rank_key` and cut at the fractions of `QD345_SPG_SPLITS`,
+    so the split depends only on the key ids. Each sketch's ``meta["split"]`` names its split.
+    """
+    if split not in (*QD345_SPG_SPLITS, "all"):
+        raise StrokelensError(f"unknown quickdraw-345x25 split {split!r}; expected train, val, test or all")
+    names = sorted(classes) if classes is not None else spg_classes(home)
+    available = set(qd345_classes(home))
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise StrokelensError(f"quickdraw-345x25 has no drawings of {missing}")
+    out: list[Sketch] = []
+    for name in names:
+        spg_ids = (
+            {s.key_id for s in read_spg(spg_file(name, home))} if spg_file(name, home).exists() else set()
+        )
+        sketches = [s for s in load_qd345([name], home=home) if s.key_id not in spg_ids]
+        sketches.sort(key=lambda s: split_rank_key(s.key_id or ""))
+        if split != "all":
+            lo, hi = QD345_SPG_SPLITS[split]
+            sketches = [s for i, s in enumerate(sketches) if lo <= i / len(sketches) < hi]
+        for s in sketches:
+            s.meta["split"] = split
+        out.extend(sketches)
     return out
 
 

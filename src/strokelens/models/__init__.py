@@ -23,10 +23,16 @@ REGISTRY = {
     "doodlenet": "strokelens.models.doodlenet:load",
     "darknet-tiny": "strokelens.models.darknet:load",
     "stroke-transformer": "strokelens.models.stroke_transformer:load",
+    "stroke-transformer-mixed": "strokelens.models.stroke_transformer:load_mixed",
 }
 
 #: name -> the ``input_kind`` the loaded model will have, known without loading it.
-INPUT_KINDS = {"doodlenet": "raster-sketch", "darknet-tiny": "image", "stroke-transformer": "vector-sketch"}
+INPUT_KINDS = {
+    "doodlenet": "raster-sketch",
+    "darknet-tiny": "image",
+    "stroke-transformer": "vector-sketch",
+    "stroke-transformer-mixed": "vector-sketch",
+}
 
 
 def load_model(
