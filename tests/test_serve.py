@@ -374,3 +374,12 @@ def test_serve_command_refuses_a_model_twice(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--model given twice" in err[0]
     assert main(["serve", "--model", "darknet-tiny"]) == 2  # photo models have no canvas
+
+
+def test_a_model_without_learned_weights_offers_no_learned_method(home):
+    """stroke-transformer-mixed ships no fastshap/wys weights: the page neither lists them nor
+    defaults to them, and falls back to the measured default (occlusion)."""
+    mixed = Served.load("stroke-transformer-mixed", home=home)
+    assert not {"fastshap", "wys"} & set(mixed.methods)
+    assert mixed.default_method == "occlusion" and "occlusion" in mixed.methods
+    assert Served.load("stroke-transformer", home=home).default_method == "fastshap"

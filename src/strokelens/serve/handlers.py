@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from strokelens.attribution import get_method
+from strokelens.defaults import default_method
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import shipped
 from strokelens.games import class_index
@@ -52,12 +53,12 @@ class Served:
 
         view = view_for(load_model(name, home=home))
         assist_view = view_for(load_model(name, home=home))
-        methods = tuple(m for m in SKETCH_METHODS if m != "psla" or view.sketch_points)
-        try:
-            shipped(view, "fastshap", "stroke")
-            default = "fastshap"
-        except StrokelensError:
-            default = "sla"
+        learned = {m: _ships(view, m) for m in ("fastshap", "wys")}
+        methods = tuple(
+            m for m in SKETCH_METHODS if (m != "psla" or view.sketch_points) and learned.get(m, True)
+        )
+        # fastshap answers after every stroke; without its weights, the measured default
+        default = "fastshap" if learned["fastshap"] else default_method(name, "sketch")
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:
@@ -66,6 +67,15 @@ class Served:
     @property
     def max_shapley_units(self) -> int:
         return int(get_method("shapley").max_units or 0)
+
+
+def _ships(view: View, method: str) -> bool:
+    """Whether ``method``'s trained weights for stroke units ship for ``view``'s model."""
+    try:
+        shipped(view, method, "stroke")
+    except StrokelensError:
+        return False
+    return True
 
 
 def _normalises(view: View) -> bool:
