@@ -167,17 +167,7 @@ def test_training_is_seeded(home, tmp_path):
 
 
 #: Augmentation that changes nothing (points are still put back in the normalised frame).
-NO_AUGMENT = AugmentConfig(
-    rotate_deg=0.0,
-    scale=(1.0, 1.0),
-    shear=0.0,
-    jitter=0.0,
-    stroke_shift=0.0,
-    reverse=0.0,
-    order_noise=0.0,
-    stroke_drop=0.0,
-    simplify=0.0,
-)
+NO_AUGMENT = AugmentConfig.none()
 
 
 def test_augment_reverses_and_reorders_whole_strokes(model, sketches):

@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -113,18 +113,24 @@ class AugmentConfig:
     simplify_epsilon: tuple[float, float] = (1.0, 4.0)
 
     @classmethod
-    def basic(cls) -> AugmentConfig:
-        """Rotation +-12 degrees, scale 0.8-1.2 and stroke dropout 0.1 only."""
+    def none(cls) -> AugmentConfig:
+        """No augmentation (points are still put back in the normalised frame)."""
         return cls(
-            rotate_deg=12.0,
-            scale=(0.8, 1.2),
+            rotate_deg=0.0,
+            scale=(1.0, 1.0),
             shear=0.0,
             jitter=0.0,
             stroke_shift=0.0,
             reverse=0.0,
             order_noise=0.0,
+            stroke_drop=0.0,
             simplify=0.0,
         )
+
+    @classmethod
+    def basic(cls) -> AugmentConfig:
+        """Rotation +-12 degrees, scale 0.8-1.2 and stroke dropout 0.1 only."""
+        return replace(cls.none(), rotate_deg=12.0, scale=(0.8, 1.2), stroke_drop=0.1)
 
     def to_dict(self) -> dict:
         return asdict(self)
