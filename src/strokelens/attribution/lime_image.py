@@ -35,7 +35,7 @@ class LimeImage(Method):
         *,
         seed: int = 0,
         n_samples: int = 1000,
-        batch_size: int | None = None,
+        batch_size: int = 16,
         kernel_width: float = 0.25,
     ):
         try:
@@ -65,7 +65,7 @@ class LimeImage(Method):
                     top_labels=None,
                     num_features=int(game.n_units[i]),
                     num_samples=n_samples,
-                    batch_size=batch_size or view.chunk,
+                    batch_size=batch_size,
                     segmentation_fn=lambda _img, s=segments: s,
                     random_seed=seed,
                 )
