@@ -84,11 +84,11 @@ def test_removing_one_superpixel_shows_exactly_the_baseline_there(dark, units, b
         assert tv(base) < 0.5 * tv(units.images)
 
 
-def test_gws_equals_a_finite_difference_and_pooled_gradient_times_input(dark, units):
+def test_presence_gws_equals_a_finite_difference_and_pooled_gradient_times_input(dark, units):
     model = copy.deepcopy(dark).double()
     view = ImageView(model)
     one = replace(units.select([0]), images=units.images[:1].double())
-    expl = get_method("gws")(view).attribute(one, target="auto")
+    expl = get_method("gws")(view).attribute(one, target="auto", pixel="presence", aggregate="sum")
     assert expl.evaluations == 1
     game = view.game(one, expl.target)
     rows = torch.arange(1)

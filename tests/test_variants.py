@@ -3,11 +3,15 @@ hand-checkable aggregation, and on real photos with the real Tiny Darknet, agree
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from strokelens.attribution import get_method
+from strokelens.attribution.gws import DEFAULT_AGGREGATE, DEFAULT_PIXEL
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, aggregate, pixel_scores
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
@@ -16,6 +20,7 @@ from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +94,27 @@ def test_swag_costs_one_evaluation_and_is_non_negative(dark, units):
     assert (expl.scores >= 0).all() and (expl.scores.sum(1) > 0).all()
 
 
-def test_presence_pixels_pooled_by_sum_are_the_default_gws(dark, units):
+def test_presence_pixels_pooled_by_sum_are_the_presence_gradient(dark, units):
+    view = ImageView(dark)
+    direct = get_method("gws")(view).attribute(units, score="prob", pixel="presence", aggregate="sum")
+    game = view.game(units, direct.target, "prob")
+    pooled = aggregate(pixel_scores(game, "presence"), units.labels, units.max_units, "sum")
+    torch.testing.assert_close(pooled, direct.scores, rtol=1e-3, atol=1e-6)
+
+
+def test_the_default_gws_is_the_variant_the_benchmark_chose(dark, units):
+    """``gws`` without options is the variant ``benchmarks/superpixels.py`` chose (the committed full
+    run), so changing either without the other fails here."""
+    figures = json.loads((ROOT / "benchmarks" / "results" / "superpixels.json").read_text())
+    assert (figures["gws_pixel"], figures["gws_aggregate"]) == (DEFAULT_PIXEL, DEFAULT_AGGREGATE)
+    assert figures["gws_evaluations_per_image"] <= 4 and figures["n_photos"] >= 100
     view = ImageView(dark)
     default = get_method("gws")(view).attribute(units, score="prob")
-    game = view.game(units, default.target, "prob")
-    pooled = aggregate(pixel_scores(game, "presence"), units.labels, units.max_units, "sum")
-    torch.testing.assert_close(pooled, default.scores, rtol=1e-3, atol=1e-6)
+    explicit = get_method("gws")(view).attribute(
+        units, score="prob", pixel=figures["gws_pixel"], aggregate=figures["gws_aggregate"]
+    )
+    torch.testing.assert_close(default.scores, explicit.scores)
+    assert default.evaluations == figures["gws_evaluations_per_image"]
 
 
 def test_integrated_gradients_on_pixels_complete_to_the_score_difference(dark, units):
