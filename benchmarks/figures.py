@@ -470,7 +470,8 @@ def variants_table(results: Mapping[str, Figures]) -> str:
         label = f"`{name}`" + (" (**`gws`**)" if name == f["gws_variant"] else "")
         lines.append(
             f"| {label} | {cell(name + suffix, 0)} | {cell(f'{name}_ms_per_image', 1)} | "
-            f"{cell(f'{name}_speedup_vs_lime_image', 0)} | {cell(f'{name}_spearman_vs_lime_image', 3)} | "
+            f"{cell(f'{name}_speedup_vs_lime_image', 0) if f.get(name + suffix) else ''} | "
+            f"{cell(f'{name}_spearman_vs_lime_image', 3)} | "
             f"{cell(f'{name}_spearman_vs_shapley12', 3)} | {cell(f'{name}_deletion_auc', 3)} |"
         )
     return "\n".join(lines)
