@@ -43,6 +43,7 @@ class GWS(Method):
     one backward pass; a model with no spatial ``(B, C, H, W)`` activation needs another ``pixel``."""
 
     name = "gws"
+    units_type = SuperpixelUnits
 
     def scores(
         self,
