@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from strokelens.cli.app import app, home_option
+from strokelens.models import REGISTRY
 from strokelens.training import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
@@ -145,7 +146,7 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(["doodlenet", "stroke-transformer", "darknet-tiny"]),
+    type=click.Choice(sorted(REGISTRY)),
     required=True,
     help="The frozen model to explain.",
 )
