@@ -1,13 +1,14 @@
 """Learned explainers (wys, fastshap) against the methods they replace, on inputs never trained on.
 
-Sketches: DoodleNet and the stroke transformer explain their predicted class on the SPG test split,
-and DoodleNet also on quickdraw-345x25 (other drawers, 344 classes); each method's deletion and
-insertion AUC, median Spearman agreement with exact Shapley values (sketches with at most 12
-strokes), wall ms and model evaluations per sketch, all from `strokelens.evaluation.evaluate` in one
-run, so the timings compare as ratios. Kernel SHAP (a few hundred evaluations a sketch) runs on the
-first ``--ref-n`` sketches, with fastshap and occlusion beside it (keys ``*_ref``). ``wys``'s class
-specificity: the mean target-class mask over a sketch's strokes against the mean of every other
-class's mask (and the runner-up class's), as the paper compares own-class and other-class masks.
+Sketches: DoodleNet and both stroke transformers (SPG-trained and ``-mixed``) explain their
+predicted class on the SPG test split, and DoodleNet also on quickdraw-345x25 (other drawers, 344
+classes); each method's deletion and insertion AUC, median Spearman agreement with exact Shapley
+values (sketches with at most 12 strokes), wall ms and model evaluations per sketch, all from
+`strokelens.evaluation.evaluate` in one run, so the timings compare as ratios. Kernel SHAP (a few
+hundred evaluations a sketch) runs on the first ``--ref-n`` sketches, with fastshap and occlusion
+beside it (keys ``*_ref``). ``wys``'s class specificity: the mean target-class mask over a sketch's
+strokes against the mean of every other class's mask (and the runner-up class's), as the paper
+compares own-class and other-class masks.
 
 Photos: Tiny Darknet on the held-out test part of the ImageNet sample photos (`photo_split`), at
 about 10 SLIC superpixels (``--segments``) so exact Shapley values (2^K evaluations a photo, about
@@ -71,7 +72,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ref-n", type=int, default=None, help="sketches with Kernel SHAP (default 100; quick 8)")
     p.add_argument("--photos", type=int, default=None, help="held-out photos (default 16; quick 2)")
     p.add_argument("--segments", type=int, default=10, help="superpixels per photo, exact Shapley on all")
-    p.add_argument("--models", default="doodlenet,stroke-transformer,darknet-tiny")
+    p.add_argument("--models", default="doodlenet,stroke-transformer,stroke-transformer-mixed,darknet-tiny")
     p.add_argument(
         "--weights-dir",
         type=Path,
@@ -222,6 +223,8 @@ def main() -> None:
         figures.update(sketch_run(console, "doodlenet", qd, "qd_", args))
     if "stroke-transformer" in models:
         figures.update(sketch_run(console, "stroke-transformer", spg, "st_", args))
+    if "stroke-transformer-mixed" in models:
+        figures.update(sketch_run(console, "stroke-transformer-mixed", spg, "stm_", args))
     if "darknet-tiny" in models:
         figures.update(photo_run(console, args))
 
@@ -240,6 +243,7 @@ def main() -> None:
         ("", "SPG, DoodleNet", "sketch"),
         ("qd_", "qd345, DoodleNet", "sketch"),
         ("st_", "SPG, stroke transformer", "sketch"),
+        ("stm_", "SPG, stroke-transformer-mixed", "sketch"),
         ("photo_", "photos, Tiny Darknet", "photo"),
     ]
     for prefix, label, per in sets:

@@ -199,6 +199,15 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
         (
+            "`stroke-transformer-mixed`, {stm_n_sketches} SPG test sketches: fastshap Spearman vs Shapley; "
+            "deletion AUC fastshap / occlusion / shapley",
+            lambda f: (
+                f"{_n(f['stm_fastshap_spearman_vs_shapley'], 2)} (occlusion "
+                f"{_n(f['stm_occlusion_spearman_vs_shapley'], 2)}); "
+                + _join(f, "stm_{}_deletion_auc", ("fastshap", "occlusion", "shapley"))
+            ),
+        ),
+        (
             "wys class specificity, DoodleNet: own-class / other-class mean mask",
             lambda f: (
                 f"{_n(f['wys_own_mask_mass'], 3)} / {_n(f['wys_other_mask_mass'], 4)} "

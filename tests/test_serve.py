@@ -376,10 +376,15 @@ def test_serve_command_refuses_a_model_twice(capsys):
     assert main(["serve", "--model", "darknet-tiny"]) == 2  # photo models have no canvas
 
 
-def test_a_model_without_learned_weights_offers_no_learned_method(home):
-    """stroke-transformer-mixed ships no fastshap/wys weights: the page neither lists them nor
-    defaults to them, and falls back to the measured default (occlusion)."""
-    mixed = Served.load("stroke-transformer-mixed", home=home)
-    assert not {"fastshap", "wys"} & set(mixed.methods)
-    assert mixed.default_method == "occlusion" and "occlusion" in mixed.methods
+def test_a_model_without_learned_weights_offers_no_learned_method(home, monkeypatch):
+    """Where no fastshap/wys weights ship for the model, the page neither lists them nor defaults to
+    them: it falls back to the measured no-weights default (occlusion)."""
     assert Served.load("stroke-transformer", home=home).default_method == "fastshap"
+
+    def none_ship(*_args, **_kwargs):
+        raise handlers.StrokelensError("no shipped explainer")
+
+    monkeypatch.setattr(handlers, "shipped", none_ship)
+    bare = Served.load("stroke-transformer", home=home)
+    assert not {"fastshap", "wys"} & set(bare.methods)
+    assert bare.default_method == "occlusion" and "occlusion" in bare.methods

@@ -258,11 +258,11 @@ def test_shipped_weights_classify_spg_test_sketches(home):
     assert isinstance(load(), StrokeTransformer)
 
 
-def test_mixed_weights_read_held_out_drawings_better_and_default_to_occlusion(home):
+def test_mixed_weights_read_held_out_drawings_better_and_ship_their_explainers(home):
     """``stroke-transformer-mixed`` ships beside the SPG model with its record; on quickdraw-345x25
-    drawings kept out of its training it beats the SPG model, and with no learned explainer of its
-    own, explain's default for it is a method that needs no weights."""
-    from strokelens.defaults import default_method
+    drawings kept out of its training it beats the SPG model; its own fastshap/wys ship, and the
+    measured default (fastshap) is one of them."""
+    from strokelens.defaults import default_method, weights_ship
     from strokelens.models.stroke_transformer import MIXED_WEIGHTS_NAME, WEIGHTS_DIR
 
     record = json.loads((WEIGHTS_DIR / f"{MIXED_WEIGHTS_NAME}.training.json").read_text())
@@ -275,7 +275,10 @@ def test_mixed_weights_read_held_out_drawings_better_and_default_to_occlusion(ho
     held_out = load_qd345_spg("test", home=home)
     acc = {name: evaluate(m, prepare_sketches(m, held_out)) for name, m in (("mixed", mixed), ("spg", spg))}
     assert acc["mixed"] > acc["spg"] + 0.02
-    assert default_method("stroke-transformer-mixed", "sketch") == "occlusion"
+    assert weights_ship("stroke-transformer-mixed", "fastshap") and weights_ship(
+        "stroke-transformer-mixed", "wys"
+    )
+    assert default_method("stroke-transformer-mixed", "sketch") == "fastshap"
 
 
 def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):

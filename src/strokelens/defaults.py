@@ -91,6 +91,7 @@ class Measured:
 MEASURED = (
     Measured("doodlenet", "sketch", "explainer", "", "sketch", (("faithfulness", "", "sketch"),)),
     Measured("stroke-transformer", "sketch", "explainer", "st_", "sketch"),
+    Measured("stroke-transformer-mixed", "sketch", "explainer", "stm_", "sketch"),
     Measured("darknet-tiny", "image", "explainer", "photo_", "photo", (("superpixels", "", "image"),)),
 )
 
@@ -273,6 +274,7 @@ def help_text() -> str:
 MODEL_TITLES = {
     "doodlenet": "DoodleNet",
     "stroke-transformer": "stroke transformer",
+    "stroke-transformer-mixed": "stroke-transformer-mixed",
     "darknet-tiny": "Tiny Darknet",
 }
 

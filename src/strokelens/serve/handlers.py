@@ -57,8 +57,8 @@ class Served:
         methods = tuple(
             m for m in SKETCH_METHODS if (m != "psla" or view.sketch_points) and learned.get(m, True)
         )
-        # fastshap answers after every stroke; without its weights, the measured default
-        default = "fastshap" if learned["fastshap"] else default_method(name, "sketch")
+        # fastshap answers after every stroke; without its weights, the measured no-weights default
+        default = "fastshap" if learned["fastshap"] else default_method(None, "sketch")
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:
