@@ -213,14 +213,9 @@ def med(values) -> float:
     return float(np.median(arr)) if len(arr) else float("nan")
 
 
-def choose_gws(figures: dict, names: list[str], table: dict) -> str:
-    """The ``gws`` variant (pixel x aggregate) of at most `BUDGET` evaluations that agrees best with
-    lime_image."""
-    cheap = [
-        n
-        for n in names
-        if n in variants(1) and table[n][0] == "gws" and figures[f"{n}_evaluations_per_image"] <= BUDGET
-    ]
+def best_cheap(figures: dict, candidates) -> str:
+    """The candidate of at most `BUDGET` evaluations that agrees best with lime_image."""
+    cheap = [n for n in candidates if figures[f"{n}_evaluations_per_image"] <= BUDGET]
     return max(cheap, key=lambda n: np.nan_to_num(figures[f"{n}_spearman_vs_lime_image"], nan=-2))
 
 
@@ -236,6 +231,7 @@ def main() -> None:
         pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, args.limit).round().astype(int))]
     table = table_of(args)
     names = list(table)
+    variant_names = [n for n in names if n not in METHODS]
     curve_now = set(METHODS)  # the variants' curves wait for the choice
     warm_up(view, [p for p, _ in pairs[: args.batch_size]], device)
     console.print(
@@ -264,13 +260,13 @@ def main() -> None:
         correct.extend((prob_game.full_outputs.argmax(-1) == target).tolist())
         n_ref = max(0, min(args.reference_photos - b, len(chunk)))
         ref_rows = list(range(n_ref))
+        ref_units = units.select(ref_rows) if n_ref else None
         scores = {}
         for name in names:
             if name in REFERENCES:
                 if not n_ref:
                     continue
-                sub = units.select(ref_rows)
-                s, sec, ev = run(view, sub, target[:n_ref], table[name], args.seed)
+                s, sec, ev = run(view, ref_units, target[:n_ref], table[name], args.seed)
                 s = torch.cat([s, torch.full((len(chunk) - n_ref, s.shape[1]), float("nan"))])
                 ms[name].append(1000 * sec / n_ref)
             else:
@@ -280,22 +276,18 @@ def main() -> None:
             evals[name].append(ev)
         reference = scores["lime_image"]
         if n_ref:
-            second, _, _ = run(
-                view, units.select(ref_rows), target[:n_ref], table["lime_image"], args.seed + 1
-            )
+            second, _, _ = run(view, ref_units, target[:n_ref], table["lime_image"], args.seed + 1)
             lime_vs_lime.extend(agreement(second, reference[:n_ref], k[:n_ref])["spearman"].tolist())
+        ref_game = view.game(ref_units, target[:n_ref], "prob") if n_ref else None
         for name, s in scores.items():
             rows = ref_rows if name in REFERENCES else list(range(len(chunk)))
             if name != "lime_image":
                 vs_lime[name].extend(agreement(s[rows], reference[rows], k[rows])["spearman"].tolist())
             if name in curve_now:
-                game = (
-                    view.game(units.select(rows), target[rows], "prob") if name in REFERENCES else prob_game
-                )
-                curves = deletion_insertion(game, s[rows])
+                curves = deletion_insertion(ref_game if name in REFERENCES else prob_game, s[rows])
                 dele[name].extend(curves.deletion_auc.tolist())
                 ins[name].extend(curves.insertion_auc.tolist())
-        kept.append((units, target, {n: s for n, s in scores.items() if n not in curve_now}))
+        kept.append((prob_game, {n: s for n, s in scores.items() if n not in curve_now}))
         # exact Shapley values on ~12-superpixel maps of the first photos
         todo = max(0, min(args.shapley_photos - b, len(chunk)))
         if todo:
@@ -339,10 +331,11 @@ def main() -> None:
             figures[f"{name}_spearman_vs_lime_image"] = med(vs_lime[name])
         if name in vs_shap:
             figures[f"{name}_spearman_vs_shapley12"] = med(vs_shap[name])
-    chosen = choose_gws(figures, names, table)
+    # gws's default: a variant of gws itself (pixel x aggregate)
+    chosen = best_cheap(figures, [n for n in variant_names if table[n][0] == "gws"])
     for name in dict.fromkeys((chosen, OLD_DEFAULT)):  # curves for the choice and what it replaces
-        for units, target, scores in kept:
-            curves = deletion_insertion(view.game(units, target, "prob"), scores[name])
+        for prob_game, scores in kept:
+            curves = deletion_insertion(prob_game, scores[name])
             dele[name].extend(curves.deletion_auc.tolist())
             ins[name].extend(curves.insertion_auc.tolist())
     for name in dele:
@@ -357,10 +350,7 @@ def main() -> None:
     figures["gws_deletion_auc_vs_lime_image"] = (
         figures["gws_deletion_auc"] / figures["lime_image_deletion_auc"]
     )
-    figures["best_cheap_variant"] = max(
-        (n for n in variants(1) if n != "random" and figures[f"{n}_evaluations_per_image"] <= BUDGET),
-        key=lambda n: np.nan_to_num(figures[f"{n}_spearman_vs_lime_image"], nan=-2),
-    )
+    figures["best_cheap_variant"] = best_cheap(figures, [n for n in variant_names if n != "random"])
     print_table(console, figures, names, chosen, args)
     console.print(
         f"gws default: {chosen} (pixel={opts['pixel']}, aggregate={opts['aggregate']}); best variant at "
