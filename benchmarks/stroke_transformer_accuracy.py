@@ -40,8 +40,8 @@ def top1(model, sketches, batch_size: int, device: str) -> tuple[torch.Tensor, t
     return torch.cat(preds) == data.labels, data.labels
 
 
-def measure(name: str, key: str, spg, held_out, args, device: str) -> tuple[dict, torch.Tensor]:
-    """Figures ``{key}_...`` of the shipped model ``name`` and its per-class SPG top-1."""
+def measure(name: str, key: str, spg, held_out, args, device: str) -> tuple[dict, dict[str, float]]:
+    """Figures ``{key}_...`` of the shipped model ``name`` and its SPG top-1 by class name."""
     model = load_model(name, home=args.home, device=device)
     start = time.perf_counter()
     correct, labels = top1(model, spg, args.batch_size, device)
@@ -58,7 +58,7 @@ def measure(name: str, key: str, spg, held_out, args, device: str) -> tuple[dict
         f"{key}_worst_class_top1": round(float(per_class.min()), 4),
         f"{key}_best_class_top1": round(float(per_class.max()), 4),
         f"{key}_sketches_per_second": round(len(spg) / seconds, 1),
-    }, per_class
+    }, dict(zip(model.class_names, per_class.tolist(), strict=True))
 
 
 def main() -> None:
@@ -79,11 +79,8 @@ def main() -> None:
     for key, name in MODELS.items():
         found, per_class = measure(name, key, spg, held_out, args, device)
         figures.update(found)
-        classes = load_model(name).class_names
-        worst = per_class.argsort()[:3].tolist()
-        console.print(
-            f"{name}: weakest classes " + ", ".join(f"{classes[i]} {per_class[i]:.2f}" for i in worst)
-        )
+        worst = sorted(per_class, key=per_class.get)[:3]
+        console.print(f"{name}: weakest classes " + ", ".join(f"{c} {per_class[c]:.2f}" for c in worst))
     table = Table(
         "figure",
         "value",
