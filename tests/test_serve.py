@@ -381,10 +381,7 @@ def test_a_model_without_learned_weights_offers_no_learned_method(home, monkeypa
     them: it falls back to the measured no-weights default (occlusion)."""
     assert Served.load("stroke-transformer", home=home).default_method == "fastshap"
 
-    def none_ship(*_args, **_kwargs):
-        raise handlers.StrokelensError("no shipped explainer")
-
-    monkeypatch.setattr(handlers, "shipped", none_ship)
+    monkeypatch.setattr(handlers, "weights_ship", lambda _model, _method: False)
     bare = Served.load("stroke-transformer", home=home)
     assert not {"fastshap", "wys"} & set(bare.methods)
     assert bare.default_method == "occlusion" and "occlusion" in bare.methods

@@ -15,9 +15,7 @@ import numpy as np
 import torch
 
 from strokelens.attribution import get_method
-from strokelens.defaults import default_method
-from strokelens.errors import StrokelensError
-from strokelens.explainers.explainer import shipped
+from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
@@ -53,7 +51,7 @@ class Served:
 
         view = view_for(load_model(name, home=home))
         assist_view = view_for(load_model(name, home=home))
-        learned = {m: _ships(view, m) for m in ("fastshap", "wys")}
+        learned = {m: weights_ship(name, m) for m in ("fastshap", "wys")}
         methods = tuple(
             m for m in SKETCH_METHODS if (m != "psla" or view.sketch_points) and learned.get(m, True)
         )
@@ -67,15 +65,6 @@ class Served:
     @property
     def max_shapley_units(self) -> int:
         return int(get_method("shapley").max_units or 0)
-
-
-def _ships(view: View, method: str) -> bool:
-    """Whether ``method``'s trained weights for stroke units ship for ``view``'s model."""
-    try:
-        shipped(view, method, "stroke")
-    except StrokelensError:
-        return False
-    return True
 
 
 def _normalises(view: View) -> bool:
