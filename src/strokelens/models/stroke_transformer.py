@@ -57,7 +57,7 @@ from strokelens.sketch import SketchBatch
 
 #: The shipped models: safetensors weights and a JSON file with the config and class names.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-#: ``stroke-transformer``: SPG train split, basic augmentation (the learned explainers fit this one).
+#: ``stroke-transformer``: SPG train split, basic augmentation (the benchmarks measure this one).
 WEIGHTS_NAME = "stroke_transformer_spg"
 #: ``stroke-transformer-mixed``: SPG train plus quickdraw-345x25's train drawings of the SPG classes,
 #: varied augmentation (``strokelens train stroke-transformer --augment varied --extra-repeat 32
@@ -334,7 +334,7 @@ def load(home: str | os.PathLike[str] | None = None) -> StrokeTransformer:
 def load_mixed(home: str | os.PathLike[str] | None = None) -> StrokeTransformer:
     """The stroke transformer trained on SPG train and quickdraw-345x25's train drawings of the SPG
     classes (`strokelens.datasets.load_qd345_spg`) with varied augmentation: better on drawings made
-    outside SPG; no learned explainer ships for it yet (``home`` is not needed)."""
+    outside SPG; its own fastshap and wys explainers ship (``home`` is not needed)."""
     del home
     return _shipped(MIXED_WEIGHTS_NAME)
 
