@@ -47,6 +47,11 @@ from superpixels import slic_near
 SKETCH_METHODS = ["fastshap", "wys", "sla", "ig", "occlusion", "length", "random", "shapley"]
 REF_METHODS = ["kernelshap", "fastshap", "occlusion"]
 PHOTO_METHODS = ["fastshap", "wys", "gws", "gws-ig", "occlusion", "length", "random", "shapley"]
+#: Vector models run on the SPG test split: name -> (figure prefix, table label).
+STROKE_TRANSFORMERS = {
+    "stroke-transformer": ("st_", "SPG, stroke transformer"),
+    "stroke-transformer-mixed": ("stm_", "SPG, stroke-transformer-mixed"),
+}
 FIGS = ("deletion_auc", "insertion_auc", "spearman_vs_shapley", "top1_vs_shapley")
 #: Tiny Darknet's default method (`strokelens.defaults`); its figures are also ``default_photo_*``.
 DEFAULT_PHOTO = default_method("darknet-tiny", "image")
@@ -221,10 +226,9 @@ def main() -> None:
         figures.update(sketch_run(console, "doodlenet", spg, "", args))
         qd = spread(load_qd345(home=args.home), args.qd_n)
         figures.update(sketch_run(console, "doodlenet", qd, "qd_", args))
-    if "stroke-transformer" in models:
-        figures.update(sketch_run(console, "stroke-transformer", spg, "st_", args))
-    if "stroke-transformer-mixed" in models:
-        figures.update(sketch_run(console, "stroke-transformer-mixed", spg, "stm_", args))
+    for name, (prefix, _label) in STROKE_TRANSFORMERS.items():
+        if name in models:
+            figures.update(sketch_run(console, name, spg, prefix, args))
     if "darknet-tiny" in models:
         figures.update(photo_run(console, args))
 
@@ -242,8 +246,7 @@ def main() -> None:
     sets = [
         ("", "SPG, DoodleNet", "sketch"),
         ("qd_", "qd345, DoodleNet", "sketch"),
-        ("st_", "SPG, stroke transformer", "sketch"),
-        ("stm_", "SPG, stroke-transformer-mixed", "sketch"),
+        *((prefix, label, "sketch") for prefix, label in STROKE_TRANSFORMERS.values()),
         ("photo_", "photos, Tiny Darknet", "photo"),
     ]
     for prefix, label, per in sets:
