@@ -12,6 +12,7 @@ from PIL import Image
 from strokelens.cli import main
 from strokelens.datasets import load_qd345, qd345_classes
 from strokelens.errors import StrokelensError
+from strokelens.io.photos import open_image
 from strokelens.models import darknet, doodlenet, load_model
 from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
 from strokelens.sketch import SketchBatch
@@ -88,7 +89,7 @@ def test_imagenet_sample_names_match(dark, home):
 def test_darknet_classifies_real_photos(dark, home):
     photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))
     pairs = darknet.match_imagenet_samples(photos, dark.class_names)[::50]  # 20 photos, all kinds
-    x = torch.stack([darknet.preprocess(darknet.open_image(p)) for p, _ in pairs])
+    x = torch.stack([darknet.preprocess(open_image(p)) for p, _ in pairs])
     y = torch.tensor([i for _, i in pairs])
     with torch.no_grad():
         top = dark(x).topk(5, dim=1).indices
@@ -108,7 +109,7 @@ def test_bad_photo_is_refused(tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(StrokelensError, match=r"x\.jpg: not a readable image"):
-        darknet.open_image(bad)
+        open_image(bad)
 
 
 def test_registry_loads_by_name(home):

@@ -16,7 +16,8 @@ from strokelens.attribution import get_method
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
 from strokelens.explain import explain, save_explanations
-from strokelens.io.photos import CropTransform, load_photos
+from strokelens.io.photos import load_photos
+from strokelens.photo import CropTransform
 from strokelens.models import darknet, load_model
 from strokelens.models.darknet import file_targets
 from strokelens.units import SuperpixelUnits

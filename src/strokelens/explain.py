@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from strokelens.attribution import get_method
-from strokelens.attribution.base import Explanation, check_options
+from strokelens.attribution.base import check_options
+from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
 from strokelens.games import Target, slice_target
 from strokelens.metrics import Curves, deletion_insertion

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 

@@ -16,6 +16,6 @@ from strokelens.attribution import (  # noqa: F401  (importing registers the met
     sla,
     smoothgrad,
 )
-from strokelens.attribution.base import METHODS, Explanation, Method, get_method, register
+from strokelens.attribution.base import METHODS, Method, get_method, register
 
-__all__ = ["METHODS", "Explanation", "Method", "get_method", "register"]
+__all__ = ["METHODS", "Method", "get_method", "register"]

@@ -64,7 +64,8 @@ def photo_logits(model: torch.nn.Module, paths: list[Path]) -> torch.Tensor:
     """Logits of an image model for the photos at ``paths``."""
     import torch
 
-    from strokelens.models.darknet import open_image, preprocess
+    from strokelens.io.photos import open_image
+    from strokelens.models.darknet import preprocess
 
     out = []
     with torch.no_grad():

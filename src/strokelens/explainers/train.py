@@ -24,7 +24,7 @@ from PIL import Image
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, empty_outputs
 from strokelens.explainers.objectives import WysWeights, fastshap_loss, wys_loss
-from strokelens.io.photos import CropTransform, Photo
+from strokelens.photo import CropTransform, Photo
 from strokelens.views.base import View
 from strokelens.views.image import ImageView
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from strokelens.errors import StrokelensError
 from strokelens.home import home_path
-from strokelens.io.photos import MAX_PIXELS, CropTransform, Photo, open_image  # noqa: F401  (re-exported)
+from strokelens.photo import CropTransform, Photo
 from strokelens.models.files import read_class_names
 from strokelens.models.tfjs import TFJSModel, load_tfjs
 

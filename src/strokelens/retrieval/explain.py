@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from strokelens.attribution import get_method
-from strokelens.attribution.base import Explanation, Method, check_options
+from strokelens.attribution.base import Method, check_options
+from strokelens.explanation import Explanation
 from strokelens.attribution.learned import FastSHAP, Wys
 from strokelens.errors import StrokelensError
 from strokelens.retrieval.gallery import Gallery

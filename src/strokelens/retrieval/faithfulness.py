@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
 from strokelens.metrics import Curves, deletion_insertion, ranking
 from strokelens.retrieval.search import cosine_similarity, masked_similarity

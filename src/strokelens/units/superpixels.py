@@ -1,7 +1,7 @@
 """Superpixel units: the units of a photo, computed on the model-input image.
 
 Superpixels come from SLIC (scikit-image) or a label map the user gives, relabelled 0..K-1. Photos
-of any size are centre-cropped and resized first (`strokelens.io.photos.CropTransform`), and the
+of any size are centre-cropped and resized first (`strokelens.photo.CropTransform`), and the
 transform is kept so label maps and scores map back onto the original photo.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from strokelens.errors import StrokelensError
-from strokelens.io.photos import CropTransform, Photo
+from strokelens.photo import CropTransform, Photo
 from strokelens.units.base import Units, rows_list
 
 

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.errors import StrokelensError
-from strokelens.io.photos import Photo, load_photos
+from strokelens.io.photos import load_photos
+from strokelens.photo import Photo
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
 from strokelens.views.base import View
 
@@ -106,7 +107,7 @@ class ImageView(View):
         photos = [load_photos([p])[0] if isinstance(p, (str, os.PathLike)) else p for p in inputs]
         if not all(isinstance(p, Photo) for p in photos):
             bad = next(type(p).__name__ for p in photos if not isinstance(p, Photo))
-            raise StrokelensError(f"an image view takes Photo objects (strokelens.io.photos), got {bad}")
+            raise StrokelensError(f"an image view takes Photo objects (strokelens.photo), got {bad}")
         return SuperpixelUnits.from_photos(
             photos,
             size=self.input_size or 224,

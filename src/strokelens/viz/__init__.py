@@ -1,8 +1,10 @@
-"""Pictures of sketches: SVG text and anti-aliased PNGs with per-stroke or per-point colours."""
+"""Pictures of sketches: SVG text and anti-aliased PNGs with per-stroke or per-point colours.
+
+Colours themselves (`PALETTE`, `to_hex`, `to_rgb`) live in `strokelens.colors`.
+"""
 
 from __future__ import annotations
 
-from strokelens.viz.colors import PALETTE, to_hex, to_rgb
 from strokelens.viz.sketch_image import part_colors, part_legend, sketch_png, sketch_svg
 
-__all__ = ["PALETTE", "part_colors", "part_legend", "sketch_png", "sketch_svg", "to_hex", "to_rgb"]
+__all__ = ["part_colors", "part_legend", "sketch_png", "sketch_svg"]

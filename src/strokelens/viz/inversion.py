@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from strokelens.inversion import InversionResult
-from strokelens.viz.colors import PALETTE, to_rgb
+from strokelens.colors import PALETTE, to_rgb
 
 #: Supersampling factor of the PNG/GIF frames.
 _SS = 3

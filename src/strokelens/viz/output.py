@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.metrics import Curves
 from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.viz.photos import explanation_overlay, write_photo_report

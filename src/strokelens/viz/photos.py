@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.metrics import Curves
 from strokelens.viz.report import write_report
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.metrics import Curves
 from strokelens.viz.scores import curves_png, explanation_png, resample_curve
 

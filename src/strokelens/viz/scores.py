@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-from strokelens.attribution.base import Explanation
+from strokelens.explanation import Explanation
 from strokelens.viz.sketch_image import sketch_png, sketch_svg
 
 #: Positive scores (support the target) red, negative blue, zero light grey.

@@ -2,7 +2,7 @@
 
 Colours come per stroke (``stroke_colors``, one a stroke) or per point (``point_colors``, one for each
 point of ``sketch.points()``, i.e. drawing order, as in `SketchBatch`); the segment from point ``k`` to
-``k + 1`` takes point ``k``'s colour. Any colour form of `strokelens.viz.colors` works (hex strings, RGB
+``k + 1`` takes point ``k``'s colour. Any colour form of `strokelens.colors` works (hex strings, RGB
 tuples in 0..255, float RGB in 0..1), so scores mapped through a colormap can be passed straight in.
 
 The sketch is scaled uniformly and centred in a ``size`` x ``size`` canvas with padding; an optional
@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
-from strokelens.viz.colors import PALETTE, Color, Colors, to_hex, to_rgb
+from strokelens.colors import PALETTE, Color, Colors, to_hex, to_rgb
 
 #: Supersampling factor of `sketch_png`.
 SUPERSAMPLE = 4
