@@ -30,10 +30,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.home import home_path
 from strokelens.io import read_sketches
 from strokelens.jobs import JobFolder, rows_equal
+from strokelens.methods import get_method
 from strokelens.models import load_model
 from strokelens.views import view_for
 

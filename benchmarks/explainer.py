@@ -31,11 +31,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution.learned import explainer_for
 from strokelens.datasets import load_qd345, load_spg, photo_split
 from strokelens.defaults import default_method
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
+from strokelens.explainers.learned import explainer_for
 from strokelens.io.photos import load_photos
 from strokelens.models import load_model
 from strokelens.units import SuperpixelUnits

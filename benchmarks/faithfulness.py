@@ -30,11 +30,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.defaults import default_method
 from strokelens.evaluation import evaluate
+from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.sketch import SketchBatch

@@ -30,8 +30,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
+from strokelens.methods import get_method
 from strokelens.models import load_model
 from strokelens.sketch import Sketch
 from strokelens.views import preprocess, view_for

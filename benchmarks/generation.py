@@ -30,7 +30,6 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
 from strokelens.generation import (
     CompletionData,
@@ -43,6 +42,7 @@ from strokelens.generation import (
     prepare_sketches,
     removed_ink_boxes,
 )
+from strokelens.methods import get_method
 from strokelens.metrics import deletion_insertion
 from strokelens.models.completion import load
 from strokelens.targets import box_mask, region

@@ -26,8 +26,8 @@ from rich.table import Table
 
 from strokelens.datasets import batches, load_qd345, load_spg, spg_classes
 from strokelens.home import home_path
-from strokelens.models import load_model
 from strokelens.io.photos import open_image
+from strokelens.models import load_model
 from strokelens.models.darknet import match_imagenet_samples, preprocess
 from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
 

@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from strokelens.attribution import get_method
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
+from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import RasterSketchView, preprocess

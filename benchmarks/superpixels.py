@@ -45,11 +45,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.attribution import get_method
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
 from strokelens.datasets import photo_split
 from strokelens.io.photos import load_photos
+from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.models.darknet import match_imagenet_samples

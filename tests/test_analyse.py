@@ -22,11 +22,11 @@ from strokelens.analysis import (
     straighten_shapes,
 )
 from strokelens.analysis.components import label_target
-from strokelens.attribution import get_method
 from strokelens.cli import main
 from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
 from strokelens.io import write_sketches
+from strokelens.methods import get_method
 from strokelens.sketch import SketchBatch
 from strokelens.views import view_for
 

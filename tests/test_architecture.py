@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from strokelens.attribution import METHODS, get_method
 from strokelens.attribution.base import method_options
 from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
@@ -16,6 +15,7 @@ from strokelens.evaluation import evaluate
 from strokelens.explain import explain
 from strokelens.games import Game, class_index
 from strokelens.io.photos import load_photos
+from strokelens.methods import METHODS, get_method
 from strokelens.models import load_model
 from strokelens.units import SketchUnits, SuperpixelUnits, Units
 from strokelens.views import EmbeddingView, ImageView, RasterSketchView, VectorSketchView, View, view_for

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from strokelens import StrokelensError
-from strokelens.attribution import METHODS, get_method
 from strokelens.attribution.shapley import coalitions, shapley_from_values
 from strokelens.datasets import load_spg
 from strokelens.games import Game
+from strokelens.methods import METHODS, get_method
 from strokelens.metrics import agreement, deletion_insertion, part_summary, randomized_model
 from strokelens.sketch import SketchBatch
 from strokelens.units import SuperpixelUnits, make_units, piece_units

@@ -9,12 +9,12 @@ import pytest
 import torch
 from captum.attr import FeatureAblation, IntegratedGradients, KernelShap, Lime, NoiseTunnel, Saliency
 
-from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.interop.captum import forward_func, pixel_inputs, presence_inputs, unit_scores
 from strokelens.io.photos import load_photos
+from strokelens.methods import get_method
 from strokelens.models import load_model
 from strokelens.sketch import SketchBatch
 from strokelens.units import make_units

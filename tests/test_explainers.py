@@ -9,7 +9,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from strokelens.attribution import get_method
 from strokelens.cli import main
 from strokelens.cli.app import app
 from strokelens.datasets import load_spg, photo_split
@@ -17,6 +16,7 @@ from strokelens.errors import StrokelensError
 from strokelens.explainers import Explainer, TrainConfig, model_fingerprint, train_explainer
 from strokelens.explainers.objectives import area_loss, efficient, shapley_kernel_coalitions
 from strokelens.io.photos import load_photos
+from strokelens.methods import get_method
 from strokelens.metrics import agreement, randomized_model
 from strokelens.models import load_model
 from strokelens.views import EmbeddingView, view_for

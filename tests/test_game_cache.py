@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.datasets import load_spg
+from strokelens.methods import get_method
 from strokelens.sketch import SketchBatch
 from strokelens.units import piece_units, stroke_units
 from strokelens.views import preprocess, view_for

@@ -9,7 +9,6 @@ import pickle
 import pytest
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.cli import main
 from strokelens.datasets import load_spg
 from strokelens.errors import StrokelensError
@@ -26,6 +25,7 @@ from strokelens.generation import (
     removal_masks,
     removed_ink_boxes,
 )
+from strokelens.methods import get_method
 from strokelens.metrics import deletion_insertion
 from strokelens.models.completion import WEIGHTS_DIR, WEIGHTS_NAME, CompletionNet, load
 from strokelens.sketch import SketchBatch

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from strokelens import Sketch, StrokelensError
-from strokelens.io import read_sketches, read_spg
 from strokelens.colors import to_rgb
+from strokelens.io import read_sketches, read_spg
 from strokelens.viz import part_colors, part_legend, sketch_png, sketch_svg
 
 

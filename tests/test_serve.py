@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from doc_examples import python_blocks
 from serve_live import live_server
-from strokelens.attribution import get_method
 from strokelens.cli.serve import is_loopback
 from strokelens.io import read_sketches
+from strokelens.methods import get_method
 from strokelens.serve import handlers, schemas
 from strokelens.serve.app import create_app
 from strokelens.serve.batcher import Batcher, Busy

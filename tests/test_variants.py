@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.attribution.gws import DEFAULT_AGGREGATE, DEFAULT_PIXEL
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, aggregate, pixel_scores
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
+from strokelens.methods import get_method
 from strokelens.metrics import agreement
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView

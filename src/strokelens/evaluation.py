@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.attribution.base import check_options
-from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
+from strokelens.explanation import Explanation
 from strokelens.games import Target, slice_target
+from strokelens.methods import get_method
 from strokelens.metrics import Curves, agreement, deletion_insertion
 from strokelens.units.base import Units
 from strokelens.views.base import View

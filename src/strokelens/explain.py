@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strokelens.attribution import get_method
 from strokelens.attribution.base import check_options
-from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
+from strokelens.explanation import Explanation
 from strokelens.games import Target, slice_target
+from strokelens.methods import get_method
 from strokelens.metrics import Curves, deletion_insertion
 from strokelens.views.base import View
 

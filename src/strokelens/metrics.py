@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
+from strokelens.explanation import Explanation
 from strokelens.games import Game
 
 HIGHER_IS_BETTER = {

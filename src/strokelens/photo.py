@@ -28,7 +28,6 @@ class Photo:
         return self.image.size
 
 
-
 @dataclass(frozen=True)
 class CropTransform:
     """The centre square ``(left, top, side)`` of a ``width x height`` photo, resized to ``size``.

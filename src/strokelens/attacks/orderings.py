@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.errors import StrokelensError
+from strokelens.methods import get_method
 from strokelens.units.strokes import SketchUnits
 from strokelens.views.base import View
 

@@ -1,5 +1,6 @@
 """Attribution methods, one file each, all with Captum's call shape:
 ``Method(view).attribute(sketches, target=..., units=..., seed=..., **options) -> Explanation``.
+Look methods up by name with `strokelens.methods.get_method` (the learned ones included).
 """
 
 from strokelens.attribution import (  # noqa: F401  (importing registers the methods)
@@ -7,7 +8,6 @@ from strokelens.attribution import (  # noqa: F401  (importing registers the met
     gws,
     integrated_gradients,
     kernel_shap,
-    learned,
     lime,
     lime_image,
     occlusion,
@@ -16,6 +16,6 @@ from strokelens.attribution import (  # noqa: F401  (importing registers the met
     sla,
     smoothgrad,
 )
-from strokelens.attribution.base import METHODS, Method, get_method, register
+from strokelens.attribution.base import Method, register
 
-__all__ = ["METHODS", "Method", "get_method", "register"]
+__all__ = ["Method", "register"]

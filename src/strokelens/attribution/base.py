@@ -2,7 +2,8 @@
 
 ``Method(view).attribute(inputs, target="auto", units="stroke", seed=0, **options)`` returns a
 `strokelens.explanation.Explanation`: a score per unit for every input, what it cost (model
-evaluations, seconds) and the seed. Methods register by name with `register`, so the CLI and benchmarks can look them up.
+evaluations, seconds) and the seed. Methods register by name with `register`; look them up with
+`strokelens.methods.get_method`.
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from strokelens.attacks import SELECTIONS, classify, geometry_attack, removal_attack, stroke_scores
-from strokelens.attribution import METHODS
 from strokelens.cli.app import app, file_stem, files_argument, home_option
 from strokelens.cli.explain import device_option, learned_options, read_all, weights_option
 from strokelens.cli.models import resolve_device
 from strokelens.errors import StrokelensError
 from strokelens.games import class_index, normalise_class_name
 from strokelens.io import write_sketches
+from strokelens.methods import METHODS
 from strokelens.models import INPUT_KINDS, load_model
 from strokelens.viz.attacks import geometry_pair, removal_pair, write_attack_report
 from strokelens.viz.sketch_image import sketch_svg

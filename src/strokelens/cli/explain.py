@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from strokelens.attribution import METHODS, get_method
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.jobs import PROGRESS_FROM, job_options, run_with_progress
 from strokelens.cli.models import ModelSpec, ViewLoader, model_options
 from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
+from strokelens.methods import METHODS, get_method
 from strokelens.models import REGISTRY
 from strokelens.sketch import Sketch
 

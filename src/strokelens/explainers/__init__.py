@@ -6,6 +6,7 @@ al., ICLR 2022) predicts Shapley values per class and unit. `Explainer.create` m
 methods ``wys`` and ``fastshap`` use it like every other attribution method.
 """
 
+from strokelens.explainers import learned  # noqa: F401  (importing registers wys and fastshap)
 from strokelens.explainers.explainer import KINDS, Explainer, ExplainerInfo, model_fingerprint, shipped
 from strokelens.explainers.train import TrainConfig, TrainRecord, train_explainer
 

@@ -39,11 +39,11 @@ import defusedxml
 import defusedxml.ElementTree as DET
 import numpy as np
 
+from strokelens.colors import Colors, to_hex, to_rgb
 from strokelens.errors import StrokelensError
 from strokelens.io.svg_path import _NUM_RE, _Bad, _points_attr, _TooMany, parse_path
 from strokelens.io.svg_transform import parse_transform
 from strokelens.sketch import MAX_POINTS, MAX_STROKES, Sketch
-from strokelens.colors import Colors, to_hex, to_rgb
 
 PathLike = str | os.PathLike[str]
 

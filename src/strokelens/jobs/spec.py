@@ -56,8 +56,9 @@ class JobSpec:
     def check(self, class_names: Sequence[str]) -> None:
         """Refuse, before any work, what would fail for every input alike: an unknown method, option
         or target class (so that it is an error, not a job of skipped rows)."""
-        from strokelens.attribution.base import check_options, get_method
+        from strokelens.attribution.base import check_options
         from strokelens.games import class_index
+        from strokelens.methods import get_method
 
         for name in self.methods:
             check_options(get_method(name), self.options.get(name, {}))

@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.errors import StrokelensError
 from strokelens.jobs.plan import Shard
 from strokelens.jobs.rows import parquet_bytes, schema_for, skipped_row, table
 from strokelens.jobs.spec import JobSpec
+from strokelens.methods import get_method
 from strokelens.views.base import View
 
 

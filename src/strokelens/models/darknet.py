@@ -19,9 +19,9 @@ from PIL import Image
 
 from strokelens.errors import StrokelensError
 from strokelens.home import home_path
-from strokelens.photo import CropTransform, Photo
 from strokelens.models.files import read_class_names
 from strokelens.models.tfjs import TFJSModel, load_tfjs
+from strokelens.photo import CropTransform, Photo
 
 MODEL_DIR = "models/darknet-tiny"
 N_CLASSES = 1000

@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.attribution.base import Method, check_options
-from strokelens.explanation import Explanation
-from strokelens.attribution.learned import FastSHAP, Wys
 from strokelens.errors import StrokelensError
+from strokelens.explainers.learned import FastSHAP, Wys
+from strokelens.explanation import Explanation
+from strokelens.methods import get_method
 from strokelens.retrieval.gallery import Gallery
 from strokelens.sketch import Sketch
 from strokelens.units.base import Units

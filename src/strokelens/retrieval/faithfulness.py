@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from strokelens.explanation import Explanation
 from strokelens.errors import StrokelensError
+from strokelens.explanation import Explanation
 from strokelens.metrics import Curves, deletion_insertion, ranking
 from strokelens.retrieval.search import cosine_similarity, masked_similarity
 from strokelens.views import EmbeddingView

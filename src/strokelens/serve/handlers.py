@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from strokelens.attribution import get_method
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
+from strokelens.methods import get_method
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
 from strokelens.sketch import Sketch
 from strokelens.views import RasterSketchView, View, view_for

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from strokelens.sketch import Sketch, quickdraw_simplified_many
+from strokelens.simplify import quickdraw_simplified_many
+from strokelens.sketch import Sketch
 from strokelens.units.strokes import SketchUnits
 from strokelens.views.base import View
 from strokelens.views.sketch_common import SKETCH_UNIT_OPTIONS, make_sketch_units

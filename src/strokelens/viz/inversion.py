@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from strokelens.inversion import InversionResult
 from strokelens.colors import PALETTE, to_rgb
+from strokelens.inversion import InversionResult
 
 #: Supersampling factor of the PNG/GIF frames.
 _SS = 3

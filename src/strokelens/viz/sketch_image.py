@@ -24,9 +24,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from strokelens.colors import PALETTE, Color, Colors, to_hex, to_rgb
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
-from strokelens.colors import PALETTE, Color, Colors, to_hex, to_rgb
 
 #: Supersampling factor of `sketch_png`.
 SUPERSAMPLE = 4
