@@ -36,6 +36,7 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
+	PYTHONPATH=src $(VENV)/bin/lint-imports  # the layers in pyproject.toml's [tool.importlinter]
 
 test: setup lint
 	$(PY) -m pytest -q -n 2

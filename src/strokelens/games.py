@@ -8,7 +8,7 @@ means the same thing everywhere. Evaluations are counted (one per input row the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -17,7 +17,6 @@ from strokelens.targets import takes_rows
 
 if TYPE_CHECKING:
     from strokelens.units.base import Units
-    from strokelens.views.base import View
 
 #: A target: a class index, a class name, ``"auto"`` (the predicted class), one of those per input,
 #: or a callable mapping model outputs ``(R, ...)`` to scores ``(R,)`` (class logits ``(R, C)``, or any
@@ -25,6 +24,19 @@ if TYPE_CHECKING:
 #: gets the input item of each row.
 Target = int | str | Sequence[int | str] | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
 SCORES = ("logit", "prob", "log-prob")
+
+
+class View(Protocol):
+    """What a game needs of its view: `strokelens.views.base.View` is one. A protocol, so that games
+    sit a floor below views (a view makes games; a game never imports views)."""
+
+    class_names: Sequence[str]
+    outputs_are_logits: bool
+    model: Any
+
+    def outputs(self, z: torch.Tensor, rows: torch.Tensor, **inputs: Any) -> torch.Tensor: ...
+
+    def points(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def normalise_class_name(name: str) -> str:
