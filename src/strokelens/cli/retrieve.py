@@ -66,7 +66,8 @@ def retrieve(
     from strokelens.models import load_model
     from strokelens.retrieval import build_gallery, check_method, embedding_view
     from strokelens.retrieval.explain import probe_method
-    from strokelens.retrieval.run import run_retrieval, save_retrieval
+    from strokelens.retrieval.report import save_retrieval
+    from strokelens.retrieval.run import run_retrieval
 
     if not gallery_files:
         raise StrokelensError("no gallery: pass --gallery FILE (one or more sketch files to search)")

@@ -4,15 +4,15 @@ query, the query coloured by its strokes' scores beside its top match coloured b
 from __future__ import annotations
 
 import html
+import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+from strokelens.retrieval.run import RetrievalRun, records
 from strokelens.viz.report import _STYLE, _img
 from strokelens.viz.scores import explanation_png
 from strokelens.viz.sketch_image import sketch_png
-
-if TYPE_CHECKING:
-    from strokelens.retrieval.run import RetrievalRun
 
 LEGEND = (
     "Left: the query, each stroke coloured by how much it makes the query similar to the match (red "
@@ -83,3 +83,15 @@ def write_retrieval_report(path: str | Path, run: RetrievalRun, title: str) -> P
     parts.append("</body></html>")
     path.write_text("".join(parts), encoding="utf-8")
     return path
+
+
+def save_retrieval(run: RetrievalRun, out_dir: str | os.PathLike[str], title: str) -> list[dict[str, Any]]:
+    """Write ``results.jsonl`` and ``report.html`` to ``out_dir``; returns the records."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    recs = records(run)
+    with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
+        for record in recs:
+            fh.write(json.dumps(record) + "\n")
+    write_retrieval_report(out / "report.html", run, title)
+    return recs

@@ -1,13 +1,11 @@
 """The loop behind ``strokelens retrieve``: embed queries, search the gallery, score the search by
-category, explain the top match of the first queries, and write ``results.jsonl`` and ``report.html``."""
+category and explain the top match of the first queries (`strokelens.retrieval.report.save_retrieval`
+writes ``results.jsonl`` and ``report.html``)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,17 +114,3 @@ def records(run: RetrievalRun) -> list[dict[str, Any]]:
 
 def _round(value: float) -> float | None:
     return None if value != value else round(value, 6)
-
-
-def save_retrieval(run: RetrievalRun, out_dir: str | os.PathLike[str], title: str) -> list[dict[str, Any]]:
-    """Write ``results.jsonl`` and ``report.html`` to ``out_dir``; returns the records."""
-    from strokelens.retrieval.report import write_retrieval_report
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    recs = records(run)
-    with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
-        for record in recs:
-            fh.write(json.dumps(record) + "\n")
-    write_retrieval_report(out / "report.html", run, title)
-    return recs
