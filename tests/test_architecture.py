@@ -1,10 +1,12 @@
 """One architecture for sketches, photos and embeddings: the Units and View protocols, strict
-options and shapes, the embedding view, and one evaluation for every input kind (real data)."""
+options and shapes, the embedding view, and one evaluation for every input kind (real data); and the
+package's shape: no import cycles, no module over 450 lines (the layers are `lint-imports`'s)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import grimp
 import pytest
 import torch
 
@@ -20,6 +22,9 @@ from strokelens.models import load_model
 from strokelens.units import SketchUnits, SuperpixelUnits, Units
 from strokelens.views import EmbeddingView, ImageView, RasterSketchView, VectorSketchView, View, view_for
 from toy import CountUnits, LinearView
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "strokelens"
+MAX_MODULE_LINES = 450
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +215,67 @@ def test_photos_through_any_path_size(darknet, photo_paths):
     from_paths = view.make_units(photo_paths, n_segments=10)
     from_photos = view.make_units(photos, n_segments=10)
     assert torch.equal(from_paths.labels, from_photos.labels)
+
+
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph.modules):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles():
+    """No two modules need each other, counting imports inside functions and under TYPE_CHECKING."""
+    graph = grimp.build_graph("strokelens", exclude_type_checking_imports=False)
+    assert _cycles(graph) == []
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = grimp.ImportGraph()
+    for a, b in (("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d")):
+        graph.add_import(importer=a, imported=b)
+    assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
+
+
+def test_no_module_is_over_450_lines():
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in SRC.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
