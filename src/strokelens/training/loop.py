@@ -133,7 +133,7 @@ def fit(
     console when the bar is on)."""
     start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(config.seed)
-    if callable(task) and not hasattr(task, "loss"):
+    if isinstance(task, type) or not hasattr(task, "loss"):  # a class or function that builds one
         task = task()
     model = task.model
     trained = [p for p in model.parameters() if p.requires_grad]

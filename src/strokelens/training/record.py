@@ -78,8 +78,7 @@ class TrainingRecord:
         out.update(n_train=self.n_train, n_val=self.n_val, train_loss=self.train_loss)
         out[self.score] = self.scores
         out.update(self.figures)
-        best = None if self.best_score is None else round(self.best_score, 6)
-        out.update(best_epoch=self.best_epoch, **{f"best_{self.score}": best})
+        out.update(best_epoch=self.best_epoch, **{f"best_{self.score}": self.best_score})
         for name in ("epochs_run", "stopped", "steps", "skipped_steps", "wall_seconds", "cpu_seconds"):
             out[name] = getattr(self, name)
         out.update(threads=self.threads, device=self.device, loop=self.loop, config=self.config)
