@@ -195,3 +195,17 @@ def test_an_explainer_trains_the_same_twice(home, doodlenet):
     assert (
         explainer.info.training["kind"] == "fastshap" and explainer.info.training["val_loss"] == record.scores
     )
+
+
+def test_the_shipped_training_records_read():
+    """The records the older loops wrote beside the shipped weights read as `TrainingRecord`s."""
+    from strokelens.explainers.explainer import SHIPPED_DIR
+    from strokelens.models.stroke_transformer import WEIGHTS_DIR
+
+    paths = sorted([*SHIPPED_DIR.glob("*.training.json"), *WEIGHTS_DIR.glob("*.training.json")])
+    assert len(paths) >= 10
+    for path in paths:
+        record = TrainingRecord.read(path)
+        assert record.epochs_run >= 1 and 1 <= record.best_epoch <= record.epochs_run, path
+        assert len(record.scores) == record.epochs_run
+        assert min(abs(record.best_score - s) for s in record.scores) < 1e-4, path

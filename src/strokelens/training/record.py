@@ -91,8 +91,14 @@ class TrainingRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingRecord:
-        """Read `to_dict`'s form back."""
+        """Read `to_dict`'s form back (or a record the older loops wrote, which lacks ``validation``)."""
         data = dict(data)
+        if "validation" not in data:
+            data["validation"] = _older_validation(data)
+            config = data.get("config") if isinstance(data.get("config"), dict) else {}
+            data.setdefault("seed", config.get("seed", 0))
+            data.setdefault("epochs_run", len(data.get("train_loss", ())))
+            data.setdefault("epochs", config.get("epochs", data["epochs_run"]))
         try:
             validation = data.pop("validation")
             score = validation["score"]
@@ -123,3 +129,20 @@ class TrainingRecord:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as exc:
             raise StrokelensError(f"{path}: cannot read the training record ({exc})") from None
+
+
+#: Per-epoch figures of the records the three loops wrote before `TrainingRecord`, by score.
+_OLDER = {"val_iou": ("val_loss", "val_threshold"), "val_top1": ("val_top1_by_set",), "val_loss": ()}
+
+
+def _older_validation(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``validation`` entry of a record written before it existed (explainer, stroke transformer
+    or completion model), from the keys it has."""
+    for score, figures in _OLDER.items():
+        if score in data and f"best_{score}" in data:
+            return {
+                "score": score,
+                "higher_is_better": score != "val_loss",
+                "figures": [name for name in figures if name in data],
+            }
+    raise StrokelensError("not a training record: no validation score (val_loss, val_top1, val_iou)")
