@@ -24,7 +24,7 @@ from rich.table import Table
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.inversion import invert
 from strokelens.models import load_model
-from strokelens.training import evaluate, prepare_sketches
+from strokelens.training.sketch_data import evaluate, prepare_sketches
 
 MODELS = ("stroke-transformer", "doodlenet")
 

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from strokelens.datasets import load_qd345_spg, load_spg
 from strokelens.models import load_model
-from strokelens.training import prepare_sketches
+from strokelens.training.sketch_data import prepare_sketches
 
 MODELS = {"stroke_transformer": "stroke-transformer", "stroke_transformer_mixed": "stroke-transformer-mixed"}
 

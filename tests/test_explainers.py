@@ -76,8 +76,8 @@ def test_training_lowers_the_fastshap_loss_and_round_trips(home, view, tmp_path)
     record = train_explainer(
         view, explainer, train, val, TrainConfig(epochs=4, batch_size=16, lr=3e-3), progress=False
     )
-    assert record.epochs_run >= 2 and len(record.val_loss) == record.epochs_run
-    assert min(record.val_loss[1:]) < record.val_loss[0]  # it learns something in a few epochs
+    assert record.epochs_run >= 2 and len(record.scores) == record.epochs_run
+    assert min(record.scores[1:]) < record.scores[0]  # it learns something in a few epochs
     assert explainer.null_outputs is not None and explainer.null_outputs.shape == (345,)
     explainer.save(tmp_path, "mine")
     meta = json.loads((tmp_path / "mine.json").read_text())

@@ -20,14 +20,9 @@ from strokelens.models.stroke_transformer import (
     stroke_grid,
 )
 from strokelens.sketch import Sketch, SketchBatch
-from strokelens.training import (
-    AugmentConfig,
-    augment,
-    evaluate,
-    prepare_sketches,
-    simplified_copies,
-    train_stroke_transformer,
-)
+from strokelens.training.augment import AugmentConfig, augment, simplified_copies
+from strokelens.training.sketch_data import evaluate, prepare_sketches
+from strokelens.training.stroke_transformer import train_stroke_transformer
 
 CLASSES = ["airplane", "alarm clock", "butterfly", "face"]
 
@@ -146,7 +141,7 @@ def test_tiny_config_loss_falls_on_real_sketches(home):
         n_classes=4, d_model=32, n_layers=1, n_heads=2, d_ff=64, lstm_hidden=16, dropout=0.0
     )
     kwargs = dict(out_dir=None, progress=False, batch_size=16, lr=3e-3, warmup_steps=5, use_augment=False)
-    metrics = train_stroke_transformer(cfg, train, train[::4], epochs=8, seed=0, **kwargs)
+    metrics = train_stroke_transformer(cfg, train, train[::4], epochs=8, seed=0, **kwargs).record.to_dict()
     losses = metrics["train_loss"]
     assert losses[-1] < losses[0] - 0.2, losses
 
@@ -157,7 +152,7 @@ def test_training_is_seeded(home, tmp_path):
     runs = [
         train_stroke_transformer(
             cfg, train, train, epochs=2, seed=3, out_dir=tmp_path / str(i), progress=False, batch_size=8
-        )
+        ).record.to_dict()
         for i in range(2)
     ]
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
@@ -220,7 +215,7 @@ def test_training_mixes_extra_drawings_and_scores_each_val_set(home):
         batch_size=8,
         extra_train=extra,
         extra_repeat=3,
-    )
+    ).record.to_dict()
     assert metrics["n_train"] == len(train) + 3 * len(extra) and metrics["n_extra_train"] == len(extra)
     by_set = metrics["val_top1_by_set"]
     assert set(by_set) == {"spg", "qd345"} and all(len(v) == 2 for v in by_set.values())

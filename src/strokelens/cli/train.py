@@ -9,7 +9,7 @@ import click
 
 from strokelens.cli.app import app, home_option
 from strokelens.models import REGISTRY
-from strokelens.training import DEFAULT_EPOCHS
+from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
 
@@ -100,19 +100,15 @@ def stroke_transformer(
 
     from strokelens.datasets import load_qd345_spg, load_spg
     from strokelens.models.stroke_transformer import StrokeTransformerConfig
-    from strokelens.training import (
-        AugmentConfig,
-        evaluate,
-        prepare_sketches,
-        train_stroke_transformer,
-        write_metrics,
-    )
+    from strokelens.training.augment import AugmentConfig
+    from strokelens.training.sketch_data import evaluate, prepare_sketches
+    from strokelens.training.stroke_transformer import train_stroke_transformer
 
     if threads is not None:
         torch.set_num_threads(threads)
     train_set, val_set, test_set = (load_spg(split, home=home) for split in ("train", "val", "test"))
     qd_train, qd_val, qd_test = (load_qd345_spg(split, home=home) for split in ("train", "val", "test"))
-    metrics = train_stroke_transformer(
+    trained = train_stroke_transformer(
         StrokeTransformerConfig(),
         train_set,
         {"spg": val_set, "qd345": qd_val},
@@ -126,15 +122,16 @@ def stroke_transformer(
         extra_train=qd_train if extra_repeat else (),
         extra_repeat=max(1, extra_repeat),
     )
-    model = metrics.pop("model")
-    metrics["data"] = data
-    metrics["extra_data"] = "quickdraw-345x25 (load_qd345_spg train split)" if extra_repeat else None
-    metrics["augment_name"] = augment_name
-    metrics["test_top1"] = round(evaluate(model, prepare_sketches(model, test_set)), 5)
-    metrics["n_test"] = len(test_set)
-    metrics["qd345_test_top1"] = round(evaluate(model, prepare_sketches(model, qd_test)), 5)
-    metrics["n_qd345_test"] = len(qd_test)
-    write_metrics(out_dir / "metrics.json", metrics)
+    model, record = trained.model, trained.record
+    record.info["data"] = data
+    record.info["extra_data"] = "quickdraw-345x25 (load_qd345_spg train split)" if extra_repeat else None
+    record.info["augment_name"] = augment_name
+    record.info["test_top1"] = round(evaluate(model, prepare_sketches(model, test_set)), 5)
+    record.info["n_test"] = len(test_set)
+    record.info["qd345_test_top1"] = round(evaluate(model, prepare_sketches(model, qd_test)), 5)
+    record.info["n_qd345_test"] = len(qd_test)
+    record.write(out_dir / "metrics.json")
+    metrics = record.to_dict()
     keys = ("best_epoch", "best_val_top1", "test_top1", "qd345_test_top1", "wall_seconds", "cpu_seconds")
     click.echo(json.dumps({k: metrics[k] for k in keys}))
 
@@ -190,7 +187,7 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
     type=click.FloatRange(min=0, min_open=True),
     default=18.0,
     show_default=True,
-    help="Stop after the epoch that passes this much training time.",
+    help="Stop at the step that passes this much training time (the cosine schedule ends there).",
 )
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=None, help="Default: 64 (sketches), 16 (photos)."
@@ -306,7 +303,7 @@ def explainer(
         "weights": str(out_dir / f"{name}.safetensors"),
         "epochs_run": record.epochs_run,
         "best_epoch": record.best_epoch,
-        "best_val_loss": round(record.best_val_loss, 5),
+        "best_val_loss": None if record.best_score is None else round(record.best_score, 5),
         "stopped": record.stopped,
         "wall_seconds": record.wall_seconds,
     }
@@ -404,7 +401,7 @@ def completion(
     )
     val, test = CompletionData.make(val_inks, seed + 1), CompletionData.make(test_inks, seed + 2)
     prepare_seconds = time.perf_counter() - start
-    record = train_completion(
+    trained = train_completion(
         config,
         train_inks,
         val,
@@ -417,19 +414,22 @@ def completion(
         progress=not quiet,
         log=(lambda line: click.echo(line, err=True)) if quiet else None,
     )
-    model = record.pop("model")
+    model, record = trained.model, trained.record
     mean = mean_raster(train_inks)
     mean_thr, _ = best_threshold(mean.expand_as(val.full), val)
     figures = completion_iou(model, test, mean, mean_thr)
-    record["prepare_seconds"] = round(prepare_seconds, 1)
-    record["wall_seconds"] = round(time.perf_counter() - start, 1)
-    record["data"] = data
-    record["limit"] = limit
-    record["test"] = {"split": "test", "seed": seed + 2, "mean_raster_threshold": mean_thr, **figures}
+    record.info["prepare_seconds"] = round(prepare_seconds, 1)
+    record.info["data"] = data
+    record.info["limit"] = limit
+    record.info["test"] = {"split": "test", "seed": seed + 2, "mean_raster_threshold": mean_thr, **figures}
+    record.wall_seconds = round(time.perf_counter() - start, 1)  # preparing the data included
     model.save(
-        out_dir, WEIGHTS_NAME, extra={"training": {k: record[k] for k in ("data", "seed", "best_epoch")}}
+        out_dir,
+        WEIGHTS_NAME,
+        extra={"training": {"data": data, "seed": seed, "best_epoch": record.best_epoch}},
     )
-    (out_dir / f"{WEIGHTS_NAME}.training.json").write_text(json.dumps(record, indent=2) + "\n")
+    record.write(out_dir / f"{WEIGHTS_NAME}.training.json")
+    record = record.to_dict()
     keys = ("epochs_run", "best_epoch", "best_val_iou", "threshold", "train_seconds", "wall_seconds")
     summary = {
         **{k: record[k] for k in keys},

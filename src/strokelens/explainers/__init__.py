@@ -8,14 +8,14 @@ methods ``wys`` and ``fastshap`` use it like every other attribution method.
 
 from strokelens.explainers import learned  # noqa: F401  (importing registers wys and fastshap)
 from strokelens.explainers.explainer import KINDS, Explainer, ExplainerInfo, model_fingerprint, shipped
-from strokelens.explainers.train import TrainConfig, TrainRecord, train_explainer
+from strokelens.explainers.train import ExplainerTask, TrainConfig, train_explainer
 
 __all__ = [
     "KINDS",
     "Explainer",
     "ExplainerInfo",
+    "ExplainerTask",
     "TrainConfig",
-    "TrainRecord",
     "model_fingerprint",
     "shipped",
     "train_explainer",

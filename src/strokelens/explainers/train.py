@@ -3,18 +3,17 @@
 The labels are the explanandum's own predictions (each batch's game resolves ``target="auto"``),
 so any sketches or photos train it. Each epoch shuffles the training inputs (seeded), takes Adam
 steps on the explainer's objective (`strokelens.explainers.objectives`), then scores the validation
-inputs with the same objective and a fixed seed; the best epoch's weights are kept, and training stops
-early after ``patience`` epochs without improvement or when ``max_minutes`` have passed. The
-learning rate follows a cosine from ``lr`` to 0 over whichever comes first, the epochs or the minutes,
-so a run cut by the time limit still ends annealed.
+inputs with the same objective and a fixed seed. `ExplainerTask` is this for the one training loop
+(`strokelens.training.fit`): the best epoch's weights are kept, and training stops early after
+``patience`` epochs without improvement or when ``max_minutes`` have passed. The learning rate
+follows a cosine from ``lr`` to 0 over whichever comes first, the epochs or the minutes, so a run cut
+by the time limit still ends annealed.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, empty_outputs
 from strokelens.explainers.objectives import WysWeights, fastshap_loss, wys_loss
 from strokelens.photo import CropTransform, Photo
+from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
 from strokelens.views.base import View
 from strokelens.views.image import ImageView
 
@@ -42,7 +42,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     patience: int = 3
     seed: int = 0
-    #: Stop after this many minutes of training (the epoch under way finishes); None: no limit.
+    #: Stop at the step that passes this many minutes of training (then validate); None: no limit.
     max_minutes: float | None = None
     #: FastSHAP: kernel coalitions per input and step, each paired with its complement.
     pairs: int = 8
@@ -63,28 +63,21 @@ class TrainConfig:
         if self.schedule not in ("cosine", "constant"):
             raise StrokelensError(f"unknown schedule {self.schedule!r}; expected cosine or constant")
 
-
-@dataclass
-class TrainRecord:
-    """What a training run did: per-epoch losses, the best epoch, time and data sizes."""
-
-    kind: str
-    n_train: int
-    n_val: int
-    epochs_run: int = 0
-    best_epoch: int = 0
-    best_val_loss: float = math.inf
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    stopped: str = "epochs"
-    #: Steps whose loss was not finite, skipped (no update); an epoch with no finite step is an error.
-    skipped_steps: int = 0
-    wall_seconds: float = 0.0
-    threads: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def loop(self, progress: bool = True, label: str = "explainer training") -> LoopConfig:
+        """The training loop's settings: Adam, gradients clipped to norm 5."""
+        return LoopConfig(
+            epochs=self.epochs,
+            lr=self.lr,
+            optimiser="adam",
+            weight_decay=self.weight_decay,
+            schedule=Schedule(self.schedule),
+            clip_grad_norm=5.0,
+            patience=self.patience,
+            max_minutes=self.max_minutes,
+            seed=self.seed,
+            progress=progress,
+            label=label,
+        )
 
 
 def _model_input(photo: Photo, size: int) -> Photo:
@@ -131,6 +124,49 @@ def _null_outputs(view: View, explainer: Explainer, sample: Any) -> torch.Tensor
         return empty_outputs(game)[0].cpu()
 
 
+class ExplainerTask:
+    """Train an explainer's network on its objective; the validation score is the same objective on
+    the validation inputs with fixed coalitions (``val_loss``)."""
+
+    score = "val_loss"
+    higher_is_better = False
+
+    def __init__(
+        self,
+        view: View,
+        explainer: Explainer,
+        train_inputs: Sequence[Any],
+        val_inputs: Sequence[Any],
+        config: TrainConfig,
+    ) -> None:
+        self.view, self.explainer, self.config = view, explainer, config
+        self.rng = random.Random(config.seed)
+        self.inputs = _Batches(view, explainer, config)
+        self.train_set, self.val_set = self.inputs.prepare(train_inputs), self.inputs.prepare(val_inputs)
+        explainer.null_outputs = _null_outputs(view, explainer, self.train_set[0])
+        self.model = explainer.net
+        self.n_train, self.n_val = len(self.train_set), len(self.val_set)
+        self.steps_per_epoch = -(-len(self.train_set) // config.batch_size)
+        self.generator = torch.Generator()
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+
+    def batches(self, epoch: int) -> list[list[Any]]:
+        order = list(range(len(self.train_set)))
+        self.rng.shuffle(order)
+        self.generator = torch.Generator().manual_seed(self.config.seed * 1000 + epoch)
+        size = self.config.batch_size
+        return [[self.train_set[j] for j in order[i : i + size]] for i in range(0, len(order), size)]
+
+    def loss(self, batch: list[Any]) -> torch.Tensor:
+        game = self.inputs.game(batch, self.rng, train=True)
+        return _loss(self.explainer, game, self.config, self.generator)
+
+    def validate(self) -> Validation:
+        return Validation(validation_loss(self.view, self.explainer, self.val_set, self.config, self.inputs))
+
+
 def train_explainer(
     view: View,
     explainer: Explainer,
@@ -138,8 +174,7 @@ def train_explainer(
     val_inputs: Sequence[Any],
     config: TrainConfig | None = None,
     progress: bool = True,
-    on_epoch: Callable[[int, float, float], None] | None = None,
-) -> TrainRecord:
+) -> TrainingRecord:
     """Train ``explainer`` (from `Explainer.create`) for ``view``'s frozen model in place; returns
     the record (also stored in ``explainer.info.training``). Seeded: the same call gives the same
     weights on the same machine."""
@@ -150,106 +185,20 @@ def train_explainer(
     kind = explainer.info.kind
     if kind == "wys" and not view.outputs_are_logits:
         raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    batches = _Batches(view, explainer, config)
-    train_set, val_set = batches.prepare(train_inputs), batches.prepare(val_inputs)
-    explainer.null_outputs = _null_outputs(view, explainer, train_set[0])
     frozen = [(p, p.requires_grad) for p in view.model.parameters()]
     for p, _ in frozen:
         p.requires_grad_(False)
     try:
-        return _train(view, explainer, train_set, val_set, config, batches, rng, progress, on_epoch)
+        trained = fit(
+            lambda: ExplainerTask(view, explainer, train_inputs, val_inputs, config),
+            config.loop(progress, f"{kind} training"),
+        )
     finally:  # the explanandum is the caller's: its parameters keep their flags
         for p, flag in frozen:
             p.requires_grad_(flag)
-
-
-def _train(view, explainer, train_set, val_set, config, batches, rng, progress, on_epoch) -> TrainRecord:
-    from tqdm.auto import tqdm
-
-    kind = explainer.info.kind
-    net = explainer.net
-    params = [p for p in net.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    record = TrainRecord(
-        kind=kind,
-        n_train=len(train_set),
-        n_val=len(val_set),
-        threads=torch.get_num_threads(),
-        config=asdict(config),
-    )
-    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    start = time.perf_counter()
-    bad_epochs = 0
-    steps_per_epoch = -(-len(train_set) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    step = 0
-
-    def set_lr() -> None:
-        if config.schedule == "constant":
-            return
-        done = step / total_steps
-        if config.max_minutes is not None:
-            done = max(done, (time.perf_counter() - start) / (60 * config.max_minutes))
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-
-    for epoch in range(1, config.epochs + 1):
-        net.train()
-        order = list(range(len(train_set)))
-        rng.shuffle(order)
-        steps = range(0, len(order), config.batch_size)
-        bar = tqdm(steps, desc=f"{kind} epoch {epoch}", disable=not progress, leave=False, unit="batch")
-        losses = []
-        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        for i in bar:
-            game = batches.game([train_set[j] for j in order[i : i + config.batch_size]], rng, train=True)
-            loss = _loss(explainer, game, config, generator)
-            set_lr()
-            step += 1
-            optimiser.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                record.skipped_steps += 1
-                continue
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(params, 5.0)
-            if not torch.isfinite(norm):  # an overflowing gradient would turn the weights into NaN
-                record.skipped_steps += 1
-                continue
-            optimiser.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
-        if not losses:
-            raise StrokelensError(
-                f"{kind} training diverged: no step of epoch {epoch} had a finite loss (try a lower lr)"
-            )
-        val = validation_loss(view, explainer, val_set, config, batches)
-        train_loss = sum(losses) / len(losses)
-        record.train_loss.append(round(train_loss, 6))
-        record.val_loss.append(round(val, 6))
-        record.epochs_run = epoch
-        if on_epoch is not None:
-            on_epoch(epoch, train_loss, val)
-        if progress:
-            skipped = f" ({record.skipped_steps} non-finite steps skipped)" if record.skipped_steps else ""
-            tqdm.write(
-                f"{kind} epoch {epoch}: train loss {train_loss:.4f}, validation loss {val:.4f}{skipped}"
-            )
-        if math.isfinite(val) and val < record.best_val_loss:
-            record.best_val_loss, record.best_epoch, bad_epochs = val, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= config.patience:
-                record.stopped = "early stop"
-                break
-        if config.max_minutes is not None and time.perf_counter() - start > 60 * config.max_minutes:
-            record.stopped = "time limit"
-            break
-    net.load_state_dict(best_state)
-    net.eval()
-    record.wall_seconds = round(time.perf_counter() - start, 1)
+    record = trained.record
+    record.info["kind"] = kind
+    record.config = asdict(config)
     explainer.info.training = record.to_dict()
     return record
 
