@@ -63,9 +63,7 @@ def methods_where(**capabilities: Any) -> tuple[str, ...]:
         raise StrokelensError(
             f"unknown method capability {', '.join(map(repr, unknown))}; known: {', '.join(CAPABILITIES)}"
         )
-    return tuple(
-        cls.name for cls in listed() if all(_fits(cls, c, v) for c, v in capabilities.items())
-    )
+    return tuple(cls.name for cls in listed() if all(_fits(cls, c, v) for c, v in capabilities.items()))
 
 
 def learned_methods() -> tuple[str, ...]:

@@ -34,7 +34,9 @@ class Cost:
             "2^K" if self.exponential else "",
             "" if not self.per_unit else ("K" if self.per_unit == 1 else f"{self.per_unit:g}K"),
             self.option or "",
-            f"{self.constant:g}" if self.constant or not (self.exponential or self.per_unit or self.option) else "",
+            f"{self.constant:g}"
+            if self.constant or not (self.exponential or self.per_unit or self.option)
+            else "",
         ]
         return " + ".join(t for t in terms if t)
 

@@ -52,7 +52,9 @@ class GWS(GradientAttribution):
     def evaluations(cls, k: int, **options) -> float:
         """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``, else 1."""
         check_options(cls, options)
-        return _pixel_cost(options.get("pixel", DEFAULT_PIXEL), options.get("steps", 16), options.get("samples", 16))
+        return _pixel_cost(
+            options.get("pixel", DEFAULT_PIXEL), options.get("steps", 16), options.get("samples", 16)
+        )
 
     def scores(
         self,

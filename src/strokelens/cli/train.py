@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from strokelens.attribution import learned_methods
 from strokelens.cli.app import app, home_option
 from strokelens.models import REGISTRY
 from strokelens.training import DEFAULT_EPOCHS
@@ -151,7 +152,7 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
     help="The frozen model to explain.",
 )
 @click.option(
-    "--kind", type=click.Choice(["wys", "fastshap"]), required=True, help="Mask or Shapley explainer."
+    "--kind", type=click.Choice(learned_methods()), required=True, help="Mask or Shapley explainer."
 )
 @click.option(
     "--data",

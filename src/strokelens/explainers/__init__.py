@@ -6,15 +6,15 @@ al., ICLR 2022) predicts Shapley values per class and unit. `Explainer.create` m
 methods ``wys`` and ``fastshap`` use it like every other attribution method.
 """
 
-from strokelens.explainers.explainer import KINDS, Explainer, ExplainerInfo, model_fingerprint, shipped
+from strokelens.explainers.explainer import Explainer, ExplainerInfo, kinds, model_fingerprint, shipped
 from strokelens.explainers.train import TrainConfig, TrainRecord, train_explainer
 
 __all__ = [
-    "KINDS",
     "Explainer",
     "ExplainerInfo",
     "TrainConfig",
     "TrainRecord",
+    "kinds",
     "model_fingerprint",
     "shipped",
     "train_explainer",
