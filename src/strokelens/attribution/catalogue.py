@@ -5,7 +5,7 @@ methods that fit, in listing order (`Method.listing`, then name). ``catalogue.js
 is the same facts as data for code that runs without PyTorch (`strokelens.defaults`); a test fails
 while it is stale. Regenerate it after changing a method's capabilities::
 
-    python -m strokelens.attribution.catalogue --write     # `make catalogue`; --check exits 1 when stale
+    python -m strokelens.attribution --write     # `make catalogue`; --check exits 1 when stale
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = CATALOGUE_FILE.read_text(encoding="utf-8") if CATALOGUE_FILE.is_file() else ""
         if current != text:
-            print(f"{CATALOGUE_FILE}: stale; run `python -m strokelens.attribution.catalogue --write`")
+            print(f"{CATALOGUE_FILE}: stale; run `python -m strokelens.attribution --write`")
             return 1
     if args.write:
         CATALOGUE_FILE.write_text(text, encoding="utf-8")
