@@ -186,7 +186,7 @@ def test_defaults_read_the_catalogue():
     """`strokelens.defaults` runs without PyTorch, so it reads the catalogue, not the classes."""
     data = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["methods"]
     assert {m["name"] for m in data} == set(METHODS)
-    assert defaults.LEARNED == learned_methods()
-    assert defaults.BASELINES == methods_where(model_free=True)
-    assert defaults.REFERENCES == methods_where(reference=True)
-    assert defaults.METHODS == methods_where(model_free=False, reference=False)
+    assert learned_methods() == defaults.LEARNED
+    assert methods_where(model_free=True) == defaults.BASELINES
+    assert methods_where(reference=True) == defaults.REFERENCES
+    assert methods_where(model_free=False, reference=False) == defaults.METHODS
