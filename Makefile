@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint bench-quick bench-full defaults figures clean
+.PHONY: setup browser demo test lint bench-quick bench-full catalogue defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -49,6 +49,11 @@ bench-quick: setup
 # Full runs, one at a time (each about 10 minutes at most on 2 CPU cores); then `make defaults figures`.
 bench-full: setup
 	for b in $(BENCHMARKS); do $(PY) $$b --json benchmarks/results/$$(basename $$b .py).json || exit 1; done
+
+# The methods' capabilities as data (src/strokelens/attribution/catalogue.json, which `defaults` reads;
+# tests/test_capabilities.py fails while it is stale).
+catalogue: setup
+	$(PY) -m strokelens.methods --write
 
 # Each model's default method, chosen from benchmarks/results/*.json (src/strokelens/defaults.json;
 # tests/test_defaults.py fails while it is stale). Standard library only, like `figures`.

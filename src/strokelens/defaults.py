@@ -11,8 +11,8 @@ The rule, per shipped model (doodlenet, stroke-transformer: sketches; darknet-ti
 
 1. **Candidates**: every method the model's source run (`MEASURED`: ``explainer.json``, where each
    model's methods are scored against exact Shapley values on held-out inputs, learned explainers
-   included) reports, except the model-free baselines (``random``, ``length``, ``order``) and the
-   exact reference itself (``shapley``).
+   included) reports, except the model-free baselines and the exact reference itself (the methods'
+   capabilities ``model_free`` and ``reference``, read from ``attribution/catalogue.json``).
 2. **Cost**: the most model evaluations per input that any of the model's results files records for
    the method (the source run and `MEASURED`'s cost files; ``*_ref`` figures included). A method whose
    cost grows with the units (occlusion: one evaluation per unit) is thus judged at the unit counts
@@ -47,27 +47,29 @@ from pathlib import Path
 BUDGET = 16
 #: Spearman values this close to the best one count as a tie, broken by deletion AUC.
 NEAR_TIE = 0.02
+#: The methods' capabilities (`strokelens.attribution.catalogue`, as data: this module needs no PyTorch).
+CATALOGUE_FILE = Path(__file__).parent / "attribution" / "catalogue.json"
+
+
+@cache
+def _catalogue() -> list[dict]:
+    return json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["methods"]
+
+
+def _names(**capabilities: object) -> tuple[str, ...]:
+    """The catalogue's methods (in its listing order) with every given capability."""
+    return tuple(m["name"] for m in _catalogue() if all(m[k] == v for k, v in capabilities.items()))
+
+
 #: Model-free baselines: they do not explain the model.
-BASELINES = ("random", "length", "order")
+BASELINES = _names(model_free=True)
 #: The exact reference the others are scored against.
-REFERENCES = ("shapley",)
+REFERENCES = _names(reference=True)
 #: Learned explainers: they need trained weights (shipped, or ``--weights``).
-LEARNED = ("fastshap", "wys")
-#: Methods looked for in the results (any other name is not a candidate).
-METHODS = (
-    "sla",
-    "psla",
-    "ig",
-    "smoothgrad",
-    "occlusion",
-    "gws",
-    "gws-ig",
-    "gws-smoothgrad",
-    "fastshap",
-    "wys",
-    "lime",
-    "kernelshap",
-)
+LEARNED = _names(learned=True)
+#: Methods looked for in the results as candidates (every method that explains the model and is not
+#: the reference; one with no figures in the results is simply absent).
+METHODS = _names(model_free=False, reference=False)
 #: Where the shipped explainers' weights lie (``MODEL_KIND.json`` + ``.safetensors``).
 WEIGHTS_DIR = Path(__file__).parent / "explainers" / "weights"
 #: The packaged choice.

@@ -11,12 +11,11 @@ Every attack is batched: one model pass scores all candidates of all sketches of
 """
 
 from strokelens.attacks.geometry import SELECTIONS, GeometryResult, geometry_attack
-from strokelens.attacks.orderings import ORDERINGS, pool_to_strokes, stroke_scores
+from strokelens.attacks.orderings import pool_to_strokes, stroke_scores
 from strokelens.attacks.removal import RemovalResult, removal_attack
 from strokelens.attacks.transfer import classify, transfer_fooled
 
 __all__ = [
-    "ORDERINGS",
     "SELECTIONS",
     "GeometryResult",
     "RemovalResult",

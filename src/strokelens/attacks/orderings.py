@@ -18,11 +18,6 @@ from strokelens.methods import get_method
 from strokelens.units.strokes import SketchUnits
 from strokelens.views.base import View
 
-#: The orderings the attack benchmark compares (psla is pooled from pieces to strokes).
-ORDERINGS = ("sla", "psla", "ig", "occlusion", "shapley", "fastshap", "wys", "random", "length")
-#: Orderings that do not look at the model, so a goal class changes nothing.
-MODEL_FREE = ("random", "length", "order")
-
 
 def pool_to_strokes(piece_scores: torch.Tensor, unit_stroke: torch.Tensor, n_strokes: int) -> torch.Tensor:
     """``(B, S)``: each stroke's score as the sum of its pieces' scores ``(B, K)`` (``unit_stroke``
@@ -68,7 +63,7 @@ def stroke_scores(
         return scores, expl.evaluations
 
     scores, cost = scores_for(target)
-    if goal is not None and method not in MODEL_FREE:
+    if goal is not None and not method_cls.model_free:  # a goal class changes no model-free order
         against, more = scores_for(goal)
         scores, cost = scores - against, cost + more
     return scores, cost

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
+from strokelens.attribution.cost import Cost
 from strokelens.errors import StrokelensError
 from strokelens.explanation import Explanation
 from strokelens.games import Game, Target
@@ -76,7 +77,11 @@ def check_options(method: type[Method] | Method, options: dict[str, Any]) -> Non
 class Method:
     """Base class: subclasses set ``name`` and implement `scores` on a game, declaring their options
     as keyword-only, typed parameters with defaults (``def scores(self, game, *, seed=0, steps: int = 16)``).
-    An option a method does not declare is an error, never silently ignored."""
+    An option a method does not declare is an error, never silently ignored.
+
+    A method carries its capabilities as class attributes (the family base classes of
+    `strokelens.attribution.families` set most of them); `strokelens.attribution.catalogue` queries
+    them (`methods_where`), so no code elsewhere keeps lists of method names."""
 
     name: ClassVar[str] = ""
     default_units: ClassVar[str] = "stroke"
@@ -86,6 +91,43 @@ class Method:
     units_type: ClassVar[type[Units]] = Units
     #: The most units per input the method accepts (exact Shapley: 2^K evaluations), or None.
     max_units: ClassVar[int | None] = None
+    #: The family (`families`): gradient, perturbation, learned or baseline.
+    family: ClassVar[str] = ""
+    #: A trained explainer: it needs weights (shipped, or ``weights=PATH``).
+    learned: ClassVar[bool] = False
+    #: Takes gradients through the model.
+    needs_gradients: ClassVar[bool] = False
+    #: Looks at no model: a baseline a real explanation must beat.
+    model_free: ClassVar[bool] = False
+    #: The exact ground truth the other methods are scored against.
+    reference: ClassVar[bool] = False
+    #: Evaluates the model on many coalitions of one input's units (a raster view caches coverage).
+    scores_coalitions: ClassVar[bool] = False
+    #: Explains a callable target (a region, a similarity), not only a class.
+    callable_targets: ClassVar[bool] = True
+    #: Needs a view that draws the sketch's own points (P-SLA's point scores).
+    needs_sketch_points: ClassVar[bool] = False
+    #: Answers while a person draws (the server's page and the demo offer it).
+    interactive: ClassVar[bool] = False
+    #: The unit kinds `strokelens evaluate` measures it on by default.
+    evaluated_on: ClassVar[tuple[str, ...]] = ()
+    #: Model evaluations per input as a function of K units (see `evaluations`).
+    cost: ClassVar[Cost] = Cost()
+    #: Where tables and menus list it (ascending, then by name): gradients, occlusion, learned,
+    #: sampling, the reference, the baselines.
+    listing: ClassVar[int] = 100
+
+    @classmethod
+    def takes_units(cls, kind: str) -> bool:
+        """Whether the method works on units of ``kind`` (``stroke``, ``piece``, ``superpixel``)."""
+        return not cls.units_type.KINDS or kind in cls.units_type.KINDS
+
+    @classmethod
+    def evaluations(cls, k: int, **options: Any) -> float:
+        """Model evaluations per input of ``k`` units with ``options`` (checked; defaults filled in)."""
+        check_options(cls, options)
+        full = {n: p.default for n, p in method_options(cls).items()} | options
+        return cls.cost(k, full)
 
     def __init__(self, view: View) -> None:
         self.view = view

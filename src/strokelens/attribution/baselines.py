@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.families import BaselineAttribution
 from strokelens.games import Game
 
 
 @register
-class RandomScores(Method):
+class RandomScores(BaselineAttribution):
     """Uniform random scores, seeded."""
 
     name = "random"
     uses_seed = True
+    evaluated_on = ("stroke", "superpixel")
+    listing = 70
 
     def scores(self, game: Game, *, seed: int = 0):
         gen = torch.Generator().manual_seed(seed)
@@ -21,20 +24,23 @@ class RandomScores(Method):
 
 
 @register
-class StrokeLength(Method):
+class StrokeLength(BaselineAttribution):
     """Longer units score higher: each unit's arc length."""
 
     name = "length"
+    evaluated_on = ("stroke",)
+    listing = 71
 
     def scores(self, game: Game, *, seed: int = 0):
         return game.units.unit_lengths().float(), {}
 
 
 @register
-class DrawingOrder(Method):
+class DrawingOrder(BaselineAttribution):
     """Earlier units score higher (people draw the important strokes first): ``1 - index / K``."""
 
     name = "order"
+    listing = 72
 
     def scores(self, game: Game, *, seed: int = 0):
         idx = torch.arange(game.max_units, device=game.device, dtype=torch.float32)

@@ -15,7 +15,8 @@ the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel na
 from __future__ import annotations
 
 from strokelens.attribution._gradient import presence_gradient
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import check_options, register
+from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.integrated_gradients import IntegratedGradients
 from strokelens.attribution.pixel_scores import (
     AGGREGATES,
@@ -35,7 +36,7 @@ DEFAULT_AGGREGATE = "sum"
 
 
 @register
-class GWS(Method):
+class GWS(GradientAttribution):
     """Gradient-weighted superpixels. ``pixel``: one of `PIXEL_SCORES`; ``aggregate``: one of
     `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` and ``sigma`` (SmoothGrad noise, in
     [0, 1] pixel units). Evaluations per photo: ``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``,
@@ -44,6 +45,16 @@ class GWS(Method):
 
     name = "gws"
     units_type = SuperpixelUnits
+    evaluated_on = ("superpixel",)
+    listing = 20
+
+    @classmethod
+    def evaluations(cls, k: int, **options) -> float:
+        """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``, else 1."""
+        check_options(cls, options)
+        return _pixel_cost(
+            options.get("pixel", DEFAULT_PIXEL), options.get("steps", 16), options.get("samples", 16)
+        )
 
     def scores(
         self,
@@ -66,18 +77,29 @@ class GWS(Method):
         }
 
 
+def _pixel_cost(pixel: str, steps: int, samples: int) -> float:
+    """Evaluations per photo of the pixel technique ``pixel`` (see `strokelens.attribution.pixel_scores`)."""
+    return float(steps if pixel.startswith("ig-") else samples if pixel == "smoothgrad" else 1)
+
+
 def _pooled(game: Game, pixel: str, how: str, steps: int, samples: int, sigma: float, seed: int):
     pixels = pixel_scores(game, pixel, steps=steps, samples=samples, sigma=sigma, seed=seed)
     return aggregate(pixels, game.units.labels.to(pixels.device), game.max_units, how)
 
 
 @register
-class SWAG(Method):
+class SWAG(GradientAttribution):
     """SWAG: each superpixel's mean absolute gradient ``|dF/dx|`` (summed over colour channels);
     ``pixel`` may name another technique of `PIXEL_SCORES`. One forward and one backward pass."""
 
     name = "swag"
     units_type = SuperpixelUnits
+    listing = 23
+
+    @classmethod
+    def evaluations(cls, k: int, **options) -> float:
+        check_options(cls, options)
+        return _pixel_cost(options.get("pixel", "gradient"), 16, 16)
 
     def scores(self, game: Game, *, seed: int = 0, pixel: str = "gradient"):
         return _pooled(game, pixel, "abs-mean", 16, 16, 0.15, seed), {"pixel": pixel}
@@ -89,6 +111,9 @@ class GWSIntegratedGradients(IntegratedGradients):
     forward/backward passes per input; scores sum to about ``game(1) - game(0)``."""
 
     name = "gws-ig"
+    interactive = False
+    evaluated_on = ("superpixel",)
+    listing = 21
 
 
 @register
@@ -96,3 +121,4 @@ class GWSSmoothGrad(SmoothGrad):
     """GWS averaged over ``samples`` randomly thinned presences ``1 - |N(0, sigma)|``, seeded."""
 
     name = "gws-smoothgrad"
+    listing = 22

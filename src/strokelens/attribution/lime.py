@@ -6,17 +6,22 @@ from captum._utils.models.linear_model import SkLearnRidge
 from captum.attr import Lime as CaptumLime
 
 from strokelens.attribution._captum import captum_on_game
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.cost import per_option
+from strokelens.attribution.families import PerturbationAttribution
 from strokelens.games import Game
 
 
 @register
-class Lime(Method):
+class Lime(PerturbationAttribution):
     """Captum LIME: ``n_samples`` random coalitions, weighted by an exponential cosine kernel, fitted
     with ridge regression (``alpha``, as the lime package does). Seeded."""
 
     name = "lime"
     uses_seed = True
+    cost = per_option("n_samples")
+    evaluated_on = ("stroke", "superpixel")
+    listing = 50
 
     def scores(self, game: Game, *, seed: int = 0, n_samples: int = 1000, alpha: float = 1.0):
         def make(forward):

@@ -9,7 +9,9 @@ import io
 import numpy as np
 import torch
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.cost import per_option
+from strokelens.attribution.families import PerturbationAttribution
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
@@ -17,7 +19,7 @@ from strokelens.views.image import ImageView
 
 
 @register
-class LimeImage(Method):
+class LimeImage(PerturbationAttribution):
     """``lime_image.LimeImageExplainer(random_state=seed).explain_instance`` with ``num_samples``
     perturbations, the units' label map as ``segmentation_fn`` and the view's baseline as
     ``hide_color`` (``None``, i.e. each superpixel's mean colour, for the ``mean`` baseline; the
@@ -28,6 +30,9 @@ class LimeImage(Method):
     name = "lime-image"
     uses_seed = True
     units_type = SuperpixelUnits
+    callable_targets = False
+    cost = per_option("n_samples")
+    listing = 52
 
     def scores(
         self,

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import torch
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.cost import EACH_UNIT
+from strokelens.attribution.families import PerturbationAttribution
 from strokelens.games import Game
 
 
 @register
-class Occlusion(Method):
+class Occlusion(PerturbationAttribution):
     """``game(1) - game(1 - e_k)`` for every unit ``k``: K + 1 evaluations per input, batched."""
 
     name = "occlusion"
+    cost = EACH_UNIT
+    interactive = True
+    evaluated_on = ("stroke", "superpixel")
+    listing = 30
 
     def scores(self, game: Game, *, seed: int = 0):
         k = game.max_units

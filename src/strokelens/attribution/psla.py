@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import torch
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.families import GradientAttribution
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 
 
 @register
-class PSLA(Method):
+class PSLA(GradientAttribution):
     """Gradient w.r.t. piece presence at z = 1; ``extras["point_scores"]`` holds ``|dF/dp|`` per point
     of the original sketch ``(B, N)``. One forward and one backward pass."""
 
     name = "psla"
     default_units = "piece"
+    needs_sketch_points = True
+    interactive = True
+    listing = 11
 
     def scores(self, game: Game, *, seed: int = 0):
         if not game.view.sketch_points:

@@ -6,7 +6,9 @@ import math
 
 import torch
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.cost import EVERY_COALITION
+from strokelens.attribution.families import PerturbationAttribution
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 
@@ -37,7 +39,7 @@ def shapley_from_values(values: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @register
-class ExactShapley(Method):
+class ExactShapley(PerturbationAttribution):
     """Shapley values of the game, exactly: ``2^K`` evaluations per input (``K <= 16``), batched.
 
     Inputs are grouped by unit count, so a 4-stroke sketch costs 16 evaluations, not ``2^K_max``.
@@ -45,6 +47,11 @@ class ExactShapley(Method):
 
     name = "shapley"
     max_units = MAX_EXACT_UNITS
+    reference = True
+    cost = EVERY_COALITION
+    interactive = True
+    evaluated_on = ("stroke",)
+    listing = 60
 
     def scores(self, game: Game, *, seed: int = 0):
         k_max = game.max_units

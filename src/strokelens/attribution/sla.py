@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.attribution._gradient import presence_gradient
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import check_options, register
+from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.pixel_scores import check_choice
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
@@ -26,10 +27,13 @@ COMPOSITIONS = ("ink", "additive")
 
 
 @register
-class SLA(Method):
+class SLA(GradientAttribution):
     """Stroke-level attribution: one forward and one backward pass for the whole batch."""
 
     name = "sla"
+    interactive = True
+    evaluated_on = ("stroke",)
+    listing = 10
 
     def scores(self, game: Game, *, seed: int = 0):
         return presence_gradient(game, game.full()), {}
@@ -79,12 +83,19 @@ def composed_gradient(game: Game, z: torch.Tensor, composition: str) -> torch.Te
 
 
 @register
-class SLAVariant(Method):
+class SLAVariant(GradientAttribution):
     """SLA's variants (see the module docstring): ``presence`` (``full``, ``half``, ``full+half``: 1,
     1 and 2 evaluations), ``composition`` (``ink`` or ``additive``), ``pieces`` (0: strokes as they
     are; n > 0: gradient on n pieces a stroke, summed per stroke). The score space is ``score``."""
 
     name = "sla-variant"
+    listing = 14
+
+    @classmethod
+    def evaluations(cls, k: int, **options) -> float:
+        """One evaluation per presence level (``full+half``: 2)."""
+        check_options(cls, options)
+        return float(len(PRESENCES[options.get("presence", "full")]))
 
     def scores(
         self, game: Game, *, seed: int = 0, presence: str = "full", composition: str = "ink", pieces: int = 0

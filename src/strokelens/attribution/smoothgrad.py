@@ -5,16 +5,20 @@ from __future__ import annotations
 import torch
 
 from strokelens.attribution._gradient import presence_gradient
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.cost import per_option
+from strokelens.attribution.families import GradientAttribution
 from strokelens.games import Game
 
 
 @register
-class SmoothGrad(Method):
+class SmoothGrad(GradientAttribution):
     """Mean gradient at ``samples`` presences ``1 - |N(0, sigma)|`` (clamped to [0, 1]), seeded."""
 
     name = "smoothgrad"
     uses_seed = True
+    cost = per_option("samples")
+    listing = 13
 
     def scores(self, game: Game, *, seed: int = 0, samples: int = 16, sigma: float = 0.2):
         gen = torch.Generator().manual_seed(seed)

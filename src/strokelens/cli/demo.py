@@ -13,17 +13,17 @@ from strokelens.cli.app import app, home_option
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.defaults import default_method
 from strokelens.explain import explain
+from strokelens.methods import methods_where
 from strokelens.metrics import part_summary
 from strokelens.models import load_model
 from strokelens.views import view_for
 from strokelens.viz.report import write_report
 
-DEMO_METHODS = ("sla", "psla", "ig", "occlusion", "fastshap", "wys", "shapley")
-
 
 def demo_methods(default: str) -> tuple[str, ...]:
-    """`DEMO_METHODS`, the default method first (added when it is not among them)."""
-    return (default, *(m for m in DEMO_METHODS if m != default))
+    """The interactive methods for stroke units (as the server's page offers them), the default
+    method first (added when it is not among them)."""
+    return (default, *(m for m in methods_where(interactive=True, units="stroke") if m != default))
 
 
 @app.command()

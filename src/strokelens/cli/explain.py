@@ -18,7 +18,7 @@ from strokelens.cli.models import ModelSpec, ViewLoader, model_options
 from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
-from strokelens.methods import METHODS, get_method
+from strokelens.methods import METHODS, get_method, learned_methods, methods_where
 from strokelens.models import REGISTRY
 from strokelens.sketch import Sketch
 
@@ -28,11 +28,10 @@ if TYPE_CHECKING:
 #: Explanations drawn for the report by default: a report page shows about this many.
 DEFAULT_PICTURES = 50
 
-#: The learned explainers, which take --weights.
-LEARNED = ("wys", "fastshap")
+#: What `evaluate` measures by default: the methods evaluated on the input kind's units.
 DEFAULT_EVALUATE = {
-    "sketch": "sla,ig,occlusion,fastshap,wys,lime,kernelshap,shapley,random,length",
-    "image": "gws,gws-ig,occlusion,fastshap,wys,lime,kernelshap,random",
+    "sketch": ",".join(methods_where(evaluated_on="stroke")),
+    "image": ",".join(methods_where(evaluated_on="superpixel")),
 }
 #: Inputs per batch by default.
 DEFAULT_BATCH = {"explain": {"sketch": 32, "image": 8}, "evaluate": {"sketch": 32, "image": 4}}
@@ -89,9 +88,9 @@ def learned_options(methods: list[str], weights: Path | None) -> dict[str, dict[
     learned method is an error."""
     if weights is None:
         return {}
-    learned = [m for m in methods if m in LEARNED]
+    learned = [m for m in methods if get_method(m).learned]
     if not learned:
-        raise StrokelensError(f"--weights is for the learned explainers ({', '.join(LEARNED)})")
+        raise StrokelensError(f"--weights is for the learned explainers ({', '.join(learned_methods())})")
     return {m: {"weights": str(weights)} for m in learned}
 
 

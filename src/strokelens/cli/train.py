@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from strokelens.cli.app import app, home_option
+from strokelens.methods import learned_methods
 from strokelens.models import REGISTRY
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
@@ -148,7 +149,7 @@ EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
     help="The frozen model to explain.",
 )
 @click.option(
-    "--kind", type=click.Choice(["wys", "fastshap"]), required=True, help="Mask or Shapley explainer."
+    "--kind", type=click.Choice(learned_methods()), required=True, help="Mask or Shapley explainer."
 )
 @click.option(
     "--data",

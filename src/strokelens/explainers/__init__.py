@@ -7,15 +7,15 @@ methods ``wys`` and ``fastshap`` use it like every other attribution method.
 """
 
 from strokelens.explainers import learned  # noqa: F401  (importing registers wys and fastshap)
-from strokelens.explainers.explainer import KINDS, Explainer, ExplainerInfo, model_fingerprint, shipped
+from strokelens.explainers.explainer import Explainer, ExplainerInfo, kinds, model_fingerprint, shipped
 from strokelens.explainers.train import ExplainerTask, TrainConfig, train_explainer
 
 __all__ = [
-    "KINDS",
     "Explainer",
     "ExplainerInfo",
     "ExplainerTask",
     "TrainConfig",
+    "kinds",
     "model_fingerprint",
     "shipped",
     "train_explainer",

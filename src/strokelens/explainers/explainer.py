@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from strokelens.games import Game
     from strokelens.views.base import View
 
-KINDS = ("wys", "fastshap")
 #: Where the shipped explainers live (inside the package).
 SHIPPED_DIR = Path(__file__).parent / "weights"
 
@@ -58,6 +57,19 @@ def model_fingerprint(model: nn.Module, cached: bool = True) -> str:
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     _FINGERPRINTS[model] = h.hexdigest()
     return _FINGERPRINTS[model]
+
+
+def kinds() -> tuple[str, ...]:
+    """The explainer kinds: the names of the learned methods (``wys``, ``fastshap``)."""
+    from strokelens.attribution.catalogue import learned_methods  # explainers/learned.py registers them
+
+    return learned_methods()
+
+
+def check_kind(kind: str) -> None:
+    """Refuse a kind that is no learned method's."""
+    if kind not in kinds():
+        raise StrokelensError(f"unknown explainer kind {kind!r}; expected one of {', '.join(kinds())}")
 
 
 def empty_outputs(game: Game) -> torch.Tensor:
@@ -91,8 +103,7 @@ class Explainer:
     """
 
     def __init__(self, net: nn.Module, info: ExplainerInfo, null_outputs: torch.Tensor | None = None) -> None:
-        if info.kind not in KINDS:
-            raise StrokelensError(f"unknown explainer kind {info.kind!r}; expected one of {', '.join(KINDS)}")
+        check_kind(info.kind)
         self.net = net
         self.info = info
         #: Raw explanandum outputs ``(C,)`` on the empty input, where that does not depend on the input.
@@ -112,8 +123,7 @@ class Explainer:
     ) -> Explainer:
         """An untrained explainer of ``kind`` for ``view``'s model (a set network for sketch views,
         a feature decoder for image views)."""
-        if kind not in KINDS:
-            raise StrokelensError(f"unknown explainer kind {kind!r}; expected one of {', '.join(KINDS)}")
+        check_kind(kind)
         n_classes = len(view.class_names)
         units = units or view.units_type.KINDS[0]
         if units not in view.units_type.KINDS:

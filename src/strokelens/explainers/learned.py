@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from strokelens.attribution.base import Method, register
+from strokelens.attribution.base import register
+from strokelens.attribution.families import LearnedAttribution
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, shipped
 from strokelens.games import Game
@@ -34,8 +35,10 @@ def explainer_for(game: Game, kind: str, weights: str = "shipped") -> Explainer:
     return _CACHE[key]
 
 
-class _Learned(Method):
+class _Learned(LearnedAttribution):
     kind: ClassVar[str] = ""
+    interactive = True
+    evaluated_on = ("stroke", "superpixel")
 
     def scores(self, game: Game, *, seed: int = 0, weights: str = "shipped"):
         explainer = explainer_for(game, self.kind, weights)
@@ -48,6 +51,7 @@ class Wys(_Learned):
 
     name = "wys"
     kind = "wys"
+    listing = 41
 
 
 @register
@@ -56,3 +60,4 @@ class FastSHAP(_Learned):
 
     name = "fastshap"
     kind = "fastshap"
+    listing = 40

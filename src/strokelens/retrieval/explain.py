@@ -17,9 +17,8 @@ import torch
 
 from strokelens.attribution.base import Method, check_options
 from strokelens.errors import StrokelensError
-from strokelens.explainers.learned import FastSHAP, Wys
 from strokelens.explanation import Explanation
-from strokelens.methods import get_method
+from strokelens.methods import get_method, methods_where
 from strokelens.retrieval.gallery import Gallery
 from strokelens.sketch import Sketch
 from strokelens.units.base import Units
@@ -45,10 +44,11 @@ def check_method(view: EmbeddingView, name: str, options: dict[str, Any] | None 
     """The method class ``name`` if it can explain a similarity on ``view``, else a `StrokelensError`
     saying why (unknown name, a learned class-score explainer, the wrong kind of units, bad options)."""
     cls = get_method(name)
-    if issubclass(cls, (Wys, FastSHAP)):
+    if cls.learned:
+        usable = ", ".join(methods_where(learned=False, model_free=False, units="stroke"))
         raise StrokelensError(
             f"method {name!r} is a learned explainer trained to predict class scores; it cannot explain "
-            "an embedding similarity (use sla, ig, occlusion, shapley, kernelshap, lime, ...)"
+            f"an embedding similarity (use one of {usable})"
         )
     if not issubclass(view.units_type, cls.units_type) and not issubclass(cls.units_type, view.units_type):
         raise StrokelensError(

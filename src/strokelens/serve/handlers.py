@@ -17,18 +17,13 @@ import torch
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
-from strokelens.methods import get_method
+from strokelens.methods import get_method, methods_where
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
 from strokelens.sketch import Sketch
 from strokelens.views import RasterSketchView, View, view_for
 
-#: The methods the page offers for sketches, fastest first (P-SLA needs a raster view).
-SKETCH_METHODS = ("fastshap", "wys", "sla", "psla", "ig", "occlusion", "shapley")
 #: Stroke location inversion steps for the assist ghost (lr and step clip as published).
 ASSIST_ITERATIONS = 25
-#: Methods that score many coalitions of one drawing: for them a raster view caches each unit's pixel
-#: coverage once per batch; the others render once and skip that cost.
-COALITION_METHODS = ("occlusion", "shapley")
 #: How many of P-SLA's highest-scoring points the assist marks.
 MOVE_POINTS = 12
 
@@ -51,12 +46,16 @@ class Served:
 
         view = view_for(load_model(name, home=home))
         assist_view = view_for(load_model(name, home=home))
-        learned = {m: weights_ship(name, m) for m in ("fastshap", "wys")}
         methods = tuple(
-            m for m in SKETCH_METHODS if (m != "psla" or view.sketch_points) and learned.get(m, True)
+            m
+            for m in sketch_methods()
+            if (view.sketch_points or not get_method(m).needs_sketch_points)
+            and (not get_method(m).learned or weights_ship(name, m))
         )
-        # fastshap answers after every stroke; without its weights, the measured no-weights default
-        default = "fastshap" if learned["fastshap"] else default_method(None, "sketch")
+        # the fastest method answers after every stroke (fastshap where its weights ship); with no
+        # learned explainer, the measured no-weights default
+        fastest = methods[0]
+        default = fastest if get_method(fastest).learned else default_method(None, "sketch")
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:
@@ -64,7 +63,21 @@ class Served:
 
     @property
     def max_shapley_units(self) -> int:
-        return int(get_method("shapley").max_units or 0)
+        return int(get_method(_reference()).max_units or 0)
+
+
+def _reference() -> str:
+    """The exact reference method (exact Shapley values)."""
+    return methods_where(reference=True)[0]
+
+
+def sketch_methods() -> tuple[str, ...]:
+    """The methods the page offers for sketches: the interactive ones on strokes, fastest first (model
+    evaluations per drawing of as many strokes as exact Shapley takes; equal costs in listing order)."""
+    k = int(get_method(_reference()).max_units or 16)
+    return tuple(
+        sorted(methods_where(interactive=True, units="stroke"), key=lambda m: get_method(m).evaluations(k))
+    )
 
 
 def _normalises(view: View) -> bool:
@@ -78,8 +91,10 @@ def _top(probs: torch.Tensor, names: Sequence[str], k: int) -> list[dict]:
 
 
 def _bind_options(view: View, method: str | None) -> dict:
-    """``cache=False`` on a raster view unless ``method`` scores many coalitions (see `COALITION_METHODS`)."""
-    if isinstance(view, RasterSketchView) and method not in COALITION_METHODS:
+    """``cache=False`` on a raster view unless ``method`` scores many coalitions of one drawing (for
+    those a raster view caches each unit's pixel coverage once per batch; the others render once and
+    skip that cost)."""
+    if isinstance(view, RasterSketchView) and (method is None or not get_method(method).scores_coalitions):
         return {"cache": False}
     return {}
 
