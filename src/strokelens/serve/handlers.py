@@ -18,6 +18,7 @@ from strokelens.attribution import get_method
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
+from strokelens.kinds import SKETCH_FILES
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
 from strokelens.sketch import Sketch
 from strokelens.views import RasterSketchView, View, view_for
@@ -56,7 +57,7 @@ class Served:
             m for m in SKETCH_METHODS if (m != "psla" or view.sketch_points) and learned.get(m, True)
         )
         # fastshap answers after every stroke; without its weights, the measured no-weights default
-        default = "fastshap" if learned["fastshap"] else default_method(None, "sketch")
+        default = "fastshap" if learned["fastshap"] else default_method(None, SKETCH_FILES)
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:
