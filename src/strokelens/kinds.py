@@ -105,9 +105,17 @@ class InputFiles(ABC):
         """The files a job with ``limit`` reads from (all of them, or the first ``limit`` photos)."""
         return list(paths) if self.limit_per_file or not limit else list(paths[:limit])
 
+    #: True when a file's name says its input's class (``--target file``).
+    names_classes: ClassVar[bool] = False
+
+    def check_target(self, target: str | int) -> None:
+        """Refuse ``--target file`` for inputs whose file names say no class."""
+        if target == "file" and not self.names_classes:
+            raise StrokelensError(f"--target file names classes by photo file name; {self.words} have labels")
+
     def file_targets(self, inputs: Sequence[Any], class_names: Sequence[str]) -> Any:
         """What ``--target file`` means for ``inputs``: the classes their files name."""
-        raise StrokelensError(f"--target file names classes by photo file name; {self.words} have labels")
+        self.check_target("file")
 
     def unit_options(self, units: str | None, segments: int) -> dict[str, Any]:
         """The options that make units of these inputs from the CLI's ``--units`` and ``--segments``."""
@@ -162,6 +170,7 @@ class PhotoFiles(InputFiles):
     batch_sizes: ClassVar[dict[str, int]] = {"explain": 8, "evaluate": 4}
     limit_per_file = False
     report_fields: ClassVar[dict[str, Any]] = {"score": "logit"}
+    names_classes = True
     #: File name suffixes of photos (lower case).
     suffixes: ClassVar[tuple[str, ...]] = (".jpg", ".jpeg", ".png")
 
@@ -199,7 +208,9 @@ class PhotoFiles(InputFiles):
 
     def unit_options(self, units: str | None, segments: int) -> dict[str, Any]:
         if units is not None:
-            raise StrokelensError(f"--units is for sketches; {self.words} are scored in superpixels (--segments)")
+            raise StrokelensError(
+                f"--units is for sketches; {self.words} are scored in superpixels (--segments)"
+            )
         return {"n_segments": segments}
 
 
@@ -296,7 +307,9 @@ def files_named(name: str | InputFiles) -> InputFiles:
     try:
         return FILES[name]
     except KeyError:
-        raise StrokelensError(f"unknown kind of input files {name!r}; expected one of {', '.join(FILES)}") from None
+        raise StrokelensError(
+            f"unknown kind of input files {name!r}; expected one of {', '.join(FILES)}"
+        ) from None
 
 
 def of(model: Any, among: Iterable[InputKind] | None = None) -> InputKind:

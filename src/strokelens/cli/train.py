@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from strokelens import kinds
 from strokelens.cli.app import app, home_option
+from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
 from strokelens.models import REGISTRY
 from strokelens.training import DEFAULT_EPOCHS
 
@@ -139,7 +141,8 @@ def stroke_transformer(
     click.echo(json.dumps({k: metrics[k] for k in keys}))
 
 
-EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
+#: The data sets learned explainers train on, and the kind of files each holds.
+EXPLAINER_DATA = {"quickdraw-spg": SKETCH_FILES, "imagenet-samples": PHOTO_FILES}
 
 
 @train.command("explainer")
@@ -269,9 +272,10 @@ def explainer(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    photos = INPUT_KINDS[model_name] == "image"
-    data = data or ("imagenet-samples" if photos else "quickdraw-spg")
-    if (EXPLAINER_DATA[data] == "photo") != photos:
+    kind = kinds.parse(INPUT_KINDS[model_name])
+    files, photos = kind.files, not kind.sketches
+    data = data or next(name for name, held in EXPLAINER_DATA.items() if held is files)
+    if EXPLAINER_DATA[data] is not files:
         raise StrokelensError(f"--data {data} does not fit {model_name}, a {INPUT_KINDS[model_name]} model")
     if photos and units is not None:
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
