@@ -99,7 +99,7 @@ def test_parse_and_of():
         input_kind = "vector-sketch"
 
     assert kinds.of(Model()) is kinds.VECTOR_SKETCH
-    with pytest.raises(StrokelensError, match="set model.input_kind"):
+    with pytest.raises(StrokelensError, match=r"set model\.input_kind"):
         kinds.of(object())
     assert kinds.files_named("image") is kinds.PHOTO_FILES
     assert kinds.files_named(kinds.SKETCH_FILES) is kinds.SKETCH_FILES
