@@ -272,8 +272,8 @@ def explainer(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    kind = kinds.parse(INPUT_KINDS[model_name])
-    files, photos = kind.files, not kind.sketches
+    input_kind = kinds.parse(INPUT_KINDS[model_name])
+    files, photos = input_kind.files, not input_kind.sketches
     data = data or next(name for name, held in EXPLAINER_DATA.items() if held is files)
     if EXPLAINER_DATA[data] is not files:
         raise StrokelensError(f"--data {data} does not fit {model_name}, a {INPUT_KINDS[model_name]} model")
