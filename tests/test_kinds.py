@@ -107,6 +107,15 @@ def test_parse_and_of():
         kinds.files_named("photo")
 
 
+def test_kinds_stay_one_instance_through_pickle_and_copy():
+    import copy
+    import pickle
+
+    for obj in (*kinds.KINDS.values(), kinds.SKETCH_FILES, kinds.PHOTO_FILES):
+        assert pickle.loads(pickle.dumps(obj)) is obj and copy.deepcopy(obj) is obj
+    assert repr(kinds.VECTOR_SKETCH) == "kinds.VECTOR_SKETCH"
+
+
 def test_kinds_say_their_files_and_words():
     assert kinds.RASTER_SKETCH.files is kinds.VECTOR_SKETCH.files is kinds.SKETCH_FILES
     assert kinds.IMAGE.files is kinds.PHOTO_FILES and not kinds.IMAGE.sketches

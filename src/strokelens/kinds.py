@@ -121,6 +121,9 @@ class InputFiles(ABC):
         """The options that make units of these inputs from the CLI's ``--units`` and ``--segments``."""
         return {}
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # unpickled (or copied): the one instance
+        return files_named, (self.name,)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -239,8 +242,11 @@ class InputKind(ABC):
         """What figures call one input (``ms_per_sketch``, ``ms_per_image``)."""
         return self.files.name
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # unpickled (or copied): the one instance
+        return parse, (self.name,)
+
     def __repr__(self) -> str:
-        return f"kinds.{type(self).__name__.upper()}"
+        return f"kinds.{self.name.upper().replace('-', '_')}"
 
     def __str__(self) -> str:
         return self.name
