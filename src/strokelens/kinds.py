@@ -70,6 +70,8 @@ class InputFiles(ABC):
     default_units: ClassVar[str | None] = None
     #: Fields added to every record of an explain report.
     report_fields: ClassVar[dict[str, Any]] = {}
+    #: True when a file's name says its input's class (``--target file``).
+    names_classes: ClassVar[bool] = False
 
     def batch_size(self, command: str) -> int:
         """Inputs per batch by default for ``command`` (``explain`` or ``evaluate``)."""
@@ -105,9 +107,6 @@ class InputFiles(ABC):
         """The files a job with ``limit`` reads from (all of them, or the first ``limit`` photos)."""
         return list(paths) if self.limit_per_file or not limit else list(paths[:limit])
 
-    #: True when a file's name says its input's class (``--target file``).
-    names_classes: ClassVar[bool] = False
-
     def check_target(self, target: str | int) -> None:
         """Refuse ``--target file`` for inputs whose file names say no class."""
         if target == "file" and not self.names_classes:
@@ -116,6 +115,7 @@ class InputFiles(ABC):
     def file_targets(self, inputs: Sequence[Any], class_names: Sequence[str]) -> Any:
         """What ``--target file`` means for ``inputs``: the classes their files name."""
         self.check_target("file")
+        raise NotImplementedError(f"{type(self).__name__} names classes but does not say how")
 
     def unit_options(self, units: str | None, segments: int) -> dict[str, Any]:
         """The options that make units of these inputs from the CLI's ``--units`` and ``--segments``."""
