@@ -121,7 +121,7 @@ def learned_options(model_name: str, args) -> dict[str, dict[str, str]]:
 
 def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> dict[str, float]:
     """Own-class against other-class mask mass of the wys explainer, on ``inputs``."""
-    units = view.units_for(inputs, "stroke" if view.input_kind != "image" else None)
+    units = view.units_for(inputs, view.kind.files.default_units)
     game = view.game(units, "auto")
     explainer = explainer_for(game, "wys", weights)
     with torch.no_grad():

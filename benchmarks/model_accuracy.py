@@ -26,9 +26,9 @@ from rich.table import Table
 
 from strokelens.datasets import batches, load_qd345, load_spg, spg_classes
 from strokelens.home import home_path
-from strokelens.io.photos import open_image
+from strokelens.io.photos import match_imagenet_samples, open_image
 from strokelens.models import load_model
-from strokelens.models.darknet import match_imagenet_samples, preprocess
+from strokelens.models.darknet import preprocess
 from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
 
 

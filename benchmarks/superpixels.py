@@ -48,11 +48,10 @@ from rich.table import Table
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
 from strokelens.datasets import photo_split
-from strokelens.io.photos import load_photos
+from strokelens.io.photos import load_photos, match_imagenet_samples
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
-from strokelens.models.darknet import match_imagenet_samples
 from strokelens.units import SuperpixelUnits, slic_labels
 from strokelens.views import ImageView
 

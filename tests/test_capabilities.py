@@ -101,9 +101,11 @@ def test_queries_give_the_orders_the_commands_used():
     from strokelens.cli.explain import DEFAULT_EVALUATE
     from strokelens.serve.handlers import sketch_methods
 
+    from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
+
     assert DEFAULT_EVALUATE == {
-        "sketch": "sla,ig,occlusion,fastshap,wys,lime,kernelshap,shapley,random,length",
-        "image": "gws,gws-ig,occlusion,fastshap,wys,lime,kernelshap,random",
+        SKETCH_FILES: "sla,ig,occlusion,fastshap,wys,lime,kernelshap,shapley,random,length",
+        PHOTO_FILES: "gws,gws-ig,occlusion,fastshap,wys,lime,kernelshap,random",
     }
     assert sketch_methods() == ("fastshap", "wys", "sla", "psla", "ig", "occlusion", "shapley")
     assert demo_methods("occlusion") == ("occlusion", "sla", "psla", "ig", "fastshap", "wys", "shapley")

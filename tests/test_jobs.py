@@ -234,7 +234,8 @@ def test_kill_9_then_resume_loses_and_repeats_no_row(tmp_path, files, home):
 @pytest.mark.slow
 def test_ray_backend_writes_the_same_rows(tmp_path, files, home):
     ray = pytest.importorskip("ray")
-    from strokelens.cli.models import ModelSpec, ViewLoader
+    from strokelens.models.spec import ModelSpec
+    from strokelens.views.loader import ViewLoader
 
     loader = ViewLoader(ModelSpec("doodlenet"), home, "cpu")
     try:

@@ -12,7 +12,7 @@ from PIL import Image
 from strokelens.cli import main
 from strokelens.datasets import load_qd345, qd345_classes
 from strokelens.errors import StrokelensError
-from strokelens.io.photos import open_image
+from strokelens.io.photos import match_imagenet_samples, normalise_name, open_image
 from strokelens.models import darknet, doodlenet, load_model
 from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
 from strokelens.sketch import SketchBatch
@@ -76,11 +76,11 @@ def test_darknet_contract(dark):
 
 def test_imagenet_sample_names_match(dark, home):
     photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))
-    pairs = darknet.match_imagenet_samples(photos, dark.class_names)
+    pairs = match_imagenet_samples(photos, dark.class_names)
     assert len(photos) == 1000 and len(pairs) == 994
     named = {p.name: dark.class_names[i] for p, i in pairs}
     assert named["n01440764_tench.JPEG"] == "tench"
-    assert darknet.normalise_name("Jack-o'-lantern") == "jack o lantern"
+    assert normalise_name("Jack-o'-lantern") == "jack o lantern"
     unmatched = {p.name for p in photos} - set(named)
     ambiguous = {"crane.jpeg", "cardigan.jpeg", "maillot.jpeg"}  # two classes share each name
     assert len(unmatched) == 6 and all(n.lower().split("_", 1)[1] in ambiguous for n in unmatched)
@@ -88,7 +88,7 @@ def test_imagenet_sample_names_match(dark, home):
 
 def test_darknet_classifies_real_photos(dark, home):
     photos = sorted((home / "data" / "imagenet-samples").glob("*.JPEG"))
-    pairs = darknet.match_imagenet_samples(photos, dark.class_names)[::50]  # 20 photos, all kinds
+    pairs = match_imagenet_samples(photos, dark.class_names)[::50]  # 20 photos, all kinds
     x = torch.stack([darknet.preprocess(open_image(p)) for p, _ in pairs])
     y = torch.tensor([i for _, i in pairs])
     with torch.no_grad():

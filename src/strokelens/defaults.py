@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from strokelens.kinds import InputFiles, files_named
+
 #: Model evaluations per input an interactive default may cost.
 BUDGET = 16
 #: Spearman values this close to the best one count as a tie, broken by deletion AUC.
@@ -214,7 +216,7 @@ def choose(results: Mapping[str, Mapping]) -> dict:
             "input_kind": spec.input_kind,
             "method": winner["method"],
             "learned": winner["learned"],
-            "units": "stroke" if winner["learned"] and spec.input_kind == "sketch" else None,
+            "units": files_named(spec.input_kind).default_units if winner["learned"] else None,
             "spearman_vs_shapley": winner["spearman_vs_shapley"],
             "deletion_auc": winner["deletion_auc"],
             "evaluations": winner["evaluations"],
@@ -249,10 +251,12 @@ def packaged() -> dict:
     return json.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
 
 
-def default_method(model: str | None, input_kind: str, units: str | None = None) -> str:
+def default_method(model: str | None, input_kind: str | InputFiles, units: str | None = None) -> str:
     """The default method for the shipped ``model`` (None or an unknown name: a user model of
-    ``input_kind``, "sketch" or "image"). A learned default applies only to the units its weights
-    were trained on; for other ``units`` the kind's no-weights fallback does."""
+    ``input_kind``: its kind of files, or their name, "sketch" or "image"). A learned default applies
+    only to the units its weights were trained on; for other ``units`` the kind's no-weights fallback
+    does."""
+    input_kind = files_named(input_kind).name
     data = packaged()
     entry = data["models"].get(model or "")
     fits = entry is not None and entry["input_kind"] == input_kind
@@ -306,7 +310,7 @@ def markdown_table(data: Mapping) -> str:
                 f"{r['spearman_vs_shapley']:.2f} | {r['deletion_auc']:.3f} | {mark} |"
             )
     for kind, fb in data["fallback"].items():
-        what = "photos" if kind == "image" else "sketches"
+        what = files_named(kind).words
         mean = f" (mean of {len(fb['over'])})" if len(fb["over"]) > 1 else ""
         lines.append(
             f"| your own model ({what}) | **`{fb['method']}`** | {_cost({**fb, 'learned': False})} | "

@@ -104,7 +104,6 @@ class ComponentView(View):
     of the drawing's longer side (the inversion's default 0.1)."""
 
     units_type = ComponentUnits
-    item_name = "sketch"
 
     def __init__(self, view: View, sigma: float = DEFAULT_SIGMA, seed: int = 0) -> None:
         if not view.takes_points or "stroke" not in view.units_type.KINDS:
@@ -118,6 +117,7 @@ class ComponentView(View):
             raise StrokelensError(f"seeds must be non-negative integers, got {seed}")
         self.base = view
         self.model = view.model
+        self.kind = view.kind
         self.class_names = view.class_names
         self.outputs_are_logits = view.outputs_are_logits
         self.max_rows = view.max_rows

@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
-from strokelens.cli.explain import device_option, read_all
-from strokelens.cli.models import ModelSpec, model_options, resolve_device
+from strokelens.cli.options import device_option, model_options, read_all
 from strokelens.errors import StrokelensError
+from strokelens.models.spec import ModelSpec, resolve_device
 
 SCORES = ("log-prob", "prob", "logit")
 
@@ -78,7 +78,7 @@ def analyse_command(
     accuracy with each disturbed on its own, and each one's Shapley share per drawing."""
     from strokelens.analysis import analyse, drawing_labels
 
-    if model_spec.kind() == "image":
+    if not model_spec.kind().sketches:
         raise StrokelensError(f"model {model_spec.name} takes photos; the analysis needs a sketch model")
     sketches = read_all(files, limit)
     model = model_spec.load(home=home, device=resolve_device(device))

@@ -22,17 +22,16 @@ from rich.progress import Progress
 
 from strokelens.attacks import SELECTIONS, classify, geometry_attack, removal_attack, stroke_scores
 from strokelens.cli.app import app, file_stem, files_argument, home_option
-from strokelens.cli.explain import device_option, learned_options, read_all, weights_option
-from strokelens.cli.models import resolve_device
+from strokelens.cli.options import device_option, learned_options, model_options, read_all, weights_option
 from strokelens.errors import StrokelensError
 from strokelens.games import class_index, normalise_class_name
 from strokelens.io import write_sketches
+from strokelens.kinds import RASTER_SKETCH, VECTOR_SKETCH
 from strokelens.methods import METHODS
-from strokelens.models import INPUT_KINDS, load_model
+from strokelens.models.spec import ModelSpec, resolve_device
 from strokelens.viz.attacks import geometry_pair, removal_pair, write_attack_report
 from strokelens.viz.sketch_image import sketch_svg
 
-SKETCH_MODELS = sorted(name for name, kind in INPUT_KINDS.items() if kind != "image")
 #: The removal ordering by default: among the best measured on SPG (benchmarks/results/attack.json)
 #: and free (no model evaluation).
 DEFAULT_ORDERING = "fastshap"
@@ -40,8 +39,8 @@ DEFAULT_ORDERING = "fastshap"
 
 @app.command(name="attack")
 @files_argument
-@click.option(
-    "--model", "model_name", type=click.Choice(SKETCH_MODELS), default="doodlenet", show_default=True
+@model_options(
+    help="Model to attack (a sketch model).", user_models=False, takes=(RASTER_SKETCH, VECTOR_SKETCH)
 )
 @click.option(
     "--attack", "kind", type=click.Choice(["removal", "geometry"]), default="removal", show_default=True
@@ -69,7 +68,7 @@ DEFAULT_ORDERING = "fastshap"
 @home_option
 def attack(
     files,
-    model_name: str,
+    model_spec: ModelSpec,
     kind: str,
     method: str,
     goal: str | None,
@@ -96,7 +95,8 @@ def attack(
         raise StrokelensError(
             "--method orders strokes for --attack removal; the geometry attack uses --selection"
         )
-    view = view_for(load_model(model_name, home=home, device=resolve_device(device)))
+    model_name = model_spec.name
+    view = view_for(model_spec.load(home=home, device=resolve_device(device)))
     if kind == "geometry" and not view.sketch_points:
         raise StrokelensError(
             f"the geometry attack moves the points a raster model draws; {model_name} is not one"

@@ -55,7 +55,7 @@ def demo(out_dir: Path, count: int, home) -> None:
     per_class = {c: [s for s in pool if s.label == c and s.n_strokes <= 12] for c in classes}
     chosen = [per_class[c][r] for r in range(2) for c in classes if len(per_class[c]) > r][:count]
     sketches = view.prepare(chosen)
-    default = default_method("doodlenet", "sketch")
+    default = default_method("doodlenet", view.kind.files)
     explanations, curves = {}, {}
     target = "auto"
     for name in demo_methods(default):

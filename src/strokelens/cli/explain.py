@@ -14,97 +14,36 @@ from rich.table import Table
 
 from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.jobs import PROGRESS_FROM, job_options, run_with_progress
-from strokelens.cli.models import ModelSpec, ViewLoader, model_options
+from strokelens.cli.options import (
+    batch_option,
+    device_option,
+    learned_options,
+    limit_option,
+    model_options,
+    parse_target,
+    segments_option,
+    units_option,
+    weights_option,
+)
 from strokelens.defaults import default_method, help_text
 from strokelens.errors import StrokelensError
-from strokelens.io import read_sketches
-from strokelens.methods import METHODS, get_method, learned_methods, methods_where
-from strokelens.models import REGISTRY
-from strokelens.sketch import Sketch
+from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
+from strokelens.methods import METHODS, get_method, methods_where
+from strokelens.models.spec import ModelSpec
+from strokelens.views.loader import ViewLoader
 
 if TYPE_CHECKING:
     from strokelens.jobs import JobResult
+    from strokelens.kinds import InputFiles
 
 #: Explanations drawn for the report by default: a report page shows about this many.
 DEFAULT_PICTURES = 50
 
-#: What `evaluate` measures by default: the methods evaluated on the input kind's units.
+#: What `evaluate` measures by default: the methods evaluated on the kind of files' units.
 DEFAULT_EVALUATE = {
-    "sketch": ",".join(methods_where(evaluated_on="stroke")),
-    "image": ",".join(methods_where(evaluated_on="superpixel")),
+    SKETCH_FILES: ",".join(methods_where(evaluated_on="stroke")),
+    PHOTO_FILES: ",".join(methods_where(evaluated_on="superpixel")),
 }
-#: Inputs per batch by default.
-DEFAULT_BATCH = {"explain": {"sketch": 32, "image": 8}, "evaluate": {"sketch": 32, "image": 4}}
-
-
-def read_all(files, limit: int | None) -> list[Sketch]:
-    """All drawings of all files (at most ``limit`` per file)."""
-    sketches = [s for f in files for s in read_sketches(f, limit=limit)]
-    if not sketches:
-        raise StrokelensError("no drawings in the given files")
-    return sketches
-
-
-def parse_target(target: str):
-    return int(target) if target.lstrip("-").isdigit() else target
-
-
-model_option = click.option(
-    "--model",
-    "model_name",
-    type=click.Choice(sorted(REGISTRY)),
-    default="doodlenet",
-    show_default=True,
-    help="Model to explain.",
-)
-device_option = click.option(
-    "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)."
-)
-units_option = click.option(
-    "--units",
-    type=click.Choice(["stroke", "piece"]),
-    default=None,
-    help="Units to score (default: the method's own; psla uses pieces).",
-)
-limit_option = click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="At most N drawings per file (photos: N in all).",
-)
-batch_option = click.option(
-    "--batch-size", type=click.IntRange(min=1), default=None, help="Drawings (32) or photos (8) per batch."
-)
-weights_option = click.option(
-    "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A trained explainer (`strokelens train explainer`) for wys/fastshap; default: the shipped one.",
-)
-
-
-def learned_options(methods: list[str], weights: Path | None) -> dict[str, dict[str, str]]:
-    """``{method: {"weights": PATH}}`` for the learned explainers among ``methods``; --weights with no
-    learned method is an error."""
-    if weights is None:
-        return {}
-    learned = [m for m in methods if get_method(m).learned]
-    if not learned:
-        raise StrokelensError(f"--weights is for the learned explainers ({', '.join(learned_methods())})")
-    return {m: {"weights": str(weights)} for m in learned}
-
-
-segments_option = click.option(
-    "--segments",
-    type=click.IntRange(min=2),
-    default=50,
-    show_default=True,
-    help="SLIC superpixels per photo (photo models only).",
-)
-
-
-def _kind(spec: ModelSpec) -> str:
-    return "image" if spec.kind() == "image" else "sketch"
 
 
 def _progress(total: int) -> Progress:
@@ -113,19 +52,16 @@ def _progress(total: int) -> Progress:
 
 def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
     """The view of a model, its inputs (prepared sketches, or photo paths read batch by batch), the
-    options that make their units, and the target (``file``: the class each photo's name spells)."""
+    options that make their units, and the target (``file``: what the files say, see
+    `InputFiles.file_targets`)."""
     view = ViewLoader(spec, home, device)()
+    reader = view.kind.files
     target = parse_target(target)
-    if _kind(spec) == "image":
-        inputs = list(files)[:limit] if limit else list(files)
-        if target == "file":
-            from strokelens.models.darknet import file_targets
-
-            target = file_targets(inputs, view.class_names)
-        return view, inputs, {"n_segments": segments}, target
+    reader.check_target(target)
+    inputs = view.prepare(reader.read(files, limit))
     if target == "file":
-        raise StrokelensError("--target file names classes by photo file name; sketches have labels")
-    return view, view.prepare(read_all(files, limit)), {}, target
+        target = reader.file_targets(inputs, view.class_names)
+    return view, inputs, reader.unit_options(None, segments), target
 
 
 @app.command()
@@ -185,23 +121,20 @@ def explain(
     from strokelens.jobs.pictures import write_pictures
     from strokelens.jobs.plan import check_files
 
-    kind = _kind(model_spec)
-    method = method or default_method(model_spec.name if model_spec.shipped else None, kind, units)
+    reader = model_spec.kind().files
+    method = method or default_method(model_spec.name if model_spec.shipped else None, reader, units)
     options = learned_options([method], weights)
-    if kind == "image" and units is not None:
-        raise StrokelensError("--units is for sketches; photos are explained in superpixels (--segments)")
+    unit_options = reader.unit_options(units, segments)
     target = parse_target(target)
-    if target == "file" and kind == "sketch":
-        raise StrokelensError("--target file names classes by photo file name; sketches have labels")
-    check_files(files, kind)
+    reader.check_target(target)
+    check_files(files, reader)
     loader = ViewLoader(model_spec, home, device)
     view = loader()
-    unit_options = {"n_segments": segments} if kind == "image" else {}
     if get_method(method).unit_kind(view, units) == "piece":
         unit_options["pieces_per_stroke"] = pieces
     spec = JobSpec(
         "explain",
-        kind,
+        reader,
         model_spec.describe(),
         (method,),
         target=target,
@@ -209,25 +142,29 @@ def explain(
         unit_options=unit_options,
         options=options,
         seed=seed,
-        batch_size=batch_size or DEFAULT_BATCH["explain"][kind],
+        batch_size=batch_size or reader.batch_size("explain"),
         shard_size=job["shard_size"],
         limit=limit,
     )
     spec.check(view.class_names)
-    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name)
+    result = run_with_progress(spec, files, out_dir, loader, job, view.kind.item)
     summary = result.summary
-    title = f"strokelens: {method} on {model_spec.name}"
-    if kind == "image":
-        title += f", {segments} superpixels"
+    title = f"strokelens: {method} on {model_spec.name}" + _units_title(unit_options)
     drawn = 0
     if not result.already_finished:
-        extra = {"score": "logit"} if kind == "image" else None
+        extra = dict(reader.report_fields) or None
         drawn = write_pictures(result.folder, spec, view, pictures, title, extra)
-    _echo_job(result, view.item_name)
+    _echo_job(result, reader)
     if drawn:
-        click.echo(f"report: {out_dir / 'report.html'} ({drawn} {PLURAL[view.item_name]} drawn)")
+        click.echo(f"report: {out_dir / 'report.html'} ({drawn} {reader.plural} drawn)")
     if summary["ok"] == 0:
-        raise StrokelensError(f"no {view.item_name} could be explained ({summary['skipped']} skipped)")
+        raise StrokelensError(f"no {view.kind.item} could be explained ({summary['skipped']} skipped)")
+
+
+def _units_title(unit_options: dict) -> str:
+    """``, N superpixels`` for photos (the units' count is an option), else nothing."""
+    n = unit_options.get("n_segments")
+    return f", {n} superpixels" if n is not None else ""
 
 
 @app.command()
@@ -236,8 +173,9 @@ def explain(
 @click.option(
     "--methods",
     default=None,
-    help=f"Comma-separated method names (default: {DEFAULT_EVALUATE['sketch']} for sketches, "
-    f"{DEFAULT_EVALUATE['image']} for photos).",
+    help="Comma-separated method names (default: "
+    + ", ".join(f"{names} for {files.words}" for files, names in DEFAULT_EVALUATE.items())
+    + ").",
 )
 @click.option("--target", default="auto", show_default=True)
 @click.option("--units", type=click.Choice(["stroke", "piece"]), default=None, help="Sketch units (stroke).")
@@ -285,32 +223,31 @@ def evaluate(
     agreement with exact Shapley values, and cost."""
     from strokelens.evaluation import evaluate as run_evaluate
 
-    kind = _kind(model_spec)
-    names = [m.strip() for m in (methods or DEFAULT_EVALUATE[kind]).split(",") if m.strip()]
+    reader = model_spec.kind().files
+    names = [m.strip() for m in (methods or DEFAULT_EVALUATE[reader]).split(",") if m.strip()]
     for name in names:
         get_method(name)
     options = learned_options(names, weights)
-    if kind == "image" and units is not None:
-        raise StrokelensError("--units is for sketches; photos are evaluated in superpixels (--segments)")
+    unit_options = reader.unit_options(units, segments)
     if out_dir is None and (job["resume"] or job["backend"] != "local"):
         raise StrokelensError("--resume and --backend are for dataset jobs: give --out DIR")
-    batch_size = batch_size or DEFAULT_BATCH["evaluate"][kind]
-    unit_kind = units or "stroke" if kind == "sketch" else None
+    batch_size = batch_size or reader.batch_size("evaluate")
+    unit_kind = units or reader.default_units
     if out_dir is not None:
         from strokelens.jobs import JobSpec
         from strokelens.jobs.plan import check_files
 
-        check_files(files, kind)
+        check_files(files, reader)
         loader = ViewLoader(model_spec, home, device)
         view = loader()
         spec = JobSpec(
             "evaluate",
-            kind,
+            reader,
             model_spec.describe(),
             tuple(names),
             target=parse_target(target),
             units=unit_kind,
-            unit_options={"n_segments": segments} if kind == "image" else {},
+            unit_options=unit_options,
             options=options,
             seed=seed,
             batch_size=batch_size,
@@ -318,13 +255,13 @@ def evaluate(
             limit=limit,
         )
         spec.check(view.class_names)
-        result = run_with_progress(spec, files, out_dir, loader, job, view.item_name)
-        _echo_job(result, view.item_name)
+        result = run_with_progress(spec, files, out_dir, loader, job, view.kind.item)
+        _echo_job(result, reader)
         summary = result.summary["figures"]
         count = result.summary["rows"] // len(names)
     else:
         view, inputs, unit_options, target = prepare(model_spec, files, limit, device, home, segments, target)
-        if kind == "sketch":
+        if unit_kind is not None:
             unit_options["kind"] = unit_kind
         with _progress(len(inputs)) as progress:
             task = progress.add_task(f"{len(names)} methods on {len(inputs)} inputs", total=len(inputs))
@@ -341,27 +278,20 @@ def evaluate(
             )
         summary = {name: rep.summary() for name, rep in reports.items()}
         count = len(inputs)
-    per = view.item_name
-    if kind == "image":
-        title = f"{count} photos, {model_spec.name}, {segments} superpixels"
-    else:
-        title = f"{count} drawings, {model_spec.name}, {unit_kind} units"
-    _print_summary(summary, per, title)
+    units_title = _units_title(unit_options) or f", {unit_kind} units"
+    title = f"{count} {reader.plural}, {model_spec.name}" + units_title
+    _print_summary(summary, view.kind.item, title)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
-#: What one input is called in messages, by the view's ``item_name``.
-PLURAL = {"sketch": "drawings", "image": "photos"}
-
-
-def _echo_job(result: JobResult, per: str) -> None:
+def _echo_job(result: JobResult, reader: InputFiles) -> None:
     """What a job did, in a few lines: rows, speed, skipped rows and their commonest reasons."""
     summary, folder = result.summary, result.folder
     if result.already_finished:
         click.echo(f"{folder.path} holds a finished job: {summary['rows']} rows, nothing left to do")
     elif result.computed_rows:
-        done, many = result.computed_inputs, PLURAL.get(per, per)
+        done, many = result.computed_inputs, reader.plural
         rate = done / max(result.seconds, 1e-9)
         click.echo(f"{done} {many} done in {result.seconds:.1f} s ({rate:,.0f} {many}/s)")
     click.echo(f"{summary['ok']} rows, {summary['skipped']} skipped: {folder.shards_dir}")

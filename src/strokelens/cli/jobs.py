@@ -20,10 +20,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from strokelens.cli.models import ViewLoader
-
 if TYPE_CHECKING:
     from strokelens.jobs import JobResult, JobSpec
+    from strokelens.views.loader import ViewLoader
 
 #: Show a progress bar from this many drawings on.
 PROGRESS_FROM = 5

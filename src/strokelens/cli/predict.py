@@ -17,22 +17,25 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from strokelens import kinds
 from strokelens.cli.app import app, files_argument, home_option
-from strokelens.cli.models import ModelSpec, model_options
+from strokelens.cli.options import model_options
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
+from strokelens.kinds import PHOTO_FILES
+from strokelens.models.spec import ModelSpec
 from strokelens.sketch import Sketch
 
 if TYPE_CHECKING:
     import torch
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+PHOTO_SUFFIXES = PHOTO_FILES.suffixes
 #: Drawings or photos classified in one forward pass.
 BATCH = 256
 
 
 def is_photo(path: Path) -> bool:
-    return path.suffix.lower() in PHOTO_SUFFIXES
+    return PHOTO_FILES.matches(path)
 
 
 def sketch_logits(model: torch.nn.Module, sketches: list[Sketch]) -> torch.Tensor:
@@ -45,13 +48,13 @@ def sketch_logits(model: torch.nn.Module, sketches: list[Sketch]) -> torch.Tenso
 
     from strokelens.datasets import batches
 
-    kind = getattr(model, "input_kind", None)
-    if kind == "raster-sketch":
+    kind = kinds.of(model)
+    if kind is kinds.RASTER_SKETCH:
         from strokelens.render import QuickDrawBitmap
 
         render = getattr(model, "raster_preset", None) or QuickDrawBitmap(size=model.input_size)
         forward = lambda b: model(render(b))  # noqa: E731
-    elif kind == "vector-sketch":
+    elif kind is kinds.VECTOR_SKETCH:
         forward = model.classify
     else:
         raise StrokelensError(f"{type(model).__name__} ({kind} input) does not take sketches")
@@ -108,13 +111,11 @@ def predict(
     model_name = model_spec.name
     # Check the files against a shipped model before loading it (and PyTorch).
     kind = model_spec.kind()
-    if kind == "image":
+    if not kind.sketches:
         not_photos = [str(f) for f, p in zip(files, photos, strict=True) if not p]
         if not_photos:
             raise StrokelensError(f"{not_photos[0]}: model {model_name} takes photos (.jpg, .jpeg, .png)")
-        for f in files:
-            if not f.is_file():
-                raise StrokelensError(f"no such file: {f}")
+        PHOTO_FILES.check_all(files)
         items = [{"source": str(f), "index": 0, "label": None} for f in files]
         model = model_spec.load(home=home)
         logits = photo_logits(model, list(files))

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, home_option
-from strokelens.cli.explain import device_option, limit_option, model_option, read_all
-from strokelens.cli.models import resolve_device
+from strokelens.cli.options import device_option, limit_option, model_options, read_all
 from strokelens.errors import StrokelensError
+from strokelens.models.spec import ModelSpec, resolve_device
 
 #: Queries the printed table shows (results.jsonl has them all).
 TABLE_ROWS = 20
@@ -34,7 +34,7 @@ def _read(files, limit, what: str):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Sketch file(s) to search (repeat the option for several files).",
 )
-@model_option
+@model_options(user_models=False)
 @click.option("--method", default="sla", show_default=True, help="Attribution method explaining the matches.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Matches per query.")
 @click.option(
@@ -57,13 +57,22 @@ def _read(files, limit, what: str):
 @device_option
 @home_option
 def retrieve(
-    query_files, gallery_files, model_name, method, top, n_explain, seed, out_dir, limit, device, home
+    query_files,
+    gallery_files,
+    model_spec: ModelSpec,
+    method,
+    top,
+    n_explain,
+    seed,
+    out_dir,
+    limit,
+    device,
+    home,
 ):
     """Search a gallery of sketches for every drawing in QUERY_FILES; explain the top matches in strokes.
 
     The gallery is the --gallery files; sketches are ranked by the cosine similarity of the model's
     embedding (the input of its last linear layer), a query's own drawing never among its results."""
-    from strokelens.models import load_model
     from strokelens.retrieval import build_gallery, check_method, embedding_view
     from strokelens.retrieval.explain import probe_method
     from strokelens.retrieval.report import save_retrieval
@@ -71,10 +80,10 @@ def retrieve(
 
     if not gallery_files:
         raise StrokelensError("no gallery: pass --gallery FILE (one or more sketch files to search)")
-    model = load_model(model_name, home=home, device=resolve_device(device))
-    if model.input_kind == "image":
+    model_name = model_spec.name
+    if not model_spec.kind().sketches:
         raise StrokelensError(f"retrieve searches sketches; {model_name} is a photo model")
-    view = embedding_view(model)
+    view = embedding_view(model_spec.load(home=home, device=resolve_device(device)))
     if n_explain:
         check_method(view, method)
     queries = _read(query_files, limit, "queries")

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from strokelens.cli.app import app, home_option
+from strokelens.cli.options import shipped_models
 from strokelens.errors import StrokelensError
-from strokelens.models import INPUT_KINDS
+from strokelens.kinds import RASTER_SKETCH, VECTOR_SKETCH
 
 #: The sketch models the page can serve.
-SKETCH_MODELS = sorted(n for n, k in INPUT_KINDS.items() if k != "image")
+SKETCH_MODELS = shipped_models(takes=(RASTER_SKETCH, VECTOR_SKETCH))
 
 
 def is_loopback(host: str) -> bool:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from strokelens import kinds
 from strokelens.cli.app import app, home_option
+from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
 from strokelens.methods import learned_methods
 from strokelens.models import REGISTRY
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
@@ -137,7 +139,8 @@ def stroke_transformer(
     click.echo(json.dumps({k: metrics[k] for k in keys}))
 
 
-EXPLAINER_DATA = {"quickdraw-spg": "sketch", "imagenet-samples": "photo"}
+#: The data sets learned explainers train on, and the kind of files each holds.
+EXPLAINER_DATA = {"quickdraw-spg": SKETCH_FILES, "imagenet-samples": PHOTO_FILES}
 
 
 @train.command("explainer")
@@ -267,9 +270,10 @@ def explainer(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    photos = INPUT_KINDS[model_name] == "image"
-    data = data or ("imagenet-samples" if photos else "quickdraw-spg")
-    if (EXPLAINER_DATA[data] == "photo") != photos:
+    input_kind = kinds.parse(INPUT_KINDS[model_name])
+    files, photos = input_kind.files, not input_kind.sketches
+    data = data or next(name for name, held in EXPLAINER_DATA.items() if held is files)
+    if EXPLAINER_DATA[data] is not files:
         raise StrokelensError(f"--data {data} does not fit {model_name}, a {INPUT_KINDS[model_name]} model")
     if photos and units is not None:
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")

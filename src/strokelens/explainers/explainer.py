@@ -29,6 +29,7 @@ from strokelens.explainers.networks import (
     SketchNetConfig,
 )
 from strokelens.explainers.objectives import efficient
+from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
 from strokelens.units.base import Units
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 
 #: Where the shipped explainers live (inside the package).
 SHIPPED_DIR = Path(__file__).parent / "weights"
+#: The explainer network for each kind of input files, by its word (``sketch``, ``photo``; the ``net``
+#: of a saved explainer): its config type and how to build it for a view.
+NETWORKS: dict[str, tuple[Any, Any]] = {
+    SKETCH_FILES.word: (SketchNetConfig, lambda config, view: SketchExplainerNet(config)),
+    PHOTO_FILES.word: (PhotoNetConfig, lambda config, view: PhotoExplainerNet(config, view.model)),
+}
 
 
 #: Fingerprints of the models seen, so explaining a batch does not hash the weights again.
@@ -130,17 +137,14 @@ class Explainer:
             raise StrokelensError(
                 f"{type(view).__name__} has {' or '.join(view.units_type.KINDS)} units, not {units!r}"
             )
-        if view.input_kind == "image":
-            net: nn.Module = PhotoExplainerNet(PhotoNetConfig(n_classes=n_classes, **net_options), view.model)
-            net_name = "photo"
-        else:
-            net = SketchExplainerNet(SketchNetConfig(n_classes=n_classes, **net_options))
-            net_name = "sketch"
+        net_name = view.kind.files.word
+        config_type, build = NETWORKS[net_name]
+        net: nn.Module = build(config_type(n_classes=n_classes, **net_options), view)
         info = ExplainerInfo(
             kind=kind,
             model=model_name,
             fingerprint=model_fingerprint(view.model),
-            input_kind=view.input_kind,
+            input_kind=view.kind.name,
             units=units,
             score=score,
             net=net_name,
@@ -154,7 +158,7 @@ class Explainer:
         """Refuse a view whose model, unit kind or (for ``fastshap``) score this explainer was not
         trained for."""
         info = self.info
-        if view.input_kind != info.input_kind or model_fingerprint(view.model) != info.fingerprint:
+        if view.kind.name != info.input_kind or model_fingerprint(view.model) != info.fingerprint:
             raise StrokelensError(
                 f"this {info.kind} explainer was trained for the model {info.model!r} "
                 f"(fingerprint {info.fingerprint[:12]}); the view's model is a different one. Train one "
@@ -245,12 +249,10 @@ class Explainer:
         except Exception as exc:
             raise StrokelensError(f"{weights}: not a safetensors file ({exc})") from exc
         null = state.pop("null_outputs", None)
-        if info.net == "photo":
-            net: nn.Module = PhotoExplainerNet(PhotoNetConfig.from_dict(info.net_config), view.model)
-        elif info.net == "sketch":
-            net = SketchExplainerNet(SketchNetConfig.from_dict(info.net_config))
-        else:
+        if info.net not in NETWORKS:
             raise StrokelensError(f"{meta}: unknown explainer network {info.net!r}")
+        config_type, build = NETWORKS[info.net]
+        net: nn.Module = build(config_type.from_dict(info.net_config), view)
         try:
             net.load_state_dict(state)
         except RuntimeError as exc:

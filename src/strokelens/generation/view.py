@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.generation.data import WHOLE_BBOX
 from strokelens.models.completion import CompletionNet
@@ -24,8 +25,7 @@ class CompletionView(RasterSketchView):
     targets are callables (`strokelens.targets.region`, ...) and scores are raw (``logit``)."""
 
     outputs_are_logits = False
-    input_kind = "raster-generator"
-    item_name = "sketch"
+    kind = kinds.RASTER_GENERATOR
 
     def __init__(self, model: CompletionNet, cache: bool = True) -> None:
         if not isinstance(model, CompletionNet):

@@ -112,9 +112,10 @@ def invert(
             raise StrokelensError("give a renderer to the view, not to invert, when passing a view")
         view = model
     else:
+        from strokelens import kinds
         from strokelens.views import RasterSketchView, input_kind, view_for
 
-        if input_kind(model) == "raster-sketch":
+        if input_kind(model) is kinds.RASTER_SKETCH:
             view = RasterSketchView(model, renderer=renderer, simplify=simplify)
         else:
             view = view_for(model)

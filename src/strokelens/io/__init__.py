@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from strokelens.errors import StrokelensError
 from strokelens.io import quickdraw
-from strokelens.io.quickdraw import read_quickdraw, read_spg, spg_part_names, write_quickdraw
+from strokelens.io.quickdraw import looks_like_spg, read_quickdraw, read_spg, spg_part_names, write_quickdraw
 from strokelens.io.strokes3 import read_strokes3, write_strokes3
 from strokelens.io.svg import read_svg, svg_text, write_svg
 from strokelens.sketch import Sketch
@@ -28,6 +29,7 @@ __all__ = [
     "read_spg",
     "read_strokes3",
     "read_svg",
+    "read_uploaded",
     "sketch_format",
     "svg_text",
     "write_quickdraw",
@@ -106,6 +108,24 @@ def read_sketches(path: str | os.PathLike[str], limit: int | None = None) -> Ite
     if kind == "npz":
         return read_strokes3(path, limit)
     return iter(read_svg(path))
+
+
+def read_uploaded(data: bytes, filename: str, limit: int | None = None) -> list[Sketch]:
+    """The drawings of a file sent as bytes (an upload) named ``filename``, read as `read_sketches`
+    reads a file of that name; an SPG file (sniffed by `quickdraw.looks_like_spg`, its ``parts/``
+    names cannot travel with it) by `read_spg`, part labels unnamed. Errors name the file as sent;
+    a name with a folder in it, or a hidden one, is refused."""
+    safe = Path(filename).name
+    if not safe or safe != filename.strip() or safe.startswith("."):
+        raise StrokelensError(f"bad file name {filename!r}")
+    with tempfile.TemporaryDirectory(prefix="strokelens-upload-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        reader = read_spg if looks_like_spg(path) else read_sketches
+        try:
+            return list(reader(path, limit=limit))
+        except StrokelensError as exc:
+            raise StrokelensError(str(exc).replace(str(path), safe).replace(tmp, "")) from None
 
 
 def write_sketches(sketches: Iterable[Sketch], path: str | os.PathLike[str]) -> None:

@@ -220,6 +220,22 @@ def read_quickdraw(path: PathLike, limit: int | None = None) -> Iterator[Sketch]
         yield _qd_sketch(rec, f"{path}, line {lineno}", path)
 
 
+def looks_like_spg(path: PathLike) -> bool:
+    """Whether ``path`` is an ndjson file whose first record has SPG's ``"i"`` key (its third arrays
+    are part labels), read from its content alone: an uploaded file has no ``parts/`` beside it.
+    False for anything that cannot be read (the reader then says what is wrong)."""
+    path = Path(path)
+    if not path.name.lower().endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
+        return False
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            first = json.loads(fh.readline(1 << 20) or "{}")
+    except (OSError, ValueError, EOFError):
+        return False
+    return isinstance(first, dict) and "i" in first
+
+
 def spg_parts_file(path: Path) -> Path:
     """Where an SPG class file's part names belong: ``parts/<class>.txt`` beside it."""
     return path.parent / "parts" / f"{path.name.split('.')[0]}.txt"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strokelens.errors import StrokelensError
+from strokelens.kinds import InputFiles, files_named
 
 
 @dataclass(frozen=True)
@@ -46,43 +47,31 @@ class Shard:
         return cls(data["id"], tuple(Segment(**s) for s in data["segments"]))
 
 
-def file_segments(files: Sequence[str | os.PathLike[str]], kind: str, limit: int | None) -> list[Segment]:
-    """One segment per file: all its drawings (at most ``limit``), or for photos one record each
-    (at most ``limit`` photos in all). A sketch file that cannot be counted is one problem segment;
-    a missing file or an unsupported type is an error before any work."""
-    from strokelens.io import count_records
-
-    paths = check_files(files, kind)
-    if kind == "image":
-        return [Segment(str(p), 0, 1) for p in (paths[:limit] if limit else paths)]
+def file_segments(
+    files: Sequence[str | os.PathLike[str]], kind: str | InputFiles, limit: int | None
+) -> list[Segment]:
+    """One segment per file: all its inputs (at most ``limit`` a file, or ``limit`` in all where the
+    kind of files says so: photos). A file that cannot be counted is one problem segment; a missing
+    file or an unsupported type is an error before any work."""
+    reader = files_named(kind)
     out = []
-    for path in paths:
+    for path in reader.select(check_files(files, reader), limit):
         try:
-            n = count_records(path)
+            n = reader.count(path)
         except StrokelensError as exc:
             out.append(Segment(str(path), 0, 1, problem=str(exc)))
             continue
-        n = min(n, limit) if limit else n
+        n = min(n, limit) if limit and reader.limit_per_file else n
         if n:
             out.append(Segment(str(path), 0, n))
         else:
-            out.append(Segment(str(path), 0, 1, problem=f"{path}: empty file, no drawings"))
+            out.append(Segment(str(path), 0, 1, problem=f"{path}: empty file, no {reader.plural}"))
     return out
 
 
-def check_files(files: Sequence[str | os.PathLike[str]], kind: str) -> list[Path]:
-    """The files as paths; a missing one, a folder or (sketches) an unsupported type is an error."""
-    from strokelens.io import sketch_format
-
-    paths = [Path(f) for f in files]
-    if not paths:
-        raise StrokelensError("no input files")
-    for path in paths:
-        if kind == "sketch":
-            sketch_format(path)
-        elif not path.is_file():
-            raise StrokelensError(f"no such file: {path}")
-    return paths
+def check_files(files: Sequence[str | os.PathLike[str]], kind: str | InputFiles) -> list[Path]:
+    """The files as paths; none, a missing one, a folder or a type ``kind`` cannot read is an error."""
+    return files_named(kind).check_all(files)
 
 
 def plan_shards(segments: Sequence[Segment], shard_size: int) -> list[Shard]:

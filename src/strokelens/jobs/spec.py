@@ -8,16 +8,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from strokelens.errors import StrokelensError
+from strokelens.kinds import FILES, InputFiles, files_named
 
 #: What a job computes: one method's explanations, or several methods' figures.
 COMMANDS = ("explain", "evaluate")
-#: Input kinds: vector drawings (sketch files) or photos (image files).
-KINDS = ("sketch", "image")
+#: Input kinds: the names of the kinds of files a job reads (`strokelens.kinds.FILES`).
+KINDS = tuple(FILES)
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A dataset job: ``command`` over ``kind`` inputs with ``methods`` on ``model``.
+    """A dataset job: ``command`` over ``kind`` inputs (the name of their kind of files, see `files`;
+    an `InputFiles` given is stored by name) with ``methods`` on ``model``.
 
     ``model``: a JSON-ready description of the model (its name or file and options), compared on
     resume. ``target``: a class name or index, ``auto`` or (photos) ``file``. ``units`` /
@@ -42,6 +44,8 @@ class JobSpec:
     def __post_init__(self) -> None:
         if self.command not in COMMANDS:
             raise StrokelensError(f"job command must be one of {', '.join(COMMANDS)}, got {self.command!r}")
+        if isinstance(self.kind, InputFiles):
+            object.__setattr__(self, "kind", self.kind.name)
         if self.kind not in KINDS:
             raise StrokelensError(f"job input kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if not self.methods:
@@ -68,14 +72,18 @@ class JobSpec:
         if not (isinstance(self.target, str) and self.target in ("auto", "file")):
             class_index(self.target, class_names)
 
+    @property
+    def files(self) -> InputFiles:
+        """The kind of files the job reads (what reads, counts and names its inputs)."""
+        return files_named(self.kind)
+
     def target_for(self, inputs: Sequence[Any], class_names: Sequence[str]) -> Any:
-        """The target of a batch of ``inputs``: ``file`` becomes the class each photo's file name
-        spells; any other target stands as it is."""
+        """The target of a batch of ``inputs``: ``file`` becomes what the files say
+        (`InputFiles.file_targets`: the class each photo's file name spells); any other target stands
+        as it is."""
         if self.target != "file":
             return self.target
-        from strokelens.models.darknet import file_targets
-
-        return file_targets(inputs, class_names)
+        return self.files.file_targets(inputs, class_names)
 
     @property
     def rows_per_input(self) -> int:

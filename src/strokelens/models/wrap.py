@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.render.presets import RasterPreset, SketchCanvas
 from strokelens.sketch import Sketch, SketchBatch
 
-#: The input kinds a wrapped model can have.
-INPUTS = ("raster-sketch", "vector-sketch", "image")
+#: The input kinds a wrapped model can have, by name.
+INPUTS = tuple(k.name for k in kinds.CLASSIFIER_KINDS)
 #: ``package.module:factory``.
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -53,14 +54,15 @@ class WrappedModel(nn.Module):
     ) -> None:
         super().__init__()
         self.module = module
-        self.input_kind = input_kind
+        self.kind = kinds.parse(input_kind, among=kinds.CLASSIFIER_KINDS)
+        self.input_kind = self.kind.name
         self.class_names = class_names
         self.raster_preset = raster_preset
         self.input_size = input_size
         self.points_per_stroke = points_per_stroke
 
     def forward(self, *args: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        if self.input_kind == "vector-sketch":
+        if self.kind is kinds.VECTOR_SKETCH:
             return self._vector(*args, **kwargs)
         return self.module(*args, **kwargs)
 
@@ -123,13 +125,12 @@ def wrap(
     The module is put in eval mode and run once on a probe input; an error there, an output that is
     not ``(1, n_classes)`` logits, or a class list of another length raises `StrokelensError`.
     """
-    if input not in INPUTS:
-        raise StrokelensError(f"unknown input kind {input!r}; expected one of {', '.join(INPUTS)}")
+    kind = kinds.parse(input, among=kinds.CLASSIFIER_KINDS)
     if not isinstance(module, nn.Module):
         raise StrokelensError(f"{name or 'model'} is a {type(module).__name__}, not a torch.nn.Module")
     label = name or type(module).__name__
     preset: SketchCanvas | None = None
-    if input == "raster-sketch":
+    if kind is kinds.RASTER_SKETCH:
         if render is None:
             preset = RasterPreset(size=input_size or 28)
         elif isinstance(render, dict):
@@ -142,10 +143,10 @@ def wrap(
         input_size = preset.size
     elif render is not None:
         raise StrokelensError(f"render= is for raster-sketch models, not {input}")
-    elif input == "image":
+    elif kind is kinds.IMAGE:
         input_size = input_size or 224
     module = module.eval()
-    wrapped = WrappedModel(module, input, [], preset, input_size, points_per_stroke)
+    wrapped = WrappedModel(module, kind.name, [], preset, input_size, points_per_stroke)
     n_out = _probe(wrapped, label)
     if classes is None:
         classes = getattr(module, "class_names", None)  # a module that names its classes itself
@@ -173,9 +174,9 @@ def _probe(model: WrappedModel, label: str) -> int:
     model.to(device)
     batch = batch.to(device)
     with torch.no_grad():
-        if model.input_kind == "raster-sketch":
+        if model.kind is kinds.RASTER_SKETCH:
             args: tuple[torch.Tensor, ...] = (model.raster_preset(batch),)
-        elif model.input_kind == "image":
+        elif model.kind is kinds.IMAGE:
             args = (torch.full((1, 3, model.input_size, model.input_size), 0.5, device=device),)
         else:
             pts, sid = model.prepare(batch)
@@ -188,7 +189,7 @@ def _probe(model: WrappedModel, label: str) -> int:
                 f"{label} fails on a {model.input_kind} input of shape {shape}: {_first_line(exc)}"
                 + (
                     "; match --size/--channels to the model's input"
-                    if model.input_kind == "raster-sketch"
+                    if model.kind is kinds.RASTER_SKETCH
                     else ""
                 )
             ) from None
@@ -218,8 +219,8 @@ def load_model_file(
     if path.is_dir() or path.name == "model.json":
         module, shape = _load_tfjs(path)
         channels, size = shape[0], shape[-1]
-        input = input or ("image" if channels == 3 and not render else "raster-sketch")
-        if input == "raster-sketch":
+        input = input or (kinds.IMAGE if channels == 3 and not render else kinds.RASTER_SKETCH).name
+        if kinds.parse(input) is kinds.RASTER_SKETCH:
             render.setdefault("size", size)
             render.setdefault("channels", channels)
         else:
@@ -243,7 +244,7 @@ def load_model_file(
         module,
         input=input,
         classes=classes,
-        render=render if input == "raster-sketch" else (render or None),
+        render=render if kinds.parse(input) is kinds.RASTER_SKETCH else (render or None),
         input_size=input_size,
         points_per_stroke=points_per_stroke,
         name=spec,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,30 @@ log = logging.getLogger("strokelens.serve")
 STATIC = Path(str(files("strokelens.serve") / "static"))
 #: A request waits at most this long for its model work (then 503).
 REQUEST_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Predict:
+    """Work for a model's fast worker: the top classes of each drawing."""
+
+
+@dataclass(frozen=True)
+class Explain:
+    """Work for a model's fast worker: ``method``'s explanation in ``units`` (None: its own)."""
+
+    method: str
+    units: str | None = None
+
+
+@dataclass(frozen=True)
+class Assist:
+    """Work for a model's slow worker: ``iterations`` steps of the inversion towards the target."""
+
+    iterations: int
+
+
+#: The work a batch is made of (items with equal work batch together).
+Work = Predict | Explain | Assist
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -123,17 +147,20 @@ class Server:
         }
 
     @staticmethod
-    def _run_fast(served: Served) -> Callable[[Any, Sequence[Item]], list[dict]]:
-        def run(key: Any, items: Sequence[Item]) -> list[dict]:
-            if key[0] == "predict":
-                return handlers.predict(served, items)
-            return handlers.explain(served, key[1], key[2], items)
+    def _run_fast(served: Served) -> Callable[[Work, Sequence[Item]], list[dict]]:
+        def run(work: Work, items: Sequence[Item]) -> list[dict]:
+            if isinstance(work, Explain):
+                return handlers.explain(served, work.method, work.units, items)
+            return handlers.predict(served, items)
 
         return run
 
     @staticmethod
-    def _run_slow(served: Served) -> Callable[[Any, Sequence[Item]], list[dict]]:
-        return lambda key, items: handlers.assist(served, key[1], items)
+    def _run_slow(served: Served) -> Callable[[Work, Sequence[Item]], list[dict]]:
+        def run(work: Assist, items: Sequence[Item]) -> list[dict]:
+            return handlers.assist(served, work.iterations, items)
+
+        return run  # type: ignore[return-value]  # the slow worker is given Assist work only
 
     def close(self) -> None:
         for b in (*self.fast.values(), *self.slow.values()):
@@ -145,9 +172,9 @@ class Server:
             raise ApiError(404, f"model {name!r} is not served here; served: {', '.join(self.models)}")
         return self.models[name]
 
-    async def submit(self, batcher: Batcher, key: Any, item: Item) -> dict:
+    async def submit(self, batcher: Batcher, work: Work, item: Item) -> dict:
         try:
-            future = batcher.submit(key, item)
+            future = batcher.submit(work, item)
         except Busy as e:
             raise ApiError(503, f"server busy: {e}") from None
         try:
@@ -166,7 +193,7 @@ class Server:
                     "methods": list(s.methods),
                     "default_method": s.default_method,
                     "max_shapley_units": s.max_shapley_units,
-                    "input_kind": s.view.input_kind,
+                    "input_kind": s.view.kind.name,
                 }
                 for s in self.models.values()
             },
@@ -186,45 +213,21 @@ def _item(served: Served, strokes: schemas.Strokes, top: int, target: str | int 
     return Item(sketch, served.view.prepare([sketch])[0], top, target)
 
 
-def _is_spg_upload(path: Path) -> bool:
-    """An uploaded ndjson file whose first record has SPG's ``"i"`` key: its third arrays are part
-    labels, and its ``parts/`` names cannot travel with one uploaded file."""
-    import gzip
-    import json
-
-    if not path.name.lower().endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
-        return False
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            first = json.loads(fh.readline(1 << 20) or "{}")
-    except (OSError, ValueError, EOFError):
-        return False  # the reader says what is wrong with the file
-    return isinstance(first, dict) and "i" in first
-
-
 def _load(name: str, data: bytes) -> dict:
-    """The drawings of an uploaded sketch file, read by `strokelens.io.read_sketches` (SPG files by
-    `read_spg`, part labels unnamed); error messages name the file as uploaded."""
-    from strokelens.io import read_sketches, read_spg
+    """The drawings of an uploaded sketch file (`strokelens.io.read_uploaded`); error messages name
+    the file as uploaded."""
+    from strokelens.io import read_uploaded
 
-    safe = Path(name).name
-    if not safe or safe != name.strip() or safe.startswith("."):
-        raise ApiError(422, f"bad file name {name!r}")
-    with tempfile.TemporaryDirectory(prefix="strokelens-load-") as tmp:
-        path = Path(tmp) / safe
-        path.write_bytes(data)
-        reader = read_spg if _is_spg_upload(path) else read_sketches
-        try:
-            sketches = list(reader(path, limit=schemas.MAX_LOAD_DRAWINGS + 1))
-        except StrokelensError as e:
-            raise ApiError(422, str(e).replace(str(path), safe).replace(tmp, "")) from None
+    try:
+        sketches = read_uploaded(data, name, limit=schemas.MAX_LOAD_DRAWINGS + 1)
+    except StrokelensError as e:
+        raise ApiError(422, str(e)) from None
     drawings = [
         {"strokes": to_strokes(s), "label": s.label, "key_id": s.key_id}
         for s in sketches[: schemas.MAX_LOAD_DRAWINGS]
     ]
     if not drawings:
-        raise ApiError(422, f"{safe}: no drawings in the file")
+        raise ApiError(422, f"{Path(name).name}: no drawings in the file")
     return {
         "drawings": drawings,
         "total_read": len(sketches),
@@ -304,7 +307,7 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
 
         async def work() -> dict:
             item = await run_in_threadpool(_item, served, req.strokes, req.top)
-            return await server.submit(server.fast[served.name], ("predict",), item)
+            return await server.submit(server.fast[served.name], Predict(), item)
 
         return await guarded(work())
 
@@ -319,7 +322,7 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
 
         async def work() -> dict:
             item = await run_in_threadpool(_item, served, req.strokes, req.top, target)
-            return await server.submit(server.fast[served.name], ("explain", method, req.units), item)
+            return await server.submit(server.fast[served.name], Explain(method, req.units), item)
 
         return await guarded(work())
 
@@ -331,7 +334,7 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
 
         async def work() -> dict:
             item = await run_in_threadpool(_item, served, req.strokes, req.top, target)
-            return await server.submit(server.slow[served.name], ("assist", iterations), item)
+            return await server.submit(server.slow[served.name], Assist(iterations), item)
 
         return await guarded(work())
 

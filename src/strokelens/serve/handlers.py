@@ -17,6 +17,7 @@ import torch
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
+from strokelens.kinds import SKETCH_FILES
 from strokelens.methods import get_method, methods_where
 from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, to_strokes
 from strokelens.sketch import Sketch
@@ -55,7 +56,7 @@ class Served:
         # the fastest method answers after every stroke (fastshap where its weights ship); with no
         # learned explainer, the measured no-weights default
         fastest = methods[0]
-        default = fastest if get_method(fastest).learned else default_method(None, "sketch")
+        default = fastest if get_method(fastest).learned else default_method(None, SKETCH_FILES)
         return cls(name, view, assist_view, methods, default, list(view.class_names))
 
     def target_index(self, target: str | int) -> int:

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from strokelens.errors import StrokelensError
+from strokelens import kinds
+from strokelens.kinds import InputKind
 from strokelens.sketch import Sketch
 from strokelens.views.base import View
 from strokelens.views.embedding import EmbeddingView
@@ -35,19 +36,14 @@ __all__ = [
     "view_for",
 ]
 
-#: The view class for each model ``input_kind``.
-VIEWS: dict[str, type[View]] = {v.input_kind: v for v in (RasterSketchView, VectorSketchView, ImageView)}
+#: The view class for each kind of model input.
+VIEWS: dict[InputKind, type[View]] = {v.kind: v for v in (RasterSketchView, VectorSketchView, ImageView)}
 
 
-def input_kind(model: torch.nn.Module) -> str:
-    """A model's declared ``input_kind``, or an error saying how to declare it."""
-    kind = getattr(model, "input_kind", None)
-    if kind not in VIEWS:
-        raise StrokelensError(
-            f"{type(model).__name__} declares input_kind {kind!r}; expected one of {', '.join(VIEWS)} "
-            "(set model.input_kind and model.class_names)"
-        )
-    return kind
+def input_kind(model: torch.nn.Module) -> InputKind:
+    """A model's declared kind of input (`strokelens.kinds.of`), one a view takes, or an error saying
+    how to declare it."""
+    return kinds.of(model, among=VIEWS)
 
 
 def view_for(model: torch.nn.Module, **kwargs: Any) -> View:
@@ -57,6 +53,6 @@ def view_for(model: torch.nn.Module, **kwargs: Any) -> View:
 
 def preprocess(sketches: Sequence[Sketch], model: torch.nn.Module, simplify: bool = True) -> list[Sketch]:
     """Sketches as a model is explained on them (see `RasterSketchView.prepare`)."""
-    if simplify and input_kind(model) == "raster-sketch":
+    if simplify and input_kind(model) is kinds.RASTER_SKETCH:
         return [s.quickdraw_simplified() for s in sketches]
     return list(sketches)

@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 
 import torch
 
+from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.games import Game, Target
+from strokelens.kinds import InputKind
 from strokelens.sketch import SketchBatch
 from strokelens.units.base import Units
 
@@ -28,8 +30,9 @@ class View(ABC):
 
     #: The kind of units this view takes (checked by `game`).
     units_type: ClassVar[type[Units]] = Units
-    #: The ``input_kind`` of the models it serves.
-    input_kind: ClassVar[str] = ""
+    #: The kind of input of the models it serves (what files it reads, what an input is called).
+    #: Views of custom games (no model input) count their inputs as sketches.
+    kind: ClassVar[InputKind] = kinds.RASTER_SKETCH
     #: True when ``outputs(..., points=...)`` takes replacement coordinates (see `points`).
     takes_points: ClassVar[bool] = False
     #: True when those coordinates are the units' original sketch points (one per drawn point), so a
@@ -45,11 +48,19 @@ class View(ABC):
     empty_is_constant: ClassVar[bool] = False
     #: Model rows per forward pass in a game.
     max_rows: int = 1024
-    #: What one input is called in figures (``ms_per_sketch``, ``ms_per_image``).
-    item_name: ClassVar[str] = "sketch"
 
     model: torch.nn.Module
     class_names: Sequence[str]
+
+    @property
+    def input_kind(self) -> str:
+        """The kind's name. Kept for callers not yet converted to `kind`; compare kinds, not names."""
+        return self.kind.name
+
+    @property
+    def item_name(self) -> str:
+        """``kind.item``. Kept for callers not yet converted to `kind`."""
+        return self.kind.item
 
     @property
     def device(self) -> torch.device:

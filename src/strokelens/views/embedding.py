@@ -54,12 +54,11 @@ class EmbeddingView(View):
         self.similarity = similarity
         self.class_names: Sequence[str] = ["similarity"]
         self.units_type = inner.units_type
-        self.input_kind = inner.input_kind
+        self.kind = inner.kind
         self.takes_points = inner.takes_points
         self.sketch_points = inner.sketch_points
         self.reads_stroke_order = inner.reads_stroke_order
         self.max_rows = inner.max_rows
-        self.item_name = inner.item_name
 
     def prepare(self, inputs: Sequence[Any]) -> list[Any]:
         return self.inner.prepare(inputs)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
 from strokelens.photo import Photo
@@ -50,8 +51,7 @@ class ImageView(View):
     """
 
     units_type = SuperpixelUnits
-    input_kind = "image"
-    item_name = "image"
+    kind = kinds.IMAGE
     max_rows = 256
 
     def __init__(

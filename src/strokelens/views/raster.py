@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from strokelens import kinds
 from strokelens.simplify import quickdraw_simplified_many
 from strokelens.sketch import Sketch
 from strokelens.units.strokes import SketchUnits
@@ -25,7 +26,7 @@ class RasterSketchView(View):
     28x28 bitmap). ``simplify``: explain sketches simplified by QuickDraw's recipe (`prepare`)."""
 
     units_type = SketchUnits
-    input_kind = "raster-sketch"
+    kind = kinds.RASTER_SKETCH
     takes_points = True
     empty_is_constant = True
     sketch_points = True

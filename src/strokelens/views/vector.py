@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
 from strokelens.units.strokes import SketchUnits
@@ -25,7 +26,7 @@ class VectorSketchView(View):
     ``forward(points, stroke_ids, presence)``; units must be whole strokes."""
 
     units_type = SketchUnits
-    input_kind = "vector-sketch"
+    kind = kinds.VECTOR_SKETCH
     takes_points = True
     reads_stroke_order = True
     empty_is_constant = True
