@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint bench-quick bench-full defaults figures clean
+.PHONY: setup browser demo test lint bench-smoke bench-quick bench-full defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -37,10 +37,17 @@ lint: setup
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 
+# The tests, then every benchmark on a handful of real inputs (so that none rots unseen).
 test: setup lint
 	$(PY) -m pytest -q -n 2
+	$(MAKE) --no-print-directory bench-smoke
 
-BENCHMARKS := $(filter-out benchmarks/figures.py,$(wildcard benchmarks/*.py))
+BENCHMARKS := $(filter-out benchmarks/figures.py benchmarks/_%.py,$(wildcard benchmarks/*.py))
+
+# Every benchmark with --smoke, one at a time, with its wall time (benchmarks/_smoke.py; well under
+# 2 minutes on 2 CPU cores). Figures go to a temporary folder, never to benchmarks/results.
+bench-smoke: setup
+	$(PY) benchmarks/_smoke.py
 
 bench-quick: setup
 	for b in $(BENCHMARKS); do $(PY) $$b --quick || exit 1; done

@@ -1,0 +1,82 @@
+"""Run every benchmark with ``--smoke``, one at a time, and print how long each took (`make bench-smoke`).
+
+Each run writes its figures to a temporary file, which must be one flat JSON object marked as not a
+full run; ``benchmarks/results`` must be left untouched. A failing benchmark's output is printed and
+the exit status is 1. Standard library only.
+
+    python benchmarks/_smoke.py                 # every benchmark
+    python benchmarks/_smoke.py attack io_speed # some of them
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def benchmarks() -> list[Path]:
+    """Every benchmark script (not the figures table, not ``_*`` helpers)."""
+    return sorted(p for p in HERE.glob("*.py") if p.stem != "figures" and not p.stem.startswith("_"))
+
+
+def snapshot() -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in RESULTS.glob("*")}
+
+
+def run(script: Path, out: Path) -> tuple[float, str | None]:
+    """Wall seconds of one smoke run, and what went wrong (None when nothing did)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--json", str(out)], capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        return seconds, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+    try:
+        figures = json.loads(out.read_text())
+    except (OSError, ValueError) as exc:
+        return seconds, f"no JSON figures at {out}: {exc}"
+    if not isinstance(figures, dict) or any(isinstance(v, dict | list) for v in figures.values()):
+        return seconds, "the figures are not one flat JSON object"
+    if "quick" in figures and figures["quick"] is not True:
+        return seconds, 'a smoke run must write "quick": true (the README refuses runs that are not full)'
+    return seconds, None
+
+
+def main(argv: list[str]) -> int:
+    scripts = benchmarks()
+    if argv:
+        scripts = [s for s in scripts if s.stem in argv]
+        unknown = set(argv) - {s.stem for s in scripts}
+        if unknown:
+            print(f"no such benchmark: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+    before = snapshot()
+    failed = []
+    total = 0.0
+    with tempfile.TemporaryDirectory(prefix="strokelens-smoke-") as tmp:
+        for script in scripts:
+            seconds, problem = run(script, Path(tmp) / f"{script.stem}.json")
+            total += seconds
+            print(f"{seconds:6.1f} s  {script.stem}{'  FAILED' if problem else ''}", flush=True)
+            if problem:
+                failed.append(script.stem)
+                print(problem, file=sys.stderr)
+    if snapshot() != before:
+        failed.append("(benchmarks/results was written to)")
+    print(
+        f"{total:6.1f} s  all {len(scripts)} smoke runs"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
