@@ -11,6 +11,7 @@ the exit status is 1. Standard library only.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,24 +31,36 @@ def snapshot() -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in RESULTS.glob("*")}
 
 
-def run(script: Path, out: Path) -> tuple[float, str | None]:
-    """Wall seconds of one smoke run, and what went wrong (None when nothing did)."""
-    start = time.perf_counter()
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(script: Path, out: Path) -> tuple[float, float, str | None]:
+    """Wall and CPU seconds of one smoke run (the CPU seconds of every process it started), and what
+    went wrong (None when nothing did)."""
+    start, cpu = time.perf_counter(), cpu_of_children()
     done = subprocess.run(
         [sys.executable, str(script), "--smoke", "--json", str(out)], capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
+    cpu = cpu_of_children() - cpu
+    problem = check(done, out)
+    return seconds, cpu, problem
+
+
+def check(done: subprocess.CompletedProcess, out: Path) -> str | None:
     if done.returncode != 0:
-        return seconds, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+        return f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
     try:
         figures = json.loads(out.read_text())
     except (OSError, ValueError) as exc:
-        return seconds, f"no JSON figures at {out}: {exc}"
+        return f"no JSON figures at {out}: {exc}"
     if not isinstance(figures, dict) or any(isinstance(v, dict | list) for v in figures.values()):
-        return seconds, "the figures are not one flat JSON object"
+        return "the figures are not one flat JSON object"
     if "quick" in figures and figures["quick"] is not True:
-        return seconds, 'a smoke run must write "quick": true (the README refuses runs that are not full)'
-    return seconds, None
+        return 'a smoke run must write "quick": true (the README refuses runs that are not full)'
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -60,12 +73,13 @@ def main(argv: list[str]) -> int:
             return 2
     before = snapshot()
     failed = []
-    total = 0.0
+    total = total_cpu = 0.0
+    print(f"{'wall':>8}  {'CPU':>8}  benchmark --smoke (CPU: every process it ran, on any core)")
     with tempfile.TemporaryDirectory(prefix="strokelens-smoke-") as tmp:
         for script in scripts:
-            seconds, problem = run(script, Path(tmp) / f"{script.stem}.json")
-            total += seconds
-            print(f"{seconds:6.1f} s  {script.stem}{'  FAILED' if problem else ''}", flush=True)
+            seconds, cpu, problem = run(script, Path(tmp) / f"{script.stem}.json")
+            total, total_cpu = total + seconds, total_cpu + cpu
+            print(f"{seconds:6.1f} s  {cpu:6.1f} s  {script.stem}{'  FAILED' if problem else ''}", flush=True)
             if problem:
                 failed.append(script.stem)
                 print(problem, file=sys.stderr)
