@@ -1,7 +1,8 @@
 """Run every benchmark with ``--smoke``, one at a time, and print how long each took (`make bench-smoke`).
 
-Each run writes its figures to a temporary file, which must be one flat JSON object marked as not a
-full run; ``benchmarks/results`` must be left untouched. A failing benchmark's output is printed and
+Each run (one thread, unless OMP_NUM_THREADS says otherwise) writes its figures to a temporary file,
+which must be one flat JSON object marked as not a full run; ``benchmarks/results`` must be left
+untouched. A failing benchmark's output is printed and
 the exit status is 1. Standard library only.
 
     python benchmarks/_smoke.py                 # every benchmark
@@ -11,6 +12,7 @@ the exit status is 1. Standard library only.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -20,6 +22,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+#: One thread a run: a smoke run's tensors are tiny, and two threads on a busy machine spend most of
+#: their time waiting for each other (sla_variants: 45 CPU seconds with two, 9 with one).
+ENV = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
 
 
 def benchmarks() -> list[Path]:
@@ -41,7 +46,7 @@ def run(script: Path, out: Path) -> tuple[float, float, str | None]:
     went wrong (None when nothing did)."""
     start, cpu = time.perf_counter(), cpu_of_children()
     done = subprocess.run(
-        [sys.executable, str(script), "--smoke", "--json", str(out)], capture_output=True, text=True
+        [sys.executable, str(script), "--smoke", "--json", str(out)], capture_output=True, text=True, env=ENV
     )
     seconds = time.perf_counter() - start
     cpu = cpu_of_children() - cpu
@@ -85,10 +90,9 @@ def main(argv: list[str]) -> int:
                 print(problem, file=sys.stderr)
     if snapshot() != before:
         failed.append("(benchmarks/results was written to)")
-    print(
-        f"{total:6.1f} s  all {len(scripts)} smoke runs"
-        + (f"; FAILED: {', '.join(failed)}" if failed else "")
-    )
+    verdict = f"; FAILED: {', '.join(failed)}" if failed else ""
+    load = os.getloadavg()[0]
+    print(f"{total:6.1f} s  {total_cpu:6.1f} s  all {len(scripts)} (load average {load:.1f}){verdict}")
     return 1 if failed else 0
 
 
