@@ -44,7 +44,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _common import benchmark_parser, write_figures
+from _common import Size, benchmark_parser, write_figures
 from strokelens.attribution import get_method
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
@@ -76,11 +76,12 @@ OLD_DEFAULT = "gws_presence_sum"
 BUDGET = 4
 
 
-def variants(steps: int) -> dict[str, tuple[str, str, dict]]:
-    """Figure name -> (registered method, score, options) of every gws variant."""
+def variants(steps: int, aggregates: tuple[str, ...] = PAPER_AGGREGATES) -> dict[str, tuple[str, str, dict]]:
+    """Figure name -> (registered method, score, options) of every gws variant (pixel scoring
+    technique x one of ``aggregates``)."""
     out: dict[str, tuple[str, str, dict]] = {}
     for pixel in PIXEL_SCORES:
-        for how in PAPER_AGGREGATES:
+        for how in aggregates:
             opts: dict = {"pixel": pixel, "aggregate": how}
             if pixel.startswith("ig-"):
                 opts["steps"] = steps
@@ -98,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(
         __doc__,
         quick="2 photos, 20 superpixels, 50 LIME samples: about a minute (settings printed)",
-        smoke="1 photo, 8 superpixels, 20 LIME samples, 2 gradient steps, Shapley at 4",
+        smoke="1 photo, 8 superpixels, 20 LIME samples, 2 gradient steps, variants pooled by sum, no Shapley",
     )
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     p.add_argument("--limit", type=int, default=None, help="N photos spread over the classes (100; quick 2)")
@@ -121,7 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reference_photos is None:
         args.reference_photos = n(full=20, quick=1, smoke=1)
     if args.shapley_photos is None:
-        args.shapley_photos = n(full=12, quick=1, smoke=1)
+        # exact_shapley itself runs in sla_variants' smoke run
+        args.shapley_photos = n(full=12, quick=1, smoke=0)
     args.shapley_segments = args.shapley_segments or n(full=12, quick=8, smoke=4)
     for name in ("limit", "segments", "lime_samples", "grad_steps", "steps", "batch_size"):
         if getattr(args, name) < 1:
@@ -139,7 +141,9 @@ def table_of(args: argparse.Namespace) -> dict[str, tuple[str, str, dict]]:
                 value = args.lime_samples if key == "n_samples" else args.grad_steps
             filled[key] = value
         out[name] = (method, score, filled)
-    return {**out, **variants(args.steps)}
+    # A smoke run pools every pixel scoring technique one way only (by sum: the old default's way).
+    aggregates = ("sum",) if args.size is Size.SMOKE else PAPER_AGGREGATES
+    return {**out, **variants(args.steps, aggregates)}
 
 
 def run(view: ImageView, units: SuperpixelUnits, target, entry: tuple[str, str, dict], seed: int):
