@@ -1,23 +1,24 @@
-"""Run every benchmark with ``--smoke``, one at a time, and print how long each took (`make bench-smoke`).
+"""Run every benchmark with ``--smoke`` and print how long each took (`make bench-smoke`).
 
 Each run (one thread, unless OMP_NUM_THREADS says otherwise) writes its figures to a temporary file,
 which must be one flat JSON object marked as not a full run; ``benchmarks/results`` must be left
-untouched. A failing benchmark's output is printed and
-the exit status is 1. Standard library only.
+untouched. A failing benchmark's output is printed and the exit status is 1. Standard library only.
 
-    python benchmarks/_smoke.py                 # every benchmark
-    python benchmarks/_smoke.py attack io_speed # some of them
+    python benchmarks/_smoke.py                  # every benchmark, one at a time
+    python benchmarks/_smoke.py -j 2             # two at a time (make bench-smoke: a 2-core machine)
+    python benchmarks/_smoke.py attack io_speed  # some of them
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,27 +37,26 @@ def snapshot() -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in RESULTS.glob("*")}
 
 
-def cpu_of_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(script: Path, out: Path) -> tuple[float, float, str | None]:
-    """Wall and CPU seconds of one smoke run (the CPU seconds of every process it started), and what
+    """Wall and CPU seconds of one smoke run (with every process it started and waited for), and what
     went wrong (None when nothing did)."""
-    start, cpu = time.perf_counter(), cpu_of_children()
-    done = subprocess.run(
-        [sys.executable, str(script), "--smoke", "--json", str(out)], capture_output=True, text=True, env=ENV
-    )
-    seconds = time.perf_counter() - start
-    cpu = cpu_of_children() - cpu
-    problem = check(done, out)
-    return seconds, cpu, problem
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "--smoke", "--json", str(out)], stdout=log, stderr=log, env=ENV
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        log.seek(0)
+        output = log.read()
+    if proc.returncode != 0:
+        return seconds, usage.ru_utime + usage.ru_stime, f"exit {proc.returncode}\n{output[-12000:]}"
+    return seconds, usage.ru_utime + usage.ru_stime, check(out)
 
 
-def check(done: subprocess.CompletedProcess, out: Path) -> str | None:
-    if done.returncode != 0:
-        return f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+def check(out: Path) -> str | None:
+    """What is wrong with a smoke run's figures, or None."""
     try:
         figures = json.loads(out.read_text())
     except (OSError, ValueError) as exc:
@@ -68,33 +68,47 @@ def check(done: subprocess.CompletedProcess, out: Path) -> str | None:
     return None
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="smoke runs at a time (one thread each)")
+    args = parser.parse_args(argv)
     scripts = benchmarks()
-    if argv:
-        scripts = [s for s in scripts if s.stem in argv]
-        unknown = set(argv) - {s.stem for s in scripts}
-        if unknown:
-            print(f"no such benchmark: {', '.join(sorted(unknown))}", file=sys.stderr)
-            return 2
+    unknown = set(args.names) - {s.stem for s in scripts}
+    if unknown:
+        parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
+    if args.names:
+        scripts = [s for s in scripts if s.stem in args.names]
     before = snapshot()
     failed = []
-    total = total_cpu = 0.0
-    print(f"{'wall':>8}  {'CPU':>8}  benchmark --smoke (CPU: every process it ran, on any core)")
-    with tempfile.TemporaryDirectory(prefix="strokelens-smoke-") as tmp:
-        for script in scripts:
-            seconds, cpu, problem = run(script, Path(tmp) / f"{script.stem}.json")
-            total, total_cpu = total + seconds, total_cpu + cpu
-            print(f"{seconds:6.1f} s  {cpu:6.1f} s  {script.stem}{'  FAILED' if problem else ''}", flush=True)
+    total_cpu = 0.0
+    start = time.perf_counter()
+    print(
+        f"{'wall':>8}  {'CPU':>8}  benchmark --smoke (CPU: with every process it ran; {args.jobs} at a time)"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="strokelens-smoke-") as tmp,
+        ThreadPoolExecutor(max(1, args.jobs)) as pool,
+    ):
+        runs = {pool.submit(run, script, Path(tmp) / f"{script.stem}.json"): script for script in scripts}
+        for done in as_completed(runs):
+            seconds, cpu, problem = done.result()
+            total_cpu += cpu
+            name = runs[done].stem
+            print(f"{seconds:6.1f} s  {cpu:6.1f} s  {name}{'  FAILED' if problem else ''}", flush=True)
             if problem:
-                failed.append(script.stem)
-                print(problem, file=sys.stderr)
+                failed.append(name)
+                print(problem, file=sys.stderr, flush=True)
     if snapshot() != before:
         failed.append("(benchmarks/results was written to)")
     verdict = f"; FAILED: {', '.join(failed)}" if failed else ""
     load = os.getloadavg()[0]
+    total = time.perf_counter() - start
     print(f"{total:6.1f} s  {total_cpu:6.1f} s  all {len(scripts)} (load average {load:.1f}){verdict}")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
