@@ -22,6 +22,7 @@ def load(path: Path):
         sys.path.insert(0, str(BENCH))  # as when run as a script: `from _common import ...`
     spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     return module
 
