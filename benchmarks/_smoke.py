@@ -68,6 +68,17 @@ def check(out: Path) -> str | None:
     return None
 
 
+def keys_covered(name: str, out: Path) -> str:
+    """How many of the committed full run's figure names the smoke run also wrote (``12/12``): a smaller
+    run may leave some out (fewer classes, no Ray), but a renamed figure shows up here first."""
+    try:
+        full = set(json.loads((RESULTS / f"{name}.json").read_text()))
+        smoke = set(json.loads(out.read_text()))
+    except (OSError, ValueError):
+        return "-"
+    return f"{len(full & smoke)}/{len(full)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     total_cpu = 0.0
     start = time.perf_counter()
     print(
-        f"{'wall':>8}  {'CPU':>8}  benchmark --smoke (CPU: with every process it ran; {args.jobs} at a time)"
+        f"{'wall':>8}  {'CPU':>8}  {'keys':>9}  benchmark --smoke ({args.jobs} at a time; CPU: with every "
+        "process it ran; keys: the full run's figure names it also wrote)"
     )
     with (
         tempfile.TemporaryDirectory(prefix="strokelens-smoke-") as tmp,
@@ -97,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             seconds, cpu, problem = done.result()
             total_cpu += cpu
             name = runs[done].stem
-            print(f"{seconds:6.1f} s  {cpu:6.1f} s  {name}{'  FAILED' if problem else ''}", flush=True)
+            keys = keys_covered(name, Path(tmp) / f"{name}.json")
+            print(
+                f"{seconds:6.1f} s  {cpu:6.1f} s  {keys:>9}  {name}{'  FAILED' if problem else ''}",
+                flush=True,
+            )
             if problem:
                 failed.append(name)
                 print(problem, file=sys.stderr, flush=True)
@@ -106,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     verdict = f"; FAILED: {', '.join(failed)}" if failed else ""
     load = os.getloadavg()[0]
     total = time.perf_counter() - start
-    print(f"{total:6.1f} s  {total_cpu:6.1f} s  all {len(scripts)} (load average {load:.1f}){verdict}")
+    print(
+        f"{total:6.1f} s  {total_cpu:6.1f} s  {'':>9}  all {len(scripts)} (load average {load:.1f}){verdict}"
+    )
     return 1 if failed else 0
 
 
