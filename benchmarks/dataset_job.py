@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = benchmark_parser(
         __doc__,
         quick="3 files x 200 sketches, 3 kills",
-        smoke="1 file x 40 sketches in shards of 10, 1 kill, no Ray",
+        smoke="1 file x 40 sketches in shards of 10, 4 pictures, 1 kill, no Ray",
     )
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -133,7 +133,7 @@ def main() -> None:
         # SLA alone just before and just after the job, so that a change of load on a shared machine
         # falls on both sides of the ratio alike.
         before, n_alone = sla_alone(job.files, job.limit)
-        whole_s = job.run(work / "whole")
+        whole_s = job.run(work / "whole", *args.size.pick(full=(), quick=(), smoke=("--pictures", "4")))
         after, _ = sla_alone(job.files, job.limit)
         compute_rate = (before + after) / 2
         n = JobFolder(work / "whole").read_rows().num_rows

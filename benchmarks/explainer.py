@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(
         __doc__,
         quick="a run of about a minute",
-        smoke="4 sketches (Shapley up to 6 strokes), 2 with Kernel SHAP (32 samples), 1 photo",
+        smoke="4 sketches (Shapley up to 4 strokes), 2 with Kernel SHAP (32 samples), 1 photo",
     )
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     p.add_argument("--n", type=int, default=None, help="SPG test sketches (default 1000; quick 48)")
@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ref-n", type=int, default=None, help="sketches with Kernel SHAP (default 100; quick 8)")
     p.add_argument("--photos", type=int, default=None, help="held-out photos (default 16; quick 2)")
     p.add_argument(
-        "--segments", type=int, default=None, help="superpixels per photo, exact Shapley on all (10; smoke 5)"
+        "--segments", type=int, default=None, help="superpixels per photo, exact Shapley on all (10; smoke 4)"
     )
     p.add_argument("--models", default="doodlenet,stroke-transformer,stroke-transformer-mixed,darknet-tiny")
     p.add_argument(
@@ -95,8 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.qd_n = args.qd_n or n(full=500, quick=32, smoke=4)
     args.ref_n = args.ref_n or n(full=100, quick=8, smoke=2)
     args.photos = args.photos or n(full=16, quick=2, smoke=1)
-    args.segments = args.segments or n(full=10, quick=10, smoke=5)
-    args.max_shapley_units = n(full=12, quick=12, smoke=6)  # exact Shapley on sketches of so many strokes
+    args.segments = args.segments or n(full=10, quick=10, smoke=4)
+    args.max_shapley_units = n(full=12, quick=12, smoke=4)  # exact Shapley on sketches of so many strokes
     return args
 
 

@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(
         __doc__,
         quick="2 photos, 20 superpixels, 50 LIME samples: about a minute (settings printed)",
-        smoke="1 photo, 8 superpixels, 20 LIME samples, 2 gradient steps, variants pooled by sum, no Shapley",
+        smoke="1 photo, 6 superpixels, 10 LIME samples, 2 gradient steps, variants pooled by sum, no Shapley",
     )
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     p.add_argument("--limit", type=int, default=None, help="N photos spread over the classes (100; quick 2)")
@@ -116,8 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     n = args.size.pick
     args.limit = args.limit or n(full=100, quick=2, smoke=1)
-    args.segments = args.segments or n(full=50, quick=20, smoke=8)
-    args.lime_samples = args.lime_samples or n(full=1000, quick=50, smoke=20)
+    args.segments = args.segments or n(full=50, quick=20, smoke=6)
+    args.lime_samples = args.lime_samples or n(full=1000, quick=50, smoke=10)
     args.grad_steps = args.grad_steps or n(full=16, quick=4, smoke=2)
     if args.reference_photos is None:
         args.reference_photos = n(full=20, quick=1, smoke=1)
