@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint bench-quick bench-full catalogue defaults figures clean
+.PHONY: setup browser demo test lint bench-smoke bench-quick bench-full catalogue defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -38,10 +38,18 @@ lint: setup
 	$(PY) -m ruff format --check src tests benchmarks
 	PYTHONPATH=src $(VENV)/bin/lint-imports  # the layers in pyproject.toml's [tool.importlinter]
 
+# The tests, then every benchmark on a handful of real inputs (so that none rots unseen).
 test: setup lint
 	$(PY) -m pytest -q -n 2
+	$(MAKE) --no-print-directory bench-smoke
 
-BENCHMARKS := $(filter-out benchmarks/figures.py,$(wildcard benchmarks/*.py))
+BENCHMARKS := $(filter-out benchmarks/figures.py benchmarks/_%.py,$(wildcard benchmarks/*.py))
+
+# Every benchmark with --smoke, two at a time on one thread each, with its wall and CPU time
+# (benchmarks/_smoke.py; about 140 CPU seconds in all, so about a minute and a quarter on 2 cores).
+# Figures go to a temporary folder, never to benchmarks/results.
+bench-smoke: setup
+	$(PY) benchmarks/_smoke.py --jobs 2
 
 bench-quick: setup
 	for b in $(BENCHMARKS); do $(PY) $$b --quick || exit 1; done

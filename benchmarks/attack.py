@@ -20,21 +20,20 @@ Transfer: drawings attacked on DoodleNet are shown to the stroke transformer, an
 stroke transformer's own removal attack fooled are shown to DoodleNet; the rate is the share fooled
 among those the other model read right before.
 
-    python benchmarks/attack.py --quick
+    python benchmarks/attack.py --smoke   # or --quick
     python benchmarks/attack.py --json benchmarks/results/attack.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import benchmark_parser, spg_classes_for, write_figures
 from strokelens.attacks import classify, geometry_attack, removal_attack, stroke_scores, transfer_fooled
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.errors import StrokelensError
@@ -51,15 +50,21 @@ SELECTIONS = ("psla", "random", "all")
 BATCH = 128
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="3 sketches a class (about a minute)")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = benchmark_parser(
+        __doc__,
+        quick="3 sketches a class (about a minute)",
+        smoke="3 sketches of 2 SPG classes, exact Shapley on up to 2 of at most 6 strokes",
+    )
     p.add_argument("--per-class", type=int, default=50, help="SPG test sketches a class (full run)")
     p.add_argument("--shapley-max", type=int, default=10, help="most strokes for the exact Shapley block")
     p.add_argument("--shapley-n", type=int, default=200, help="most sketches in the exact Shapley block")
-    p.add_argument("--json", type=Path, default=None)
     p.add_argument("--home", default=None)
-    return p.parse_args()
+    args = p.parse_args(argv)
+    args.per_class = args.size.pick(full=args.per_class, quick=3, smoke=3)
+    args.shapley_n = args.size.pick(full=args.shapley_n, quick=12, smoke=2)
+    args.shapley_max = args.size.pick(full=args.shapley_max, quick=args.shapley_max, smoke=6)
+    return args
 
 
 def read_right(view, sketches):
@@ -158,14 +163,13 @@ def main() -> None:
     console = Console(width=150)
     torch.manual_seed(0)
     started = time.perf_counter()
-    per_class = 3 if args.quick else args.per_class
-    shapley_n = 12 if args.quick else args.shapley_n
+    per_class, shapley_n = args.per_class, args.shapley_n
     doodlenet = view_for(load_model("doodlenet", home=args.home))
     transformer = view_for(load_model("stroke-transformer", home=args.home))
-    test = load_spg("test", per_class=per_class, home=args.home)
+    test = load_spg("test", spg_classes_for(args.size, args.home), per_class=per_class, home=args.home)
     sketches = read_right(doodlenet, doodlenet.prepare(test))
     fig: dict[str, float | str | bool] = {
-        "quick": bool(args.quick),
+        "quick": not args.size.is_full,
         "threads": torch.get_num_threads(),
         "attack_sketches": len(sketches),
         "attack_sketches_read_right_share": len(sketches) / len(test),
@@ -230,10 +234,7 @@ def main() -> None:
     fig["attack_transfer_removal_st_to_dn"] = transfer_rate(doodlenet, st_runs[st_best]["pairs"])[0]
     fig["attack_seconds"] = time.perf_counter() - started
     report(console, fig, runs, small_runs)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(fig, indent=2, sort_keys=True) + "\n")
-        console.print(f"wrote {args.json}")
+    write_figures(args.json, dict(sorted(fig.items())))
 
 
 def report(console: Console, fig: dict, runs: dict, small_runs: dict) -> None:

@@ -8,7 +8,8 @@ at ``--kills`` random moments (a random number of shards on, plus a random part 
 and resumed each time (rows lost, rows duplicated, scores equal to the uninterrupted run's), and the
 job on a local Ray (2 actors, `--backend ray`) against the local output, row for row (timings aside).
 
-    python benchmarks/dataset_job.py --quick --json out/dataset_job.json
+    python benchmarks/dataset_job.py --smoke   # or --quick; the full run:
+    python benchmarks/dataset_job.py --json benchmarks/results/dataset_job.json
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import Size, benchmark_parser, write_figures
 from strokelens.home import home_path
 from strokelens.io import read_sketches
 from strokelens.jobs import JobFolder, rows_equal
@@ -102,27 +104,36 @@ def killed_and_resumed(job: Job, out: Path, kills: int, total_shards: int, shard
     return landed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="3 files x 200 sketches, 3 kills",
+        smoke="1 file x 40 sketches in shards of 10, 4 pictures, 1 kill, no Ray",
     )
-    parser.add_argument("--quick", action="store_true", help="3 files x 200 sketches, 3 kills")
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-ray", action="store_true", help="skip the Ray run")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray run (a smoke run always does)")
+    args = parser.parse_args(argv)
+    args.kills = args.size.pick(full=args.kills, quick=min(args.kills, 3), smoke=min(args.kills, 1))
+    args.no_ray = args.no_ray or args.size is Size.SMOKE  # starting Ray alone takes longer than a smoke run
+    return args
 
+
+def main() -> None:
+    args = parse_args()
     files = sorted(home_path("data/quickdraw-spg").glob("*.ndjson.gz"))
-    # Full: 32 shards of 500; quick: 6 of 100, so that kills land between shards and within them.
-    job = Job(files[:3], 200, 100) if args.quick else Job(files, None, 500)
-    kills = min(args.kills, 3) if args.quick else args.kills
+    # Full: 32 shards of 500; quick: 6 of 100; smoke: 4 of 10, so that kills land between shards and
+    # within them.
+    job = args.size.pick(
+        full=Job(files, None, 500), quick=Job(files[:3], 200, 100), smoke=Job(files[:1], 40, 10)
+    )
+    kills = args.kills
     work = Path(tempfile.mkdtemp(prefix="strokelens-job-"))
     try:
         # SLA alone just before and just after the job, so that a change of load on a shared machine
         # falls on both sides of the ratio alike.
         before, n_alone = sla_alone(job.files, job.limit)
-        whole_s = job.run(work / "whole")
+        whole_s = job.run(work / "whole", *args.size.pick(full=(), quick=(), smoke=("--pictures", "4")))
         after, _ = sla_alone(job.files, job.limit)
         compute_rate = (before + after) / 2
         n = JobFolder(work / "whole").read_rows().num_rows
@@ -138,7 +149,7 @@ def main() -> None:
             )
         )
         out = {
-            "quick": bool(args.quick),
+            "quick": not args.size.is_full,
             "threads": torch.get_num_threads(),
             "load_average_start": round(os.getloadavg()[0], 2),
             "job_sketches": n,
@@ -171,9 +182,7 @@ def main() -> None:
     for key, value in out.items():
         table.add_row(key, str(value))
     Console().print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

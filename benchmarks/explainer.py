@@ -14,14 +14,13 @@ Photos: Tiny Darknet on the held-out test part of the ImageNet sample photos (`p
 about 10 SLIC superpixels (``--segments``) so exact Shapley values (2^K evaluations a photo, about
 21 ms each on 2 cores) are the reference on every photo.
 
-    python benchmarks/explainer.py --quick                        # a smoke run, about a minute
+    python benchmarks/explainer.py --smoke                        # or --quick: about a minute
     python benchmarks/explainer.py --json benchmarks/results/explainer.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.datasets import load_qd345, load_spg, photo_split
+from _common import Size, benchmark_parser, spg_classes_for, write_figures
+from strokelens.datasets import load_qd345, load_spg, photo_split, qd345_classes
 from strokelens.defaults import default_method
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
@@ -67,16 +67,20 @@ TARGETS = [
 ]
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
-    p.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = benchmark_parser(
+        __doc__,
+        quick="a run of about a minute",
+        smoke="4 sketches (Shapley up to 4 strokes), 2 with Kernel SHAP (32 samples), 1 photo",
+    )
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     p.add_argument("--n", type=int, default=None, help="SPG test sketches (default 1000; quick 48)")
     p.add_argument("--qd-n", type=int, default=None, help="quickdraw-345x25 sketches (default 500; quick 32)")
     p.add_argument("--ref-n", type=int, default=None, help="sketches with Kernel SHAP (default 100; quick 8)")
     p.add_argument("--photos", type=int, default=None, help="held-out photos (default 16; quick 2)")
-    p.add_argument("--segments", type=int, default=10, help="superpixels per photo, exact Shapley on all")
+    p.add_argument(
+        "--segments", type=int, default=None, help="superpixels per photo, exact Shapley on all (10; smoke 4)"
+    )
     p.add_argument("--models", default="doodlenet,stroke-transformer,stroke-transformer-mixed,darknet-tiny")
     p.add_argument(
         "--weights-dir",
@@ -85,12 +89,14 @@ def parse_args() -> argparse.Namespace:
         help="explainers from `strokelens train explainer` (MODEL_KIND.*; default: the shipped ones)",
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = p.parse_args()
-    q = args.quick
-    args.n = args.n or (48 if q else 1000)
-    args.qd_n = args.qd_n or (32 if q else 500)
-    args.ref_n = args.ref_n or (8 if q else 100)
-    args.photos = args.photos or (2 if q else 16)
+    args = p.parse_args(argv)
+    n = args.size.pick
+    args.n = args.n or n(full=1000, quick=48, smoke=4)
+    args.qd_n = args.qd_n or n(full=500, quick=32, smoke=4)
+    args.ref_n = args.ref_n or n(full=100, quick=8, smoke=2)
+    args.photos = args.photos or n(full=16, quick=2, smoke=1)
+    args.segments = args.segments or n(full=10, quick=10, smoke=4)
+    args.max_shapley_units = n(full=12, quick=12, smoke=4)  # exact Shapley on sketches of so many strokes
     return args
 
 
@@ -147,13 +153,16 @@ def sketch_run(console, model_name: str, sketches: list, prefix: str, args) -> d
     sketches = view.prepare(sketches)
     opts = learned_options(model_name, args)
     start = time.perf_counter()
-    warm = SKETCH_METHODS[:-1]
-    evaluate(view, sketches[:32], warm, options=opts)  # warm-up: weights loaded, kernels picked
-    reports = evaluate(view, sketches, SKETCH_METHODS, batch_size=32, max_reference_units=12, options=opts)
+    if args.size is not Size.SMOKE:  # warm-up: weights loaded, kernels picked
+        evaluate(view, sketches[:32], SKETCH_METHODS[:-1], options=opts)
+    cap = args.max_shapley_units
+    reports = evaluate(view, sketches, SKETCH_METHODS, batch_size=32, max_reference_units=cap, options=opts)
     figures = summarise(reports, prefix, "sketch")
     ref_opts = {k: v for k, v in opts.items() if k in REF_METHODS}
+    if args.size is Size.SMOKE:
+        ref_opts["kernelshap"] = {**ref_opts.get("kernelshap", {}), "n_samples": 32}
     ref = evaluate(
-        view, sketches[: args.ref_n], REF_METHODS, batch_size=8, max_reference_units=12, options=ref_opts
+        view, sketches[: args.ref_n], REF_METHODS, batch_size=8, max_reference_units=cap, options=ref_opts
     )
     figures.update({f"{k}_ref": v for k, v in summarise(ref, prefix, "sketch").items()})
     weights = opts.get("wys", {}).get("weights", "shipped")
@@ -220,11 +229,12 @@ def main() -> None:
     console = Console(width=150)
     torch.manual_seed(0)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    figures: dict[str, float] = {"quick": bool(args.quick), "threads": torch.get_num_threads()}
-    spg = spread(load_spg("test", home=args.home), args.n)
+    figures: dict[str, float] = {"quick": not args.size.is_full, "threads": torch.get_num_threads()}
+    spg = spread(load_spg("test", spg_classes_for(args.size, args.home), home=args.home), args.n)
     if "doodlenet" in models:
         figures.update(sketch_run(console, "doodlenet", spg, "", args))
-        qd = spread(load_qd345(home=args.home), args.qd_n)
+        qd_classes = qd345_classes(args.home)[::43] if args.size is Size.SMOKE else None
+        qd = spread(load_qd345(qd_classes, home=args.home), args.qd_n)
         figures.update(sketch_run(console, "doodlenet", qd, "qd_", args))
     for name, (prefix, _label) in STROKE_TRANSFORMERS.items():
         if name in models:
@@ -272,10 +282,7 @@ def main() -> None:
     for row in check_targets(figures):
         targets.add_row(*row)
     console.print(targets)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-        console.print(f"wrote {args.json}")
+    write_figures(args.json, dict(sorted(figures.items())))
 
 
 if __name__ == "__main__":

@@ -14,22 +14,22 @@ The default sketch method (`strokelens.defaults`, chosen from the committed resu
 sketches in the same run (keys ``default_sketch_*``), against the issue's targets: deletion AUC
 below the stroke-length baseline's and Spearman vs exact Shapley >= 0.8.
 
-    python benchmarks/faithfulness.py --quick --json out/faithfulness.json
+    python benchmarks/faithfulness.py --smoke   # or --quick; the full run:
+    python benchmarks/faithfulness.py --json benchmarks/results/faithfulness.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import Size, benchmark_parser, spg_classes_for, write_figures
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.defaults import default_method
@@ -96,30 +96,37 @@ def lime_image_scores(view: RasterSketchView, sketches, seed: int = 0, num_sampl
     return units, game, scores, seconds, evaluations / len(sketches)
 
 
-def main() -> None:
-    os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image draws a progress bar per sketch
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="100 sketches, references on 10, Shapley up to 8 strokes"
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="100 sketches, references on 10, Shapley up to 8 strokes",
+        smoke="4 sketches of 2 classes, references (lime at 50 samples) on 2, Shapley up to 5 strokes",
     )
     # The full run's defaults fit about 10 minutes on 2 CPU cores (exact Shapley dominates: 2^K).
     parser.add_argument("--n", type=int, default=500, help="SPG test sketches (spread over the 20 classes)")
     parser.add_argument("--ref-n", type=int, default=50, help="sketches for lime/kernelshap/lime_image")
     parser.add_argument("--max-shapley-units", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--home", default=None)
-    args = parser.parse_args()
-    if args.quick:
-        args.n, args.ref_n, args.max_shapley_units = 100, 10, 8
+    args = parser.parse_args(argv)
+    n = args.size.pick
+    args.n = n(full=args.n, quick=100, smoke=4)
+    args.ref_n = n(full=args.ref_n, quick=10, smoke=2)
+    args.max_shapley_units = n(full=args.max_shapley_units, quick=8, smoke=5)
+    args.lime_samples = n(full=1000, quick=1000, smoke=50)
+    return args
+
+
+def main() -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image draws a progress bar per sketch
+    args = parse_args()
     torch.manual_seed(0)
 
     model = load_model("doodlenet", home=args.home)
     view = RasterSketchView(model)
-    per_class = -(-args.n // len(spg_classes(args.home)))
-    sketches = preprocess(load_spg("test", per_class=per_class, home=args.home), model)
+    classes = spg_classes_for(args.size, args.home) or spg_classes(args.home)
+    per_class = -(-args.n // len(classes))
+    sketches = preprocess(load_spg("test", classes, per_class=per_class, home=args.home), model)
     # Interleave classes so any prefix (the reference subset) spans them all.
     order = sorted(range(len(sketches)), key=lambda i: (i % per_class, i))
     sketches = [sketches[i] for i in order][: args.n]
@@ -129,8 +136,24 @@ def main() -> None:
     t0 = time.perf_counter()
     methods = [*CHEAP_METHODS, *([DEFAULT_METHOD] if DEFAULT_METHOD not in CHEAP_METHODS else []), "shapley"]
     everything = evaluate(view, sketches, methods, batch_size=args.batch_size, max_reference_units=max_units)
-    on_ref = evaluate(view, ref, REFERENCE_METHODS, batch_size=args.batch_size, max_reference_units=max_units)
-    units, game, li_scores, li_seconds, li_evaluations = lime_image_scores(view, ref)
+    # The references' own sample counts stay (1,000 for lime_image, each method's default for lime and
+    # kernelshap) but in a smoke run.
+    small_refs = (
+        {}
+        if args.size is not Size.SMOKE
+        else {m: {"n_samples": args.lime_samples} for m in REFERENCE_METHODS}
+    )
+    on_ref = evaluate(
+        view,
+        ref,
+        REFERENCE_METHODS,
+        batch_size=args.batch_size,
+        max_reference_units=max_units,
+        options=small_refs,
+    )
+    units, game, li_scores, li_seconds, li_evaluations = lime_image_scores(
+        view, ref, num_samples=args.lime_samples
+    )
     # SLA timed again on the same sketches as lime_image (the reference subset, in --batch-size
     # batches) right after it, so the speed-up compares like with like under the same machine load.
     sla_adjacent = sum(
@@ -144,7 +167,7 @@ def main() -> None:
     li_agree = agreement(li_scores[small][:, : sub_units.max_units], shapley_small, sub_units.n_units)
 
     out: dict[str, float | str | bool] = {
-        "quick": args.quick,
+        "quick": not args.size.is_full,
         "n_sketches": len(sketches),
         "n_reference_sketches": len(ref),
         "max_shapley_units": max_units,
@@ -227,9 +250,7 @@ def main() -> None:
         f"{out['default_sketch_spearman_vs_shapley']:.3f} >= {DEFAULT_MIN_SPEARMAN} "
         f"({met[out['target_default_sketch_spearman_vs_shapley_met']]})"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

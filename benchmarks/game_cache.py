@@ -14,22 +14,22 @@ per mode and the fastest run counts (the machine may be shared). The run fails (
 modes give the same Shapley values (max abs difference at most ``--tolerance`` logits) and the same
 evaluation counts.
 
-    python benchmarks/game_cache.py --quick --json out/game_cache.json
+    python benchmarks/game_cache.py --smoke   # or --quick; the full run:
+    python benchmarks/game_cache.py --json benchmarks/results/game_cache.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import benchmark_parser, spg_classes_for, write_figures
 from strokelens.datasets import load_spg
 from strokelens.methods import get_method
 from strokelens.models import load_model
@@ -41,9 +41,9 @@ MODELS = {"doodlenet": "doodlenet", "stroke_transformer": "stroke-transformer"}
 TARGETS = {"doodlenet": 1.0, "stroke_transformer": 2.0}
 
 
-def pick_sketches(n: int, max_units: int, home: str | None) -> list[Sketch]:
+def pick_sketches(n: int, max_units: int, home: str | None, classes: list[str] | None = None) -> list[Sketch]:
     """The first ``n`` SPG test sketches with 1..max_units strokes, classes interleaved."""
-    sketches = [s for s in load_spg("test", home=home) if 1 <= s.n_strokes <= max_units]
+    sketches = [s for s in load_spg("test", classes, home=home) if 1 <= s.n_strokes <= max_units]
     order = sorted(range(len(sketches)), key=lambda i: (i % 100, i))
     return [sketches[i] for i in order[:n]]
 
@@ -106,12 +106,12 @@ def measure(
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="fewer, smaller sketches (under a minute)",
+        smoke="4 sketches of at most 4 strokes, once",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer, smaller sketches (under a minute)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as a flat JSON object")
     parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     parser.add_argument("--n", type=int, default=None, help="sketches (default 128; --quick 24)")
     parser.add_argument("--max-units", type=int, default=None, help="most strokes (default 10; --quick 7)")
@@ -120,14 +120,18 @@ def main() -> int:
         "--repeats", type=int, default=None, help="runs per batch and mode, fastest kept (3; --quick 2)"
     )
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed score difference")
-    args = parser.parse_args()
-    n = args.n or (24 if args.quick else 128)
-    max_units = args.max_units or (7 if args.quick else 10)
-    repeats = args.repeats or (2 if args.quick else 3)
+    return parser.parse_args(argv)
 
-    sketches = pick_sketches(n, max_units, args.home)
+
+def main() -> int:
+    args = parse_args()
+    n = args.n or args.size.pick(full=128, quick=24, smoke=4)
+    max_units = args.max_units or args.size.pick(full=10, quick=7, smoke=4)
+    repeats = args.repeats or args.size.pick(full=3, quick=2, smoke=1)
+
+    sketches = pick_sketches(n, max_units, args.home, spg_classes_for(args.size, args.home))
     out: dict[str, float | int | bool | str] = {
-        "quick": args.quick,
+        "quick": not args.size.is_full,
         "sketches": len(sketches),
         "max_units": max_units,
         "mean_units": round(sum(s.n_strokes for s in sketches) / len(sketches), 2),
@@ -165,9 +169,7 @@ def main() -> int:
         f"(mean {out['mean_units']}), batches of {args.batch_size}, {out['threads']} threads, "
         f"load average {out['load_average_1min_at_start']} at start; scores equal both ways: {ok}"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_figures(args.json, out)
     if not ok:
         console.print(f"cached and uncached scores differ by more than {args.tolerance}", style="red")
         return 1

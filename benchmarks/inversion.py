@@ -7,20 +7,20 @@ class (seeded). DoodleNet's recovery is also run with smaller steps (`TUNED`), r
 ``doodlenet_tuned_``. Arg-max and probabilities are over each model's full class list (20 for the stroke
 transformer, 345 for DoodleNet). Also measures the stroke transformer's top-1 on the whole test split.
 
-    python benchmarks/inversion.py --quick --json out/inversion.json
+    python benchmarks/inversion.py --smoke   # or --quick; the full run:
+    python benchmarks/inversion.py --json benchmarks/results/inversion.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import Size, benchmark_parser, spg_classes_for, write_figures
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.inversion import invert
 from strokelens.models import load_model
@@ -29,8 +29,10 @@ from strokelens.training.sketch_data import evaluate, prepare_sketches
 MODELS = ("stroke-transformer", "doodlenet")
 
 
-def transformer_top1(model: torch.nn.Module, home: str | None, per_class: int | None = None) -> float:
-    return evaluate(model, prepare_sketches(model, load_spg("test", per_class=per_class, home=home)))
+def transformer_top1(
+    model: torch.nn.Module, home: str | None, per_class: int | None = None, classes: list[str] | None = None
+) -> float:
+    return evaluate(model, prepare_sketches(model, load_spg("test", classes, per_class=per_class, home=home)))
 
 
 def other_classes(labels: list[str], classes: list[str], seed: int) -> list[str]:
@@ -94,36 +96,45 @@ def run_model(
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="20 sketches (1 per class); top-1 on 10 sketches per class"
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="20 sketches (1 per class); top-1 on 10 sketches per class",
+        smoke="2 sketches (2 classes), 3 iterations; top-1 on 5 sketches of those classes",
     )
     # 8 a class (160 sketches) fits about 10 minutes on 2 CPU cores: DoodleNet's 500-iteration tuned
     # recovery costs about 2 s a sketch there.
     parser.add_argument("--per-class", type=int, default=8, help="test sketches per class")
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--home", default=None)
-    args = parser.parse_args()
-    per_class = 1 if args.quick else args.per_class
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    per_class = args.size.pick(full=args.per_class, quick=1, smoke=1)
+    classes = spg_classes_for(args.size, args.home)
+    # A smoke run's inversions stop after 3 iterations (the published settings are 100; tuned 500).
+    short = {"iterations": 3} if args.size is Size.SMOKE else {}
     t0 = time.perf_counter()
 
     models = {name: load_model(name, home=args.home) for name in MODELS}
-    top1 = transformer_top1(models["stroke-transformer"], args.home, 10 if args.quick else None)
+    top1_per_class = args.size.pick(full=None, quick=10, smoke=5)
+    top1 = transformer_top1(models["stroke-transformer"], args.home, top1_per_class, classes)
     figures: dict[str, float | bool] = {
-        "quick": args.quick,
+        "quick": not args.size.is_full,
         "stroke_transformer_spg_test_top1": round(top1, 4),
     }
-    sketches = load_spg("test", per_class=per_class, home=args.home)
+    sketches = load_spg("test", classes, per_class=per_class, home=args.home)
     goals = other_classes([s.label for s in sketches], spg_classes(args.home), args.seed)
     figures["n_sketches"] = len(sketches)
     for name in MODELS:
-        figures.update(run_model(models[name], name.replace("-", "_"), sketches, goals, args.batch_size))
-    tuned = run_model(models["doodlenet"], "doodlenet_tuned", sketches, None, args.batch_size, **TUNED)
+        key = name.replace("-", "_")
+        figures.update(run_model(models[name], key, sketches, goals, args.batch_size, **short))
+    tuned = run_model(
+        models["doodlenet"], "doodlenet_tuned", sketches, None, args.batch_size, **TUNED | short
+    )
     figures.update(tuned)
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
 
@@ -150,9 +161,7 @@ def main() -> None:
     console.print(table)
     top1 = figures["stroke_transformer_spg_test_top1"]
     console.print(f"stroke transformer top-1 on the SPG test split: {top1}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

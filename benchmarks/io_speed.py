@@ -3,13 +3,13 @@ part labels), every quickdraw-345x25 sketch (344 simplified ndjson files) and th
 round-trips the simplified sketches through a sketch-rnn ``.npz``. Reports sketches per second of wall
 time (median and best of --repeat passes) and of process CPU time (robust to other load on the machine).
 
-    python benchmarks/io_speed.py --quick --json out/io_speed.json
+    python benchmarks/io_speed.py --smoke   # or --quick; the full run:
+    python benchmarks/io_speed.py --json benchmarks/results/io_speed.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from _common import benchmark_parser, write_figures
 from strokelens.datasets import QD345_DIR, SPG_DIR
 from strokelens.home import home_path
 from strokelens.io import read_quickdraw, read_spg, read_strokes3, read_svg, write_strokes3
@@ -44,22 +45,27 @@ def measure(read: Callable[[Path], Iterable[Sketch]], files: list[Path], repeat:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="4 SPG files, 40 QuickDraw files, one pass",
+        smoke="1 SPG file, 4 QuickDraw files, 8 SVGs",
     )
-    parser.add_argument("--quick", action="store_true", help="4 SPG files, 40 QuickDraw files, one pass")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the files (median reported)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as a flat JSON object")
     parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     spg = sorted(home_path(SPG_DIR, args.home).glob("*.ndjson.gz"))
     qd = sorted(home_path(QD345_DIR, args.home).glob("*.ndjson"))
     tu = sorted(home_path("data/tu-berlin-svg", args.home).glob("*/*.svg"))
-    repeat = args.repeat
-    if args.quick:
-        spg, qd, repeat = spg[:4], qd[:40], 1
+    repeat = args.size.pick(full=args.repeat, quick=1, smoke=1)
+    spg = spg[: args.size.pick(full=None, quick=4, smoke=1)]
+    qd = qd[: args.size.pick(full=None, quick=40, smoke=4)]
+    tu = tu[: args.size.pick(full=None, quick=None, smoke=8)]
 
     results = {
         "spg": measure(read_spg, spg, repeat),
@@ -71,7 +77,7 @@ def main() -> None:
         write_strokes3([s for f in qd for s in read_quickdraw(f)], npz)
         results["npz"] = measure(read_strokes3, [npz], repeat)
 
-    out: dict[str, float | int | bool] = {"quick": args.quick, "repeat": repeat}
+    out: dict[str, float | int | bool] = {"quick": not args.size.is_full, "repeat": repeat}
     table = Table("data", "files", "sketches", "s (median)", "sketches/s", "best", "per CPU s")
     for name, r in results.items():
         for key, value in r.items():
@@ -86,9 +92,7 @@ def main() -> None:
             f"{r['sketches_per_cpu_s']:,.0f}",
         )
     Console().print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

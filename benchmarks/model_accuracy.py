@@ -9,22 +9,20 @@
 - Tiny Darknet on the ``imagenet-samples`` photos whose names match a class name (994 of 1,000),
   centre-cropped and resized to 224.
 
-    python benchmarks/model_accuracy.py --quick --json out/model_accuracy.json
+    python benchmarks/model_accuracy.py --smoke   # or --quick; the full run:
+    python benchmarks/model_accuracy.py --json benchmarks/results/model_accuracy.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.table import Table
 
-from strokelens.datasets import batches, load_qd345, load_spg, spg_classes
+from _common import Size, benchmark_parser, print_figures, spg_classes_for, write_figures
+from strokelens.datasets import batches, load_qd345, load_spg, qd345_classes, spg_classes
 from strokelens.home import home_path
 from strokelens.io.photos import match_imagenet_samples, open_image
 from strokelens.models import load_model
@@ -54,8 +52,8 @@ def classify(model, images: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]).cpu()
 
 
-def doodlenet_qd345(model, per_class: int | None, batch_size: int, device, home) -> dict:
-    sketches = load_qd345(per_class=per_class, home=home)
+def doodlenet_qd345(model, per_class: int | None, batch_size: int, device, home, classes=None) -> dict:
+    sketches = load_qd345(classes, per_class=per_class, home=home)
     y = labels(model, sketches)
     start = time.perf_counter()
     x = preset_images(sketches, batch_size, device)
@@ -78,8 +76,8 @@ def doodlenet_qd345(model, per_class: int | None, batch_size: int, device, home)
     }
 
 
-def doodlenet_spg(model, per_class: int | None, batch_size: int, device, home) -> dict:
-    sketches = load_spg("test", per_class=per_class, home=home)
+def doodlenet_spg(model, per_class: int | None, batch_size: int, device, home, classes=None) -> dict:
+    sketches = load_spg("test", classes, per_class=per_class, home=home)
     y = labels(model, sketches)
     logits = classify(model, preset_images(sketches, batch_size, device), batch_size)
     top1, top5 = topk_hits(logits, y)
@@ -117,33 +115,37 @@ def darknet_samples(model, every: int, batch_size: int, device, home) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="subsets: 2 sketches a class, 1 photo in 20",
+        smoke="20 QuickDraw classes x 1, 2 SPG classes x 2, 1 photo in 200",
     )
-    parser.add_argument("--quick", action="store_true", help="subsets: 2 sketches a class, 1 photo in 20")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
     parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     device = torch.device(args.device)
     doodle = load_model("doodlenet", home=args.home, device=device)
     dark = load_model("darknet-tiny", home=args.home, device=device)
     start = time.perf_counter()
-    out: dict[str, float | int | str] = {"quick": args.quick, "device": str(device)}
-    out |= doodlenet_qd345(doodle, 2 if args.quick else None, args.batch_size, device, args.home)
-    out |= doodlenet_spg(doodle, 10 if args.quick else None, args.batch_size, device, args.home)
-    out |= darknet_samples(dark, 20 if args.quick else 1, 64, device, args.home)
+    n = args.size.pick
+    out: dict[str, float | int | str] = {"quick": not args.size.is_full, "device": str(device)}
+    qd_classes = qd345_classes(args.home)[::17] if args.size is Size.SMOKE else None
+    qd_per_class = n(full=None, quick=2, smoke=1)
+    out |= doodlenet_qd345(doodle, qd_per_class, args.batch_size, device, args.home, qd_classes)
+    spg_per_class = n(full=None, quick=10, smoke=2)
+    spg = spg_classes_for(args.size, args.home)
+    out |= doodlenet_spg(doodle, spg_per_class, args.batch_size, device, args.home, spg)
+    out |= darknet_samples(dark, n(full=1, quick=20, smoke=200), 64, device, args.home)
     out["wall_s"] = time.perf_counter() - start
 
-    table = Table("figure", "value", title="model accuracy" + (" (quick)" if args.quick else ""))
-    for key, value in out.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+    print_figures(out, "model accuracy" + ("" if args.size.is_full else f" (--{args.size.value})"))
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

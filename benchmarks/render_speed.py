@@ -13,23 +13,23 @@ only the rasteriser differs.
 Reports sketches per second of wall time (and of process CPU time, robust to other load on the
 machine), with torch's default thread count.
 
-    python benchmarks/render_speed.py --quick --json out/render_speed.json
+    python benchmarks/render_speed.py --smoke   # or --quick; the full run:
+    python benchmarks/render_speed.py --json benchmarks/results/render_speed.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import Size, benchmark_parser, spg_classes_for, write_figures
 from strokelens.datasets import load_spg
 from strokelens.render import QuickDrawBitmap, SketchCanvas, rasterize, rasterize_dense
 from strokelens.sketch import Sketch, SketchBatch
@@ -67,10 +67,11 @@ def run_once(preset: SketchCanvas, raster: Rasterise, batch: SketchBatch, backwa
 
 
 def measure(
-    preset: SketchCanvas, raster: Rasterise, batches: Sequence[SketchBatch], backward: bool
+    preset: SketchCanvas, raster: Rasterise, batches: Sequence[SketchBatch], backward: bool, warm: bool = True
 ) -> dict[str, float]:
-    """Warm up on the first batch, then time one pass over all batches."""
-    run_once(preset, raster, batches[0], backward)
+    """Warm up on the first batch (unless not ``warm``), then time one pass over all batches."""
+    if warm:
+        run_once(preset, raster, batches[0], backward)
     n = sum(len(b) for b in batches)
     w0, c0 = time.perf_counter(), time.process_time()
     for b in batches:
@@ -83,28 +84,48 @@ def make_batches(sketches: list[Sketch], size: int, count: int) -> list[SketchBa
     return [SketchBatch.from_sketches(sketches[i * size : (i + 1) * size]) for i in range(count)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="fewer batches (under a minute)",
+        smoke="a few short sketches; the large canvas at 64x64",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer batches (under a minute)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as a flat JSON object")
     parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
-    sketches = load_spg("test", home=args.home)
+
+def main() -> None:
+    args = parse_args()
+
+    classes = spg_classes_for(args.size, args.home)
+    sketches = load_spg(
+        "test", classes, per_class=args.size.pick(full=None, quick=None, smoke=12), home=args.home
+    )
     # Interleave classes so every batch mixes them.
     sketches = [sketches[i] for i in sorted(range(len(sketches)), key=lambda i: (i % 100, i))]
-    q = args.quick
-    presets = {"28": QuickDrawBitmap(), "256": SketchCanvas(256)}
+    if args.size is Size.SMOKE:  # the dense reference's cost grows with points: the shortest sketches
+        sketches.sort(key=lambda s: s.n_points)
+    n = args.size.pick
+    # A smoke run draws the large canvas at 64x64 (its keys keep the name 256).
+    presets = {"28": QuickDrawBitmap(), "256": SketchCanvas(n(full=256, quick=256, smoke=64))}
     # (name, batch size, number of batches) per canvas; dense batches are as large as memory allows.
+    # The smoke run's "b256" batches hold 8 and 2 sketches (the keys keep their names).
+    warm = args.size is not Size.SMOKE  # a smoke run's timings mean nothing: no warm-up
     plan = {
-        "28": {"b256": (256, 1 if q else 4), "b1": (1, 16 if q else 64), "dense": (32, 1 if q else 4)},
-        "256": {"b256": (256, 1 if q else 2), "b1": (1, 8 if q else 32), "dense": (1, 2 if q else 6)},
+        "28": {
+            "b256": (n(full=256, quick=256, smoke=8), n(full=4, quick=1, smoke=1)),
+            "b1": (1, n(full=64, quick=16, smoke=4)),
+            "dense": (n(full=32, quick=32, smoke=2), n(full=4, quick=1, smoke=1)),
+        },
+        "256": {
+            "b256": (n(full=256, quick=256, smoke=2), n(full=2, quick=1, smoke=1)),
+            "b1": (1, n(full=32, quick=8, smoke=2)),
+            "dense": (1, n(full=6, quick=2, smoke=1)),
+        },
     }
     load = os.getloadavg()[0]
     out: dict[str, float | int | bool | str] = {
-        "quick": q,
+        "quick": not args.size.is_full,
         "threads": torch.get_num_threads(),
         "load_average_1min_at_start": round(load, 2),
         "sketches_mean_points": round(sum(s.n_points for s in sketches) / len(sketches), 1),
@@ -118,16 +139,16 @@ def main() -> None:
             for backward in (False, True):
                 pas = "fwd_bwd" if backward else "fwd"
                 if dense:  # the sparse rasteriser on the very same batches, right before the dense one
-                    r = measure(preset, rasterize, batches, backward)
+                    r = measure(preset, rasterize, batches, backward, warm)
                     key = f"{pas}_{canvas}_b{size}_same_batches"
                     out[f"{key}_per_s"] = round(r["per_s"], 2)
                     rows.append((canvas, "sparse (dense's batches)", size, pas, r))
-                r = measure(preset, rasterize_dense if dense else rasterize, batches, backward)
-                key = f"{'dense_' if dense else ''}{pas}_{canvas}_b{size}"
+                r = measure(preset, rasterize_dense if dense else rasterize, batches, backward, warm)
+                key = f"{'dense_' if dense else ''}{pas}_{canvas}_{'b256' if label == 'b256' else f'b{size}'}"
                 out[f"{key}_per_s"] = round(r["per_s"], 2)
                 out[f"{key}_per_cpu_s"] = round(r["per_cpu_s"], 2)
                 rows.append((canvas, "dense" if dense else "sparse", size, pas, r))
-            if not dense and label == "b256":
+            if not dense and label == "b256":  # the key says b256 whatever the batch
                 out[f"peak_rss_mb_after_sparse_{canvas}_b256"] = round(
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
                 )
@@ -158,9 +179,7 @@ def main() -> None:
         f"{out['dense_batch_256']}): 28x28 {out['speedup_vs_dense_28']}x, "
         f"256x256 {out['speedup_vs_dense_256']}x; {out['threads']} threads, load average {load:.1f} at start"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

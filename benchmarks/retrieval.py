@@ -15,23 +15,22 @@ gallery rank of the match after deleting the query's top 1 / top 2 strokes (high
 with no more strokes than are deleted are left out). Methods: sla, ig, occlusion, shapley and the
 baselines random and length; the best is the non-baseline with the lowest deletion AUC.
 
-    python benchmarks/retrieval.py --quick                     # under a minute
+    python benchmarks/retrieval.py --smoke                     # or --quick: under a minute
     python benchmarks/retrieval.py --json benchmarks/results/retrieval.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from strokelens.datasets import load_qd345, load_spg
+from _common import Size, benchmark_parser, spg_classes_for, write_figures
+from strokelens.datasets import load_qd345, load_spg, qd345_classes
 from strokelens.games import normalise_class_name
 from strokelens.models import load_model
 from strokelens.retrieval import (
@@ -85,12 +84,11 @@ def faithfulness(view, queries, q_emb, gallery, top, exclude, suffix: str) -> di
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="10 queries a class, 24 explained, <= 10 strokes"
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="10 queries a class, 16 explained, <= 8 strokes",
+        smoke="2 SPG classes: 3 queries each, gallery of 20 QuickDraw classes x 1 + 6 SPG; 2 explained",
     )
     parser.add_argument(
         "--per-class", type=int, default=None, help="SPG test queries a class (default all 100)"
@@ -98,17 +96,23 @@ def main() -> None:
     parser.add_argument("--faith", type=int, default=200, help="queries whose top-1 match is explained")
     parser.add_argument("--max-strokes", type=int, default=16, help="most strokes of an explained query")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--home", default=None)
-    args = parser.parse_args()
-    per_class = 10 if args.quick else args.per_class
-    n_faith = 16 if args.quick else args.faith
-    max_strokes = min(8, args.max_strokes) if args.quick else args.max_strokes
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    n = args.size.pick
+    per_class = n(full=args.per_class, quick=10, smoke=3)
+    n_faith = n(full=args.faith, quick=16, smoke=2)
+    max_strokes = n(full=args.max_strokes, quick=min(8, args.max_strokes), smoke=min(6, args.max_strokes))
     t0 = time.perf_counter()
     load = os.getloadavg()[0]
 
-    qd = load_qd345(per_class=3 if args.quick else None, home=args.home)
-    spg = load_spg("test", per_class=15 if args.quick else None, home=args.home)
+    qd_classes = qd345_classes(args.home)[::17] if args.size is Size.SMOKE else None
+    qd = load_qd345(qd_classes, per_class=n(full=None, quick=3, smoke=1), home=args.home)
+    spg_classes = spg_classes_for(args.size, args.home)
+    spg = load_spg("test", spg_classes, per_class=n(full=None, quick=15, smoke=3), home=args.home)
     raw_gallery = qd + spg
     seen: dict[str, int] = {}  # the first per_class sketches of each SPG class (split order) are queries
     query_rows = []
@@ -117,7 +121,7 @@ def main() -> None:
         if per_class is None or seen[s.label] <= per_class:
             query_rows.append(len(qd) + i)
     figures: dict[str, float | int | str | bool] = {
-        "quick": args.quick,
+        "quick": not args.size.is_full,
         "threads": torch.get_num_threads(),
         "load_average_1min_at_start": round(load, 2),
         "gallery_size": len(raw_gallery),
@@ -176,15 +180,12 @@ def main() -> None:
         figures["retrieval_deletion_auc_best"] < figures["retrieval_deletion_auc_random"]
     )
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    report(figures, per_category, args.quick)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, per_category, "" if args.size.is_full else f" [--{args.size.value}]")
+    write_figures(args.json, figures)
 
 
-def report(figures: dict, per_category: dict, quick: bool) -> None:
+def report(figures: dict, per_category: dict, note: str) -> None:
     console = Console()
-    note = " [--quick]" if quick else ""
     table = Table("category", *(f"{m} mAP" for m in MODELS), *(f"{m} P@10" for m in MODELS))
     table.title = (
         f"retrieval, {figures['n_queries']} SPG test queries, gallery of {figures['gallery_size']}{note}"

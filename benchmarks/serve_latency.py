@@ -13,27 +13,26 @@ Figures: ``serve_p50_ms`` / ``serve_p95_ms`` (predict + explain), per endpoint, 
 and ``serve_bad_requests_handled`` (those that got exactly their 4xx), whether the server still answered
 at the end, and the 1-minute load average at the start: other work on the machine slows the server.
 
-    python benchmarks/serve_latency.py --quick                          # about a minute
+    python benchmarks/serve_latency.py --smoke                          # or --quick: about a minute
     python benchmarks/serve_latency.py --json benchmarks/results/serve_latency.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from _common import benchmark_parser, spg_classes_for, write_figures
 from strokelens.datasets import load_spg
 from strokelens.serve import schemas
 
@@ -65,16 +64,24 @@ TARGETS = [
 ]
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
-    p.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = benchmark_parser(
+        __doc__,
+        quick="200 requests, an assist a client, at most a minute",
+        smoke="2 clients, 16 requests, one assist, 6 SPG drawings",
+    )
     p.add_argument("--requests", type=int, default=None, help="predict + explain requests in all (1200)")
     p.add_argument("--assists", type=int, default=None, help="assist requests per client (5)")
     p.add_argument("--seconds", type=float, default=None, help="stop sending after this long (300)")
-    p.add_argument("--clients", type=int, default=CLIENTS, help="concurrent clients (8)")
+    p.add_argument("--clients", type=int, default=None, help=f"concurrent clients ({CLIENTS}; smoke 2)")
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    return p.parse_args()
+    args = p.parse_args(argv)
+    n = args.size.pick
+    args.requests = args.requests or n(full=1200, quick=200, smoke=16)
+    args.assists = args.assists if args.assists is not None else n(full=5, quick=1, smoke=1)
+    args.seconds = args.seconds or n(full=300.0, quick=60.0, smoke=30.0)
+    args.clients = args.clients or n(full=CLIENTS, quick=CLIENTS, smoke=2)
+    return args
 
 
 def free_port() -> int:
@@ -184,12 +191,11 @@ def check_targets(figures: dict) -> list[tuple[str, str, str]]:
 def main() -> None:
     args = parse_args()
     console = Console(width=120)
-    total = args.requests or (200 if args.quick else 1200)
-    assists = args.assists if args.assists is not None else (1 if args.quick else 5)
-    seconds = args.seconds or (60.0 if args.quick else 300.0)
+    total, assists, seconds = args.requests, args.assists, args.seconds
     home = args.home or os.environ.get("STROKELENS_HOME")
     load_start = os.getloadavg()[0]
-    sketches = load_spg("test", per_class=3 if args.quick else 10, home=home)
+    per_class = args.size.pick(full=10, quick=3, smoke=3)
+    sketches = load_spg("test", spg_classes_for(args.size, home), per_class=per_class, home=home)
     drawings = [[np.round(s.T, 2).tolist() for s in sk.strokes] for sk in sketches]
     targets = sorted({sk.label for sk in sketches})
 
@@ -235,7 +241,7 @@ def main() -> None:
     fast = out["/api/predict"] + out["/api/explain"]
     assist = [v for i in range(args.clients) for v in out[f"assist{i}"]]
     figures: dict = {
-        "quick": bool(args.quick),
+        "quick": not args.size.is_full,
         "serve_clients": args.clients,
         "serve_drawings": len(drawings),
         "serve_requests": len(fast),
@@ -282,10 +288,7 @@ def main() -> None:
     for row in check_targets(figures):
         targets_table.add_row(*row)
     console.print(targets_table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-        console.print(f"wrote {args.json}")
+    write_figures(args.json, dict(sorted(figures.items())))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ median Spearman vs exact Shapley values of the target logit and of its probabili
 most ``--max-shapley-units`` strokes), mean deletion/insertion AUC of the target probability, model
 evaluations and median wall ms per sketch.
 
-    python benchmarks/sla_variants.py --quick   # 20 sketches, Shapley up to 6 strokes
+    python benchmarks/sla_variants.py --smoke   # or --quick: 20 sketches, Shapley up to 6 strokes
     python benchmarks/sla_variants.py --json benchmarks/results/sla_variants.json   # the full run
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, spg_classes_for, write_figures
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.methods import get_method
@@ -53,31 +53,39 @@ def variants() -> dict[str, tuple[str, str, dict]]:
     return out
 
 
-def main() -> None:
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="20 sketches, Shapley up to 6 strokes")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = benchmark_parser(
+        __doc__,
+        quick="20 sketches, Shapley up to 6 strokes",
+        smoke="4 sketches of 2 SPG classes, Shapley up to 4 strokes",
+    )
     p.add_argument("--n", type=int, default=200, help="SPG test sketches spread over the 20 classes")
     p.add_argument("--max-shapley-units", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=25)
-    p.add_argument("--json", type=Path, default=None)
     p.add_argument("--home", default=None)
-    args = p.parse_args()
-    if args.quick:
-        args.n, args.max_shapley_units = 20, 6
+    args = p.parse_args(argv)
+    args.n = args.size.pick(full=args.n, quick=20, smoke=4)
+    args.max_shapley_units = args.size.pick(full=args.max_shapley_units, quick=6, smoke=4)
+    return args
+
+
+def main() -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    args = parse_args()
     console = Console(width=150)
     torch.manual_seed(0)
     model = load_model("doodlenet", home=args.home)
     view = RasterSketchView(model)
-    per_class = -(-args.n // len(spg_classes(args.home)))
-    sketches = preprocess(load_spg("test", per_class=per_class, home=args.home), model)
+    classes = spg_classes_for(args.size, args.home) or spg_classes(args.home)
+    per_class = -(-args.n // len(classes))
+    sketches = preprocess(load_spg("test", classes, per_class=per_class, home=args.home), model)
     order = sorted(range(len(sketches)), key=lambda i: (i % per_class, i))
     sketches = [sketches[i] for i in order][: args.n]
     cap = min(args.max_shapley_units, MAX_EXACT_UNITS)
     table_of = variants()
     console.print(
         f"{len(sketches)} SPG test sketches, DoodleNet, predicted class; exact Shapley on sketches with "
-        f"<= {cap} strokes" + (" [--quick]" if args.quick else "")
+        f"<= {cap} strokes" + ("" if args.size.is_full else f" [--{args.size.value}]")
     )
     ms, evals, dele, ins = defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list)
     vs_logit, vs_prob = defaultdict(list), defaultdict(list)
@@ -122,7 +130,7 @@ def main() -> None:
         "strokes_mean": float(np.mean(n_strokes)),
         "shapley_sketches": n_shap,
         "max_shapley_units": cap,
-        "quick": bool(args.quick),
+        "quick": not args.size.is_full,
     }
     for name in table_of:
         figures[f"{name}_evaluations_per_sketch"] = float(np.mean(evals[name]))
@@ -165,8 +173,7 @@ def main() -> None:
         f"best by Spearman: {best}; best by deletion AUC: {best_del}; "
         f"total {time.perf_counter() - start:.0f} s"
     )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,21 @@ SPG classes among its 345, as elsewhere. DoodleNet sees ink, not drawing order: 
 players and its order figures are absent (``doodlenet_not_applicable`` says so), not reported as
 intact.
 
-    python benchmarks/stroke_components.py --quick --json out/stroke_components.json
+    python benchmarks/stroke_components.py --smoke   # or --quick; the full run:
+    python benchmarks/stroke_components.py --json benchmarks/results/stroke_components.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import benchmark_parser, spg_classes_for, write_figures
 from strokelens.analysis import COMPONENTS, analyse
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.models import load_model
@@ -56,26 +56,28 @@ def figures_of(key: str, result) -> dict[str, float | int | str]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__, quick="5 test sketches a class, one seed", smoke="2 SPG classes x 3 test sketches, one seed"
     )
-    parser.add_argument("--quick", action="store_true", help="5 test sketches a class, one seed")
     parser.add_argument("--per-class", type=int, default=None, help="test sketches a class (default 100)")
     parser.add_argument("--seeds", type=int, default=2, help="disturbance seeds averaged over")
     parser.add_argument("--sigma", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
     parser.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
-    args = parser.parse_args()
-    per_class = 5 if args.quick else args.per_class
-    seeds = tuple(range(1 if args.quick else args.seeds))
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    per_class = args.size.pick(full=args.per_class, quick=5, smoke=3)
+    seeds = tuple(range(args.size.pick(full=args.seeds, quick=1, smoke=1)))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
-    sketches = load_spg("test", per_class=per_class, home=args.home)
+    sketches = load_spg("test", spg_classes_for(args.size, args.home), per_class=per_class, home=args.home)
     classes = spg_classes(args.home)
     out: dict[str, float | int | str | bool] = {
-        "quick": args.quick,
+        "quick": not args.size.is_full,
         "n_sketches": len(sketches),
         "n_seeds": len(seeds),
         "sigma": args.sigma,
@@ -124,9 +126,7 @@ def main() -> None:
         soft_wrap=True,
     )
     console.print(f"wall time {out['wall_s']} s on {device}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_figures(args.json, out)
 
 
 if __name__ == "__main__":

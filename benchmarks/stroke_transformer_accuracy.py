@@ -8,20 +8,20 @@ drawings, varied augmentation).
 Also reports the per-class top-1 range and forward speed (sketches per second, batch 256, CPU unless
 CUDA is present).
 
-    python benchmarks/stroke_transformer_accuracy.py --quick --json out/stroke_transformer.json
+    python benchmarks/stroke_transformer_accuracy.py --smoke   # or --quick; the full run:
+    python benchmarks/stroke_transformer_accuracy.py \
+        --json benchmarks/results/stroke_transformer_accuracy.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.table import Table
 
+from _common import benchmark_parser, print_figures, spg_classes_for, write_figures
 from strokelens.datasets import load_qd345_spg, load_spg
 from strokelens.models import load_model
 from strokelens.training.sketch_data import prepare_sketches
@@ -61,37 +61,34 @@ def measure(name: str, key: str, spg, held_out, args, device: str) -> tuple[dict
     }, dict(zip(model.class_names, per_class.tolist(), strict=True))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = benchmark_parser(
+        __doc__,
+        quick="20 test sketches per class instead of 100",
+        smoke="2 SPG classes x 5 test sketches, the held-out drawings of those classes",
     )
-    parser.add_argument("--quick", action="store_true", help="20 test sketches per class instead of 100")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--home", default=None)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main() -> None:
+    args = parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    spg = load_spg("test", per_class=20 if args.quick else None, home=args.home)
-    held_out = load_qd345_spg("test", home=args.home)
-    figures: dict = {"quick": args.quick}
+    classes = spg_classes_for(args.size, args.home)
+    spg = load_spg("test", classes, per_class=args.size.pick(full=None, quick=20, smoke=5), home=args.home)
+    held_out = load_qd345_spg("test", classes, home=args.home)
+    figures: dict = {"quick": not args.size.is_full}
     console = Console()
     for key, name in MODELS.items():
         found, per_class = measure(name, key, spg, held_out, args, device)
         figures.update(found)
         worst = sorted(per_class, key=per_class.get)[:3]
         console.print(f"{name}: weakest classes " + ", ".join(f"{c} {per_class[c]:.2f}" for c in worst))
-    table = Table(
-        "figure",
-        "value",
-        title=f"shipped stroke transformers on SPG test and held-out quickdraw-345x25 ({device})",
+    print_figures(
+        figures, f"shipped stroke transformers on SPG test and held-out quickdraw-345x25 ({device})"
     )
-    for key, value in figures.items():
-        table.add_row(key, str(value))
-    console.print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

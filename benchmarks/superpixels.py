@@ -21,7 +21,7 @@ the target probability over superpixels (mean; for the variants, the chosen one 
 and median Spearman agreement with exact Shapley values at about 12 SLIC superpixels (2^K evaluations
 a photo, on the first ``--shapley-photos`` photos).
 
-    python benchmarks/superpixels.py --quick   # 2 photos, 20 superpixels, 50 LIME samples: a smoke run
+    python benchmarks/superpixels.py --smoke   # or --quick: 2 photos, 20 superpixels, 50 LIME samples
     python benchmarks/superpixels.py --limit 100 --reference-photos 20 --shapley-photos 12 \
         --json benchmarks/results/superpixels.json   # the full run, the issue's size
 
@@ -33,7 +33,6 @@ references (a second lime_image seed, Lime, Kernel SHAP) ~45 s a reference photo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -45,6 +44,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from _common import Size, benchmark_parser, write_figures
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
 from strokelens.datasets import photo_split
@@ -75,11 +75,12 @@ OLD_DEFAULT = "gws_presence_sum"
 BUDGET = 4
 
 
-def variants(steps: int) -> dict[str, tuple[str, str, dict]]:
-    """Figure name -> (registered method, score, options) of every gws variant."""
+def variants(steps: int, aggregates: tuple[str, ...] = PAPER_AGGREGATES) -> dict[str, tuple[str, str, dict]]:
+    """Figure name -> (registered method, score, options) of every gws variant (pixel scoring
+    technique x one of ``aggregates``)."""
     out: dict[str, tuple[str, str, dict]] = {}
     for pixel in PIXEL_SCORES:
-        for how in PAPER_AGGREGATES:
+        for how in aggregates:
             opts: dict = {"pixel": pixel, "aggregate": how}
             if pixel.startswith("ig-"):
                 opts["steps"] = steps
@@ -93,10 +94,12 @@ def variants(steps: int) -> dict[str, tuple[str, str, dict]]:
     return out
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute (settings printed)")
-    p.add_argument("--json", type=Path, default=None, help="write the figures as one flat JSON object")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = benchmark_parser(
+        __doc__,
+        quick="2 photos, 20 superpixels, 50 LIME samples: about a minute (settings printed)",
+        smoke="1 photo, 6 superpixels, 10 LIME samples, 2 gradient steps, variants pooled by sum, no Shapley",
+    )
     p.add_argument("--home", default=None, help="data folder (default: $STROKELENS_HOME)")
     p.add_argument("--limit", type=int, default=None, help="N photos spread over the classes (100; quick 2)")
     p.add_argument("--segments", type=int, default=None, help="SLIC n_segments (default 50; quick: 20)")
@@ -109,17 +112,18 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-    quick = args.quick
-    args.limit = args.limit or (2 if quick else 100)
-    args.segments = args.segments or (20 if quick else 50)
-    args.lime_samples = args.lime_samples or (50 if quick else 1000)
-    args.grad_steps = args.grad_steps or (4 if quick else 16)
-    args.reference_photos = (
-        args.reference_photos if args.reference_photos is not None else (1 if quick else 20)
-    )
-    args.shapley_photos = args.shapley_photos if args.shapley_photos is not None else (1 if quick else 12)
-    args.shapley_segments = args.shapley_segments or (8 if quick else 12)
+    args = p.parse_args(argv)
+    n = args.size.pick
+    args.limit = args.limit or n(full=100, quick=2, smoke=1)
+    args.segments = args.segments or n(full=50, quick=20, smoke=6)
+    args.lime_samples = args.lime_samples or n(full=1000, quick=50, smoke=10)
+    args.grad_steps = args.grad_steps or n(full=16, quick=4, smoke=2)
+    if args.reference_photos is None:
+        args.reference_photos = n(full=20, quick=1, smoke=1)
+    if args.shapley_photos is None:
+        # exact_shapley itself runs in sla_variants' smoke run
+        args.shapley_photos = n(full=12, quick=1, smoke=0)
+    args.shapley_segments = args.shapley_segments or n(full=12, quick=8, smoke=4)
     for name in ("limit", "segments", "lime_samples", "grad_steps", "steps", "batch_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -136,7 +140,9 @@ def table_of(args: argparse.Namespace) -> dict[str, tuple[str, str, dict]]:
                 value = args.lime_samples if key == "n_samples" else args.grad_steps
             filled[key] = value
         out[name] = (method, score, filled)
-    return {**out, **variants(args.steps)}
+    # A smoke run pools every pixel scoring technique one way only (by sum: the old default's way).
+    aggregates = ("sum",) if args.size is Size.SMOKE else PAPER_AGGREGATES
+    return {**out, **variants(args.steps, aggregates)}
 
 
 def run(view: ImageView, units: SuperpixelUnits, target, entry: tuple[str, str, dict], seed: int):
@@ -239,7 +245,7 @@ def main() -> None:
         f"{min(args.reference_photos, len(pairs))}); variants' IG steps / SmoothGrad samples {args.steps}, "
         f"gws-ig/gws-smoothgrad {args.grad_steps}; exact Shapley at <= {args.shapley_segments} superpixels "
         f"on {min(args.shapley_photos, len(pairs))} photos; device {device}, {torch.get_num_threads()} "
-        "threads" + (" [--quick]" if args.quick else ""),
+        "threads" + ("" if args.size.is_full else f" [--{args.size.value}]"),
         highlight=False,
     )
     ms, evals = defaultdict(list), defaultdict(list)
@@ -319,7 +325,7 @@ def main() -> None:
         "shapley_photos": len(shap_units),
         "shapley_superpixels_mean": float(np.mean(shap_units)) if shap_units else float("nan"),
         "lime_vs_lime_spearman": med(lime_vs_lime),
-        "quick": bool(args.quick),
+        "quick": not args.size.is_full,
     }
     lime_ms = statistics.median(ms["lime_image"])
     for name in names:
@@ -357,8 +363,7 @@ def main() -> None:
         f"total {time.perf_counter() - start:.0f} s",
         highlight=False,
     )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    write_figures(args.json, figures)
 
 
 def print_table(console: Console, figures: dict, names: list[str], chosen: str, args) -> None:

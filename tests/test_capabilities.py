@@ -99,9 +99,8 @@ def test_queries_give_the_orders_the_commands_used():
     """`evaluate`'s defaults, the page's methods and the demo's are what they were as name lists."""
     from strokelens.cli.demo import demo_methods
     from strokelens.cli.explain import DEFAULT_EVALUATE
-    from strokelens.serve.handlers import sketch_methods
-
     from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
+    from strokelens.serve.handlers import sketch_methods
 
     assert DEFAULT_EVALUATE == {
         SKETCH_FILES: "sla,ig,occlusion,fastshap,wys,lime,kernelshap,shapley,random,length",
