@@ -15,10 +15,9 @@ from PIL import Image
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
 from strokelens.explain import explain, save_explanations
-from strokelens.io.photos import load_photos
+from strokelens.io.photos import file_targets, load_photos
 from strokelens.methods import get_method
 from strokelens.models import darknet, load_model
-from strokelens.models.darknet import file_targets
 from strokelens.photo import CropTransform
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView, view_for
