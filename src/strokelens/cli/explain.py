@@ -215,7 +215,7 @@ def explain(
         limit=limit,
     )
     spec.check(view.class_names)
-    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name)
+    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name, pictures)
     summary = result.summary
     title = f"strokelens: {method} on {model_spec.name}"
     if kind == "image":
@@ -223,7 +223,7 @@ def explain(
     drawn = 0
     if not result.already_finished:
         extra = {"score": "logit"} if kind == "image" else None
-        drawn = write_pictures(result.folder, spec, view, pictures, title, extra)
+        drawn = write_pictures(result.folder, spec, view, pictures, title, extra, result.pictures)
     _echo_job(result, view.item_name)
     if drawn:
         click.echo(f"report: {out_dir / 'report.html'} ({drawn} {PLURAL[view.item_name]} drawn)")

@@ -1,5 +1,7 @@
 """The pictures and the report of an explain job: only for the first drawings, which the report
-shows, explained again with their deletion/insertion curves (the shards hold every drawing's scores)."""
+shows, with their deletion/insertion curves (the shards hold every drawing's scores). A local job
+captures them as it runs (`run_job(pictures=N)`); otherwise (Ray, a resumed job) they are read back
+and explained again."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from strokelens.errors import StrokelensError
 from strokelens.jobs.folder import JobFolder
 from strokelens.jobs.spec import JobSpec
+from strokelens.runner import PicturesSink
 from strokelens.views.base import View
 
 
@@ -29,12 +32,22 @@ def first_inputs(folder: JobFolder, spec: JobSpec, count: int) -> list[Any]:
 
 
 def write_pictures(
-    folder: JobFolder, spec: JobSpec, view: View, count: int, title: str, extra: dict[str, Any] | None = None
+    folder: JobFolder,
+    spec: JobSpec,
+    view: View,
+    count: int,
+    title: str,
+    extra: dict[str, Any] | None = None,
+    captured: PicturesSink | None = None,
 ) -> int:
     """Pictures, ``explanations.jsonl`` and ``report.html`` of the first ``count`` explained inputs
-    in ``folder``; returns how many (0: nothing written)."""
+    in ``folder`` (``captured``: those the job kept, used when it holds them all); returns how many
+    (0: nothing written)."""
     from strokelens.explain import explain, save_explanations
 
+    if captured is not None and captured.taken and captured.taken == min(count, _ok_rows(folder)):
+        save_explanations(captured, folder.path, title, extra)
+        return captured.taken
     inputs = first_inputs(folder, spec, count) if count else []
     if not inputs:
         return 0
@@ -56,3 +69,13 @@ def write_pictures(
     )
     save_explanations(run, folder.path, title, extra)
     return len(inputs)
+
+
+def _ok_rows(folder: JobFolder) -> int:
+    """Rows done (not skipped) in the finished job in ``folder``."""
+    import json
+
+    summary = folder.path / "summary.json"
+    if summary.is_file():
+        return int(json.loads(summary.read_text(encoding="utf-8"))["ok"])
+    return -1
