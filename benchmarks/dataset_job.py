@@ -140,10 +140,11 @@ def main() -> None:
     args = parser.parse_args()
 
     files = sorted(home_path("data/quickdraw-spg").glob("*.ndjson.gz"))
-    # Full: 32 shards of 500; quick: 16 of 400, and kills and Ray on the first file in 8 shards of 100,
-    # so that kills land between shards and within them.
+    # Full: 32 shards of 500; quick: 8 of 800, and kills and Ray on the first file in 5 shards of 160,
+    # so that kills land between shards and within them. Shards of multiples of 32 (the batch size)
+    # give the kill job's batches the whole job's, so that their rows can be equal to the last bit.
     if args.quick:
-        job, kill_job = Job(files[:8], None, 400), Job(files[:1], None, 100)
+        job, kill_job = Job(files[:8], None, 800), Job(files[:1], None, 160)
     else:
         job = kill_job = Job(files, None, 500)
     kills = min(args.kills, 3) if args.quick else args.kills
