@@ -183,7 +183,7 @@ def explain(
     """Explain a model's decision on every drawing (or photo) in FILES: every score to Parquet shards
     in OUT/shards (resumable, local or on Ray), pictures and report.html for the first drawings."""
     from strokelens.jobs import JobSpec
-    from strokelens.jobs.pictures import write_pictures
+    from strokelens.jobs.pictures import drawer, write_pictures
     from strokelens.jobs.plan import check_files
 
     kind = _kind(model_spec)
@@ -215,14 +215,15 @@ def explain(
         limit=limit,
     )
     spec.check(view.class_names)
-    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name, pictures)
-    summary = result.summary
     title = f"strokelens: {method} on {model_spec.name}"
     if kind == "image":
         title += f", {segments} superpixels"
+    extra = {"score": "logit"} if kind == "image" else None
+    draw = drawer(out_dir, title, extra)
+    result = run_with_progress(spec, files, out_dir, loader, job, view.item_name, pictures, draw)
+    summary = result.summary
     drawn = 0
     if not result.already_finished:
-        extra = {"score": "logit"} if kind == "image" else None
         drawn = write_pictures(result.folder, spec, view, pictures, title, extra, result.pictures)
     _echo_job(result, view.item_name)
     if drawn:

@@ -92,9 +92,10 @@ def run_with_progress(
     job: dict[str, Any],
     per: str,
     pictures: int = 0,
+    draw: Callable | None = None,
 ) -> JobResult:
     """`strokelens.jobs.run_job` with a progress bar (drawings per second, time left); ``pictures``:
-    the report's inputs to capture on the way."""
+    the report's inputs to capture on the way, ``draw``: what draws them (see `run_job`)."""
     from strokelens.jobs import run_job
 
     columns = (
@@ -123,4 +124,5 @@ def run_with_progress(
             on_start=on_start,
             on_rows=lambda n: progress.advance(task, n),
             pictures=pictures,
+            draw=draw,
         )

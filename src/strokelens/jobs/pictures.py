@@ -5,6 +5,8 @@ and explained again."""
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any
 
 from strokelens.errors import StrokelensError
@@ -12,6 +14,19 @@ from strokelens.jobs.folder import JobFolder
 from strokelens.jobs.spec import JobSpec
 from strokelens.runner import PicturesSink
 from strokelens.views.base import View
+
+
+def drawer(out_dir: str | os.PathLike[str], title: str, extra: dict[str, Any] | None = None):
+    """``draw(sink)`` for `run_job`: the captured pictures, records and report into ``out_dir``."""
+    return functools.partial(_draw, out_dir=out_dir, title=title, extra=extra)
+
+
+def _draw(
+    sink: PicturesSink, out_dir: str | os.PathLike[str], title: str, extra: dict[str, Any] | None
+) -> None:
+    from strokelens.explain import save_explanations
+
+    save_explanations(sink, out_dir, title, extra)
 
 
 def first_inputs(folder: JobFolder, spec: JobSpec, count: int) -> list[Any]:
@@ -46,7 +61,9 @@ def write_pictures(
     from strokelens.explain import explain, save_explanations
 
     if captured is not None and captured.taken and captured.taken == min(count, _ok_rows(folder)):
-        save_explanations(captured, folder.path, title, extra)
+        if not captured.draws:
+            save_explanations(captured, folder.path, title, extra)
+        captured.finish()
         return captured.taken
     inputs = first_inputs(folder, spec, count) if count else []
     if not inputs:

@@ -83,6 +83,7 @@ def run_job(
     on_start: Callable[[int, int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     pictures: int = 0,
+    draw: Callable[[PicturesSink], object] | None = None,
 ) -> JobResult:
     """Run ``spec`` over ``files`` into ``out_dir`` (see `JobFolder` for what it holds).
 
@@ -91,7 +92,8 @@ def run_job(
     it a folder that holds a job is an error. ``on_start(total_rows, rows_done)`` is called once
     before work, ``on_rows(n)`` as rows finish (progress bars). ``pictures``: capture the first
     this many explained inputs for the report as the job runs (`JobResult.pictures`; local explain
-    jobs that compute the first shard only).
+    jobs that compute the first shard only), drawn by ``draw(sink)`` on a background thread as
+    soon as they are in.
     """
     if backend not in BACKENDS:
         raise StrokelensError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -110,7 +112,7 @@ def run_job(
     already = bool(manifest.get("finished")) and not todo
     captured = None
     if pictures and spec.command == "explain" and backend == "local" and todo and todo[0].id == 0:
-        captured = PicturesSink(pictures)
+        captured = PicturesSink(pictures, draw)
     if todo and backend == "local":
         run_local(spec, load_view, todo, progress.shard_done, on_rows=on_rows, pictures=captured)
     elif todo:

@@ -4,6 +4,7 @@ and `BackgroundSink`, which moves any sink's work onto a writer thread with a bo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,14 +57,40 @@ class CallbackSink:
 class PicturesSink:
     """The first ``count`` explained inputs of a run, with their batches' curves, for a report's
     pictures: captured while the job runs, so that the report need not explain them again.
-    ``complete`` says whether it holds ``count`` of them, or every input of a shorter run."""
+    ``draw(sink)``: drawn on a background thread as soon as all ``count`` are in, while the run goes
+    on (`finish` draws what there is otherwise, and waits)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, draw: Callable[[PicturesSink], object] | None = None) -> None:
         self.count = count
         self.explanations: list[Explanation] = []
         self.curves: list[Curves] = []
         self.taken = 0
         self.closed = False
+        self._draw = draw
+        self._drawing: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def draws(self) -> bool:
+        """Whether it draws its pictures itself (it was given ``draw``)."""
+        return self._draw is not None
+
+    def _run_draw(self) -> None:
+        try:
+            self._draw(self)  # type: ignore[misc]
+        except BaseException as exc:  # raised by finish()
+            self._error = exc
+
+    def finish(self) -> None:
+        """Draw (unless drawn in the background already) and wait for the drawing."""
+        if self._draw is None:
+            return
+        if self._drawing is None:
+            self._run_draw()
+        else:
+            self._drawing.join()
+        if self._error is not None:
+            raise self._error
 
     @property
     def wants_more(self) -> bool:
@@ -83,6 +110,9 @@ class PicturesSink:
         if curves is not None:
             self.curves.append(curves)
         self.taken += take
+        if self._draw is not None and not self.wants_more and self._drawing is None:
+            self._drawing = threading.Thread(target=self._run_draw, name="strokelens-pictures", daemon=True)
+            self._drawing.start()
 
     def close(self) -> None:
         self.closed = True
