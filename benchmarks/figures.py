@@ -296,8 +296,8 @@ ROWS: dict[str, list[Row]] = {
             "`strokelens explain --out` over {job_sketches} SPG sketches, SLA on DoodleNet, whole command "
             "({job_shards} shards, load average {load_average_start} at start)",
             lambda f: (
-                f"{_n(f['job_sla_sketches_per_s'])} sketches/s vs SLA alone "
-                f"{_n(f['sla_compute_sketches_per_s'])} (efficiency {_n(f['job_efficiency'], 2)}); killed "
+                f"{_n(f['job_sla_sketches_per_s'])} sketches/s vs an in-process read-prepare-SLA loop "
+                f"{_n(f['baseline_sketches_per_s'])} (efficiency {_n(f['job_efficiency'], 2)}); killed "
                 f"{f['job_resume_kills_landed']}x with SIGKILL "
                 f"and resumed: {f['job_resume_rows_lost']} rows lost, {f['job_resume_rows_duplicated']} "
                 f"duplicated, scores equal {'yes' if f['job_resume_rows_equal'] else 'NO'}; Ray (2 actors) "

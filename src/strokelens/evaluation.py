@@ -18,7 +18,8 @@ from strokelens.explanation import Explanation
 from strokelens.games import Target, slice_target
 from strokelens.methods import get_method
 from strokelens.metrics import Curves, agreement, deletion_insertion
-from strokelens.units.base import Units
+from strokelens.runner import BatchRunner, MethodRun, prefetch
+from strokelens.runner.core import rows_of
 from strokelens.views.base import View
 
 
@@ -134,29 +135,40 @@ def evaluate(
     ref_limit = max_reference_units
     if get_method(reference).max_units is not None:
         ref_limit = min(ref_limit, get_method(reference).max_units)
+    runners = {
+        name: BatchRunner(view, MethodRun.of(name, options.get(name), seed=seed, score=score))
+        for name in {*methods, reference}
+    }
     reports = {name: MethodReport() for name in methods}
-    per = view.item_name
-    for start in range(0, len(inputs), batch_size):
-        chunk = inputs[start : start + batch_size]
-        units = view.units_for(chunk, **(unit_options or {}))
-        batch_target = slice_target(target, start, start + len(chunk), len(inputs))
+    per = view.kind.item
+
+    def prepared():  # made a batch ahead, in a background thread, while the methods run
+        for start in range(0, len(inputs), batch_size):
+            chunk = inputs[start : start + batch_size]
+            yield start, len(chunk), view.units_for(chunk, **(unit_options or {}))
+
+    for start, size, units in prefetch(prepared()):
+        batch_target = slice_target(target, start, start + size, len(inputs))
         game = view.game(units, batch_target, score)
         targets = game.target if game.target is not None else batch_target
-        runs = _BatchRuns(view, units, targets, seed, score, options)
-        ref_run = runs.get(reference, ref_limit)
-        ref_scores = torch.full((len(chunk), units.max_units), float("nan"))
+        runs: dict[str, tuple[Explanation, torch.Tensor] | None] = {}
+
+        def run(name: str, limit: int | None, units=units, targets=targets, runs=runs):
+            if name not in runs:  # each method once per batch, on the inputs within its limit
+                runs[name] = runners[name].attribute(units, targets, limit)
+            return runs[name]
+
+        ref_run = run(reference, ref_limit)
+        ref_scores = torch.full((size, units.max_units), float("nan"))
         if ref_run is not None:
             ref_expl, ref_rows = ref_run
             ref_scores[ref_rows, : ref_expl.scores.shape[1]] = ref_expl.scores
         for name in methods:
-            limit = ref_limit if name == reference else get_method(name).max_units
-            result = runs.get(name, limit)
+            result = run(name, ref_limit if name == reference else get_method(name).max_units)
             if result is None:
                 continue
             expl, rows = result
-            subgame = (
-                game if len(rows) == len(chunk) else view.game(expl.units, _rows_of(targets, rows), score)
-            )
+            subgame = game if len(rows) == size else view.game(expl.units, rows_of(targets, rows), score)
             curves = deletion_insertion(subgame, expl.scores)
             reference_rows = ref_scores[rows][:, : expl.scores.shape[1]]
             reports[name].measure(
@@ -169,41 +181,5 @@ def evaluate(
                 inputs=(rows + start).tolist(),
             )
         if on_batch is not None:
-            on_batch(len(chunk))
+            on_batch(size)
     return reports
-
-
-def _rows_of(targets: Any, rows: torch.Tensor) -> Any:
-    return targets[rows.to(targets.device)] if isinstance(targets, torch.Tensor) else targets
-
-
-class _BatchRuns:
-    """Each method run once per batch, on the inputs within its unit limit (memoised by name)."""
-
-    def __init__(
-        self, view: View, units: Units, targets: Any, seed: int, score: str, options: dict[str, dict]
-    ) -> None:
-        self.view, self.units, self.targets = view, units, targets
-        self.seed, self.score, self.options = seed, score, options
-        self.done: dict[str, tuple[Explanation, torch.Tensor] | None] = {}
-
-    def get(self, name: str, limit: int | None) -> tuple[Explanation, torch.Tensor] | None:
-        """``(explanation, rows)`` of method ``name`` on the inputs with at most ``limit`` units."""
-        if name not in self.done:
-            self.done[name] = self._run(name, limit)
-        return self.done[name]
-
-    def _run(self, name: str, limit: int | None) -> tuple[Explanation, torch.Tensor] | None:
-        n_units = self.units.n_units.cpu()
-        rows = torch.arange(len(n_units)) if limit is None else (n_units <= limit).nonzero()[:, 0]
-        if not len(rows):
-            return None
-        sub = self.units if len(rows) == len(n_units) else self.units.select(rows)
-        expl = get_method(name)(self.view).attribute(
-            sub,
-            target=_rows_of(self.targets, rows),
-            seed=self.seed,
-            score=self.score,
-            **self.options.get(name, {}),
-        )
-        return expl, rows

@@ -11,15 +11,16 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strokelens.attribution.base import check_options
 from strokelens.errors import StrokelensError
 from strokelens.explanation import Explanation
-from strokelens.games import Target, slice_target
-from strokelens.methods import get_method
-from strokelens.metrics import Curves, deletion_insertion
+from strokelens.games import Target
+from strokelens.runner import BatchRunner, CallbackSink, MemorySink, MethodRun, PicturesSink, Sink
 from strokelens.views.base import View
+
+if TYPE_CHECKING:
+    from strokelens.metrics import Curves
 
 
 @dataclass
@@ -60,34 +61,28 @@ def explain(
     ``units``: the unit kind (default: the method's own where the view has it, e.g. pieces for
     P-SLA); ``unit_options``: how the view makes units (``pieces_per_stroke``, ``n_segments``, ...).
     ``curves``: also measure deletion/insertion curves for the explained targets.
-    ``on_batch(n)`` is called after each batch of ``n`` inputs.
+    ``on_batch(n)`` is called after each batch of ``n`` inputs. A `BatchRunner` does the work.
     """
     inputs = list(inputs)
     if not inputs:
         raise StrokelensError("no inputs to explain")
-    if batch_size < 1:
-        raise StrokelensError(f"batch_size must be at least 1, got {batch_size}")
-    method_cls = get_method(method)
-    options = options or {}
-    check_options(method_cls, options)
-    kind = method_cls.unit_kind(view, units)
-    run = ExplainRun(method)
-    for start in range(0, len(inputs), batch_size):
-        chunk = inputs[start : start + batch_size]
-        unit_set = view.units_for(chunk, kind, **(unit_options or {}))
-        batch_target = slice_target(target, start, start + len(chunk), len(inputs))
-        expl = method_cls(view).attribute(unit_set, target=batch_target, seed=seed, score=score, **options)
-        run.explanations.append(expl)
-        if curves:
-            game_target = expl.target if expl.target is not None else batch_target
-            run.curves.append(deletion_insertion(view.game(expl.units, game_target, score), expl.scores))
-        if on_batch is not None:
-            on_batch(len(chunk))
-    return run
+    configured = MethodRun.of(
+        method, options, units=units, unit_options=unit_options or {}, seed=seed, score=score
+    )
+    runner = BatchRunner(view, configured, batch_size=batch_size, curves=curves)
+    memory = MemorySink()
+    sinks: list[Sink] = [memory]
+    if on_batch is not None:
+        sinks.append(CallbackSink(lambda result: on_batch(len(result.batch))))
+    runner.run(inputs, sinks, target)
+    return ExplainRun(method, memory.explanations, memory.curves)
 
 
 def save_explanations(
-    run: ExplainRun, out_dir: str | os.PathLike[str], title: str, records_extra: dict[str, Any] | None = None
+    run: ExplainRun | PicturesSink,
+    out_dir: str | os.PathLike[str],
+    title: str,
+    records_extra: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``explanations.jsonl`` (one record per input), a picture per input (sketches: PNG and
     SVG; photos: an overlay PNG and a 16-bit label map) and ``report.html``. Returns the records."""
@@ -104,5 +99,6 @@ def save_explanations(
     with open(out / "explanations.jsonl", "w", encoding="utf-8") as fh:
         for record in records:
             fh.write(json.dumps(record) + "\n")
-    write_any_report(out / "report.html", {run.method: run.explanations}, {run.method: run.curves}, title)
+    name = run.method if isinstance(run, ExplainRun) else run.explanations[0].method
+    write_any_report(out / "report.html", {name: run.explanations}, {name: run.curves}, title)
     return records

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from strokelens.attribution.base import Explanation, Method, check_options, get_method
+from strokelens.attribution.base import Method, check_options, get_method
 
 if TYPE_CHECKING:
+    from strokelens.explanation import Explanation
     from strokelens.views.base import View
 
 
@@ -50,6 +51,10 @@ class Configured:
 
     def __hash__(self) -> int:
         return hash((self.method, tuple(sorted((k, repr(v)) for k, v in self.options.items()))))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # by name, so that a configured method crosses processes (Ray) as the name and options it is
+        return (Configured, (self.name, dict(self.options)))
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())

@@ -118,7 +118,7 @@ def explain(
     """Explain a model's decision on every drawing (or photo) in FILES: every score to Parquet shards
     in OUT/shards (resumable, local or on Ray), pictures and report.html for the first drawings."""
     from strokelens.jobs import JobSpec
-    from strokelens.jobs.pictures import write_pictures
+    from strokelens.jobs.pictures import drawer, write_pictures
     from strokelens.jobs.plan import check_files
 
     reader = model_spec.kind().files
@@ -147,13 +147,14 @@ def explain(
         limit=limit,
     )
     spec.check(view.class_names)
-    result = run_with_progress(spec, files, out_dir, loader, job, view.kind.item)
-    summary = result.summary
     title = f"strokelens: {method} on {model_spec.name}" + _units_title(unit_options)
+    extra = dict(reader.report_fields) or None
+    draw = drawer(out_dir, title, extra)
+    result = run_with_progress(spec, files, out_dir, loader, job, view.kind.item, pictures, draw)
+    summary = result.summary
     drawn = 0
     if not result.already_finished:
-        extra = dict(reader.report_fields) or None
-        drawn = write_pictures(result.folder, spec, view, pictures, title, extra)
+        drawn = write_pictures(result.folder, spec, view, pictures, title, extra, result.pictures)
     _echo_job(result, reader)
     if drawn:
         click.echo(f"report: {out_dir / 'report.html'} ({drawn} {reader.plural} drawn)")

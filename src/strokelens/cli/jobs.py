@@ -84,9 +84,17 @@ class _Rate(ProgressColumn):
 
 
 def run_with_progress(
-    spec: JobSpec, files: Sequence[Path], out: Path, loader: ViewLoader, job: dict[str, Any], per: str
+    spec: JobSpec,
+    files: Sequence[Path],
+    out: Path,
+    loader: ViewLoader,
+    job: dict[str, Any],
+    per: str,
+    pictures: int = 0,
+    draw: Callable | None = None,
 ) -> JobResult:
-    """`strokelens.jobs.run_job` with a progress bar (drawings per second, time left)."""
+    """`strokelens.jobs.run_job` with a progress bar (drawings per second, time left); ``pictures``:
+    the report's inputs to capture on the way, ``draw``: what draws them (see `run_job`)."""
     from strokelens.jobs import run_job
 
     columns = (
@@ -114,4 +122,6 @@ def run_with_progress(
             gpus_per_worker=1 if str(loader.device or "").startswith("cuda") else 0,
             on_start=on_start,
             on_rows=lambda n: progress.advance(task, n),
+            pictures=pictures,
+            draw=draw,
         )

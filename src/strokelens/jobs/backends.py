@@ -14,6 +14,8 @@ from strokelens.errors import StrokelensError
 from strokelens.jobs.plan import Shard
 from strokelens.jobs.spec import JobSpec
 from strokelens.jobs.worker import ShardWorker
+from strokelens.runner import PicturesSink
+from strokelens.runner.threads import Writer
 from strokelens.views.base import View
 
 BACKENDS = ("local", "ray")
@@ -28,11 +30,22 @@ def run_local(
     shards: Sequence[Shard],
     on_shard: OnShard,
     on_rows: Callable[[int], None] | None = None,
+    pictures: PicturesSink | None = None,
 ) -> None:
-    """Compute ``shards`` in this process, in order; ``on_rows(n)`` after every batch of drawings."""
-    worker = ShardWorker(spec, load_view, on_rows=on_rows)
-    for shard in shards:
-        on_shard(shard, *worker.shard_bytes(shard))
+    """Compute ``shards`` in this process, in order; ``on_rows(n)`` after every batch of drawings.
+    Each finished shard is encoded and handed to ``on_shard`` on a writer thread (at most two
+    waiting), while the model goes on with the next; ``pictures`` captures the report's inputs."""
+    worker = ShardWorker(spec, load_view, on_rows=on_rows, pictures=pictures)
+
+    def write(done: tuple[Shard, list[dict[str, Any]]]) -> None:
+        shard, rows = done
+        on_shard(shard, worker.encode(rows), len(rows))
+
+    writer: Writer[tuple[Shard, list[dict[str, Any]]]] = Writer(write, depth=2, name="strokelens-shards")
+    try:
+        worker.stream(shards, lambda shard, rows: writer.put((shard, rows)))
+    finally:
+        writer.close()
 
 
 class _ShardActor:

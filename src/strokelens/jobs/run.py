@@ -15,6 +15,7 @@ from strokelens.jobs.backends import BACKENDS, run_local, run_ray
 from strokelens.jobs.folder import JobFolder
 from strokelens.jobs.plan import Shard, file_segments, plan_shards
 from strokelens.jobs.spec import JobSpec
+from strokelens.runner import PicturesSink
 from strokelens.views.base import View
 
 #: The manifest's list of done shards is rewritten at most this often (and at the end): a shard's
@@ -24,13 +25,15 @@ MANIFEST_EVERY_S = 2.0
 
 @dataclass
 class JobResult:
-    """What `run_job` did: the folder, its summary, and how many rows this call computed in how long."""
+    """What `run_job` did: the folder, its summary, how many rows this call computed in how long, and
+    the report's inputs it captured on the way (None: none)."""
 
     folder: JobFolder
     summary: dict[str, Any]
     computed_rows: int
     seconds: float
     already_finished: bool
+    pictures: PicturesSink | None = None
 
     @property
     def computed_inputs(self) -> int:
@@ -79,13 +82,18 @@ def run_job(
     gpus_per_worker: float = 0,
     on_start: Callable[[int, int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    pictures: int = 0,
+    draw: Callable[[PicturesSink], object] | None = None,
 ) -> JobResult:
     """Run ``spec`` over ``files`` into ``out_dir`` (see `JobFolder` for what it holds).
 
     ``load_view()`` returns the view of the model (called once per worker; on Ray it is pickled to
     the actors). ``resume``: continue the job in ``out_dir`` (or start it if there is none); without
     it a folder that holds a job is an error. ``on_start(total_rows, rows_done)`` is called once
-    before work, ``on_rows(n)`` as rows finish (progress bars).
+    before work, ``on_rows(n)`` as rows finish (progress bars). ``pictures``: capture the first
+    this many explained inputs for the report as the job runs (`JobResult.pictures`; local explain
+    jobs that compute the first shard only), drawn by ``draw(sink)`` on a background thread as
+    soon as they are in.
     """
     if backend not in BACKENDS:
         raise StrokelensError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -102,8 +110,11 @@ def run_job(
     progress = _Progress(folder, manifest, done, spec.rows_per_input)
     start = time.perf_counter()
     already = bool(manifest.get("finished")) and not todo
+    captured = None
+    if pictures and spec.command == "explain" and backend == "local" and todo and todo[0].id == 0:
+        captured = PicturesSink(pictures, draw)
     if todo and backend == "local":
-        run_local(spec, load_view, todo, progress.shard_done, on_rows=on_rows)
+        run_local(spec, load_view, todo, progress.shard_done, on_rows=on_rows, pictures=captured)
     elif todo:
 
         def shard_done(shard: Shard, data: bytes, rows: int) -> None:
@@ -117,7 +128,7 @@ def run_job(
     if not already:
         folder.write_summary(summary)
     progress.flush(finished=True)
-    return JobResult(folder, summary, progress.rows, seconds, already)
+    return JobResult(folder, summary, progress.rows, seconds, already, captured)
 
 
 def summarise(folder: JobFolder, spec: JobSpec) -> dict[str, Any]:

@@ -53,16 +53,6 @@ class View(ABC):
     class_names: Sequence[str]
 
     @property
-    def input_kind(self) -> str:
-        """The kind's name. Kept for callers not yet converted to `kind`; compare kinds, not names."""
-        return self.kind.name
-
-    @property
-    def item_name(self) -> str:
-        """``kind.item``. Kept for callers not yet converted to `kind`."""
-        return self.kind.item
-
-    @property
     def device(self) -> torch.device:
         p = next(iter(self.model.parameters()), None)
         return p.device if p is not None else torch.device("cpu")
