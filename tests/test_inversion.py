@@ -91,7 +91,9 @@ def test_zero_iterations_change_nothing(transformer, sketches):
 
 def test_transfer_moves_doodlenet_toward_another_class(doodlenet, sketches):
     batch = [s for s in sketches if s.label != "pig"][:4]
-    result = invert(doodlenet, batch, mode="transfer", to="pig", iterations=40)
+    # DoodleNet's steps (see the recovery test below): with the published lr 10 / max step 0.5 one of
+    # these four overshoots and ends a hair below where it started
+    result = invert(doodlenet, batch, mode="transfer", to="pig", iterations=40, lr=0.3, max_step=0.05)
     assert (result.goal == doodlenet.class_names.index("pig")).all()
     assert (result.final_prob > result.start_prob).all()
     assert (result.error_after > 0).all()
