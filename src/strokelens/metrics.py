@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from strokelens.errors import StrokelensError
 from strokelens.explanation import Explanation
@@ -97,6 +96,8 @@ def agreement(scores: torch.Tensor, reference: torch.Tensor, n_units: torch.Tens
     """Per-input agreement with reference scores (exact Shapley values): Spearman and Kendall rank
     correlation, top-1 match and top-3 overlap. Inputs with fewer than 2 units (or constant scores)
     get NaN correlations."""
+    from scipy import stats  # on use: it costs about a second at start-up, paid by every job
+
     out: dict[str, list[float]] = defaultdict(list)
     for s, r, k in zip(scores.numpy(), reference.numpy(), n_units.tolist(), strict=True):
         s, r = s[:k], r[:k]

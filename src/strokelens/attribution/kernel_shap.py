@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from captum.attr import KernelShap as CaptumKernelShap
-
 from strokelens.attribution._captum import captum_on_game
 from strokelens.attribution.base import register
 from strokelens.attribution.cost import per_option
@@ -22,4 +20,6 @@ class KernelShap(PerturbationAttribution):
     listing = 51
 
     def scores(self, game: Game, *, seed: int = 0, n_samples: int = 1000):
+        from captum.attr import KernelShap as CaptumKernelShap  # on use: see lime.py
+
         return captum_on_game(game, CaptumKernelShap, seed, n_samples), {"n_samples": n_samples}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from captum._utils.models.linear_model import SkLearnRidge
-from captum.attr import Lime as CaptumLime
-
 from strokelens.attribution._captum import captum_on_game
 from strokelens.attribution.base import register
 from strokelens.attribution.cost import per_option
@@ -24,6 +21,11 @@ class Lime(PerturbationAttribution):
     listing = 50
 
     def scores(self, game: Game, *, seed: int = 0, n_samples: int = 1000, alpha: float = 1.0):
+        # Captum is imported on use: it costs about a second at start-up (matplotlib), which every
+        # command and dataset job would pay for a method most never run
+        from captum._utils.models.linear_model import SkLearnRidge
+        from captum.attr import Lime as CaptumLime
+
         def make(forward):
             return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=alpha))
 
