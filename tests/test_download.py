@@ -12,6 +12,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,7 @@ class Bucket:
     files: dict[str, bytes] = field(default_factory=dict)
     log: list[tuple[str, str, str | None]] = field(default_factory=list)
     drop_after: int | None = None  # the next GET sends this many body bytes, then hangs up
+    stall: float = 0.0  # ... or, with drop_after, stops sending for this many seconds first
     ignore_range: bool = False  # answer 200 with the whole file to a Range request
     extra_length: int = 0  # Content-Length this much larger than the body
     md5: bool = False  # send x-goog-hash with the body's MD5
@@ -96,7 +98,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         if bucket.drop_after is not None:
-            body, bucket.drop_after = body[: bucket.drop_after], None
+            self.wfile.write(body[: bucket.drop_after])
+            body, bucket.drop_after = b"", None
+            time.sleep(bucket.stall)
         self.wfile.write(body)
 
 
@@ -244,6 +248,22 @@ def test_a_drop_is_resumed_within_one_run(bucket, real, tmp_path):
     (result,) = download_quickdraw(["cat"], tmp_path)
     assert [rng for _, rng in server.gets()] == [None, "bytes=100-"]
     assert (tmp_path / "cat.ndjson").read_bytes() == data and result.status == "downloaded"
+
+
+def test_a_stalled_transfer_times_out_and_resumes(bucket, real, tmp_path):
+    server, _ = bucket
+    data = serve(server, real, names=["cat"])["cat.ndjson"]
+    server.drop_after, server.stall = 200, 1.0
+    download_quickdraw(["cat"], tmp_path, timeout=0.2)
+    assert [rng for _, rng in server.gets()] == [None, "bytes=200-"]
+    assert (tmp_path / "cat.ndjson").read_bytes() == data
+
+
+def test_an_unwritable_folder_is_an_error(bucket, real, tmp_path):
+    serve(bucket[0], real, names=["cat"])
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StrokelensError, match="cannot create the folder"):
+        download_quickdraw(["cat"], tmp_path / "file" / "out")
 
 
 def test_a_partial_file_left_earlier_is_resumed(bucket, real, tmp_path):

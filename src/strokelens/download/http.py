@@ -153,9 +153,13 @@ def _transfer(remote: Remote, part: Path, timeout: float, hint: str, on_progress
             total = offset + length
         done = offset
         on_progress(done, total)
-        with open(part, "ab" if offset else "wb") as fh:
+        try:
+            fh = open(part, "ab" if offset else "wb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise StrokelensError(f"cannot write {part}: {exc.strerror or exc}") from exc
+        with fh:
             try:
-                while chunk := response.read(CHUNK):
+                while chunk := response.read1(CHUNK):  # what has arrived: kept on a stall
                     fh.write(chunk)
                     done += len(chunk)
                     on_progress(done, total)

@@ -132,7 +132,10 @@ def download_quickdraw(
     remotes = {url: head(url, timeout, hint) for url, _ in todo}  # fails fast when offline
     sizes = [r.size for r in remotes.values()]
     total = sum(s for s in sizes if s is not None) if None not in sizes else None
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StrokelensError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
     results = []
     with DownloadProgress(total, len(todo), progress) as bars:
         for url, dest in wanted:
