@@ -358,3 +358,11 @@ def test_classes_file_and_default_folder_under_home(bucket, real, tmp_path, caps
 def test_no_classes_is_a_usage_error(capsys):
     code, _, err = cli(capsys)
     assert code == 2 and "--classes" in err
+
+
+def test_docs_python_example_runs_against_the_local_server(bucket, real, run_doc, capsys):
+    serve(bucket[0], real)  # run_doc works in a temporary folder; $STROKELENS_QUICKDRAW_URL is set
+    namespace = run_doc("docs/data.md", 1)
+    assert [f.status for f in namespace["files"]] == ["downloaded", "downloaded"]
+    assert len(namespace["cats"]) == 5 and namespace["cats"][0].label == "cat"
+    assert "full/numpy_bitmap/The%20Eiffel%20Tower.npy" in capsys.readouterr().out
