@@ -53,6 +53,7 @@ class Bucket:
     extra_length: int = 0  # Content-Length this much larger than the body
     md5: bool = False  # send x-goog-hash with the body's MD5
     wrong_md5: bool = False
+    no_head: bool = False  # refuse HEAD (405): sizes are learnt from the GET alone
 
     def gets(self) -> list[tuple[str, str | None]]:
         return [(path, rng) for method, path, rng in self.log if method == "GET"]
@@ -63,6 +64,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_HEAD(self) -> None:
+        if self.server.bucket.no_head:
+            self.send_error(405)
+            return
         self.answer()
 
     def do_GET(self) -> None:
@@ -291,6 +295,20 @@ def test_a_complete_part_is_only_renamed(bucket, real, tmp_path):
     (tmp_path / "cat.ndjson.part").write_bytes(data)
     download_quickdraw(["cat"], tmp_path)
     assert server.gets() == [] and (tmp_path / "cat.ndjson").read_bytes() == data
+
+
+def test_a_server_refusing_head_still_works(bucket, real, tmp_path):
+    server, _ = bucket
+    data = serve(server, real, names=["cat"])["cat.ndjson"]
+    server.no_head = True
+    download_quickdraw(["cat"], tmp_path / "a", progress=True)  # bars without a known total
+    assert (tmp_path / "a" / "cat.ndjson").read_bytes() == data
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "cat.ndjson.part").write_bytes(data)  # complete, but the size is unknown
+    server.log.clear()
+    download_quickdraw(["cat"], tmp_path / "b")
+    assert [rng for _, rng in server.gets()] == [f"bytes={len(data)}-", None]  # 416, then afresh
+    assert (tmp_path / "b" / "cat.ndjson").read_bytes() == data
 
 
 def test_size_mismatch_is_an_error_that_keeps_the_part(bucket, real, tmp_path, capsys):
