@@ -274,7 +274,8 @@ def test_a_partial_file_left_earlier_is_resumed(bucket, real, tmp_path):
     server, _ = bucket
     data = serve(server, real, names=["cat"])["cat.ndjson"]
     (tmp_path / "cat.ndjson.part").write_bytes(data[:300])
-    download_quickdraw(["cat"], tmp_path)
+    (result,) = download_quickdraw(["cat"], tmp_path)
+    assert result.status == "resumed"
     assert [rng for _, rng in server.gets()] == ["bytes=300-"]
     assert (tmp_path / "cat.ndjson").read_bytes() == data
 
@@ -284,7 +285,8 @@ def test_a_server_answering_200_to_a_range_restarts_the_file(bucket, real, tmp_p
     data = serve(server, real, names=["cat"])["cat.ndjson"]
     (tmp_path / "cat.ndjson.part").write_bytes(b"x" * 300)  # not the file's bytes: must be replaced
     server.ignore_range = True
-    download_quickdraw(["cat"], tmp_path)
+    (result,) = download_quickdraw(["cat"], tmp_path)
+    assert result.status == "downloaded"
     assert [rng for _, rng in server.gets()] == ["bytes=300-"]
     assert (tmp_path / "cat.ndjson").read_bytes() == data
 

@@ -59,7 +59,11 @@ class Fetched:
 
 
 class _Interrupted(Exception):
-    """The transfer stopped early; the ``.part`` holds what arrived."""
+    """The transfer stopped early; the ``.part`` holds what arrived, written from offset ``start``."""
+
+    def __init__(self, message: str, start: int = 0) -> None:
+        super().__init__(message)
+        self.start = start
 
 
 def host_of(url: str) -> str:
@@ -124,12 +128,13 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _transfer(remote: Remote, part: Path, timeout: float, hint: str, on_progress: ProgressFn) -> None:
-    """One request for the rest of ``part``; raises `_Interrupted` when the body ends early."""
+def _transfer(remote: Remote, part: Path, timeout: float, hint: str, on_progress: ProgressFn) -> int:
+    """One request for the rest of ``part``; returns the offset it wrote from (0: the file afresh).
+    Raises `_Interrupted` when the body ends early."""
     offset = _size(part)
     if remote.size is not None and offset >= remote.size:
         if offset == remote.size:
-            return
+            return offset
         offset = 0  # longer than the file: start again
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
@@ -164,9 +169,10 @@ def _transfer(remote: Remote, part: Path, timeout: float, hint: str, on_progress
                     done += len(chunk)
                     on_progress(done, total)
             except (OSError, http.client.HTTPException) as exc:
-                raise _Interrupted(f"the transfer stopped after {done:,} bytes: {exc}") from exc
+                raise _Interrupted(f"the transfer stopped after {done:,} bytes: {exc}", offset) from exc
     if total is not None and done < total:
-        raise _Interrupted(f"the connection closed after {done:,} of {total:,} bytes")
+        raise _Interrupted(f"the connection closed after {done:,} of {total:,} bytes", offset)
+    return offset
 
 
 def _md5_base64(path: Path) -> str:
@@ -212,16 +218,18 @@ def fetch_file(
     if dest.exists():
         return Fetched(dest, remote.url, "skipped", _size(dest))
     part = part_path(dest)
-    status = "resumed" if _size(part) else "downloaded"
+    kept_from_before = _size(part) > 0  # bytes of an earlier run, kept while every request resumes
     report = on_progress or (lambda done, total: None)
     for attempt in range(retries + 1):
         try:
-            _transfer(remote, part, timeout, hint, report)
+            kept_from_before &= _transfer(remote, part, timeout, hint, report) > 0
             break
         except _Interrupted as exc:
+            kept_from_before &= exc.start > 0
             if attempt == retries:
                 kept = f"{part} is kept: run again to resume" if part.exists() else "run again"
                 raise StrokelensError(f"{dest.name} from {remote.url}: {exc}; {kept}") from None
     _verify(remote, part, dest)
     os.replace(part, dest)
+    status = "resumed" if kept_from_before else "downloaded"
     return Fetched(dest, remote.url, status, _size(dest))
