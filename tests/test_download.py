@@ -16,6 +16,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -31,6 +32,7 @@ from strokelens.download import (
     quickdraw_classes,
     quickdraw_url,
 )
+from strokelens.download.http import goog_md5
 from strokelens.errors import StrokelensError
 from strokelens.home import ENV_VAR
 from strokelens.io import read_quickdraw
@@ -185,6 +187,20 @@ def test_urls_follow_the_public_bucket_layout(monkeypatch):
     assert quickdraw_url("cat", "sketchrnn") == f"{root}/sketchrnn/cat.npz"
     eiffel = quickdraw_url("The Eiffel Tower", base="http://mirror/qd/")
     assert eiffel == "http://mirror/qd/full/simplified/The%20Eiffel%20Tower.ndjson"
+
+
+def test_x_goog_hash_in_one_header_or_two():
+    one, two = Message(), Message()
+    one["x-goog-hash"] = "crc32c=n03x6A==,md5=Ojk9c3dhfxgoKVVHYwFbHQ=="
+    two["x-goog-hash"] = "crc32c=n03x6A=="
+    two["x-goog-hash"] = "md5=Ojk9c3dhfxgoKVVHYwFbHQ=="
+    assert goog_md5(one) == goog_md5(two) == "Ojk9c3dhfxgoKVVHYwFbHQ=="
+    assert goog_md5(Message()) is None
+
+
+def test_the_data_folders_classes_are_among_the_345(qd345_dir):
+    stems = {p.stem for p in qd345_dir.glob("*.ndjson")}
+    assert len(stems) == 344 and stems <= set(quickdraw_classes())
 
 
 def test_class_names_are_quickdraws_345():

@@ -16,6 +16,7 @@ no CRC32C). ``timeout`` bounds the connection and every read.
 from __future__ import annotations
 
 import base64
+import email.message
 import hashlib
 import http.client
 import os
@@ -94,7 +95,7 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> StrokelensError:
     return StrokelensError(f"{url}: {what}, HTTP {exc.code}")
 
 
-def goog_md5(headers: http.client.HTTPMessage) -> str | None:
+def goog_md5(headers: email.message.Message) -> str | None:
     """The MD5 in ``x-goog-hash`` headers (``crc32c=...,md5=...``, one header or several), or None."""
     for value in headers.get_all("x-goog-hash") or []:
         match = re.search(r"(?:^|[\s,])md5=([A-Za-z0-9+/]+={0,2})", value)
@@ -103,7 +104,7 @@ def goog_md5(headers: http.client.HTTPMessage) -> str | None:
     return None
 
 
-def _length(headers: http.client.HTTPMessage) -> int | None:
+def _length(headers: email.message.Message) -> int | None:
     value = headers.get("Content-Length")
     return int(value) if value and value.strip().isdigit() else None
 
