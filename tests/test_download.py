@@ -8,9 +8,12 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -402,3 +406,16 @@ def test_docs_python_example_runs_against_the_local_server(bucket, real, run_doc
     assert [f.status for f in namespace["files"]] == ["downloaded", "downloaded"]
     assert len(namespace["cats"]) == 5 and namespace["cats"][0].label == "cat"
     assert "full/numpy_bitmap/The%20Eiffel%20Tower.npy" in capsys.readouterr().out
+
+
+def test_the_command_does_not_import_torch(tmp_path):
+    probe = (
+        "import sys; from strokelens.cli import main; "
+        "code = main(['data', 'download', 'quickdraw', '--classes', 'dgo']); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    run = [sys.executable, "-c", probe]
+    proc = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr
