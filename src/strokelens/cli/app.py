@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Attack a sketch model on every drawing in FILES: remove the strokes an explanation ranks "
         "highest, or move the points of the pieces P-SLA ranks highest; save the attacked drawings.",
     ),
+    "data": (
+        "strokelens.cli.data:data",
+        "Get public data sets: the Quick, Draw! files of the classes you name.",
+    ),
     "demo": (
         "strokelens.cli.demo:demo",
         "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the "
