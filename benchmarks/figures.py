@@ -414,12 +414,12 @@ def unknown_row(name: str, figures: Figures) -> Row:
 
 #: The rows of the figure table README.md's quick start shows: (file stem, row index in `ROWS`).
 HEADLINE: list[tuple[str, int]] = [
-    ("faithfulness", 1),
     ("explainer", 0),
     ("faithfulness", 0),
     ("superpixels", 0),
     ("retrieval", 0),
     ("attack", 0),
+    ("stroke_components", 0),
     ("dataset_job", 0),
     ("serve_latency", 0),
 ]
