@@ -111,8 +111,8 @@ def check(
     as_json: bool,
     home: Path | None,
 ) -> None:
-    """Accuracy of a model on labelled drawings or photos, a picture of what it receives, and a warning
-    when it reads them no better than chance; --fit-recipe finds the raster recipe it reads best."""
+    """Check that a model is fed the way it was trained: accuracy on labelled FILES, a picture of
+    what it receives, a warning near chance; --fit-recipe finds and saves the raster recipe."""
     from strokelens.recipe import check_model
 
     kind = model_spec.kind()
