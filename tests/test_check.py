@@ -251,3 +251,9 @@ def test_recipe_files(tmp_path):
     path.write_text("[]")
     with pytest.raises(StrokelensError, match="not a strokelens recipe"):
         read_recipe(path)
+
+
+def test_docs_example_runs(run_doc):
+    namespace = run_doc("docs/check.md", 1)
+    assert namespace["result"].accuracy.matched == 120
+    assert Path("check.png").is_file()
