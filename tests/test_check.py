@@ -257,3 +257,32 @@ def test_docs_example_runs(run_doc):
     namespace = run_doc("docs/check.md", 1)
     assert namespace["result"].accuracy.matched == 120
     assert Path("check.png").is_file()
+
+
+def test_fit_recipe_recovers_the_line_width(doodlenet, qd_files, home, tmp_path, capsys):
+    """DoodleNet as a user's file drawn with a 0.5-pixel line: near chance; the fit finds the
+    QuickDraw line width (16/304 of the side) again."""
+    model = tmp_path / "plain.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.jit.trace(doodlenet, torch.rand(2, 1, 28, 28)).save(str(model))
+    (tmp_path / "classes.txt").write_text("\n".join(doodlenet.class_names), encoding="utf-8")
+    args = ["check", *own(model), "--line-width", "0.5", *qd_files, "--limit", "1", "--fit-recipe"]
+    code, text, err = run([*args, "--json", "--out", str(tmp_path / "c.png"), "--home", str(home)], capsys)
+    assert code == 0, err
+    report = json.loads(text)
+    assert report["near_chance"] and "line width (--line-width)" in err
+    assert report["fit"]["best"]["line_width"] == pytest.approx(16 / 304 * 28, abs=1e-3)
+    assert report["fit"]["all_top1"] > 0.6
+
+
+def test_photo_check_shows_the_model_input(photo_paths, home, tmp_path, capsys):
+    out = tmp_path / "photos.png"
+    code, text, err = run(
+        ["check", "darknet-tiny", *map(str, photo_paths), "--json", "--out", str(out), "--home", str(home)],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(text)["matched"] == len(photo_paths)
+    with Image.open(out) as image:  # 224x224 inputs at 1x, one row
+        assert image.size == (len(photo_paths) * (tile_side(224) + 8), tile_side(224) + 8 + 26)
