@@ -223,6 +223,10 @@ def test_vector_model_picture(qd_files, home, tmp_path, capsys):
     ("args", "message"),
     [
         (["check", "doodlenet"], "give a model and at least one labelled file"),
+        (
+            ["check", "cat.ndjson", "dog.ndjson"],
+            "cat.ndjson is a drawing or photo file; give the model first",
+        ),
         (["check", "darknet-tiny", "x.JPEG", "--fit-recipe"], "--fit-recipe is for raster-sketch models"),
         (
             ["check", "stroke-transformer", "x.ndjson", "--fit-recipe"],

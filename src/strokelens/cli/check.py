@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,11 @@ from strokelens.cli.options import model_options
 from strokelens.errors import StrokelensError
 from strokelens.kinds import PHOTO_FILES
 from strokelens.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from strokelens.recipe import Accuracy, CheckResult
 
 #: Likely causes of a near-chance score, and the options that fix them.
 CAUSES = (
@@ -45,9 +50,20 @@ def positional_model(command: Callable[..., Any]) -> Callable[..., Any]:
             if len(paths) < 2:
                 raise StrokelensError("give a model and at least one labelled file: check MODEL FILES...")
             kwargs["model_name"] = str(paths.pop(0))
+            if looks_like_input(kwargs["model_name"]):
+                raise StrokelensError(
+                    f"{kwargs['model_name']} is a drawing or photo file; give the model first: "
+                    "check MODEL FILES..."
+                )
         return command(*args, files=[Path(p) for p in paths], **kwargs)
 
     return inner
+
+
+def looks_like_input(name: str) -> bool:
+    """True for a name that reads as a drawing or photo file, not a model."""
+    lower = name.lower()
+    return PHOTO_FILES.matches(name) or lower.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".npz", ".svg"))
 
 
 def read_items(files: list[Path], photos: bool, limit: int | None) -> list[Any]:
@@ -61,7 +77,7 @@ def warn(message: str) -> None:
     click.echo(f"strokelens: warning: {message}", err=True)
 
 
-def near_chance_warning(acc: Any, picture: Path, raster: bool, suggest_fit: bool) -> str:
+def near_chance_warning(acc: Accuracy, picture: Path, raster: bool, suggest_fit: bool) -> str:
     """The one warning line for a near-chance top-1: the figures and the likely causes (the rendering
     options only for raster-sketch models)."""
     causes = CAUSES if raster else CAUSES[-2:]
@@ -149,7 +165,7 @@ def check(
         click.echo(json.dumps(report))
 
 
-def write_picture(result: Any, items: list[Any], model: Any, out: Path) -> Path:
+def write_picture(result: CheckResult, items: list[Any], model: torch.nn.Module, out: Path) -> Path:
     """The grid PNG of the first inputs, captioned with label and top class."""
     from strokelens.recipe import class_targets, input_grid, input_label
 
@@ -166,7 +182,7 @@ def write_picture(result: Any, items: list[Any], model: Any, out: Path) -> Path:
 
 
 def fit_and_save(
-    spec: ModelSpec, model: Any, items: list[Any], n: int, out: Path, show: int, quiet: bool
+    spec: ModelSpec, model: torch.nn.Module, items: list[Any], n: int, out: Path, show: int, quiet: bool
 ) -> dict[str, Any]:
     """Fit the recipe on ``n`` drawings spread over ``items``, check all of them with it, save it."""
     from strokelens.models.recipe_file import recipe_path, write_recipe
