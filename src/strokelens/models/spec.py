@@ -81,10 +81,11 @@ class ModelSpec:
 
             return load_model(self.name, home=home)
         from strokelens.models.files import read_class_names
+        from strokelens.models.recipe_file import apply_saved_recipe
         from strokelens.models.wrap import load_model_file
 
         self._check_options()
-        render = dict(self.render)
+        model_input, render = apply_saved_recipe(self.name, self.input, dict(self.render))
         for key in ("ink", "background", "mean", "std"):
             if isinstance(render.get(key), str):
                 render[key] = parse_values(render[key], key)
@@ -92,7 +93,7 @@ class ModelSpec:
         classes = read_class_names(self.classes) if self.classes is not None else None
         return load_model_file(
             self.name,
-            input=self.input,
+            input=model_input,
             classes=classes,
             render=render,
             input_size=size,
