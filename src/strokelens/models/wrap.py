@@ -24,7 +24,7 @@ from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.models.formats import PYTHON, Loaded, LoadOptions, Wording, call_factory, sniff
 from strokelens.models.formats.base import Note, first_line
-from strokelens.models.formats.classes import class_file_beside, read_class_file
+from strokelens.models.formats.classes import class_names_for
 from strokelens.render.presets import RasterPreset, SketchCanvas
 from strokelens.sketch import Sketch, SketchBatch
 
@@ -252,8 +252,8 @@ def load_model_file(
         else:
             input_size = input_size or size
     if input is None:
-        raise StrokelensError(f"{spec}: say what the model takes with {wording.input} ({', '.join(INPUTS)})")
-    names, source = _class_names(path, classes, loaded)
+        raise StrokelensError(f"{spec}: say what it takes with {wording.input} ({', '.join(INPUTS)})")
+    names, source = class_names_for(path, classes, loaded.class_names)
     model = wrap(
         loaded.module,
         input=input,
@@ -268,18 +268,3 @@ def load_model_file(
     if source is not None and path.exists() and classes is None and loaded.class_names is None:
         (note or log.info)(f"class names from {source}")
     return model
-
-
-def _class_names(
-    path: Path, classes: Sequence[str] | str | os.PathLike[str] | None, loaded: Loaded
-) -> tuple[Sequence[str] | None, Path | None]:
-    """The class names to use and the file they come from: ``classes`` (names or a file), the
-    file's own metadata, or a class file beside the model."""
-    if isinstance(classes, (str, os.PathLike)):
-        return read_class_file(Path(classes)), Path(classes)
-    if classes is not None:
-        return classes, None
-    if loaded.class_names is not None:
-        return loaded.class_names, None
-    beside = class_file_beside(path) if path.exists() else None
-    return (read_class_file(beside), beside) if beside is not None else (None, None)

@@ -133,7 +133,8 @@ class ModelFormat:
 
     def fail(self, path: Path, what: str) -> StrokelensError:
         """An error naming the file and this format: ``"PATH: this is a NAME: WHAT"``."""
-        return StrokelensError(f"{path}: this is a {self.name}: {what}")
+        article = "an" if self.name[:1] in "AEIOU" else "a"
+        return StrokelensError(f"{path}: this is {article} {self.name}: {what}")
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

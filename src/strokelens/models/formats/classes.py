@@ -5,6 +5,8 @@ holding one such list, or an index -> name or name -> index map), in that order 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +79,18 @@ def names_from_json(value: Any) -> list[str] | None:
         order = sorted(value, key=value.__getitem__)
         return order if [value[k] for k in order] == list(range(len(order))) else None
     return None
+
+
+def class_names_for(
+    model: Path, classes: Sequence[str] | str | os.PathLike[str] | None, own: list[str] | None
+) -> tuple[Sequence[str] | None, Path | None]:
+    """The class names of the model at ``model`` and the file they come from: ``classes`` (names,
+    or a class file), else the model file's ``own`` (its metadata), else a class file beside it."""
+    if isinstance(classes, (str, os.PathLike)):
+        return read_class_file(Path(classes)), Path(classes)
+    if classes is not None:
+        return classes, None
+    if own is not None:
+        return own, None
+    beside = class_file_beside(model) if model.exists() else None
+    return (read_class_file(beside), beside) if beside is not None else (None, None)
