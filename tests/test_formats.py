@@ -19,6 +19,7 @@ from torch import nn
 
 from strokelens.cli import main
 from strokelens.errors import StrokelensError
+from strokelens.games import normalise_class_name
 from strokelens.io import read_sketches
 from strokelens.models import load_model
 from strokelens.models.formats import (
@@ -38,7 +39,8 @@ from strokelens.sketch import SketchBatch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 DATA = Path(__file__).parent / "data" / "models"
-DOODLENET_H5 = DATA / "doodlenet-keras" / "doodlenet.h5"
+#: DoodleNet as its author published it in Keras (see data/models/doodlenet-public/README.md).
+PUBLIC_H5 = DATA / "doodlenet-public" / "doodleNet-model.h5"
 #: A minimal ONNX ModelProto: ir_version 8, producer "strokelens", an empty graph, opset 17.
 ONNX_BYTES = b"\x08\x08\x12\x0astrokelens\x3a\x00\x42\x02\x10\x11"
 
@@ -153,9 +155,16 @@ def test_unknown_damaged_and_huge_files_are_refused_reading_only_their_start(tmp
 
 
 # ------------------------------------------------------------------------------------------ Keras
-@pytest.mark.parametrize("name", ["functional.h5", "functional.keras"])
-def test_keras_functional_files_compute_what_keras_computes(name):
-    ref = np.load(DATA / "functional_reference.npz")
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("sequential.h5", "sequential_reference.npz"),
+        ("functional.h5", "functional_reference.npz"),
+        ("functional.keras", "functional_reference.npz"),
+    ],
+)
+def test_keras_3_files_compute_what_keras_computes(name, reference):
+    ref = np.load(DATA / reference)
     model = load_model_file(DATA / name)
     assert model.input_kind == "raster-sketch" and model.raster_preset.size == 28
     x = torch.from_numpy(ref["x"]).permute(0, 3, 1, 2).requires_grad_(True)
@@ -163,27 +172,35 @@ def test_keras_functional_files_compute_what_keras_computes(name):
     np.testing.assert_allclose(torch.softmax(logits, 1).detach().numpy(), ref["probs"], atol=1e-5)
     logits[:, 0].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0  # gradients flow to the input
-    if name.endswith(".h5"):  # the class names its own metadata holds
+    if name == "functional.h5":  # the class names its own metadata holds
         assert model.class_names == ["airplane", "cactus", "crab", "face"]
 
 
-def test_keras_doodlenet_predicts_like_doodlenet_on_real_quickdraw(qd345_dir, home, capsys):
-    ours = load_model_file(DOODLENET_H5)
+def test_public_keras_doodlenet_loads_as_published_and_predicts_real_quickdraw(qd345_dir, home, capsys):
+    """DoodleNet's author's own Keras 2 HDF5 file: the same weights as the shipped DoodleNet, its
+    class file found beside it, and on real QuickDraw drawings drawn by the default (QuickDraw bitmap)
+    recipe about the top-5 accuracy its repository reports (89.67% on QuickDraw's own bitmaps)."""
+    ours = load_model_file(PUBLIC_H5)
     shipped = load_model("doodlenet", home=home)
-    assert ours.class_names[:3] == ["flashlight", "belt", "mushroom"]  # class_names.txt beside it
-    files = sorted(qd345_dir.glob("*.ndjson"))[::40]
-    sketches = [s for f in files for s in read_sketches(f, limit=3)]
+    assert ours.class_names[237] == "ice_cream"  # class_names.txt beside it
+    files = sorted(qd345_dir.glob("*.ndjson"))[::4]
+    sketches = [s for f in files for s in read_sketches(f, limit=5)]
+    index = {normalise_class_name(c): i for i, c in enumerate(ours.class_names)}
+    labels = torch.tensor([index[normalise_class_name(s.label)] for s in sketches])
     images = ours.raster_preset(SketchBatch.from_sketches([s.quickdraw_simplified() for s in sketches]))
     with torch.no_grad():
         a, b = ours(images), shipped(images)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    assert (a.argmax(1) == b.argmax(1)).all()
+    top5 = a.topk(5, 1).indices
+    top1_acc = float((top5[:, 0] == labels).float().mean())
+    top5_acc = float((top5 == labels[:, None]).any(1).float().mean())
+    assert top1_acc > 0.6 and 0.8 < top5_acc < 0.97, (top1_acc, top5_acc)
     code, out, err = run_cli(
-        ["predict", str(files[0]), "--limit", "2", "--json", "--model", str(DOODLENET_H5)], capsys
+        ["predict", str(files[0]), "--limit", "2", "--json", "--model", str(PUBLIC_H5)], capsys
     )
     assert code == 0, err
     assert err.strip().splitlines() == [
-        f"strokelens: class names from {DOODLENET_H5.parent / 'class_names.txt'}"
+        f"strokelens: class names from {PUBLIC_H5.parent / 'class_names.txt'}"
     ]
     assert len(out.splitlines()) == 2
 

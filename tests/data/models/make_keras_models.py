@@ -1,11 +1,9 @@
 """Export the Keras test models in this folder with Keras 3 (run by hand; the tests need no Keras).
 
-    KERAS_BACKEND=torch STROKELENS_HOME=../shared python tests/data/models/make_keras_models.py
+    KERAS_BACKEND=torch PYTHONPATH=src python tests/data/models/make_keras_models.py
 
-- ``doodlenet-keras/doodlenet.h5``: DoodleNet's architecture built in Keras (six 3x3 'same'
-  convolutions, 2x2 pools, Dense 512 tanh, Dense 345 softmax) with DoodleNet's real weights (MIT,
-  ml5.js; read from ``$STROKELENS_HOME/models/doodlenet``), saved as Keras HDF5, its
-  ``class_names.txt`` and licence beside it;
+- ``sequential.h5`` and ``sequential_reference.npz``: a small DoodleNet-shaped Sequential model
+  (Keras 3 HDF5) with seeded random weights, and seeded inputs ``x`` with Keras's outputs ``probs``;
 - ``functional.keras`` and ``functional.h5``: a small functional graph (batch norm, a residual
   ``Add``, a strided 'same' convolution, global pooling) with seeded random weights and non-trivial
   batch-norm statistics; the ``.h5`` also carries a ``class_names`` attribute (file metadata);
@@ -16,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -26,33 +23,27 @@ import keras
 import numpy as np
 from keras import layers
 
-from strokelens.models.tfjs import read_weights
-
 HERE = Path(__file__).parent
 CLASSES = ["airplane", "cactus", "crab", "face"]
 
 
-def doodlenet(home: Path) -> None:
-    src = home / "models" / "doodlenet"
-    model = keras.Sequential(name="doodlenet")
+def sequential() -> None:
+    """A DoodleNet-shaped Sequential model (convolutions in pairs, pools, dropout, Dense tanh, Dense
+    softmax), smaller, with seeded random weights."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(name="small_doodlenet")
     model.add(keras.Input((28, 28, 1)))
-    for i, filters in enumerate((16, 16, 32, 32, 64, 64)):
-        model.add(layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv2d_{i}"))
+    for i, filters in enumerate((8, 8, 16, 16)):
+        model.add(layers.Conv2D(filters, 3, padding="same", activation="relu"))
         if i % 2:
             model.add(layers.MaxPooling2D(2))
     model.add(layers.Dropout(0.1))
     model.add(layers.Flatten())
-    model.add(layers.Dense(512, activation="tanh", name="dense"))
-    model.add(layers.Dense(345, activation="softmax", name="dense_1"))
-    w = read_weights(src / "model.json")
-    ordered = [w[f"conv2d{'' if i == 0 else f'_{i}'}/{k}"] for i in range(6) for k in ("kernel", "bias")]
-    ordered += [w[f"{n}/{k}"] for n in ("dense", "dense_1") for k in ("kernel", "bias")]
-    model.set_weights(ordered)
-    out = HERE / "doodlenet-keras"
-    out.mkdir(exist_ok=True)
-    model.save(out / "doodlenet.h5")
-    shutil.copyfile(src / "class_names.txt", out / "class_names.txt")
-    shutil.copyfile(src.parent / "LICENSE-ml5-MIT.txt", out / "LICENSE-ml5-MIT.txt")
+    model.add(layers.Dense(32, activation="tanh"))
+    model.add(layers.Dense(len(CLASSES), activation="softmax"))
+    model.save(HERE / "sequential.h5")
+    x = np.random.default_rng(1).random((6, 28, 28, 1), dtype=np.float32)
+    np.savez_compressed(HERE / "sequential_reference.npz", x=x, probs=np.asarray(model.predict(x, verbose=0)))
 
 
 def functional() -> None:
@@ -82,5 +73,5 @@ def functional() -> None:
 
 
 if __name__ == "__main__":
-    doodlenet(Path(os.environ["STROKELENS_HOME"]))
+    sequential()
     functional()
