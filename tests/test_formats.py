@@ -218,6 +218,16 @@ def test_truncated_and_weightless_keras_files(tmp_path, capsys, sketch_file):
     assert "torch" not in err.lower()  # no PyTorch advice for a Keras file
     import h5py
 
+    lstm = Path(shutil.copyfile(DATA / "functional.h5", tmp_path / "lstm.h5"))
+    with h5py.File(lstm, "a") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"][1]["class_name"] = "LSTM"
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(
+        StrokelensError,
+        match=r"lstm\.h5: this is a Keras HDF5 file: layer 'conv2d_4': unknown layer type 'LSTM'",
+    ):
+        load_model_file(lstm)
     weights_only = tmp_path / "weights.h5"
     with h5py.File(weights_only, "w") as f:
         f.create_group("layers")
@@ -370,3 +380,25 @@ def test_predict_json_spells_labels_as_the_model_spells_classes(qd345_dir, home,
 def test_docs_formats_example_runs(run_doc):
     namespace = run_doc("docs/formats.md", 2)
     assert namespace["model"].class_names == ["cat", "dog", "fish"]
+
+
+def test_cli_explains_a_keras_file_with_occlusion_and_sla(qd345_dir, tmp_path, capsys):
+    files = [str(qd345_dir / "cat.ndjson"), "--limit", "2", "--model", str(DATA / "functional.keras")]
+    for method in ("occlusion", "sla"):
+        code, _, err = run_cli(
+            ["explain", *files, "--method", method, "--out", str(tmp_path / method)], capsys
+        )
+        assert code == 0, err
+        rows = (tmp_path / method / "explanations.jsonl").read_text().splitlines()
+        assert len(rows) == 2 and all(json.loads(r)["scores"] for r in rows)
+
+
+def test_a_broken_tfjs_folder_is_named_as_tfjs(home, tmp_path):
+    folder = Path(shutil.copytree(home / "models" / "doodlenet", tmp_path / "doodlenet"))
+    shard = folder / "group1-shard1of1.bin"
+    shard.chmod(0o644)
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(
+        StrokelensError, match=r"doodlenet: this is a TF\.js layers model: weight shard .* truncated"
+    ):
+        load_model_file(folder)

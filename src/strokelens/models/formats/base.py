@@ -136,6 +136,15 @@ class ModelFormat:
         article = "an" if self.name[:1] in "AEIOU" else "a"
         return StrokelensError(f"{path}: this is {article} {self.name}: {what}")
 
+    def named(self, path: Path, exc: StrokelensError) -> StrokelensError:
+        """``exc`` (a reader's error, ``"PATH: what"``) as this format's: ``"PATH: this is a NAME:
+        what"``."""
+        text = str(exc)
+        for prefix in (f"{path}: ", f"{path / 'model.json'}: " if path.is_dir() else ""):
+            if prefix and text.startswith(prefix):
+                text = text[len(prefix) :]
+        return self.fail(path, text)
+
     def __repr__(self) -> str:
         return f"<{self.name}>"
 

@@ -73,18 +73,21 @@ def _model_input(model: Any, source: Path, fail: Any) -> tuple[int, ...]:
     return shape
 
 
-def _build(config: Any, weights: dict[str, np.ndarray], source: Path) -> Any:
+def _build(fmt: ModelFormat, config: Any, weights: dict[str, np.ndarray], source: Path) -> Any:
     from strokelens.models.tfjs import build_model
 
     if not isinstance(config, dict):
-        raise StrokelensError(f"{source}: the model config is not a JSON object")
-    return build_model(keras3_to_keras2(config), weights, source, drop_final_softmax=True).eval()
+        raise fmt.fail(source, "the model config is not a JSON object")
+    try:
+        return build_model(keras3_to_keras2(config), weights, source, drop_final_softmax=True).eval()
+    except StrokelensError as exc:  # the builder's errors, named as this format's
+        raise fmt.named(source, exc) from None
 
 
-def _array(ds: Any, source: Path, name: str) -> np.ndarray:
+def _array(fmt: ModelFormat, ds: Any, source: Path, name: str) -> np.ndarray:
     arr = np.asarray(ds[()], dtype=np.float32)
     if not np.isfinite(arr).all():
-        raise StrokelensError(f"{source}: weight {name!r} has NaN or inf values")
+        raise fmt.fail(source, f"weight {name!r} has NaN or inf values")
     return arr
 
 
@@ -135,11 +138,10 @@ class KerasH5Format(ModelFormat):
             raise
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise self.fail(path, f"it is damaged or truncated ({first_line(exc)})") from None
-        model = _build(config, weights, path)
+        model = _build(self, config, weights, path)
         return Loaded(model, _model_input(model, path, self.fail), names)
 
-    @staticmethod
-    def _weights(group: Any, source: Path) -> dict[str, np.ndarray]:
+    def _weights(self, group: Any, source: Path) -> dict[str, np.ndarray]:
         weights = {}
         for layer in group.attrs.get("layer_names", []):
             layer = layer.decode("utf-8") if isinstance(layer, bytes) else str(layer)
@@ -147,7 +149,7 @@ class KerasH5Format(ModelFormat):
             for wname in g.attrs.get("weight_names", []):
                 wname = wname.decode("utf-8") if isinstance(wname, bytes) else str(wname)
                 key = wname.rsplit("/", 1)[-1].split(":")[0]  # "seq/conv2d/kernel:0" -> kernel
-                weights[f"{layer}/{key}"] = _array(g[wname], source, wname)
+                weights[f"{layer}/{key}"] = _array(self, g[wname], source, wname)
         return weights
 
 
@@ -205,11 +207,10 @@ class KerasZipFormat(ModelFormat):
         left = [n for n, arrays in stored.items() if arrays]
         if left:
             raise self.fail(path, f"weights of layers not in config.json: {', '.join(left[:5])}")
-        model = _build(config, weights, path)
+        model = _build(self, config, weights, path)
         return Loaded(model, _model_input(model, path, self.fail))
 
-    @staticmethod
-    def _stored(f: Any, source: Path) -> dict[str, list[np.ndarray]]:
+    def _stored(self, f: Any, source: Path) -> dict[str, list[np.ndarray]]:
         """Each layer's variables by layer name (``vars`` carries the name; the folder may not)."""
         out: dict[str, list[np.ndarray]] = {}
         layers = f.get("layers", {})
@@ -219,7 +220,7 @@ class KerasZipFormat(ModelFormat):
                 continue
             name = v.attrs.get("name", folder)
             name = name.decode("utf-8") if isinstance(name, bytes) else str(name)
-            out[name] = [_array(v[str(i)], source, f"{name}/vars/{i}") for i in range(len(v))]
+            out[name] = [_array(self, v[str(i)], source, f"{name}/vars/{i}") for i in range(len(v))]
         return out
 
 
@@ -238,5 +239,8 @@ class TFJSFormat(ModelFormat):
         from strokelens.models.tfjs import load_tfjs
 
         model_json = probe.path / "model.json" if probe.is_dir else probe.path
-        model = load_tfjs(model_json, drop_final_softmax=True)
+        try:
+            model = load_tfjs(model_json, drop_final_softmax=True)
+        except StrokelensError as exc:  # the reader's errors, named as this format's
+            raise self.named(probe.path, exc) from None
         return Loaded(model, _model_input(model, model_json, self.fail))
