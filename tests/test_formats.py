@@ -345,6 +345,15 @@ def test_onnx_is_recognised_and_loads_or_says_why(tmp_path):
     onnx.write_bytes(ONNX_BYTES)
     fmt, _ = sniff(onnx)
     assert type(fmt) is OnnxFormat and not fmt.differentiable
+    exported = tmp_path / "exported.pt"  # a real export, named as if it were PyTorch's
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Net(), torch.rand(1, 1, 28, 28), str(exported), dynamo=False)
+    except ImportError:  # an exporter that needs the onnx package, not installed here
+        pass
+    else:
+        assert type(sniff(exported)[0]) is OnnxFormat
     not_onnx = tmp_path / "text.onnx"
     not_onnx.write_bytes(b"\x08\x08 hello world, this is text")
     with pytest.raises(StrokelensError, match="not a model file"):

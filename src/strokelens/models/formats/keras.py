@@ -124,7 +124,7 @@ class KerasH5Format(ModelFormat):
                 raw = f.attrs.get("model_config")
                 if raw is None:
                     weights_only = "layers" in f or "model_weights" in f
-                    saved = "a weights file (save_weights)" if weights_only else "HDF5"
+                    saved = "a weights file (save_weights)" if weights_only else "a plain HDF5 file"
                     raise self.fail(
                         path,
                         f"it has no model_config attribute, so no architecture ({saved}); save the "

@@ -34,6 +34,8 @@ from strokelens.models.formats.base import (
 TENSOR_MODULES = ("torch", "torch._utils", "collections", "torch.serialization")
 #: At most this much of a pickle's structure is read to tell a model from a state dict.
 MAX_PICKLE_SCAN = 64 * 1024 * 1024
+#: At most this much of a legacy (not zip) ``torch.save`` file is read to tell the two apart.
+MAX_LEGACY_SCAN = 16 * 1024 * 1024
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING"}
 
 
@@ -83,8 +85,8 @@ def _torch_pickle_globals(probe: Probe) -> set[str] | None:
             if info.file_size > MAX_PICKLE_SCAN:
                 return {"? ?"}
             return pickle_globals(io.BytesIO(z.read(member)))
-    with probe.path.open("rb") as f:
-        return pickle_globals(f, pickles=4)
+    with probe.path.open("rb") as f:  # a legacy file's structure comes first; its tensors follow
+        return pickle_globals(io.BytesIO(f.read(MAX_LEGACY_SCAN)), pickles=4)
 
 
 def _is_torch_pickle_head(head: bytes) -> bool:
