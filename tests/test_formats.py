@@ -374,6 +374,8 @@ def test_messages_name_python_arguments_in_python_and_flags_on_the_cli(doodlenet
         strokelens.wrap(doodlenet, render={"channels": 3})
     with pytest.raises(StrokelensError, match="say what it takes with input="):
         load_model_file("strokelens.models.stroke_transformer:load")
+    with pytest.raises(StrokelensError, match=r"no such file or folder, and not package\.module:factory$"):
+        load_model_file(tmp_path / "nowhere.pt")
 
 
 def test_predict_json_spells_labels_as_the_model_spells_classes(qd345_dir, home, capsys):

@@ -236,9 +236,7 @@ def load_model_file(
     elif FACTORY.match(spec):
         loaded = Loaded(call_factory(spec))
     else:
-        raise StrokelensError(
-            f"{spec!r}: no such file or folder, and not a shipped model or package.module:factory"
-        )
+        raise StrokelensError(f"{spec!r}: no such file or folder, and not {wording.other_models}")
     shape = loaded.input_shape
     square = shape is not None and len(shape) == 3 and shape[1] is not None and shape[1] == shape[2]
     if shape is not None and not (square and shape[0] in (1, 3)):

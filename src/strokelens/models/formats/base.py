@@ -33,6 +33,8 @@ class Wording:
     classes: str
     render_size: str
     factory: str
+    #: What a model name that is no file may be instead.
+    other_models: str
 
 
 #: Messages for the command line.
@@ -42,6 +44,7 @@ CLI = Wording(
     classes="--classes",
     render_size="--size/--channels",
     factory="--model yourmodule:make_model",
+    other_models="a shipped model or package.module:factory",
 )
 #: Messages for Python callers.
 PYTHON = Wording(
@@ -50,6 +53,7 @@ PYTHON = Wording(
     classes="classes=",
     render_size="render=dict(size=..., channels=...)",
     factory='load_model_file("yourmodule:make_model")',
+    other_models="package.module:factory",
 )
 
 
