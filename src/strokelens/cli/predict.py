@@ -134,6 +134,13 @@ def predict(
         logits = sketch_logits(model, sketches)
 
     ranked = top_k(logits, model.class_names, k)
+    from strokelens.games import normalise_class_name  # PyTorch is loaded by now
+
+    # a drawing's label in the model's spelling (``ice cream`` -> ``ice_cream``), as its classes print
+    spelling = {normalise_class_name(c): c for c in model.class_names}
+    for item in items:
+        if item["label"]:
+            item["label"] = spelling.get(normalise_class_name(item["label"]), item["label"])
     if as_json:
         for item, top in zip(items, ranked, strict=True):
             top_json = [{"class": c, "probability": round(p, 6)} for c, p in top]
