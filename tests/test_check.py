@@ -172,7 +172,9 @@ def test_class_file_of_another_model_warns(doodlenet, inverted_file, qd_files, h
     names = list(doodlenet.class_names)
     random.Random(0).shuffle(names)
     (tmp_path / "classes.txt").write_text("\n".join(names), encoding="utf-8")
-    model = tmp_path / "doodlenet.pt"
+    # In a folder of its own: a class file beside the model would be picked up without --classes.
+    (tmp_path / "model").mkdir()
+    model = tmp_path / "model" / "doodlenet.pt"
     model.write_bytes(inverted_file.read_bytes())
     # The un-inverted recipe, explicitly, but a shuffled class file: near chance again.
     args = [
