@@ -76,10 +76,13 @@ def check_options(method: type[Method] | Method, options: dict[str, Any]) -> Non
 
 
 def _without_gradients() -> str:
-    """The methods that need no gradients and do look at the model, for an error's advice."""
-    from strokelens.attribution.catalogue import methods_where
-
-    return f"a method without gradients ({', '.join(methods_where(family='perturbation'))})"
+    """The methods that look at the model without gradients or training, for an error's advice."""
+    names = [
+        m.name
+        for m in sorted(METHODS.values(), key=lambda m: (m.listing, m.name))
+        if not (m.needs_gradients or m.model_free or m.learned)
+    ]
+    return f"a method without gradients ({', '.join(names)})"
 
 
 class Method:

@@ -155,6 +155,28 @@ class OnnxModel(nn.Module):
             outs.append(self._logits(torch.from_numpy(np.asarray(y, dtype=np.float32))))
         return torch.cat(outs)[: len(x)].to(device=x.device, dtype=x.dtype)
 
+    def attach_converted(self, proto: Any) -> None:
+        """Run ``proto`` converted to PyTorch by onnx2torch from now on, once its logits on a probe
+        batch agree with onnxruntime's (see `onnx_convert`); else a `StrokelensError` and no change."""
+        from strokelens.models.formats.onnx_convert import TOLERANCE, to_torch
+
+        label = f"{self.path} (ONNX)"
+        converted = to_torch(proto, label)
+        probe = torch.rand(2, *self.input_shape, generator=torch.Generator().manual_seed(0))
+        expected = self.run(probe)
+        try:
+            with torch.no_grad():
+                got = torch.cat([self._logits(converted(self._graph_tensor(c))) for c in self._chunks(probe)])
+        except Exception as exc:  # the converted graph failing on the probe
+            raise StrokelensError(f"{label}: the onnx2torch module fails on a probe input: {exc}") from None
+        gap = float((got[: len(probe)] - expected).abs().max())
+        if not gap <= TOLERANCE * max(1.0, float(expected.abs().max())):
+            raise StrokelensError(
+                f"{label}: the onnx2torch module's logits differ from onnxruntime's by {gap:.3g}; "
+                "it is not used (gradient methods need a faithful conversion)"
+            )
+        self.converted, self.conversion_gap = converted, gap
+
     def _chunks(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``x`` cut into the graph's fixed batch size (the last chunk padded with zeros), or whole."""
         size = self.graph.batch
@@ -207,7 +229,5 @@ def load_onnx(
         raise StrokelensError(f"{path} (ONNX): {exc}") from None
     model = OnnxModel(path, proto, data, graph, shape, probabilities, providers)
     if convert:
-        from strokelens.models.formats.onnx_convert import attach_converted
-
-        attach_converted(model, proto)
+        model.attach_converted(proto)
     return model.eval()
