@@ -285,3 +285,9 @@ def test_converted_model_gives_gradients_equal_to_torch(onnx2torch_importable, d
 def test_the_metadata_class_list_is_json(onnx_doodlenet):
     props = {p.key: p.value for p in onnx.load(str(DOODLENET), load_external_data=False).metadata_props}
     assert json.loads(props["class_names"]) == onnx_doodlenet.class_names
+
+
+def test_docs_example_runs(run_doc):
+    namespace = run_doc("docs/onnx.md", 1)
+    assert namespace["run"].explanations[0].scores.shape[0] == 4
+    assert "method 'sla' needs gradients" in str(namespace["refusal"])
