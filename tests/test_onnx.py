@@ -291,3 +291,31 @@ def test_docs_example_runs(run_doc):
     namespace = run_doc("docs/onnx.md", 1)
     assert namespace["run"].explanations[0].scores.shape[0] == 4
     assert "method 'sla' needs gradients" in str(namespace["refusal"])
+
+
+# ----------------------------------------------------------------------------- a public model
+QUICKDRAW15 = MODELS / "quickdraw15"
+
+
+def test_a_public_keras_onnx_model_reads_real_drawings_at_its_reported_accuracy(home):
+    """kemalbayikk/quickdraw's 15-class Keras CNN as its repository publishes it (tf2onnx: channels
+    last, final Softmax); it reports 94.5% on its own test split."""
+    from strokelens.models.files import read_class_names
+
+    model = load_onnx(QUICKDRAW15 / "quickdraw_model_15_classes.onnx")
+    assert model.graph.channels_last and model.dropped_softmax and model.class_names is None
+    classes = read_class_names(QUICKDRAW15 / "classes.txt", 15)
+    wrapped = strokelens.wrap(model, input="raster-sketch", classes=classes)
+    sketches = load_qd345(classes, home=home)
+    with torch.no_grad():
+        images = QuickDrawBitmap()(SketchBatch.from_sketches(sketches))
+        logits = wrapped(images)
+        inverted = wrapped(1 - images)
+    y = torch.tensor([classes.index(s.label) for s in sketches])
+    top1 = float((logits.argmax(1) == y).float().mean())
+    assert len(sketches) == 375 and top1 > 0.9, top1  # 95.5% measured
+    assert float((inverted.argmax(1) == y).float().mean()) < 0.5  # the wrong ink is seen as wrong
+    expl = get_method("occlusion")(view_for(wrapped)).attribute(sketches[:4])
+    assert expl.scores.shape[0] == 4 and expl.target_names[0] in classes
+    with pytest.raises(StrokelensError, match=r"quickdraw_model_15_classes.onnx\) runs in onnxruntime"):
+        get_method("psla")(view_for(wrapped))
