@@ -280,6 +280,11 @@ def test_converted_model_gives_gradients_equal_to_torch(onnx2torch_importable, d
     ours = get_method("sla")(view_for(model)).attribute(few_strokes)
     theirs = get_method("sla")(view_for(doodlenet)).attribute(few_strokes)
     assert torch.allclose(ours.scores, theirs.scores, atol=1e-4 * float(theirs.scores.abs().max()))
+    public = load_onnx(MODELS / "quickdraw15" / "quickdraw_model_15_classes.onnx", convert=True)
+    assert public.conversion_gap < 1e-4  # tf2onnx's Keras graph (opset 13) converts as well
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    public(x)[:, 0].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
 def test_the_metadata_class_list_is_json(onnx_doodlenet):
