@@ -324,3 +324,26 @@ def test_a_public_keras_onnx_model_reads_real_drawings_at_its_reported_accuracy(
     assert expl.scores.shape[0] == 4 and expl.target_names[0] in classes
     with pytest.raises(StrokelensError, match=r"quickdraw_model_15_classes.onnx\) runs in onnxruntime"):
         get_method("psla")(view_for(wrapped))
+
+
+def test_a_photo_model_exported_to_onnx_explains_photos_as_torch_does(dark, photo_paths, tmp_path):
+    """Tiny Darknet through torch.onnx: a 3-channel graph is an image model for the image view."""
+    from strokelens.io.photos import load_photos
+
+    torch.onnx.export(
+        dark,
+        (torch.rand(2, 3, 224, 224),),
+        str(tmp_path / "dark.onnx"),
+        dynamo=True,
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        verbose=False,
+    )
+    model = load_onnx(tmp_path / "dark.onnx")
+    assert (model.input_kind, model.input_size, model.input_shape) == ("image", 224, (3, 224, 224))
+    model.class_names = list(dark.class_names)  # ImageNet repeats two names: wrap() would refuse them
+    photos = load_photos(photo_paths[:2])
+    ours, theirs = view_for(model), view_for(dark)
+    got = get_method("occlusion")(ours).attribute(ours.units_for(photos, n_segments=12))
+    want = get_method("occlusion")(theirs).attribute(theirs.units_for(photos, n_segments=12))
+    assert got.target_names == want.target_names
+    assert torch.allclose(got.scores, want.scores, atol=1e-4 * float(want.scores.abs().max()))
