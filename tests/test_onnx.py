@@ -347,3 +347,14 @@ def test_a_photo_model_exported_to_onnx_explains_photos_as_torch_does(dark, phot
     want = get_method("occlusion")(theirs).attribute(theirs.units_for(photos, n_segments=12))
     assert got.target_names == want.target_names
     assert torch.allclose(got.scores, want.scores, atol=1e-4 * float(want.scores.abs().max()))
+
+
+def test_a_copy_or_pickle_rebuilds_the_session(onnx_doodlenet):
+    import copy
+    import pickle
+
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        want = onnx_doodlenet(x)
+        for other in (copy.deepcopy(onnx_doodlenet), pickle.loads(pickle.dumps(onnx_doodlenet))):
+            assert other.session is not onnx_doodlenet.session and torch.equal(other(x), want)

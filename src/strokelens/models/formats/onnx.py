@@ -46,9 +46,9 @@ def _first_line(exc: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def session(model: Any, label: str, providers: list[str] | None = None) -> Any:
-    """An onnxruntime session for ``model`` on as many threads as PyTorch uses; its refusal (an
-    operator it does not have, a malformed graph) as one `StrokelensError` line."""
+def session(model: bytes, label: str, providers: list[str] | None = None) -> Any:
+    """An onnxruntime session for ``model`` (a serialized graph) on as many threads as PyTorch uses;
+    its refusal (an operator it does not have, a malformed graph) as one `StrokelensError` line."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -56,9 +56,7 @@ def session(model: Any, label: str, providers: list[str] | None = None) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(
-            model.SerializeToString(), options, providers=providers or ["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
         raise StrokelensError(
             f"{label}: onnxruntime cannot run this ONNX model: {_first_line(exc)}"
@@ -104,7 +102,11 @@ class OnnxModel(nn.Module):
         self.graph = graph
         self.dropped_softmax = drop_final_softmax(proto)
         self.probabilities = probabilities
-        self.session = session(proto, f"{path} (ONNX)", providers)
+        self.providers = providers
+        #: The graph onnxruntime runs (its final Softmax dropped), kept to rebuild the session when
+        #: the module is copied or pickled (a session is neither).
+        self.graph_bytes = proto.SerializeToString()
+        self.session = session(self.graph_bytes, f"{path} (ONNX)", providers)
         self.output_name = self.session.get_outputs()[0].name
         self.input_shape = input_shape
         c, h, w = self.input_shape
@@ -116,6 +118,15 @@ class OnnxModel(nn.Module):
         #: Largest logit difference of the converted module from onnxruntime on a probe batch.
         self.conversion_gap: float | None = None
         self.register_buffer("sha256", torch.tensor(list(hashlib.sha256(data).digest()), dtype=torch.uint8))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["session"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.session = session(self.graph_bytes, f"{self.path} (ONNX)", self.providers)
 
     @property
     def differentiable(self) -> bool:
