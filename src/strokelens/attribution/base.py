@@ -18,6 +18,7 @@ from strokelens.attribution.cost import Cost
 from strokelens.errors import StrokelensError
 from strokelens.explanation import Explanation
 from strokelens.games import Game, Target
+from strokelens.models.gradients import require_gradients
 from strokelens.units.base import Units
 
 if TYPE_CHECKING:
@@ -74,6 +75,16 @@ def check_options(method: type[Method] | Method, options: dict[str, Any]) -> Non
             )
 
 
+def _without_gradients() -> str:
+    """The methods that look at the model without gradients or training, for an error's advice."""
+    names = [
+        m.name
+        for m in sorted(METHODS.values(), key=lambda m: (m.listing, m.name))
+        if not (m.needs_gradients or m.model_free or m.learned)
+    ]
+    return f"a method without gradients ({', '.join(names)})"
+
+
 class Method:
     """Base class: subclasses set ``name`` and implement `scores` on a game, declaring their options
     as keyword-only, typed parameters with defaults (``def scores(self, game, *, seed=0, steps: int = 16)``).
@@ -81,7 +92,9 @@ class Method:
 
     A method carries its capabilities as class attributes (the family base classes of
     `strokelens.attribution.families` set most of them); `strokelens.attribution.catalogue` queries
-    them (`methods_where`), so no code elsewhere keeps lists of method names."""
+    them (`methods_where`), so no code elsewhere keeps lists of method names. A method that
+    ``needs_gradients`` refuses, when bound to a view, a model without them (an ONNX model that
+    onnxruntime runs): the one check, before any work, for the CLI and Python alike."""
 
     name: ClassVar[str] = ""
     default_units: ClassVar[str] = "stroke"
@@ -130,6 +143,8 @@ class Method:
         return cls.cost(k, full)
 
     def __init__(self, view: View) -> None:
+        if self.needs_gradients:
+            require_gradients(getattr(view, "model", None), f"method {self.name!r}", [_without_gradients()])
         self.view = view
 
     def attribute(

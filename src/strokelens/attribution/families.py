@@ -5,6 +5,8 @@ its own (``reference``, ``interactive``, ``cost``, ...). See `Method` for every 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from strokelens.attribution.base import Method
 from strokelens.attribution.cost import FREE, ONE
 
@@ -30,6 +32,8 @@ class LearnedAttribution(Method):
 
     family = "learned"
     learned = True
+    #: Training passes gradients through the explained model (``wys``: its masked inputs).
+    training_needs_gradients: ClassVar[bool] = False
     callable_targets = False
     cost = FREE
 

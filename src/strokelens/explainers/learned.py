@@ -51,6 +51,7 @@ class Wys(_Learned):
 
     name = "wys"
     kind = "wys"
+    training_needs_gradients = True
     listing = 41
 
 

@@ -20,9 +20,11 @@ from typing import Any
 import torch
 from PIL import Image
 
+from strokelens.attribution.base import METHODS, get_method
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, empty_outputs
 from strokelens.explainers.objectives import WysWeights, fastshap_loss, wys_loss
+from strokelens.models.gradients import require_gradients
 from strokelens.photo import CropTransform, Photo
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
 from strokelens.views.base import View
@@ -185,6 +187,9 @@ def train_explainer(
     kind = explainer.info.kind
     if kind == "wys" and not view.outputs_are_logits:
         raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
+    if get_method(kind).training_needs_gradients:
+        others = [m.name for m in METHODS.values() if m.learned and not m.training_needs_gradients]
+        require_gradients(view.model, f"training a {kind} explainer", [f"a {n} explainer" for n in others])
     frozen = [(p, p.requires_grad) for p in view.model.parameters()]
     for p, _ in frozen:
         p.requires_grad_(False)
