@@ -23,7 +23,7 @@ from strokelens.cli.options import model_options
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
 from strokelens.kinds import PHOTO_FILES, InputKind
-from strokelens.models.spec import ModelSpec
+from strokelens.models.spec import ModelSpec, model_device
 from strokelens.sketch import Sketch
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def sketch_logits(model: torch.nn.Module, sketches: list[Sketch]) -> torch.Tenso
         forward = model.classify
     else:
         raise StrokelensError(f"{type(model).__name__} ({kind} input) does not take sketches")
-    device = next(model.parameters()).device
+    device = model_device(model)
     with torch.no_grad():
         return torch.cat([forward(b) for b in batches(sketches, BATCH, device=device)]).cpu()
 

@@ -19,7 +19,7 @@ from strokelens.models import INPUT_KINDS, REGISTRY
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ModelSpec", "parse_values", "resolve_device"]
+__all__ = ["ModelSpec", "model_device", "parse_values", "resolve_device"]
 
 
 def parse_values(text: str, what: str) -> float | tuple[float, ...]:
@@ -137,3 +137,13 @@ def resolve_device(name: str | None) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise StrokelensError(f"device {name!r} asked for, but CUDA is not available")
     return torch.device(name)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model``'s weights live: its first parameter's or buffer's device; CPU for a module
+    with neither (an ONNX model runs its session on the CPU and takes CPU tensors)."""
+    import torch
+
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -93,7 +93,7 @@ class Accuracy:
         """``top-1 68.5%, top-5 89.0% over 200 of 200 drawings whose label names a class``."""
         over = f"over {self.matched} of {self.items} {noun} whose label names a class"
         if self.top1 is None:
-            return f"no accuracy: none of the {self.items} {noun} has a label that names a class"
+            return f"not measured: none of the {self.items} {noun} has a label that names a class"
         return f"top-1 {self.top1:.1%}, top-5 {self.top5:.1%} {over} (chance {self.chance:.1%})"
 
     def as_dict(self) -> dict[str, object]:
