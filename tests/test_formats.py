@@ -413,3 +413,49 @@ def test_a_broken_tfjs_folder_is_named_as_tfjs(home, tmp_path):
         StrokelensError, match=r"doodlenet: this is a TF\.js layers model: weight shard .* truncated"
     ):
         load_model_file(folder)
+
+
+def test_cli_predicts_and_explains_a_public_onnx_file_as_published(qd345_dir, tmp_path, capsys):
+    """The public 15-class ONNX file, with no option but --model: its classes.txt is found, predict ends
+    with its accuracy, occlusion explains it, and SLA is refused in one line naming the format."""
+    model = str(DATA / "quickdraw15" / "quickdraw_model_15_classes.onnx")
+    apple = str(qd345_dir / "apple.ndjson")
+    code, out, err = run_cli(["predict", apple, "--model", model], capsys)
+    assert code == 0, err
+    assert "classes.txt" in err
+    top1 = float(out.strip().splitlines()[-1].split("top-1 ")[1].split("%")[0])
+    assert "over 25 of 25 drawings" in out and top1 >= 80.0
+    code, _, err = run_cli(
+        [
+            "explain",
+            apple,
+            "--limit",
+            "2",
+            "--model",
+            model,
+            "--method",
+            "occlusion",
+            "--out",
+            str(tmp_path / "occ"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert len((tmp_path / "occ" / "explanations.jsonl").read_text().splitlines()) == 2
+    code, _, err = run_cli(
+        [
+            "explain",
+            apple,
+            "--limit",
+            "2",
+            "--model",
+            model,
+            "--method",
+            "sla",
+            "--out",
+            str(tmp_path / "sla"),
+        ],
+        capsys,
+    )
+    assert code == 2 and err.count("\n") <= 2 and "needs gradients" in err and "ONNX model" in err
+    assert not (tmp_path / "sla" / "explanations.jsonl").exists()
