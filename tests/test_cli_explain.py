@@ -6,6 +6,7 @@ import json
 
 from strokelens.cli import main
 from strokelens.cli.demo import demo_pool
+from strokelens.cli.explain import per_second
 from strokelens.datasets import load_sample
 from strokelens.defaults import default_method
 from strokelens.home import ENV_VAR
@@ -164,3 +165,14 @@ def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home,
     assert set(summary) == {"gws", "random"}
     assert 0 <= summary["gws"]["deletion_auc"] <= 1 and summary["gws"]["evaluations_per_image"] == 1
     assert "ms / image" in capsys.readouterr().out
+
+
+def test_job_rates_keep_their_figures():
+    """A two-photo job in 5 s reads 0.4 photos/s, not 0."""
+    assert [per_second(*a) for a in ((2, 5.0), (37, 3.0), (313, 1.0), (2468, 2.0), (1, 0.0))] == [
+        "0.4",
+        "12.3",
+        "313",
+        "1,234",
+        "1,000,000,000",
+    ]
