@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint bench-smoke bench-quick bench-full catalogue defaults figures clean
+.PHONY: setup browser demo test lint wheel-check bench-smoke bench-quick bench-full catalogue defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -34,14 +34,22 @@ demo: setup
 	$(VENV)/bin/strokelens demo --out $(DEMO_OUT)
 
 lint: setup
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m ruff format --check src tests benchmarks scripts
 	PYTHONPATH=src $(VENV)/bin/lint-imports  # the layers in pyproject.toml's [tool.importlinter]
 
-# The tests, then every benchmark on a handful of real inputs (so that none rots unseen).
+# The tests, the wheel in a fresh venv, then every benchmark on a handful of real inputs (so that none
+# rots unseen).
 test: setup lint
 	$(PY) -m pytest -q -n 2
+	$(MAKE) --no-print-directory wheel-check
 	$(MAKE) --no-print-directory bench-smoke
+
+# The wheel as a new user meets it: built, installed with torch==2.13.0 (CPU) in a fresh venv, and run
+# (demo, predict, explain, serve) from an empty folder with no STROKELENS_HOME. Prints the wheel's size
+# and its wall time (about 3-4 minutes on 2 busy cores with pip's cache warm).
+wheel-check: setup
+	env -u STROKELENS_HOME $(PY) scripts/wheel_check.py
 
 BENCHMARKS := $(filter-out benchmarks/figures.py benchmarks/_%.py,$(wildcard benchmarks/*.py))
 
