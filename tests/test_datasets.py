@@ -3,10 +3,12 @@ padded batches; the shipped sample."""
 
 from __future__ import annotations
 
+import ast
 import gzip
 
 import pytest
 
+from doc_examples import run_blocks
 from strokelens.datasets import (
     SAMPLE_DIR,
     SAMPLE_PER_CLASS,
@@ -153,3 +155,11 @@ def test_sample_is_what_write_sample_makes_from_the_data_folder(home, tmp_path):
         and all((x == y).all() for x, y in zip(a.strokes, b.strokes, strict=True))
         for a, b in zip(load_sample(), full, strict=True)
     )
+
+
+def test_install_doc_example_runs_with_no_data_folder(monkeypatch, capsys):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    run_blocks("docs/install.md")
+    pairs = ast.literal_eval(capsys.readouterr().out.strip())
+    assert [drawn for drawn, _ in pairs] == ["pig", "pig", "crab", "crab"]
+    assert sum(drawn == read for drawn, read in pairs) >= 3  # DoodleNet reads most of them right
