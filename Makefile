@@ -47,7 +47,7 @@ test: setup lint
 
 # The wheel as a new user meets it: built, installed with torch==2.13.0 (CPU) in a fresh venv, and run
 # (demo, predict, explain, serve) from an empty folder with no STROKELENS_HOME. Prints the wheel's size
-# and its wall time (about 3-4 minutes on 2 busy cores with pip's cache warm).
+# and its wall time (about 75 s on 2 busy cores with pip's cache warm, 4-5 minutes cold).
 wheel-check: setup
 	env -u STROKELENS_HOME $(PY) scripts/wheel_check.py
 
