@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint wheel-check bench-smoke bench-quick bench-full catalogue defaults figures clean
+.PHONY: setup browser demo test lint docs wheel-check bench-smoke bench-quick bench-full catalogue defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -38,9 +38,15 @@ lint: setup
 	$(PY) -m ruff format --check src tests benchmarks scripts
 	PYTHONPATH=src $(VENV)/bin/lint-imports  # the layers in pyproject.toml's [tool.importlinter]
 
+# The docs site (mkdocs.yml; docs/, the API reference from the docstrings) into site/. --strict: a
+# broken link, a page missing from the nav or a docstring mkdocstrings cannot read fails the build.
+# Offline: the theme fetches no fonts.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet -d site
+
 # The tests, the wheel in a fresh venv, then every benchmark on a handful of real inputs (so that none
 # rots unseen).
-test: setup lint
+test: setup lint docs
 	$(PY) -m pytest -q -n 2
 	$(MAKE) --no-print-directory wheel-check
 	$(MAKE) --no-print-directory bench-smoke
@@ -76,9 +82,10 @@ catalogue: setup
 defaults:
 	PYTHONPATH=src $(if $(wildcard $(PY)),$(PY),python3) -m strokelens.defaults --write
 
-# The README's figure table, from benchmarks/results/*.json (standard library only: no set-up needed).
+# The generated tables (docs/benchmarks.md, README.md's headline rows, docs/defaults.md, docs/variants.md),
+# from benchmarks/results/*.json (standard library only: no set-up needed).
 figures:
 	$(if $(wildcard $(PY)),$(PY),python3) benchmarks/figures.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out site .pytest_cache

@@ -1,10 +1,10 @@
 """What every benchmark shares: its three sizes, ``--json``, and how figures are written and shown.
 
 Sizes, mutually exclusive: the full run (the default; its figures go to ``benchmarks/results`` and
-the README), ``--quick`` (about a minute) and ``--smoke`` (a handful of real inputs in seconds, run by
-``make bench-smoke`` inside ``make test`` so that no benchmark rots unseen). A benchmark picks its
-numbers with ``args.size.pick(full=..., quick=..., smoke=...)``. Only a full run may write into
-``benchmarks/results``.
+the docs' figure tables), ``--quick`` (about a minute) and ``--smoke`` (a handful of real inputs in
+seconds, run by ``make bench-smoke`` inside ``make test`` so that no benchmark rots unseen). A
+benchmark picks its numbers with ``args.size.pick(full=..., quick=..., smoke=...)``. Only a full run
+may write into ``benchmarks/results``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Size(enum.Enum):
 
     @property
     def is_full(self) -> bool:
-        """True for the full run, the only one whose figures the README shows."""
+        """True for the full run, the only one whose figures the figure tables show."""
         return self is Size.FULL
 
     def pick(self, *, full: T, quick: T, smoke: T) -> T:

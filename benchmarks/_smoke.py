@@ -64,7 +64,7 @@ def check(out: Path) -> str | None:
     if not isinstance(figures, dict) or any(isinstance(v, dict | list) for v in figures.values()):
         return "the figures are not one flat JSON object"
     if "quick" in figures and figures["quick"] is not True:
-        return 'a smoke run must write "quick": true (the README refuses runs that are not full)'
+        return 'a smoke run must write "quick": true (the figure tables refuse runs that are not full)'
     return None
 
 

@@ -303,3 +303,10 @@ def test_rows_stay_aligned_however_captum_expands_them():
     )
     for attr in (ig, ablation, smooth):
         assert torch.allclose(attr, WEIGHTS, atol=1e-5), attr
+
+
+# ------------------------------------------------------------------------------------ the docs
+def test_docs_examples_run(run_doc):
+    namespace = run_doc("docs/captum.md", 2)
+    assert float((namespace["ig"] - namespace["ours"].scores).abs().max()) < 1e-4
+    assert namespace["unit_scores"](namespace["lime"], namespace["units"]).shape[0] == 2

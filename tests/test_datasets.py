@@ -8,7 +8,7 @@ import gzip
 
 import pytest
 
-from doc_examples import run_blocks
+from doc_examples import python_blocks, run_blocks
 from strokelens.datasets import (
     SAMPLE_DIR,
     SAMPLE_PER_CLASS,
@@ -157,9 +157,11 @@ def test_sample_is_what_write_sample_makes_from_the_data_folder(home, tmp_path):
     )
 
 
-def test_install_doc_example_runs_with_no_data_folder(monkeypatch, capsys):
+def test_install_doc_example_runs_with_no_data_folder(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv(ENV_VAR, raising=False)
-    run_blocks("docs/install.md")
+    monkeypatch.chdir(tmp_path)
+    (block,) = python_blocks("docs/install.md")
+    run_blocks("docs/install.md", [block])
     pairs = ast.literal_eval(capsys.readouterr().out.strip())
     assert [drawn for drawn, _ in pairs] == ["pig", "pig", "crab", "crab"]
     assert sum(drawn == read for drawn, read in pairs) >= 3  # DoodleNet reads most of them right

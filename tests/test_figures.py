@@ -1,4 +1,5 @@
-"""The README's figure table is the one benchmarks/figures.py makes from benchmarks/results/*.json."""
+"""The generated tables (docs/benchmarks.md's figure table, README.md's headline rows, the defaults and
+gws variants tables) are the ones benchmarks/figures.py makes from benchmarks/results/*.json."""
 
 from __future__ import annotations
 
@@ -20,11 +21,28 @@ def figures():
     return module
 
 
-def test_readme_table_matches_the_result_files(figures):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_pages_tables_match_the_result_files(figures):
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     generated = figures.table(figures.load_results())
-    assert figures.with_table(readme, generated) == readme, "README table is stale: run `make figures`"
+    assert figures.with_table(page, generated) == page, "docs/benchmarks.md is stale: run `make figures`"
     assert figures.main(["--check"]) == 0
+
+
+def test_readme_headline_rows_are_rows_of_the_full_table(figures):
+    results = figures.load_results()
+    full = figures.table(results, link=True).splitlines()
+    headline = figures.headline_table(results).splitlines()
+    assert 4 <= len(headline) - 2 <= 10, "a handful of headline figures"
+    assert set(headline) <= set(full)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert figures.headline_table(results) in readme
+
+
+def test_every_page_with_a_table_is_in_the_docs_site(figures):
+    site = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for relative, *_ in figures.PAGES:
+        in_nav = relative == "README.md" or Path(relative).name in site
+        assert in_nav, f"{relative} is not in mkdocs.yml's nav"
 
 
 def test_every_benchmark_has_full_run_results(figures):
@@ -40,17 +58,20 @@ def test_every_benchmark_has_full_run_results(figures):
 def test_check_fails_when_a_file_changes(figures, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(figures.RESULTS, results)
-    readme = tmp_path / "README.md"
-    shutil.copy(ROOT / "README.md", readme)
-    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 0
+    root = tmp_path / "root"
+    for relative, *_ in figures.PAGES:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, root / relative)
+    args = ["--results", str(results), "--root", str(root)]
+    assert figures.main(["--check", *args]) == 0
     path = results / "inversion.json"
     data = json.loads(path.read_text())
     data["n_sketches"] += 1
     path.write_text(json.dumps(data))
-    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 1
-    assert figures.main(["--results", str(results), "--readme", str(readme)]) == 0  # rewrites it
-    assert f"of {data['n_sketches']:,} sketches" in readme.read_text()
-    assert figures.main(["--check", "--results", str(results), "--readme", str(readme)]) == 0
+    assert figures.main(["--check", *args]) == 1
+    assert figures.main(args) == 0  # rewrites it
+    assert f"of {data['n_sketches']:,} sketches" in (root / "docs" / "benchmarks.md").read_text()
+    assert figures.main(["--check", *args]) == 0
 
 
 def test_unknown_result_file_gets_a_row_and_quick_runs_are_refused(figures, tmp_path):

@@ -220,3 +220,11 @@ def test_pooled_pieces_sum_to_their_strokes(sketch_view, spg_sketches):
         stroke = pieces.unit_stroke[i, : int(pieces.n_units[i])].cpu()
         want = torch.zeros(int(units.n_units[i])).index_add_(0, stroke, expl.scores[i, : len(stroke)])
         torch.testing.assert_close(torch.tensor(pooled.unit_scores(i)), want, rtol=1e-3, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------ the docs
+def test_docs_examples_run(run_doc):
+    namespace = run_doc("docs/variants.md", 2)
+    photos, sketches = namespace["photos"], namespace["sketches"]
+    assert namespace["expl"].scores.shape == namespace["swag"].scores.shape == (1, int(photos.n_units.max()))
+    assert namespace["variant"].scores.shape[0] == len(sketches)

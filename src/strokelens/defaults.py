@@ -292,7 +292,7 @@ def _cost(row: Mapping) -> str:
 
 
 def markdown_table(data: Mapping) -> str:
-    """The README's "which method to trust" table from ``data`` (`choose`'s result or the packaged
+    """docs/defaults.md's "which method to trust" table from ``data`` (`choose`'s result or the packaged
     file): per model, every measured method, best first, the default in bold."""
     lines = [
         "| model | method | model evaluations / input | Spearman vs exact Shapley ↑ | deletion AUC ↓ "

@@ -29,6 +29,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Attack a sketch model on every drawing in FILES: remove the strokes an explanation ranks "
         "highest, or move the points of the pieces P-SLA ranks highest; save the attacked drawings.",
     ),
+    "check": (
+        "strokelens.cli.check:check",
+        "Check that a model is fed the way it was trained: accuracy on labelled FILES, a picture of "
+        "what it receives, a warning near chance; --fit-recipe finds and saves the raster recipe.",
+    ),
+    "data": (
+        "strokelens.cli.data:data",
+        "Get public data sets: the Quick, Draw! files of the classes you name.",
+    ),
     "demo": (
         "strokelens.cli.demo:demo",
         "Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the "

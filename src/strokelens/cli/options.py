@@ -48,7 +48,8 @@ _OPTIONS = [
         "model_classes",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Class names of a --model PATH, one a line in output order (default: 0, 1, ...).",
+        help="Class names of a --model PATH in output order: one a line, or a JSON list (default: the "
+        "file's own, else class_names.txt, classes.txt or labels.txt beside it, else 0, 1, ...).",
     ),
     click.option(
         "--size", "render_size", type=click.IntRange(min=1), default=None, help="Input side in pixels."
@@ -66,12 +67,24 @@ _OPTIONS = [
     click.option("--mean", default=None, help="Normalisation (image - mean) / std: one value or R,G,B (0)."),
     click.option("--std", default=None, help="Normalisation std: one value or R,G,B (1)."),
     click.option(
+        "--trust-pickle",
+        is_flag=True,
+        default=False,
+        help="Load a --model PATH that is a whole-model PyTorch pickle (torch.save(model)); "
+        "loading it runs code the file names, so only for files you trust.",
+    ),
+    click.option(
         "--points-per-stroke",
         type=click.IntRange(min=2),
         default=None,
         help="Vector models: resample each stroke to N points.",
     ),
 ]
+
+
+def _note(message: str) -> None:
+    """A note about loading a model (the class file used, a warning): one line on stderr."""
+    click.echo(f"strokelens: {message}", err=True)
 
 
 def shipped_models(takes: Iterable[InputKind] | None = None) -> list[str]:
@@ -116,8 +129,9 @@ def model_options(
         default=default,
         show_default=default is not None,
         help=(help or "Model to explain.")
-        + f" A shipped model ({', '.join(names)}) or your own: a TorchScript file, a TF.js model.json "
-        "folder, or package.module:factory (see --input, --classes and the rendering options).",
+        + f" A shipped model ({', '.join(names)}) or your own: a Keras .h5/.keras, TF.js model.json "
+        "folder, TorchScript, ONNX or (with --trust-pickle) pickled PyTorch file, recognised from its "
+        "content, or package.module:factory (see --input, --classes and the rendering options).",
     )
 
     def decorate(command: Callable) -> Callable:
@@ -129,14 +143,18 @@ def model_options(
                 input=kwargs.pop("model_input"),
                 classes=kwargs.pop("model_classes"),
                 points_per_stroke=kwargs.pop("points_per_stroke"),
+                trust_pickle=kwargs.pop("trust_pickle"),
+                note=_note,
             )
             for param, key in RENDER_OPTIONS.items():
                 value = kwargs.pop(param)
                 if value is not None:
                     spec.render[key] = int(value) if key == "channels" else value
             if name is None:
-                if spec.input or spec.classes or spec.render or spec.points_per_stroke:
-                    raise StrokelensError("--input, --classes and the rendering options need --model PATH")
+                if spec.input or spec.classes or spec.render or spec.points_per_stroke or spec.trust_pickle:
+                    raise StrokelensError(
+                        "--input, --classes, --trust-pickle and the rendering options need --model PATH"
+                    )
                 spec = None
             return command(*args, model_spec=spec, **kwargs)
 

@@ -22,7 +22,7 @@ from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.options import model_options
 from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches
-from strokelens.kinds import PHOTO_FILES
+from strokelens.kinds import PHOTO_FILES, InputKind
 from strokelens.models.spec import ModelSpec
 from strokelens.sketch import Sketch
 
@@ -134,6 +134,13 @@ def predict(
         logits = sketch_logits(model, sketches)
 
     ranked = top_k(logits, model.class_names, k)
+    from strokelens.games import normalise_class_name  # PyTorch is loaded by now
+
+    # a drawing's label in the model's spelling (``ice cream`` -> ``ice_cream``), as its classes print
+    spelling = {normalise_class_name(c): c for c in model.class_names}
+    for item in items:
+        if item["label"]:
+            item["label"] = spelling.get(normalise_class_name(item["label"]), item["label"])
     if as_json:
         for item, top in zip(items, ranked, strict=True):
             top_json = [{"class": c, "probability": round(p, 6)} for c, p in top]
@@ -147,3 +154,17 @@ def predict(
             table.add_row(str(r), c, f"{p:.3f}")
         console.print(title, highlight=False, markup=False, soft_wrap=True)
         console.print(table)
+    print_accuracy(console, logits, items, model.class_names, kind)
+
+
+def print_accuracy(
+    console: Console, logits: torch.Tensor, items: list[dict], class_names: list[str], kind: InputKind
+) -> None:
+    """End with top-1/top-5 against the labels (drawings' words, ImageNet-sample photo names), if any."""
+    from strokelens.recipe import accuracy, input_label
+
+    labels = [item["label"] or input_label(Path(item["source"])) for item in items]
+    acc = accuracy(logits, labels, class_names)
+    if acc.unlabelled < acc.items:
+        noun = kinds.SKETCH_FILES.plural if kind.sketches else PHOTO_FILES.plural
+        console.print(f"accuracy: {acc.summary(noun)}", highlight=False, markup=False, soft_wrap=True)

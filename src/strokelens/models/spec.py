@@ -1,10 +1,12 @@
 """`ModelSpec`: a model named by the CLI, a job manifest or the server (a shipped model by name, or a
-TorchScript file, a TF.js layers ``model.json`` folder or ``package.module:factory`` with its input
-kind, class names and raster rendering options; see docs/models.md), loaded once; `resolve_device`.
+model file in any format of `strokelens.models.formats` or ``package.module:factory`` with its input
+kind, class names and raster rendering options; see docs/models.md and docs/formats.md), loaded
+once; `resolve_device`.
 PyTorch is imported only when a model is loaded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,9 @@ class ModelSpec:
     classes: Path | None = None
     render: dict[str, Any] = field(default_factory=dict)
     points_per_stroke: int | None = None
+    trust_pickle: bool = False
+    #: Where notes go (the class file used, the pickle warning); the CLI: stderr.
+    note: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     _model: Any = None
 
     @property
@@ -73,30 +78,33 @@ class ModelSpec:
         return self._model.to(device or "cpu") if device is not None else self._model
 
     def _load(self, home: Path | None) -> torch.nn.Module:
-        given = [f"--{k.replace('_', '-')}" for k, v in self._own_options().items() if v not in (None, {})]
+        given = [f"--{k.replace('_', '-')}" for k, v in self._own_options().items() if v]
         if self.shipped:
             if given:
                 raise StrokelensError(f"{', '.join(given)}: for --model PATH, not the shipped {self.name}")
             from strokelens.models import load_model
 
             return load_model(self.name, home=home)
-        from strokelens.models.files import read_class_names
+        from strokelens.models.formats import CLI
+        from strokelens.models.recipe_file import apply_saved_recipe
         from strokelens.models.wrap import load_model_file
 
         self._check_options()
-        render = dict(self.render)
+        model_input, render = apply_saved_recipe(self.name, self.input, dict(self.render))
         for key in ("ink", "background", "mean", "std"):
             if isinstance(render.get(key), str):
                 render[key] = parse_values(render[key], key)
         size = render.pop("size", None) if self._given_kind() is kinds.IMAGE else None
-        classes = read_class_names(self.classes) if self.classes is not None else None
         return load_model_file(
             self.name,
-            input=self.input,
-            classes=classes,
+            input=model_input,
+            classes=self.classes,
             render=render,
             input_size=size,
             points_per_stroke=self.points_per_stroke,
+            trust_pickle=self.trust_pickle,
+            wording=CLI,
+            note=self.note,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -115,6 +123,7 @@ class ModelSpec:
             "input": self.input,
             "classes": self.classes,
             "points_per_stroke": self.points_per_stroke,
+            "trust_pickle": self.trust_pickle or None,
             **self.render,
         }
 

@@ -1,5 +1,6 @@
 """Bring your own model: `wrap` a PyTorch module so that every view, method, metric and command
-accepts it, and `load_model_file` for ``--model PATH`` (TorchScript, TF.js layers, ``module:factory``).
+accepts it, and `load_model_file` for ``--model PATH`` (any format of `strokelens.models.formats`,
+or ``module:factory``), with class names found beside the file.
 
 A wrapped model declares what the views need (``input_kind``, ``class_names``, ``input_size`` and,
 for raster models, the rendering preset ``raster_preset``), and `wrap` runs it once on a probe input
@@ -8,7 +9,8 @@ so that a wrong input shape or a class list of the wrong length is reported at o
 
 from __future__ import annotations
 
-import importlib
+import logging
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,9 @@ from torch import nn
 
 from strokelens import kinds
 from strokelens.errors import StrokelensError
+from strokelens.models.formats import PYTHON, Loaded, LoadOptions, Wording, call_factory, sniff
+from strokelens.models.formats.base import Note, first_line
+from strokelens.models.formats.classes import class_names_for
 from strokelens.render.presets import RasterPreset, SketchCanvas
 from strokelens.sketch import Sketch, SketchBatch
 
@@ -27,6 +32,8 @@ from strokelens.sketch import Sketch, SketchBatch
 INPUTS = tuple(k.name for k in kinds.CLASSIFIER_KINDS)
 #: ``package.module:factory``.
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+log = logging.getLogger(__name__)
 
 
 def probe_sketch() -> Sketch:
@@ -93,15 +100,6 @@ class WrappedModel(nn.Module):
         return self(*self.prepare(batch))
 
 
-def _first_line(exc: BaseException) -> str:
-    """The telling line of an error message (TorchScript's come with a traceback: its last line)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    if not lines:
-        return type(exc).__name__
-    text = lines[-1] if "TorchScript" in lines[0] else lines[0]
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 def wrap(
     module: nn.Module,
     input: str = "raster-sketch",
@@ -110,6 +108,9 @@ def wrap(
     input_size: int | None = None,
     points_per_stroke: int | None = None,
     name: str | None = None,
+    *,
+    classes_from: str | os.PathLike[str] | None = None,
+    wording: Wording = PYTHON,
 ) -> WrappedModel:
     """A model every view, method, metric and command accepts, from any PyTorch ``module``.
 
@@ -120,7 +121,8 @@ def wrap(
     ``classes``: class names in output order, or their count (names ``"0"``, ``"1"``, ...), or None
     (the module's own ``class_names`` if it has them, else the output size decides). ``render``:
     raster models' `RasterPreset` (or its options as a dict; default: the QuickDraw 28x28 bitmap).
-    ``name``: how errors name the model.
+    ``name``: how errors name the model; ``classes_from``: the file ``classes`` came from (errors name
+    it); ``wording``: how errors name options (Python arguments; the CLI passes its flags).
 
     The module is put in eval mode and run once on a probe input; an error there, an output that is
     not ``(1, n_classes)`` logits, or a class list of another length raises `StrokelensError`.
@@ -147,7 +149,7 @@ def wrap(
         input_size = input_size or 224
     module = module.eval()
     wrapped = WrappedModel(module, kind.name, [], preset, input_size, points_per_stroke)
-    n_out = _probe(wrapped, label)
+    n_out = _probe(wrapped, label, wording)
     if classes is None:
         classes = getattr(module, "class_names", None)  # a module that names its classes itself
     if classes is None:
@@ -157,14 +159,15 @@ def wrap(
     else:
         names = [str(c) for c in classes]
     if len(names) != n_out:
-        raise StrokelensError(f"{label} has {n_out} outputs but {len(names)} classes were given")
+        given = f"{classes_from} holds" if classes_from else "were given"
+        raise StrokelensError(f"{label} has {n_out} outputs but {len(names)} class names {given}")
     if len(set(names)) != len(names):
         raise StrokelensError(f"{label}: class names must be distinct")
     wrapped.class_names = names
     return wrapped
 
 
-def _probe(model: WrappedModel, label: str) -> int:
+def _probe(model: WrappedModel, label: str, wording: Wording) -> int:
     """Run ``model`` on one probe input; the number of classes it outputs."""
     batch = SketchBatch.from_sketches([probe_sketch()])
     try:
@@ -186,9 +189,9 @@ def _probe(model: WrappedModel, label: str) -> int:
             out = model(*args)
         except Exception as exc:  # any failure of the user's model on its input is reported as one
             raise StrokelensError(
-                f"{label} fails on a {model.input_kind} input of shape {shape}: {_first_line(exc)}"
+                f"{label} fails on a {model.input_kind} input of shape {shape}: {first_line(exc)}"
                 + (
-                    "; match --size/--channels to the model's input"
+                    f"; match {wording.render_size} to the model's input"
                     if model.kind is kinds.RASTER_SKETCH
                     else ""
                 )
@@ -200,24 +203,45 @@ def _probe(model: WrappedModel, label: str) -> int:
 
 
 def load_model_file(
-    spec: str,
+    spec: str | os.PathLike[str],
     input: str | None = None,
-    classes: Sequence[str] | None = None,
+    classes: Sequence[str] | str | os.PathLike[str] | None = None,
     render: dict[str, Any] | None = None,
     input_size: int | None = None,
     points_per_stroke: int | None = None,
+    *,
+    trust_pickle: bool = False,
+    wording: Wording = PYTHON,
+    note: Note | None = None,
 ) -> WrappedModel:
-    """Load ``spec`` and `wrap` it: a TorchScript file, a TF.js layers ``model.json`` (or its
-    folder), or ``package.module:factory`` (called with no arguments, returning an ``nn.Module``).
+    """Load ``spec`` and `wrap` it: a model file or folder in any format of
+    `strokelens.models.formats`, recognised from its content (Keras ``.h5``/``.keras``, TF.js
+    ``model.json``, TorchScript, ONNX, a PyTorch pickle), or ``package.module:factory`` (called with
+    no arguments, returning an ``nn.Module``; modules in the current folder import).
 
-    TorchScript is read by ``torch.jit.load``, the format's own loader, and TF.js by strokelens's
-    JSON + raw-weights reader: neither unpickles Python objects. ``input`` is required except for
-    TF.js models, whose declared input shape says it (1 channel: raster sketch; 3: image).
+    A whole-model PyTorch pickle runs code from the file, so it loads only with ``trust_pickle``
+    (with a warning); a state dict is refused with how to load it through a factory. ``input`` is
+    required unless the file declares a square 1-channel (raster sketch) or 3-channel (image) input.
+    ``classes``: names, or a class file (one a line, or JSON); else the file's own metadata; else a
+    class file beside the model (`strokelens.models.formats.classes.CLASS_FILES`), which ``note``
+    (default: the ``strokelens.models.wrap`` logger) is told about. ``wording``: how errors name
+    options.
     """
+    spec = str(spec)
     path = Path(spec)
     render = dict(render or {})
-    if path.is_dir() or path.name == "model.json":
-        module, shape = _load_tfjs(path)
+    if path.exists():
+        fmt, probe = sniff(path)
+        loaded = fmt.load(probe, LoadOptions(trust_pickle, wording, note))
+    elif FACTORY.match(spec):
+        loaded = Loaded(call_factory(spec))
+    else:
+        raise StrokelensError(f"{spec!r}: no such file or folder, and not {wording.other_models}")
+    shape = loaded.input_shape
+    square = shape is not None and len(shape) == 3 and shape[1] is not None and shape[1] == shape[2]
+    if shape is not None and not (square and shape[0] in (1, 3)):
+        shape = None  # not a square image: the caller says what the model takes
+    if shape is not None:
         channels, size = shape[0], shape[-1]
         input = input or (kinds.IMAGE if channels == 3 and not render else kinds.RASTER_SKETCH).name
         if kinds.parse(input) is kinds.RASTER_SKETCH:
@@ -225,73 +249,20 @@ def load_model_file(
             render.setdefault("channels", channels)
         else:
             input_size = input_size or size
-    elif path.is_file():
-        if path.suffix.lower() == ".onnx":
-            raise StrokelensError(
-                f"{spec}: ONNX models are not supported yet (no converter to PyTorch is installed); "
-                "export the model to TorchScript instead"
-            )
-        module = _load_torchscript(path)
-    elif FACTORY.match(spec):
-        module = _call_factory(spec)
-    else:
-        raise StrokelensError(
-            f"--model {spec!r}: no such file or folder, and not a shipped model or package.module:factory"
-        )
     if input is None:
-        raise StrokelensError(f"--model {spec}: say what it takes with --input ({', '.join(INPUTS)})")
-    return wrap(
-        module,
+        raise StrokelensError(f"{spec}: say what it takes with {wording.input} ({', '.join(INPUTS)})")
+    names, source = class_names_for(path, classes, loaded.class_names)
+    model = wrap(
+        loaded.module,
         input=input,
-        classes=classes,
+        classes=names,
         render=render if kinds.parse(input) is kinds.RASTER_SKETCH else (render or None),
         input_size=input_size,
         points_per_stroke=points_per_stroke,
         name=spec,
+        classes_from=source,
+        wording=wording,
     )
-
-
-def _load_tfjs(path: Path) -> tuple[nn.Module, tuple[int, ...]]:
-    from strokelens.models.tfjs import load_tfjs
-
-    model_json = path / "model.json" if path.is_dir() else path
-    if not model_json.is_file():
-        raise StrokelensError(f"{path}: no model.json in this folder")
-    model = load_tfjs(model_json, drop_final_softmax=True)
-    shape = tuple(model.input_shape)
-    if len(shape) != 3 or shape[0] not in (1, 3) or shape[1] != shape[2]:
-        raise StrokelensError(f"{model_json}: expected a square 1- or 3-channel image input, got {shape}")
-    return model, shape
-
-
-def _load_torchscript(path: Path) -> nn.Module:
-    try:
-        return torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # torch raises RuntimeError, ValueError ... for anything not TorchScript
-        raise StrokelensError(
-            f"{path}: not a TorchScript file ({_first_line(exc)}); save the model with "
-            "torch.jit.script(model).save(path) or torch.jit.trace"
-        ) from None
-
-
-def _call_factory(spec: str) -> nn.Module:
-    module_name, func = spec.split(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), func)
-    except ImportError as exc:
-        raise StrokelensError(f"--model {spec}: cannot import {module_name} ({exc})") from None
-    except AttributeError:
-        raise StrokelensError(f"--model {spec}: {module_name} has no {func}") from None
-    try:
-        model = factory()
-    except StrokelensError:
-        raise
-    except Exception as exc:  # the user's factory failing is reported as one line
-        raise StrokelensError(
-            f"--model {spec}: the factory raised {type(exc).__name__}: {_first_line(exc)}"
-        ) from None
-    if not isinstance(model, nn.Module):
-        raise StrokelensError(
-            f"--model {spec}: the factory returned a {type(model).__name__}, not an nn.Module"
-        )
+    if source is not None and path.exists() and classes is None and loaded.class_names is None:
+        (note or log.info)(f"class names from {source}")
     return model
