@@ -171,7 +171,8 @@ def main() -> None:
         passed = f"wheel check passed: {wheel.name} {size:.1f} MB"
     finally:
         if args.keep is None:  # removing a venv with torch takes this disk 40 s: let it go on behind
-            subprocess.Popen(["rm", "-rf", str(work)], start_new_session=True)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
+            subprocess.Popen(["rm", "-rf", str(work)], start_new_session=True, **quiet)
     print(f"{passed}; {time.monotonic() - start:.0f} s wall (the venv is removed in the background)")
 
 
