@@ -9,7 +9,7 @@ ifeq ($(origin STROKELENS_HOME), undefined)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo test lint docs bench-smoke bench-quick bench-full catalogue defaults figures clean
+.PHONY: setup browser demo test lint docs wheel-check bench-smoke bench-quick bench-full catalogue defaults figures clean
 
 setup: $(VENV)/.installed browser
 
@@ -34,8 +34,8 @@ demo: setup
 	$(VENV)/bin/strokelens demo --out $(DEMO_OUT)
 
 lint: setup
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m ruff format --check src tests benchmarks scripts
 	PYTHONPATH=src $(VENV)/bin/lint-imports  # the layers in pyproject.toml's [tool.importlinter]
 
 # The docs site (mkdocs.yml; docs/, the API reference from the docstrings) into site/. --strict: a
@@ -44,10 +44,18 @@ lint: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet -d site
 
-# The tests, then every benchmark on a handful of real inputs (so that none rots unseen).
+# The tests, the wheel in a fresh venv, then every benchmark on a handful of real inputs (so that none
+# rots unseen).
 test: setup lint docs
 	$(PY) -m pytest -q -n 2
+	$(MAKE) --no-print-directory wheel-check
 	$(MAKE) --no-print-directory bench-smoke
+
+# The wheel as a new user meets it: built, installed with torch==2.13.0 (CPU) in a fresh venv, and run
+# (demo, predict, explain, serve) from an empty folder with no STROKELENS_HOME. Prints the wheel's size
+# and its wall time (about 75 s on 2 busy cores with pip's cache warm, 4-5 minutes cold).
+wheel-check: setup
+	env -u STROKELENS_HOME $(PY) scripts/wheel_check.py
 
 BENCHMARKS := $(filter-out benchmarks/figures.py benchmarks/_%.py,$(wildcard benchmarks/*.py))
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 
 from strokelens.cli import main
+from strokelens.cli.demo import demo_pool
+from strokelens.cli.explain import per_second
+from strokelens.datasets import load_sample
 from strokelens.defaults import default_method
+from strokelens.home import ENV_VAR
 
 
 def test_explain_writes_records_pictures_and_report(tmp_path, spg_dir, capsys):
@@ -114,9 +118,12 @@ def test_explain_bad_inputs_exit_2(tmp_path, spg_dir, capsys):
     assert main(["evaluate", str(spg_dir / "pig.ndjson.gz"), "--methods", "sla,nope"]) == 2
 
 
-def test_demo_explains_real_sketches(home, tmp_path, capsys):
+def test_demo_explains_real_sketches_with_no_data_folder(tmp_path, monkeypatch, capsys):
+    """The demo runs on the shipped models and sample from an empty folder with no STROKELENS_HOME."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--n", "3", "--home", str(home)]) == 0
+    assert main(["demo", "--out", str(out), "--n", "3"]) == 0
     report = capsys.readouterr().out.strip().splitlines()[-1]
     assert report == f"report: {(out / 'report.html').resolve()}"
     records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
@@ -127,6 +134,14 @@ def test_demo_explains_real_sketches(home, tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert html.count("<tr>") >= 3 + 5 and "deletion" in html
     assert html.count(f"{default} (default)") == 2  # its cost row and its column
+    assert "DoodleNet on 3 sample SPG test sketches" in html
+
+
+def test_demo_reads_the_full_test_split_of_a_data_folder(home):
+    pool, what = demo_pool(3, home)
+    assert what == "SPG test sketches" and len(pool) == 20 * 2
+    sample = {s.key_id for s in load_sample(per_class=2)}
+    assert {s.key_id for s in pool} == sample  # the sample is the head of each class's test split
 
 
 def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home, capsys):
@@ -150,3 +165,14 @@ def test_photo_models_explain_and_evaluate_photos_in_superpixels(tmp_path, home,
     assert set(summary) == {"gws", "random"}
     assert 0 <= summary["gws"]["deletion_auc"] <= 1 and summary["gws"]["evaluations_per_image"] == 1
     assert "ms / image" in capsys.readouterr().out
+
+
+def test_job_rates_keep_their_figures():
+    """A two-photo job in 5 s reads 0.4 photos/s, not 0."""
+    assert [per_second(*a) for a in ((2, 5.0), (37, 3.0), (313, 1.0), (2468, 2.0), (1, 0.0))] == [
+        "0.4",
+        "12.3",
+        "313",
+        "1,234",
+        "1,000,000,000",
+    ]

@@ -1,20 +1,29 @@
 """The real datasets: SPG's fixed 600/100/100 split by key-id hash, quickdraw-345x25's class names,
-padded batches."""
+padded batches; the shipped sample."""
 
 from __future__ import annotations
 
+import ast
+import gzip
+
 import pytest
 
+from doc_examples import python_blocks, run_blocks
 from strokelens.datasets import (
+    SAMPLE_DIR,
+    SAMPLE_PER_CLASS,
     batches,
     load_qd345,
     load_qd345_spg,
+    load_sample,
     load_spg,
     qd345_classes,
     spg_classes,
     split_rank_key,
+    write_sample,
 )
 from strokelens.errors import StrokelensError
+from strokelens.home import ENV_VAR
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +119,49 @@ def test_batches_are_padded_with_masks(home):
         assert ((b.stroke_ids == -1) == ~b.point_mask).all() and (b.points[~b.point_mask] == 0).all()
     with pytest.raises(StrokelensError, match="batch size"):
         next(batches(sketches, 0))
+
+
+# ------------------------------------------------------------------------------- the shipped sample
+def test_sample_loads_without_a_data_folder(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    sample = load_sample()
+    assert len(sample) == 20 * SAMPLE_PER_CLASS and len({s.label for s in sample}) == 20
+    assert all(s.parts is not None and s.part_names and s.meta["split"] == "test" for s in sample)
+    assert [s.label for s in load_sample(["ice cream"], per_class=2)] == ["ice cream"] * 2
+    with pytest.raises(StrokelensError, match="shipped sample has no class 'zebra'"):
+        load_sample(["zebra"])
+    assert (SAMPLE_DIR / "ATTRIBUTION.md").read_text().count("CC BY 4.0") >= 1
+
+
+def test_sample_is_what_write_sample_makes_from_the_data_folder(home, tmp_path):
+    """The committed sample is exactly what `scripts/make_sample.py` writes from the SPG release: the
+    same files with the same (decompressed) lines, the first test sketches as `load_spg` orders them."""
+    written = write_sample(tmp_path, home=home)
+    shipped = sorted(p.relative_to(SAMPLE_DIR) for p in SAMPLE_DIR.rglob("*") if p.is_file())
+    assert [p for p in shipped if p.name != "ATTRIBUTION.md"] == sorted(
+        p.relative_to(tmp_path) for p in written
+    )
+    for rel in shipped:
+        if rel.suffix == ".gz":
+            assert gzip.decompress((SAMPLE_DIR / rel).read_bytes()) == gzip.decompress(
+                (tmp_path / rel).read_bytes()
+            )
+        elif rel.name != "ATTRIBUTION.md":
+            assert (SAMPLE_DIR / rel).read_bytes() == (tmp_path / rel).read_bytes()
+    full = load_spg("test", per_class=SAMPLE_PER_CLASS, home=home)
+    assert [s.key_id for s in load_sample()] == [s.key_id for s in full]
+    assert all(
+        len(a.strokes) == len(b.strokes)
+        and all((x == y).all() for x, y in zip(a.strokes, b.strokes, strict=True))
+        for a, b in zip(load_sample(), full, strict=True)
+    )
+
+
+def test_install_doc_example_runs_with_no_data_folder(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (block,) = python_blocks("docs/install.md")
+    run_blocks("docs/install.md", [block])
+    pairs = ast.literal_eval(capsys.readouterr().out.strip())
+    assert [drawn for drawn, _ in pairs] == ["pig", "pig", "crab", "crab"]
+    assert sum(drawn == read for drawn, read in pairs) >= 3  # DoodleNet reads most of them right

@@ -1,4 +1,4 @@
-"""DoodleNet and Tiny Darknet load from the shared weights and classify real sketches and photos."""
+"""DoodleNet and Tiny Darknet load from the packaged weights and classify real sketches and photos."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from PIL import Image
 from strokelens.cli import main
 from strokelens.datasets import load_qd345, qd345_classes
 from strokelens.errors import StrokelensError
+from strokelens.home import ENV_VAR
 from strokelens.io.photos import match_imagenet_samples, normalise_name, open_image
 from strokelens.models import darknet, doodlenet, load_model
 from strokelens.render import QuickDrawBitmap, quickdraw_bitmap_reference
 from strokelens.sketch import SketchBatch
+
+LICENCE = "LICENSE-ml5-MIT.txt"
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +123,24 @@ def test_registry_loads_by_name(home):
         load_model("alexnet", home=home)
 
 
-def test_missing_model_folder_says_where(tmp_path):
-    (tmp_path / "data").mkdir()
-    with pytest.raises(StrokelensError, match=r"missing .*models/doodlenet; get it from"):
-        doodlenet.load(tmp_path)
+def test_packaged_models_load_without_a_data_folder(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert load_model("doodlenet").class_names[0] == "flashlight"
+    assert load_model("darknet-tiny").class_names[0] == "kit fox"
+
+
+@pytest.mark.parametrize("module", [doodlenet, darknet])
+def test_packaged_models_are_the_published_files(module, home):
+    """The wheel's copies are byte for byte the files in the data folder's ``models/`` (ml5's release),
+    with their MIT licence beside them."""
+    shared = home / "models" / module.MODEL_DIR.name
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is absent")
+    names = sorted(p.name for p in shared.iterdir())
+    assert names == sorted(p.name for p in module.MODEL_DIR.iterdir() if p.name != LICENCE)
+    for name in names:
+        assert (module.MODEL_DIR / name).read_bytes() == (shared / name).read_bytes(), name
+    assert (module.MODEL_DIR / LICENCE).read_bytes() == (home / "models" / LICENCE).read_bytes()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from doc_examples import python_blocks
 from serve_live import live_server
 from strokelens.cli.serve import is_loopback
+from strokelens.datasets import SAMPLE_PER_CLASS
+from strokelens.home import ENV_VAR
 from strokelens.io import read_sketches
 from strokelens.methods import get_method
 from strokelens.serve import handlers, schemas
@@ -248,6 +250,21 @@ def test_a_failure_inside_is_500_without_details(client, drawings, monkeypatch):
     assert "secret" not in reply.text and "Traceback" not in reply.text
     monkeypatch.undo()
     assert client.post("/api/predict", json={"strokes": strokes_of(drawings[0])}).status_code == 200
+
+
+def test_serves_with_no_data_folder_and_offers_the_shipped_sample(monkeypatch):
+    """The packaged DoodleNet and the packaged sample: the page's Samples button and a prediction."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with TestClient(create_app([Served.load("doodlenet")])) as c:
+        assert "Samples" in c.get("/").text
+        body = c.get("/api/sample").json()
+        assert body["total_read"] == len(body["drawings"]) == 20 * SAMPLE_PER_CLASS
+        pigs = c.get("/api/sample", params={"label": "pig"}).json()["drawings"]
+        assert [d["label"] for d in pigs] == ["pig"] * SAMPLE_PER_CLASS
+        reply = c.post("/api/predict", json={"strokes": pigs[0]["strokes"]})
+        assert reply.status_code == 200, reply.text
+        missing = c.get("/api/sample", params={"label": "zebra"})
+        assert missing.status_code == 404 and "zebra" in missing.json()["error"]
 
 
 def test_load_any_readable_file_and_refuse_the_rest(client, home, spg_dir, tmp_path):

@@ -1,7 +1,7 @@
 """The assisted-drawing page in headless Chromium (Debian's ``chromium``, driven by Playwright): real
 SPG strokes drawn with pointer events, predictions and coloured strokes after every stroke, undo, a
-blank and a one-dot canvas, loading a file, and assist. Fails in CI without the browser; skips
-elsewhere."""
+blank and a one-dot canvas, loading a file, the shipped samples, and assist. Fails in CI without the
+browser; skips elsewhere."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from serve_live import live_server
+from strokelens.datasets import SAMPLE_PER_CLASS, load_sample
 from strokelens.io import read_sketches, write_sketches
 from strokelens.serve.handlers import Served
 
@@ -160,6 +161,15 @@ def test_load_a_file_and_pick_a_drawing(page, spg_dir, tmp_path):
     bad.write_text("<svg>")
     page.set_input_files("#file", str(bad))
     page.wait_for_function("document.getElementById('message').classList.contains('error')", timeout=WAIT_MS)
+
+
+def test_samples_button_offers_the_shipped_drawings(page):
+    first = load_sample()[0]
+    page.click("#samples")
+    state = settled(page)
+    assert len(state["loaded"]) == 20 * SAMPLE_PER_CLASS and state["loaded"][0]["label"] == first.label
+    assert state["explanation"]["strokes"] == first.n_strokes
+    assert page.is_visible("#pick")
 
 
 def test_assist_shows_strokes_against_and_a_ghost(page, pig, tmp_path):

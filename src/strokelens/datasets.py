@@ -13,13 +13,20 @@ drawn outside SPG and splits them per class by the same key-id hash: in hash ord
 class are ``train``, the next 15% ``val``, the rest ``test`` (`QD345_SPG_SPLITS`; 88 / 30 / 107
 drawings). A model trained on SPG is tested on these as drawings from outside SPG's selection.
 
+The shipped sample (`load_sample`, no data folder needed): the first `SAMPLE_PER_CLASS` test sketches
+of each SPG class (in split order), the SPG files' own lines and part names, in ``samples/quickdraw-spg``
+inside the package (QuickDraw CC BY 4.0, SPG MIT: see its ``ATTRIBUTION.md``). `write_sample` remakes it
+from a data folder (``scripts/make_sample.py``).
+
 ``imagenet-samples``: 1,000 photos, one per ImageNet class. `photo_split` splits them by a hash of
 the file name: 70% ``train``, 10% ``val``, 20% ``test`` (never trained on).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,7 +35,7 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.home import home_path
-from strokelens.io.quickdraw import read_quickdraw, read_spg, spg_class_name
+from strokelens.io.quickdraw import read_quickdraw, read_spg, spg_class_name, spg_parts_file
 from strokelens.sketch import Sketch, SketchBatch
 
 SPG_DIR = "data/quickdraw-spg"
@@ -37,6 +44,9 @@ SPG_SPLITS = {"train": (0, 600), "val": (600, 700), "test": (700, 800)}
 #: Per-class split of quickdraw-345x25's drawings of the SPG classes outside SPG: a drawing at rank
 #: ``i`` of ``n`` (by `split_rank_key`) goes to the split whose ``[lo, hi)`` holds ``i / n``.
 QD345_SPG_SPLITS = {"train": (0.0, 0.35), "val": (0.35, 0.5), "test": (0.5, 1.0)}
+#: The sample of SPG test sketches that ships with strokelens, laid out like ``HOME/data/quickdraw-spg``.
+SAMPLE_DIR = Path(__file__).parent / "samples" / "quickdraw-spg"
+SAMPLE_PER_CLASS = 4
 PHOTO_DIR = "data/imagenet-samples"
 #: Photo split by the first hex digits of SHA-1 of the file name, as fractions of 1.
 PHOTO_SPLITS = {"train": (0.0, 0.7), "val": (0.7, 0.8), "test": (0.8, 1.0)}
@@ -80,6 +90,50 @@ def load_spg(
             s.meta["split"] = split
         out.extend(sketches[:per_class] if per_class is not None else sketches)
     return out
+
+
+def load_sample(classes: Sequence[str] | None = None, per_class: int | None = None) -> list[Sketch]:
+    """The shipped sample of real drawings: the first `SAMPLE_PER_CLASS` SPG test sketches of each class
+    (``classes``, default all 20, sorted), in split order as `load_spg` gives them, with part labels.
+
+    ``per_class`` keeps the first that many of each class. Needs no data folder.
+    """
+    shipped = sorted(spg_class_name(p) for p in SAMPLE_DIR.glob("*.ndjson.gz"))
+    out: list[Sketch] = []
+    for name in classes or shipped:
+        if name.replace("_", " ") not in shipped:
+            raise StrokelensError(f"the shipped sample has no class {name!r}; it has {', '.join(shipped)}")
+        path = SAMPLE_DIR / f"{name.replace(' ', '_')}.ndjson.gz"
+        sketches = sorted(read_spg(path), key=lambda s: split_rank_key(s.key_id or ""))
+        for s in sketches:
+            s.meta["split"] = "test"
+        out.extend(sketches[:per_class] if per_class is not None else sketches)
+    return out
+
+
+def write_sample(
+    out: str | os.PathLike[str] = SAMPLE_DIR,
+    per_class: int = SAMPLE_PER_CLASS,
+    home: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Write the sample `load_sample` reads into ``out`` from the data folder's SPG release: for each
+    class, the file's own lines of its first ``per_class`` test sketches (file order, gzip with no
+    time stamp, so the bytes repeat) and ``parts/<class>.txt`` as it is. Returns the files written."""
+    out = Path(out)
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in spg_classes(home):
+        source = spg_file(name, home)
+        keep = {s.key_id for s in load_spg("test", [name], per_class=per_class, home=home)}
+        with gzip.open(source, "rt", encoding="utf-8") as fh:
+            lines = [line for line in fh if line.strip() and str(json.loads(line).get("key_id")) in keep]
+        target = out / source.name
+        with open(target, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as gz:
+            gz.write("".join(lines).encode("utf-8"))
+        parts = spg_parts_file(target)
+        parts.write_bytes(spg_parts_file(source).read_bytes())
+        written += [target, parts]
+    return written
 
 
 def qd345_classes(home: str | os.PathLike[str] | None = None) -> list[str]:

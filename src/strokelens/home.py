@@ -1,13 +1,13 @@
-"""Where real data and pre-trained weights live.
+"""Where the benchmark data sets live.
 
-strokelens reads them from a folder laid out like the project's ``shared`` folder::
+The models strokelens explains by name and a small sample of real drawings ship inside the package
+(`strokelens.models`, `strokelens.datasets.load_sample`), so predicting, explaining, the demo and the
+server need no folder. Benchmarks, training and the full test splits read a folder laid out so::
 
     HOME/data/quickdraw-spg/<class>.ndjson.gz
     HOME/data/quickdraw-345x25/<class name>.ndjson
     HOME/data/tu-berlin-svg/<class>/<n>.svg
     HOME/data/imagenet-samples/*.JPEG
-    HOME/models/doodlenet/model.json ...
-    HOME/models/darknet-tiny/model.json ...
 
 The folder is given explicitly (``home=`` arguments, ``--home`` on the CLI) or through the
 environment variable ``STROKELENS_HOME``. Nothing here guesses a path.
@@ -29,17 +29,15 @@ SOURCES = {
     "(https://github.com/googlecreativelab/quickdraw-dataset)",
     "data/tu-berlin-svg": "the TU-Berlin sketch dataset's SVG release",
     "data/imagenet-samples": "one ImageNet validation photo per class, named n<wnid>_<class>.JPEG",
-    "models/doodlenet": "the ml5 model repository (ml5js/ml5-data-and-models, models/doodlenet)",
-    "models/darknet-tiny": "the ml5 model repository (ml5js/ml5-data-and-models, models/darknet/tiny)",
 }
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
-    """Return the home folder from ``home`` or ``$STROKELENS_HOME``; raise if neither is set."""
+    """Return the data folder from ``home`` or ``$STROKELENS_HOME``; raise if neither is set."""
     value = home if home is not None else os.environ.get(ENV_VAR)
     if not value:
         raise StrokelensError(
-            f"no data folder: pass --home DIR or set {ENV_VAR} to a folder with data/ and models/"
+            f"no data folder: pass --home DIR or set {ENV_VAR} to a folder with the data sets in data/"
         )
     path = Path(value).expanduser()
     if not path.is_dir():

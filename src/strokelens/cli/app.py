@@ -144,12 +144,12 @@ def file_stem(i: int, key_id: str | None) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)[:80]
 
 
-#: ``--home DIR``: the data/weights folder; defaults to $STROKELENS_HOME.
+#: ``--home DIR``: the benchmark data folder; defaults to $STROKELENS_HOME (models ship in the package).
 home_option = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Folder with data/ and models/ (default: ${ENV_VAR}).",
+    help=f"Folder with the benchmark data sets in data/ (default: ${ENV_VAR}); not needed for models.",
 )
 
 #: Sketch or photo files given as arguments.

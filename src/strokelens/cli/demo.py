@@ -1,8 +1,12 @@
-"""`strokelens demo`: explain DoodleNet on real SPG test sketches with several methods side by side."""
+"""`strokelens demo`: explain DoodleNet on real SPG test sketches with several methods side by side.
+
+With no data folder it reads the sample that ships with strokelens (`strokelens.datasets.load_sample`);
+with ``--home`` or ``$STROKELENS_HOME``, the full SPG test split there."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -10,14 +14,25 @@ from rich.console import Console
 from rich.table import Table
 
 from strokelens.cli.app import app, home_option
-from strokelens.datasets import load_spg, spg_classes
+from strokelens.datasets import load_sample, load_spg, spg_classes
 from strokelens.defaults import default_method
 from strokelens.explain import explain
+from strokelens.home import ENV_VAR
 from strokelens.methods import methods_where
 from strokelens.metrics import part_summary
 from strokelens.models import load_model
+from strokelens.sketch import Sketch
 from strokelens.views import view_for
 from strokelens.viz.report import write_report
+
+
+def demo_pool(count: int, home: Path | None) -> tuple[list[Sketch], str]:
+    """SPG test sketches to choose from, and what they are: the full test split of the data folder
+    (``home`` or ``$STROKELENS_HOME``) when one is given, else the shipped sample."""
+    if home is None and not os.environ.get(ENV_VAR):
+        return load_sample(), "sample SPG test sketches"
+    per_class = -(-count // len(spg_classes(home))) + 1
+    return load_spg("test", per_class=per_class, home=home), "SPG test sketches"
 
 
 def demo_methods(default: str) -> tuple[str, ...]:
@@ -47,11 +62,12 @@ def demo(out_dir: Path, count: int, home) -> None:
     """Explain DoodleNet's predictions on real SPG test sketches (SLA, P-SLA, IG, occlusion, the
     learned fastshap and wys explainers, exact Shapley side by side) and write an HTML report.
 
-    The default method (`strokelens.defaults`, chosen by measurement) comes first, marked."""
-    model = load_model("doodlenet", home=home)
+    The default method (`strokelens.defaults`, chosen by measurement) comes first, marked. Runs on the
+    sample that ships with strokelens unless a data folder is given."""
+    model = load_model("doodlenet")
     view = view_for(model)
-    classes = spg_classes(home)
-    pool = load_spg("test", per_class=-(-count // len(classes)) + 1, home=home)
+    pool, what = demo_pool(count, home)
+    classes = sorted({s.label or "" for s in pool})
     per_class = {c: [s for s in pool if s.label == c and s.n_strokes <= 12] for c in classes}
     chosen = [per_class[c][r] for r in range(2) for c in classes if len(per_class[c]) > r][:count]
     sketches = view.prepare(chosen)
@@ -71,7 +87,7 @@ def demo(out_dir: Path, count: int, home) -> None:
         out_dir / "report.html",
         explanations,
         curves,
-        title=f"strokelens demo: DoodleNet on {len(sketches)} SPG test sketches",
+        title=f"strokelens demo: DoodleNet on {len(sketches)} {what}",
         default=default,
     )
     table = Table("sketch", "predicted", f"top part ({default}, the default)")

@@ -293,11 +293,18 @@ def _echo_job(result: JobResult, reader: InputFiles) -> None:
         click.echo(f"{folder.path} holds a finished job: {summary['rows']} rows, nothing left to do")
     elif result.computed_rows:
         done, many = result.computed_inputs, reader.plural
-        rate = done / max(result.seconds, 1e-9)
-        click.echo(f"{done} {many} done in {result.seconds:.1f} s ({rate:,.0f} {many}/s)")
+        click.echo(
+            f"{done} {many} done in {result.seconds:.1f} s ({per_second(done, result.seconds)} {many}/s)"
+        )
     click.echo(f"{summary['ok']} rows, {summary['skipped']} skipped: {folder.shards_dir}")
     for reason, count in list(summary["skipped_reasons"].items())[:3]:
         click.echo(f"  skipped {count}x: {reason}")
+
+
+def per_second(count: int, seconds: float) -> str:
+    """``count / seconds`` to three significant figures (``0.4``, ``12.3``), whole from 100 up (``1,234``)."""
+    rate = count / max(seconds, 1e-9)
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
 
 
 def _print_summary(summary: dict[str, dict[str, float]], per: str, title: str) -> None:

@@ -40,7 +40,8 @@ def load_model(
     home: str | os.PathLike[str] | None = None,
     device: torch.device | str | None = None,
 ) -> torch.nn.Module:
-    """Load a registered model by name, in eval mode, on ``device`` (CPU by default)."""
+    """Load a registered model by name, in eval mode, on ``device`` (CPU by default). Their weights ship
+    with strokelens; ``home`` (the data folder) is accepted for compatibility and not needed."""
     if name not in REGISTRY:
         raise StrokelensError(f"unknown model {name!r}; available: {', '.join(sorted(REGISTRY))}")
     module_name, func = REGISTRY[name].split(":")

@@ -235,6 +235,19 @@ def _load(name: str, data: bytes) -> dict:
     }
 
 
+def _sample(label: str | None) -> dict:
+    """The drawings of the sample that ships with strokelens (`strokelens.datasets.load_sample`): of
+    class ``label``, or all."""
+    from strokelens.datasets import load_sample
+
+    try:
+        sketches = load_sample([label] if label else None)
+    except StrokelensError as e:
+        raise ApiError(404, str(e)) from None
+    drawings = [{"strokes": to_strokes(s), "label": s.label, "key_id": s.key_id} for s in sketches]
+    return {"drawings": drawings, "total_read": len(drawings), "truncated": False}
+
+
 def _export(req: schemas.ExportRequest) -> PlainTextResponse:
     import json
 
@@ -346,5 +359,9 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
     async def load(request: Request, name: str) -> dict:
         data = await request.body()
         return await guarded(run_in_threadpool(_load, name, data))
+
+    @app.get("/api/sample", response_model=schemas.Loaded)
+    async def sample(label: str | None = None) -> dict:
+        return await guarded(run_in_threadpool(_sample, label))
 
     return app

@@ -283,29 +283,40 @@ function pick(i) {
   changed();
 }
 
+// Offer the drawings of a /api/load or /api/sample reply in the picker and show the first.
+async function showLoaded(res) {
+  const data = await res.json();
+  if (!res.ok) throw new Error(data.error || `error ${res.status}`);
+  state.loaded = data.drawings;
+  const sel = $("pick");
+  sel.innerHTML = "";
+  data.drawings.forEach((d, i) => {
+    const o = document.createElement("option");
+    o.value = i;
+    o.textContent = `#${i + 1}${d.label ? ` ${d.label}` : ""} (${d.strokes.length} strokes)`;
+    sel.appendChild(o);
+  });
+  sel.hidden = data.drawings.length < 2;
+  pick(0);
+}
+
 $("file").addEventListener("change", async () => {
   const file = $("file").files[0];
   if (!file) return;
   setMessage(`Reading ${file.name}…`);
   try {
-    const res = await fetch(`/api/load?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
-    const data = await res.json();
-    if (!res.ok) throw new Error(data.error || `error ${res.status}`);
-    state.loaded = data.drawings;
-    const sel = $("pick");
-    sel.innerHTML = "";
-    data.drawings.forEach((d, i) => {
-      const o = document.createElement("option");
-      o.value = i;
-      o.textContent = `#${i + 1}${d.label ? ` ${d.label}` : ""} (${d.strokes.length} strokes)`;
-      sel.appendChild(o);
-    });
-    sel.hidden = data.drawings.length < 2;
-    pick(0);
+    await showLoaded(await fetch(`/api/load?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file }));
   } catch (err) {
     setMessage(err.message, true);
   }
   $("file").value = "";
+});
+$("samples").addEventListener("click", async () => {
+  try {
+    await showLoaded(await fetch("/api/sample"));
+  } catch (err) {
+    setMessage(err.message, true);
+  }
 });
 $("pick").addEventListener("change", () => pick(Number($("pick").value)));
 
