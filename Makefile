@@ -30,8 +30,9 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || echo "no chromium and no apt-get: the browser tests skip here (and fail in CI)"
 
+# The main job on the embedded default (the shipped models and drawings), whatever STROKELENS_HOME says.
 demo: setup
-	$(VENV)/bin/strokelens demo --out $(DEMO_OUT)
+	env -u STROKELENS_HOME $(VENV)/bin/strokelens demo --out $(DEMO_OUT)
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts

@@ -33,17 +33,19 @@ def test_python_page_examples_run(run_doc, tmp_path):
     assert namespace["expl"].scores.shape[0] == len(namespace["sketches"])
 
 
-def test_readme_commands_run(home, tmp_path, monkeypatch, capsys):
+def test_readme_commands_run(tmp_path, monkeypatch, capsys):
+    """The README's commands, with no data folder: the shipped sample and models are enough."""
     from strokelens.cli import main
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
     commands = [line for block in blocks for line in block.splitlines() if line.startswith("strokelens ")]
-    assert len(commands) == 2
-    monkeypatch.setenv("STROKELENS_HOME", str(home))
+    assert len(commands) == 3
+    monkeypatch.delenv("STROKELENS_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
     for command in commands:
         argv = [os.path.expandvars(arg) for arg in shlex.split(command)[1:]]
         assert main(argv) == 0, command
     assert "pig" in capsys.readouterr().out
+    assert (tmp_path / "sample" / "ATTRIBUTION.md").is_file()
     assert (tmp_path / "out" / "pig" / "report.html").is_file()

@@ -111,6 +111,18 @@ def load_sample(classes: Sequence[str] | None = None, per_class: int | None = No
     return out
 
 
+def copy_sample(out: str | os.PathLike[str]) -> list[Path]:
+    """Copy the shipped sample (its drawing files, ``parts/`` and ``ATTRIBUTION.md``) into ``out``, so
+    that commands can read it as files; returns the drawing files written."""
+    import shutil
+
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise StrokelensError(f"{target} exists and is not a folder")
+    shutil.copytree(SAMPLE_DIR, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return sorted(target / p.name for p in SAMPLE_DIR.glob("*.ndjson.gz"))
+
+
 def write_sample(
     out: str | os.PathLike[str] = SAMPLE_DIR,
     per_class: int = SAMPLE_PER_CLASS,

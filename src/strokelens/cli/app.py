@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "data": (
         "strokelens.cli.data:data",
-        "Get public data sets: the Quick, Draw! files of the classes you name.",
+        "Get data: the drawings that ship with strokelens, or public Quick, Draw! files.",
     ),
     "demo": (
         "strokelens.cli.demo:demo",
