@@ -313,7 +313,10 @@ def test_cached_encoding_equals_forward_with_rows_and_gradients(shipped, home):
     (plain * weights).sum().backward()
     (cached * weights).sum().backward()
     assert p_plain.grad.abs().max() > 1e-3  # a gradient that could differ
-    torch.testing.assert_close(p_cached.grad, p_plain.grad, atol=1e-5, rtol=0)
+    # Gradients reach about 50: float32 summation order alone moves them by a few 1e-7 of that, and
+    # on this machine's CPU (AMD EPYC) one of 400 moved by 1.9e-5. A relative tolerance of 1e-6 keeps
+    # a real difference (the wrong rows, a missing term) far outside.
+    torch.testing.assert_close(p_cached.grad, p_plain.grad, atol=1e-5, rtol=1e-6)
     # Presence matters through the cache: rows of one sketch with different presence differ.
     assert (cached[0] - cached[1]).abs().max() > 1e-3
     with torch.no_grad():
