@@ -72,7 +72,7 @@ def test_a_wrong_option_is_an_error(dark, units):
 def test_every_pixel_technique_runs_at_its_declared_cost(dark, units, pixel):
     view = ImageView(dark)
     sub = units.select([0, 1])
-    cost = 3 if pixel.startswith("ig-") or pixel == "smoothgrad" else 1
+    cost = 3 if pixel.startswith("ig-") or pixel in ("smoothgrad", "coalition") else 1
     expl = get_method("gws")(view).attribute(
         sub, score="prob", pixel=pixel, aggregate="mean", steps=3, samples=3
     )
