@@ -224,7 +224,11 @@ def test_pooled_pieces_sum_to_their_strokes(sketch_view, spg_sketches):
 
 # ------------------------------------------------------------------------------------ the docs
 def test_docs_examples_run(run_doc):
-    namespace = run_doc("docs/variants.md", 2)
+    namespace = run_doc("docs/variants.md", 3)
     photos, sketches = namespace["photos"], namespace["sketches"]
     assert namespace["expl"].scores.shape == namespace["swag"].scores.shape == (1, int(photos.n_units.max()))
+    assert (
+        namespace["coal"].scores.shape == (1, int(photos.n_units.max()))
+        and namespace["coal"].evaluations == 4
+    )
     assert namespace["variant"].scores.shape[0] == len(sketches)

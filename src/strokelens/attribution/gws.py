@@ -66,7 +66,7 @@ class GWS(GradientAttribution):
         steps: int = 16,
         samples: int = 16,
         sigma: float = 0.15,
-        sampler: str = "bernoulli",
+        sampler: str = "uniform",
         weighted: bool = False,
     ):
         check_choice("pixel score", pixel, PIXEL_SCORES)

@@ -191,7 +191,7 @@ def pixel_scores(
     samples: int = 16,
     sigma: float = 0.15,
     seed: int = 0,
-    sampler: str = "bernoulli",
+    sampler: str = "uniform",
     weighted: bool = False,
 ) -> torch.Tensor:
     """The ``(B, S, S)`` pixel map of technique ``pixel`` (see the module docstring) for the game's
