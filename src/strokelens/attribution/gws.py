@@ -11,8 +11,9 @@ that measurement, at 0.17). ``swag`` is SWAG (Hartley et al., WACV 2021): superp
 mean absolute gradient. ``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and SmoothGrad on
 the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel names).
 ``pixel="coalition", aggregate="sum"`` is the gradient w.r.t. presence averaged over ``samples``
-random coalitions of the kind lime_image samples (``sampler``, ``weighted``, ``seed``): an estimate of
-each superpixel's average effect over half-on coalitions, which LIME's linear fit approaches.
+random coalitions (``sampler``: fractional ``uniform`` presences by default, or lime_image's fair
+coins; ``weighted``: lime's kernel; ``seed``): an estimate of each superpixel's average effect over
+random coalitions, which LIME's linear fit approaches (chosen on train photos, docs/variants.md).
 """
 
 from __future__ import annotations
