@@ -72,7 +72,7 @@ def test_a_wrong_option_is_an_error(dark, units):
 def test_every_pixel_technique_runs_at_its_declared_cost(dark, units, pixel):
     view = ImageView(dark)
     sub = units.select([0, 1])
-    cost = 3 if pixel.startswith("ig-") or pixel == "smoothgrad" else 1
+    cost = 3 if pixel.startswith("ig-") or pixel in ("smoothgrad", "coalition") else 1
     expl = get_method("gws")(view).attribute(
         sub, score="prob", pixel=pixel, aggregate="mean", steps=3, samples=3
     )
@@ -224,7 +224,11 @@ def test_pooled_pieces_sum_to_their_strokes(sketch_view, spg_sketches):
 
 # ------------------------------------------------------------------------------------ the docs
 def test_docs_examples_run(run_doc):
-    namespace = run_doc("docs/variants.md", 2)
+    namespace = run_doc("docs/variants.md", 3)
     photos, sketches = namespace["photos"], namespace["sketches"]
     assert namespace["expl"].scores.shape == namespace["swag"].scores.shape == (1, int(photos.n_units.max()))
+    assert (
+        namespace["coal"].scores.shape == (1, int(photos.n_units.max()))
+        and namespace["coal"].evaluations == 4
+    )
     assert namespace["variant"].scores.shape[0] == len(sketches)

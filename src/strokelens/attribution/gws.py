@@ -10,6 +10,10 @@ pass. ``pixel="presence", aggregate="sum"`` is the gradient w.r.t. superpixel pr
 that measurement, at 0.17). ``swag`` is SWAG (Hartley et al., WACV 2021): superpixels weighted by their
 mean absolute gradient. ``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and SmoothGrad on
 the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel names).
+``pixel="coalition", aggregate="sum"`` is the gradient w.r.t. presence averaged over ``samples``
+random coalitions (``sampler``: fractional ``uniform`` presences by default, or lime_image's fair
+coins; ``weighted``: lime's kernel; ``seed``): an estimate of each superpixel's average effect over
+random coalitions, which LIME's linear fit approaches (chosen on train photos, docs/variants.md).
 """
 
 from __future__ import annotations
@@ -18,13 +22,8 @@ from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import check_options, register
 from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.integrated_gradients import IntegratedGradients
-from strokelens.attribution.pixel_scores import (
-    AGGREGATES,
-    PIXEL_SCORES,
-    aggregate,
-    check_choice,
-    pixel_scores,
-)
+from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, SAMPLERS, check_choice, pixel_scores
+from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.smoothgrad import SmoothGrad
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
@@ -38,10 +37,12 @@ DEFAULT_AGGREGATE = "sum"
 @register
 class GWS(GradientAttribution):
     """Gradient-weighted superpixels. ``pixel``: one of `PIXEL_SCORES`; ``aggregate``: one of
-    `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` and ``sigma`` (SmoothGrad noise, in
-    [0, 1] pixel units). Evaluations per photo: ``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``,
-    else 1. Default: Grad-CAM pooled by sum (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`), one forward and
-    one backward pass; a model with no spatial ``(B, C, H, W)`` activation needs another ``pixel``."""
+    `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` (SmoothGrad copies, coalitions),
+    ``sigma`` (SmoothGrad noise, in [0, 1] pixel units), ``sampler`` and ``weighted`` (``coalition``:
+    see `strokelens.attribution.pixel_scores`). Evaluations per photo: ``steps`` for ``ig-*``,
+    ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default: Grad-CAM pooled by sum
+    (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`), one forward and one backward pass; a model with no
+    spatial ``(B, C, H, W)`` activation needs another ``pixel``."""
 
     name = "gws"
     units_type = SuperpixelUnits
@@ -50,7 +51,7 @@ class GWS(GradientAttribution):
 
     @classmethod
     def evaluations(cls, k: int, **options) -> float:
-        """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad``, else 1."""
+        """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1."""
         check_options(cls, options)
         return _pixel_cost(
             options.get("pixel", DEFAULT_PIXEL), options.get("steps", 16), options.get("samples", 16)
@@ -66,25 +67,31 @@ class GWS(GradientAttribution):
         steps: int = 16,
         samples: int = 16,
         sigma: float = 0.15,
+        sampler: str = "uniform",
+        weighted: bool = False,
     ):
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
+        check_choice("sampler", sampler, SAMPLERS)
         if pixel == "presence" and aggregate == "sum":
             return presence_gradient(game, game.full()), {}
-        return _pooled(game, pixel, aggregate, steps, samples, sigma, seed), {
-            "pixel": pixel,
-            "aggregate": aggregate,
-        }
+        pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted)
+        extras = {"pixel": pixel, "aggregate": aggregate}
+        if pixel == "coalition":
+            extras |= {"samples": samples, "sampler": sampler, "weighted": weighted}
+        return aggregate_pixels(
+            pixels, game.units.labels.to(pixels.device), game.max_units, aggregate
+        ), extras
 
 
 def _pixel_cost(pixel: str, steps: int, samples: int) -> float:
     """Evaluations per photo of the pixel technique ``pixel`` (see `strokelens.attribution.pixel_scores`)."""
-    return float(steps if pixel.startswith("ig-") else samples if pixel == "smoothgrad" else 1)
+    return float(steps if pixel.startswith("ig-") else samples if pixel in ("smoothgrad", "coalition") else 1)
 
 
 def _pooled(game: Game, pixel: str, how: str, steps: int, samples: int, sigma: float, seed: int):
     pixels = pixel_scores(game, pixel, steps=steps, samples=samples, sigma=sigma, seed=seed)
-    return aggregate(pixels, game.units.labels.to(pixels.device), game.max_units, how)
+    return aggregate_pixels(pixels, game.units.labels.to(pixels.device), game.max_units, how)
 
 
 @register

@@ -14,6 +14,11 @@ Every technique here works on the photo itself (all superpixels present) through
   ``steps`` evaluations.
 - ``smoothgrad``: ``sum_c`` of the gradient averaged over ``samples`` copies of the photo with
   Gaussian noise of standard deviation ``sigma`` (seeded). ``samples`` evaluations.
+- ``coalition``: ``sum_c dF/dx(x_z) * (x - base)`` averaged over ``samples`` random coalitions ``z``
+  (seeded) drawn as lime_image draws them (``sampler="bernoulli"``: each superpixel on with
+  probability 1/2) or as fractional presences (``"uniform"``: ``z_k ~ U(0, 1)``), optionally weighted
+  by lime_image's kernel (cosine distance to all-on, width 0.25); summed per superpixel it is the
+  expected gradient of the game over coalitions. ``samples`` evaluations.
 - ``gradcam``: Grad-CAM on the last spatial activation, ``relu(sum_k mean(dF/dA_k) A_k)``, bilinearly
   upsampled to the input. 1 evaluation.
 - ``guided-backprop``: ``sum_c`` of the gradient with negative gradients stopped at every ReLU /
@@ -44,10 +49,15 @@ PIXEL_SCORES = (
     "ig-blur",
     "ig-mean",
     "smoothgrad",
+    "coalition",
     "gradcam",
     "guided-backprop",
 )
 AGGREGATES = ("sum", "mean", "abs-sum", "pos-mean", "abs-mean")
+#: How ``coalition`` draws presences: lime_image's fair coin per superpixel, or fractional presence.
+SAMPLERS = ("bernoulli", "uniform")
+#: lime_image's default kernel width (on the cosine distance to all superpixels present).
+LIME_KERNEL_WIDTH = 0.25
 #: Rows per model call when a technique evaluates several images per photo.
 CHUNK = 64
 
@@ -87,6 +97,49 @@ def _integrated(game: Game, x: torch.Tensor, base: torch.Tensor, steps: int) -> 
     rows = torch.arange(b, device=x.device).repeat_interleave(steps)
     grads = input_gradient(game, path.flatten(0, 1), rows).view(b, steps, *x.shape[1:])
     return ((x - base) * grads.mean(1)).sum(1)
+
+
+def draw_coalitions(
+    n_units: torch.Tensor, samples: int, sampler: str, seed: int, max_units: int | None = None
+) -> torch.Tensor:
+    """Presences ``(B, samples, K)`` for ``coalition``, seeded; padding units (past ``n_units``) are 0.
+
+    Every photo gets the same draws (as lime_image with one ``random_state``), drawn unit by unit so
+    that unit ``k``'s draws do not depend on the batch: a photo scores the same alone or batched."""
+    check_choice("sampler", sampler, SAMPLERS)
+    if samples < 1:
+        raise StrokelensError(f"coalition needs samples >= 1, got {samples}")
+    k = int(n_units.max()) if max_units is None else max_units
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    u = torch.rand((k, samples), generator=gen).T
+    z = (u < 0.5).float() if sampler == "bernoulli" else u
+    valid = torch.arange(k)[None, None, :] < n_units.cpu()[:, None, None]
+    return torch.where(valid, z[None], torch.zeros(()))
+
+
+def lime_kernel(z: torch.Tensor, n_units: torch.Tensor, width: float = LIME_KERNEL_WIDTH) -> torch.Tensor:
+    """lime_image's sample weights ``sqrt(exp(-d^2 / width^2))`` for presences ``z`` ``(B, P, K)``, ``d``
+    the cosine distance to all ``n_units`` present."""
+    on = z.sum(-1)
+    norm = (z.pow(2).sum(-1) * n_units.to(z)[:, None]).sqrt()
+    d = 1 - on / norm.clamp(min=1e-12)
+    return torch.exp(-(d**2) / width**2).sqrt()
+
+
+def _coalition(
+    game: Game, x: torch.Tensor, base: torch.Tensor, samples: int, sampler: str, weighted: bool, seed: int
+) -> torch.Tensor:
+    """``sum_c dF/dx(x_z) * (x - base)`` averaged (kernel-weighted if ``weighted``) over coalitions."""
+    view, units = _image_game(game)
+    z = draw_coalitions(game.n_units, samples, sampler, seed, game.max_units).to(x.device, x.dtype)
+    b = len(x)
+    rows = torch.arange(b, device=x.device).repeat_interleave(samples)
+    with torch.no_grad():
+        images = view.compose(z.flatten(0, 1), rows, units, base)
+    grads = input_gradient(game, images, rows).view(b, samples, *x.shape[1:])
+    w = lime_kernel(z, game.n_units) if weighted else torch.ones(b, samples, device=x.device, dtype=x.dtype)
+    w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
+    return ((grads * w[:, :, None, None, None]).sum(1) * (x - base)).sum(1)
 
 
 def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -132,7 +185,14 @@ def _guided(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 def pixel_scores(
-    game: Game, pixel: str, steps: int = 16, samples: int = 16, sigma: float = 0.15, seed: int = 0
+    game: Game,
+    pixel: str,
+    steps: int = 16,
+    samples: int = 16,
+    sigma: float = 0.15,
+    seed: int = 0,
+    sampler: str = "uniform",
+    weighted: bool = False,
 ) -> torch.Tensor:
     """The ``(B, S, S)`` pixel map of technique ``pixel`` (see the module docstring) for the game's
     photos, all superpixels present."""
@@ -153,6 +213,8 @@ def pixel_scores(
             "ig-mean": lambda: superpixel_means(units),
         }[pixel]()
         return _integrated(game, x, base, steps)
+    if pixel == "coalition":
+        return _coalition(game, x, view.baselines(units), samples, sampler, weighted, seed)
     if pixel == "smoothgrad":
         if samples < 1 or sigma < 0:
             raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")

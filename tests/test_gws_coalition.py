@@ -1,0 +1,107 @@
+"""``gws`` with ``pixel="coalition"``: the presence gradient averaged over random coalitions of the
+kind lime_image samples, against a brute-force average on a tiny model and on real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import pairwise_distances
+
+from strokelens.attribution._gradient import presence_gradient
+from strokelens.attribution.pixel_scores import LIME_KERNEL_WIDTH, draw_coalitions, lime_kernel
+from strokelens.errors import StrokelensError
+from strokelens.explain import explain
+from strokelens.io.photos import file_targets, load_photos
+from strokelens.methods import get_method
+from strokelens.models import load_model
+from strokelens.units import SuperpixelUnits
+from strokelens.views import ImageView, view_for
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class Tiny(torch.nn.Module):
+    """A small non-linear photo classifier: conv, ReLU, pooled, linear (3 classes)."""
+
+    class_names = ("a", "b", "c")
+    input_size = 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(x)).mean((-2, -1)))
+
+
+@pytest.fixture(scope="module")
+def tiny_units(photo_paths):
+    return SuperpixelUnits.from_photos(load_photos(photo_paths[:2]), size=32, n_segments=8)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "weighted"), [("bernoulli", False), ("bernoulli", True), ("uniform", False)]
+)
+def test_coalition_scores_are_the_brute_force_gradient_average(tiny_units, sampler, weighted):
+    view = ImageView(Tiny())
+    samples = 5
+    expl = get_method("gws")(view).attribute(
+        tiny_units,
+        score="prob",
+        seed=3,
+        pixel="coalition",
+        aggregate="sum",
+        samples=samples,
+        sampler=sampler,
+        weighted=weighted,
+    )
+    assert expl.evaluations == samples == get_method("gws").evaluations(8, pixel="coalition", samples=samples)
+    game = view.game(tiny_units, expl.target, "prob")
+    z = draw_coalitions(game.n_units, samples, sampler, 3, game.max_units)
+    assert z.shape == (2, samples, game.max_units)
+    per = [presence_gradient(game, z[:, s]) for s in range(samples)]  # one coalition at a time
+    w = lime_kernel(z, game.n_units) if weighted else torch.ones(2, samples)
+    want = sum(w[:, s, None] * g for s, g in enumerate(per)) / w.sum(1, keepdim=True)
+    want = torch.where(game.unit_mask, want, torch.zeros_like(want))
+    torch.testing.assert_close(expl.scores, want, rtol=1e-4, atol=1e-7)
+
+
+def test_coalitions_are_drawn_as_lime_image_draws_and_weighed_by_its_kernel():
+    n_units = torch.tensor([30, 20])
+    z = draw_coalitions(n_units, 4000, "bernoulli", 0)
+    assert set(z.unique().tolist()) == {0.0, 1.0}
+    assert abs(float(z[0].mean()) - 0.5) < 0.01 and (z[1, :, 20:] == 0).all()
+    assert torch.equal(draw_coalitions(n_units[1:], 4000, "bernoulli", 0)[0], z[1, :, :20])  # batch-free
+    u = draw_coalitions(n_units, 50, "uniform", 0)
+    assert float(u[0].min()) > 0 and float(u[0].max()) < 1
+    # lime_image: sqrt(exp(-d^2 / 0.25^2)), d the cosine distance to the all-on row
+    rows = z[0, :50, :30].numpy()
+    d = pairwise_distances(rows, np.ones((1, 30)), metric="cosine").ravel()
+    want = np.sqrt(np.exp(-(d**2) / LIME_KERNEL_WIDTH**2))
+    got = lime_kernel(z[:1, :50], n_units[:1])[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert float(lime_kernel(torch.ones(1, 1, 30), n_units[:1])) == pytest.approx(1.0)
+    with pytest.raises(StrokelensError, match="sampler"):
+        draw_coalitions(n_units, 4, "sobol", 0)
+    with pytest.raises(StrokelensError, match="samples >= 1"):
+        draw_coalitions(n_units, 0, "bernoulli", 0)
+
+
+def test_coalition_gws_explains_real_photos_at_its_declared_cost(home, photo_paths, dark):
+    """Through the library call behind `strokelens explain`, on real photos and Tiny Darknet."""
+    view = view_for(load_model("darknet-tiny", home=home))
+    targets = file_targets(photo_paths[:2], view.class_names)
+    options = {"pixel": "coalition", "samples": 4}
+    run = explain(
+        view, photo_paths[:2], "gws", target=targets, unit_options={"n_segments": 12}, options=options
+    )
+    assert len(run.explanations) == 1 and run.explanations[0].evaluations == 4
+    scores = run.explanations[0].scores
+    assert torch.isfinite(scores).all() and (scores.abs().sum(1) > 0).all()
+    with pytest.raises(StrokelensError, match="sampler"):
+        get_method("gws")(ImageView(dark)).attribute(
+            SuperpixelUnits.from_photos(load_photos(photo_paths[:1]), n_segments=6), sampler="halton"
+        )
