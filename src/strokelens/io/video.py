@@ -183,8 +183,17 @@ def window_frames(n_frames: int, recipe: VideoRecipe) -> np.ndarray:
 
 
 def count_windows(path: str | os.PathLike[str], recipe: VideoRecipe) -> int:
-    """How many whole windows of ``recipe`` a file holds (from packet timestamps; no decoding)."""
-    return len(window_frames(len(resample(frame_times(path), recipe.fps)), recipe))
+    """How many whole windows of ``recipe`` a file holds (from packet timestamps; no decoding); a file
+    with no frames, or too few for one clip, is an error."""
+    times = frame_times(path)
+    if not len(times):
+        raise StrokelensError(f"{path}: no video frames (a truncated or corrupt file?)")
+    n = len(resample(times, recipe.fps))
+    if n < recipe.span:
+        raise StrokelensError(
+            f"{path}: too short for one clip ({n} frames after resampling; a clip needs {recipe.span})"
+        )
+    return len(window_frames(n, recipe))
 
 
 def _graph(stream: Any, recipe: VideoRecipe) -> Any:
