@@ -238,3 +238,9 @@ def test_jester_clip_explained_by_gws_and_occlusion_with_a_deletion_curve(jester
     curves = deletion_insertion(view.game(units, target="auto"), gws.scores)
     assert curves.deletion.shape == (1, k + 1) and 0 <= float(curves.deletion_auc[0]) <= 1
     assert float(curves.deletion[0, 0]) > 0.9 > float(curves.deletion[0, -1])
+
+
+def test_docs_video_example_runs(run_doc):
+    namespace = run_doc("docs/video.md", 1)
+    expl = namespace["explanation"]
+    assert expl.target_names == ["Swiping_Down"] and expl.scores.shape[0] == 1
