@@ -59,6 +59,16 @@ def clip_refs(folder: Path, n_clips: int, recipe) -> list:
     return [every[i] for i in dict.fromkeys(picks.tolist())]
 
 
+def few_units(view, ref, most: int):
+    """Supervoxels of one clip, at most ``most`` of them (SLIC's count is approximate: asked for
+    fewer until it fits), for exact Shapley values (2^K evaluations)."""
+    for n in range(most, 0, -1):
+        units = view.make_units([ref], n_segments=n)
+        if int(units.n_units[0]) <= most:
+            return units
+    return units
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The common sizes and ``--json``, and this benchmark's own options."""
     p = benchmark_parser(__doc__.split("\n\n")[0], quick="3 clips, 24 supervoxels, 200 LIME samples")
@@ -118,7 +128,7 @@ def main() -> None:
             )
             deletion[name].append(float(deletion_insertion(game, expl.scores).deletion_auc[0]))
         if i < shapley_clips:
-            few = view.make_units([ref], n_segments=shapley_segments)
+            few = few_units(view, ref, shapley_segments)
             exact = get_method("shapley")(view).attribute(few, score="prob")
             others = [*methods.items(), ("lime", ("lime-image", {"n_samples": lime_samples}))]
             for name, (method, options) in others:
