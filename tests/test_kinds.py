@@ -79,8 +79,9 @@ def test_the_scan_leaves_other_uses_of_the_words_alone():
 def test_parse_and_of():
     assert kinds.parse("raster-sketch") is kinds.RASTER_SKETCH
     assert kinds.parse(kinds.IMAGE) is kinds.IMAGE
+    assert kinds.parse("video") is kinds.VIDEO
     with pytest.raises(StrokelensError, match="raster-sketch, vector-sketch, image"):
-        kinds.parse("video")
+        kinds.parse("audio")
     with pytest.raises(StrokelensError, match="expected one of raster-sketch"):
         kinds.parse("raster-generator", among=kinds.CLASSIFIER_KINDS)
 

@@ -6,6 +6,7 @@
 | `VectorSketch` | ``vector-sketch`` | `SketchFiles` | a drawing, as strokes |
 | `Image` | ``image`` | `PhotoFiles` | a photo (RGB) |
 | `RasterGenerator` | ``raster-generator`` | `SketchFiles` | a partial drawing (completion models) |
+| `Video` | ``video`` | `VideoFiles` | a clip window of a video file |
 
 A view owns its kind (`View.kind`); everything that depends on the kind of input (reading, counting
 and checking files, batch sizes, what ``--target file`` means, the words messages use) asks the kind
@@ -32,6 +33,8 @@ __all__ = [
     "RASTER_SKETCH",
     "SKETCH_FILES",
     "VECTOR_SKETCH",
+    "VIDEO",
+    "VIDEO_FILES",
     "Image",
     "InputFiles",
     "InputKind",
@@ -40,6 +43,8 @@ __all__ = [
     "RasterSketch",
     "SketchFiles",
     "VectorSketch",
+    "Video",
+    "VideoFiles",
     "files_named",
     "of",
     "parse",
@@ -217,9 +222,83 @@ class PhotoFiles(InputFiles):
         return {"n_segments": segments}
 
 
+class VideoFiles(InputFiles):
+    """Video files (``.mp4``, ``.avi``, ``.webm``, ``.mov``, ``.gif``, ``.mkv``): one input is one
+    clip window (`strokelens.io.video.ClipRef`), a file holds several. Windows are counted by
+    `recipe` (the default `strokelens.io.video.VideoRecipe`: 16 frames every 2nd at 12 fps, one a
+    second); the view reads their frames with its model's own recipe."""
+
+    name = "video"
+    noun, plural = "clip", "clips"
+    word, words = "clip", "clips"
+    batch_sizes: ClassVar[dict[str, int]] = {"explain": 4, "evaluate": 2}
+    limit_per_file = True
+    report_fields: ClassVar[dict[str, Any]] = {"score": "logit"}
+
+    def __init__(self, recipe: Any = None) -> None:
+        self._recipe = recipe
+
+    @property
+    def recipe(self) -> Any:
+        """The recipe windows are counted by."""
+        from strokelens.io.video import VideoRecipe
+
+        return self._recipe or VideoRecipe()
+
+    def check(self, path: PathLike) -> Path:
+        from strokelens.io.video import SUFFIXES, is_video
+
+        path = Path(path)
+        if not path.is_file():
+            raise StrokelensError(f"no such file: {path}")
+        if not is_video(path):
+            raise StrokelensError(f"{path}: not a video file ({', '.join(SUFFIXES)})")
+        return path
+
+    def count(self, path: PathLike) -> int:
+        from strokelens.io.video import count_windows
+
+        return count_windows(self.check(path), self.recipe)
+
+    def records(
+        self, path: PathLike, start: int = 0, limit: int | None = None
+    ) -> Iterator[tuple[int, Any | StrokelensError]]:
+        from strokelens.io.video import ClipRef
+
+        try:
+            n = self.count(path)
+        except StrokelensError as exc:
+            yield start, exc
+            return
+        stop = n if limit is None else min(n, start + limit)
+        for i in range(start, stop):
+            yield i, ClipRef(str(path), i)
+
+    def read(self, files: Iterable[PathLike], limit: int | None = None) -> list[Any]:
+        from strokelens.io.video import ClipRef
+
+        clips = []
+        for f in files:
+            n = self.count(f)
+            if n == 0:
+                raise StrokelensError(f"{f}: too short for one clip of {self.recipe.span} frames")
+            clips += [ClipRef(str(f), i) for i in range(min(n, limit) if limit else n)]
+        if not clips:
+            raise StrokelensError("no clips in the given files")
+        return clips
+
+    def unit_options(self, units: str | None, segments: int) -> dict[str, Any]:
+        if units is not None:
+            raise StrokelensError(
+                f"--units is for sketches; {self.words} are scored in supervoxels (--segments)"
+            )
+        return {"n_segments": segments}
+
+
 #: The one instance of each kind of files.
 SKETCH_FILES = SketchFiles()
 PHOTO_FILES = PhotoFiles()
+VIDEO_FILES = VideoFiles()
 
 
 class InputKind(ABC):
@@ -280,17 +359,29 @@ class RasterGenerator(InputKind):
     help = "partial drawings, completed"
 
 
+class Video(InputKind):
+    """Video classifiers: clips ``(N, 3, T, H, W)`` in [0, 1] (the model normalises them)."""
+
+    name = "video"
+    files = VIDEO_FILES
+    sketches = False
+    help = "video clips (N, 3, T, H, W)"
+
+
 RASTER_SKETCH = RasterSketch()
 VECTOR_SKETCH = VectorSketch()
 IMAGE = Image()
 RASTER_GENERATOR = RasterGenerator()
+VIDEO = Video()
 
 #: Every kind, by name.
-KINDS: dict[str, InputKind] = {k.name: k for k in (RASTER_SKETCH, VECTOR_SKETCH, IMAGE, RASTER_GENERATOR)}
+KINDS: dict[str, InputKind] = {
+    k.name: k for k in (RASTER_SKETCH, VECTOR_SKETCH, IMAGE, RASTER_GENERATOR, VIDEO)
+}
 #: The kinds a classifier may take (`--input`, `view_for`).
 CLASSIFIER_KINDS: tuple[InputKind, ...] = tuple(k for k in KINDS.values() if k.classifies)
 #: Every kind of files, by name.
-FILES: dict[str, InputFiles] = {f.name: f for f in (SKETCH_FILES, PHOTO_FILES)}
+FILES: dict[str, InputFiles] = {f.name: f for f in (SKETCH_FILES, PHOTO_FILES, VIDEO_FILES)}
 
 
 def parse(name: str | InputKind, among: Iterable[InputKind] | None = None) -> InputKind:

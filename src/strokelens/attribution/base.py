@@ -132,8 +132,9 @@ class Method:
 
     @classmethod
     def takes_units(cls, kind: str) -> bool:
-        """Whether the method works on units of ``kind`` (``stroke``, ``piece``, ``superpixel``)."""
-        return not cls.units_type.KINDS or kind in cls.units_type.KINDS
+        """Whether the method works on units of ``kind`` (``stroke``, ``piece``, ``superpixel``, or a
+        kind of a subclass of its units: ``supervoxel`` for superpixel methods)."""
+        return not cls.units_type.KINDS or kind in cls.units_type.all_kinds()
 
     @classmethod
     def evaluations(cls, k: int, **options: Any) -> float:

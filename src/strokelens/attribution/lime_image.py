@@ -57,7 +57,7 @@ class LimeImage(PerturbationAttribution):
             raise StrokelensError("lime-image needs class targets, not a callable")
         out = torch.zeros(game.batch_size, game.max_units, device=game.device)
         for i in range(game.batch_size):
-            image = units.images[i].permute(1, 2, 0).detach().cpu().numpy().astype(np.float64)
+            image = units.images[i].movedim(0, -1).detach().cpu().numpy().astype(np.float64)
             segments = units.labels[i].cpu().numpy()
             label = int(game.target[i])
             explainer = LimeImageExplainer(kernel_width=kernel_width, random_state=seed)
@@ -80,8 +80,9 @@ class LimeImage(PerturbationAttribution):
 
 
 def _classify(game: Game, view: ImageView, batch: np.ndarray) -> np.ndarray:
-    """lime's ``classifier_fn``: ``(N, H, W, 3)`` images -> the game's score of every class ``(N, C)``."""
-    x = torch.from_numpy(batch).to(game.device, torch.float32).permute(0, 3, 1, 2)
+    """lime's ``classifier_fn``: ``(N, H, W, 3)`` images (or ``(N, T, H, W, 3)`` clips) -> the game's
+    score of every class ``(N, C)``."""
+    x = torch.from_numpy(batch).to(game.device, torch.float32).movedim(-1, 1)
     with torch.no_grad():
         outputs = game.transform(view.forward(x))
     game.count(len(x))

@@ -93,7 +93,7 @@ def _integrated(game: Game, x: torch.Tensor, base: torch.Tensor, steps: int) -> 
         raise StrokelensError(f"steps must be at least 1, got {steps}")
     b = len(x)
     alphas = (torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) / steps
-    path = base[:, None] + alphas[None, :, None, None, None] * (x - base)[:, None]
+    path = base[:, None] + alphas.view(1, -1, *[1] * (x.dim() - 1)) * (x - base)[:, None]
     rows = torch.arange(b, device=x.device).repeat_interleave(steps)
     grads = input_gradient(game, path.flatten(0, 1), rows).view(b, steps, *x.shape[1:])
     return ((x - base) * grads.mean(1)).sum(1)
@@ -143,12 +143,13 @@ def _coalition(
 
 
 def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM on the last activation with a spatial extent above 1x1, upsampled to ``x``."""
+    """Grad-CAM on the last activation with a spatial extent above 1x1, upsampled to ``x``; on clips
+    ``(B, 3, T, H, W)`` the last ``(B, C, T', H', W')`` activation, upsampled in space and time."""
     model = game.view.model
     seen: list[torch.Tensor] = []
 
     def keep(_module: torch.nn.Module, _inputs: object, output: object) -> None:
-        if isinstance(output, torch.Tensor) and output.dim() == 4 and min(output.shape[-2:]) > 1:
+        if isinstance(output, torch.Tensor) and output.dim() == x.dim() and min(output.shape[-2:]) > 1:
             seen.append(output)
 
     leaves = [m for m in model.modules() if not list(m.children())]
@@ -163,8 +164,10 @@ def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         raise StrokelensError("gradcam needs a model with a spatial (B, C, H, W) activation")
     act = seen[-1]
     (grad,) = torch.autograd.grad(value.sum(), act)
-    cam = torch.relu((grad.mean((-2, -1), keepdim=True) * act).sum(1, keepdim=True))
-    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    dims = tuple(range(2, act.dim()))
+    cam = torch.relu((grad.mean(dims, keepdim=True) * act).sum(1, keepdim=True))
+    mode = "trilinear" if act.dim() == 5 else "bilinear"
+    return F.interpolate(cam, size=x.shape[2:], mode=mode, align_corners=False)[:, 0]
 
 
 def _guided(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

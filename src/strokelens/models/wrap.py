@@ -22,6 +22,7 @@ from torch import nn
 
 from strokelens import kinds
 from strokelens.errors import StrokelensError
+from strokelens.io.video import VideoRecipe
 from strokelens.models.formats import PYTHON, Loaded, LoadOptions, Wording, call_factory, sniff
 from strokelens.models.formats.base import Note, first_line
 from strokelens.models.formats.classes import class_names_for
@@ -58,6 +59,7 @@ class WrappedModel(nn.Module):
         raster_preset: SketchCanvas | None = None,
         input_size: int | None = None,
         points_per_stroke: int | None = None,
+        video_recipe: VideoRecipe | None = None,
     ) -> None:
         super().__init__()
         self.module = module
@@ -67,10 +69,14 @@ class WrappedModel(nn.Module):
         self.raster_preset = raster_preset
         self.input_size = input_size
         self.points_per_stroke = points_per_stroke
+        #: Video models: how files become clips, and the normalisation the module expects.
+        self.video_recipe = video_recipe
 
     def forward(self, *args: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         if self.kind is kinds.VECTOR_SKETCH:
             return self._vector(*args, **kwargs)
+        if self.video_recipe is not None:  # clips in [0, 1] -> what the module was trained on
+            return self.module(self.video_recipe.normalise(args[0]), *args[1:], **kwargs)
         return self.module(*args, **kwargs)
 
     def _vector(
@@ -109,6 +115,7 @@ def wrap(
     points_per_stroke: int | None = None,
     name: str | None = None,
     *,
+    recipe: VideoRecipe | None = None,
     classes_from: str | os.PathLike[str] | None = None,
     wording: Wording = PYTHON,
 ) -> WrappedModel:
@@ -117,7 +124,10 @@ def wrap(
     ``input``: ``"raster-sketch"`` (module takes images drawn by ``render``), ``"vector-sketch"``
     (module takes ``points (B, N, 2)``, ``stroke_ids (B, N)`` with ``-1`` padding and ``presence
     (B, S)`` per stroke, and returns logits; points as `WrappedModel.prepare` gives them) or
-    ``"image"`` (module takes ``(B, 3, input_size, input_size)`` RGB in [0, 1]; default 224).
+    ``"image"`` (module takes ``(B, 3, input_size, input_size)`` RGB in [0, 1]; default 224) or
+    ``"video"`` (module takes clips ``(B, 3, T, S, S)`` normalised by ``recipe``, a
+    `strokelens.io.video.VideoRecipe` that also says how files become clips; the wrapped model
+    takes clips in [0, 1]).
     ``classes``: class names in output order, or their count (names ``"0"``, ``"1"``, ...), or None
     (the module's own ``class_names`` if it has them, else the output size decides). ``render``:
     raster models' `RasterPreset` (or its options as a dict; default: the QuickDraw 28x28 bitmap).
@@ -147,8 +157,13 @@ def wrap(
         raise StrokelensError(f"render= is for raster-sketch models, not {input}")
     elif kind is kinds.IMAGE:
         input_size = input_size or 224
+    if recipe is not None and kind is not kinds.VIDEO:
+        raise StrokelensError(f"recipe= is for video models, not {input}")
+    if kind is kinds.VIDEO:  # a module may carry its own recipe (a ``module:factory`` model)
+        recipe = recipe or getattr(module, "video_recipe", None) or VideoRecipe()
+        input_size = recipe.size
     module = module.eval()
-    wrapped = WrappedModel(module, kind.name, [], preset, input_size, points_per_stroke)
+    wrapped = WrappedModel(module, kind.name, [], preset, input_size, points_per_stroke, recipe)
     n_out = _probe(wrapped, label, wording)
     if classes is None:
         classes = getattr(module, "class_names", None)  # a module that names its classes itself
@@ -181,6 +196,9 @@ def _probe(model: WrappedModel, label: str, wording: Wording) -> int:
             args: tuple[torch.Tensor, ...] = (model.raster_preset(batch),)
         elif model.kind is kinds.IMAGE:
             args = (torch.full((1, 3, model.input_size, model.input_size), 0.5, device=device),)
+        elif model.video_recipe is not None:
+            r = model.video_recipe
+            args = (torch.full((1, 3, r.frames, r.size, r.size), 0.5, device=device),)
         else:
             pts, sid = model.prepare(batch)
             args = (pts, sid, torch.ones(1, 2, device=device))

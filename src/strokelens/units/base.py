@@ -46,6 +46,14 @@ class Units(ABC):
         """Floating dtype presence vectors take for these units."""
         return torch.float32
 
+    @classmethod
+    def all_kinds(cls) -> tuple[str, ...]:
+        """The kinds of this class and of every subclass (supervoxels are superpixels)."""
+        subclasses = [cls]
+        for sub in subclasses:
+            subclasses.extend(sub.__subclasses__())
+        return tuple(dict.fromkeys(k for sub in subclasses for k in sub.KINDS))
+
     def __len__(self) -> int:
         return len(self.n_units)
 

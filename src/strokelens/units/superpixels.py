@@ -191,12 +191,13 @@ def _as_label_map(labels: Any, shape: tuple[int, int], what: str) -> np.ndarray:
 
 
 def superpixel_means(units: SuperpixelUnits) -> torch.Tensor:
-    """``(B, 3, S, S)``: every pixel replaced by its superpixel's mean colour (LIME's hidden colour)."""
-    b, c, h, w = units.images.shape
+    """``(B, 3, S, S)``: every pixel replaced by its superpixel's mean colour (LIME's hidden colour);
+    clips ``(B, 3, T, S, S)`` likewise, per supervoxel."""
+    b, c = units.images.shape[:2]
     k = units.max_units
     idx = (units.labels.flatten(1) + k * torch.arange(b, device=units.labels.device)[:, None]).flatten()
-    pixels = units.images.permute(0, 2, 3, 1).reshape(-1, c)
+    pixels = units.images.movedim(1, -1).reshape(-1, c)
     sums = torch.zeros(b * k, c, device=pixels.device, dtype=pixels.dtype).index_add_(0, idx, pixels)
     counts = torch.bincount(idx, minlength=b * k).clamp(min=1).to(pixels.dtype)
     means = sums / counts[:, None]
-    return means[idx].view(b, h, w, c).permute(0, 3, 1, 2).contiguous()
+    return means[idx].view(b, *units.images.shape[2:], c).movedim(-1, 1).contiguous()

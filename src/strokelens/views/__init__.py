@@ -5,6 +5,7 @@
 | `RasterSketchView` | ``raster-sketch`` | strokes, pieces | unit ``k`` drawn with opacity ``z_k`` |
 | `VectorSketchView` | ``vector-sketch`` | strokes | a soft presence weight per stroke |
 | `ImageView` | ``image`` | superpixels | ``x * M(z) + baseline * (1 - M(z))`` |
+| `VideoView` | ``video`` | supervoxels | the same over a clip's frames |
 | `EmbeddingView` | any of those | theirs | similarity of the embedding to a reference |
 
 ``view.game(units, target)`` binds a view to a batch's units and returns a `Game`.
@@ -25,19 +26,23 @@ from strokelens.views.embedding import EmbeddingView
 from strokelens.views.image import ImageView
 from strokelens.views.raster import RasterSketchView
 from strokelens.views.vector import VectorSketchView
+from strokelens.views.video import VideoView
 
 __all__ = [
     "EmbeddingView",
     "ImageView",
     "RasterSketchView",
     "VectorSketchView",
+    "VideoView",
     "View",
     "preprocess",
     "view_for",
 ]
 
 #: The view class for each kind of model input.
-VIEWS: dict[InputKind, type[View]] = {v.kind: v for v in (RasterSketchView, VectorSketchView, ImageView)}
+VIEWS: dict[InputKind, type[View]] = {
+    v.kind: v for v in (RasterSketchView, VectorSketchView, ImageView, VideoView)
+}
 
 
 def input_kind(model: torch.nn.Module) -> InputKind:

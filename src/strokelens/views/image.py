@@ -27,7 +27,11 @@ BASELINES = ("mean", "blur", "constant")
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders."""
+    """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders (clips ``(B, C, T, H, W)``:
+    every frame)."""
+    if images.dim() == 5:
+        frames = images.transpose(1, 2)
+        return gaussian_blur(frames.flatten(0, 1), sigma).view_as(frames).transpose(1, 2)
     radius = max(1, min(math.ceil(3 * sigma), min(images.shape[-2:]) - 1))
     t = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
     kernel = torch.exp(-(t**2) / (2 * sigma**2))

@@ -1,4 +1,4 @@
-"""The files an explanation run leaves behind, for sketches and photos alike: a picture per input
+"""The files an explanation run leaves behind, for sketches, photos and clips alike: a picture per input
 (chosen by the kind of units) and the HTML report."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from PIL import Image
 from strokelens.explanation import Explanation
 from strokelens.metrics import Curves
 from strokelens.units.superpixels import SuperpixelUnits
+from strokelens.units.supervoxels import SupervoxelUnits
 from strokelens.viz.photos import explanation_overlay, write_photo_report
 from strokelens.viz.report import write_report
 from strokelens.viz.scores import explanation_png, explanation_svg
+from strokelens.viz.video import save_clip_pictures, write_clip_report
 
 
 def save_item_pictures(expl: Explanation, i: int, out: Path, name: str) -> dict[str, Any]:
@@ -23,8 +25,11 @@ def save_item_pictures(expl: Explanation, i: int, out: Path, name: str) -> dict[
 
     Sketches: ``name.png`` and ``name.svg``, coloured by score. Photos: ``name.png`` (the overlay on
     the original photo) and ``name.labels.png`` (16-bit: superpixel + 1, 0 outside the model's crop),
-    with the crop box."""
+    with the crop box. Clips: ``name.png`` (the frame strip), ``name.gif`` (the animation) and
+    ``name.labels.npy`` (the supervoxel volume)."""
     units = expl.units
+    if isinstance(units, SupervoxelUnits):
+        return save_clip_pictures(expl, i, out, name)
     if isinstance(units, SuperpixelUnits):
         explanation_overlay(expl, i, out / f"{name}.png")
         labels = units.original_labels(i) + 1
@@ -44,8 +49,11 @@ def write_any_report(
     curves: Mapping[str, Sequence[Curves]] | None,
     title: str,
 ) -> Path:
-    """The HTML report, with photo overlays when the units are superpixels."""
+    """The HTML report, with photo overlays when the units are superpixels (animated clips when they
+    are supervoxels)."""
     first = next(iter(explanations.values()))[0]
+    if isinstance(first.units, SupervoxelUnits):
+        return write_clip_report(path, explanations, curves, title)
     if isinstance(first.units, SuperpixelUnits):
         return write_photo_report(path, explanations, curves, title)
     return write_report(path, explanations, curves, title)

@@ -30,7 +30,10 @@ def _png_img(data: bytes) -> str:
 
 
 def _img(image, max_side: int | None = None) -> str:
-    """A PIL image inlined as a PNG ``<img>`` (shrunk to ``max_side`` when given)."""
+    """A PIL image inlined as a PNG ``<img>`` (shrunk to ``max_side`` when given); a picture already
+    given as HTML (a clip's frame strip and animation) as it is."""
+    if isinstance(image, str):
+        return image
     if max_side is not None:
         image = image.copy()
         image.thumbnail((max_side, max_side))
