@@ -156,6 +156,21 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "video": [
+        (
+            "gws / gws-ig / occlusion vs `lime_image`'s approach on Jester clips ({video_clips} clips, "
+            "~{video_segments} supervoxels, {video_lime_samples} samples)",
+            lambda f: (
+                "Spearman "
+                + " / ".join(_n(f[f"video_{m}_spearman_vs_lime"], 2) for m in ("gws", "gws_ig", "occlusion"))
+                + "; speed-up "
+                + " / ".join(f"{_n(f[f'video_{m}_speedup_vs_lime'])}x" for m in ("gws", "gws_ig"))
+                + "; deletion AUC "
+                + " / ".join(_n(f[f"video_{m}_deletion_auc"], 3) for m in ("gws", "gws_ig"))
+                + f" (random {_n(f['video_random_deletion_auc'], 3)})"
+            ),
+        ),
+    ],
     "game_cache": [
         (
             "exact Shapley with the game cache off / on ({sketches} SPG sketches, same run; "
