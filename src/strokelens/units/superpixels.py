@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -17,6 +17,8 @@ import torch
 from strokelens.errors import StrokelensError
 from strokelens.photo import CropTransform, Photo
 from strokelens.units.base import Units, rows_list
+
+U = TypeVar("U", bound="SuperpixelUnits")
 
 
 @dataclass(eq=False)
@@ -116,6 +118,21 @@ class SuperpixelUnits(Units):
             maps = [_as_label_map(lab, (h, w), f"label map {i}") for i, lab in enumerate(labels)]
             if len(maps) != b:
                 raise StrokelensError(f"{len(maps)} label maps given for {b} images")
+        return cls.from_label_maps(x, maps, ids, sources, device, **extra)
+
+    @classmethod
+    def from_label_maps(
+        cls: type[U],
+        x: torch.Tensor,
+        maps: Sequence[np.ndarray],
+        ids: Sequence[str] | None,
+        sources: Sequence[str | None] | None,
+        device: torch.device | str | None,
+        **extra: Any,
+    ) -> U:
+        """Units for inputs ``x`` with one label array per input (relabelled to 0..K-1); ids and
+        sources default to the index and None. `from_images` and the supervoxels' `from_clips` end here."""
+        b = len(x)
         relabelled = [relabel(m) for m in maps]
         device = device if device is not None else x.device
         return cls(

@@ -17,7 +17,7 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.units.base import rows_list
-from strokelens.units.superpixels import SuperpixelUnits, relabel
+from strokelens.units.superpixels import SuperpixelUnits
 
 
 @dataclass(eq=False)
@@ -86,16 +86,8 @@ class SupervoxelUnits(SuperpixelUnits):
             maps = [_label_volume(lab, tuple(x.shape[2:]), i) for i, lab in enumerate(labels)]
             if len(maps) != b:
                 raise StrokelensError(f"{len(maps)} label volumes given for {b} clips")
-        relabelled = [relabel(m) for m in maps]
-        device = device if device is not None else x.device
-        return cls(
-            images=x.to(device),
-            labels=torch.as_tensor(np.stack([r[0] for r in relabelled]), device=device),
-            n_units=torch.as_tensor([r[1] for r in relabelled], device=device),
-            ids=list(ids) if ids is not None else [str(i) for i in range(b)],
-            sources=list(sources) if sources is not None else [None] * b,
-            starts=list(starts) if starts is not None else None,
-        )
+        starts = list(starts) if starts is not None else None
+        return cls.from_label_maps(x, maps, ids, sources, device, starts=starts)
 
 
 def slic_volume(clip: np.ndarray, n_segments: int = 50, compactness: float = 10.0) -> np.ndarray:
