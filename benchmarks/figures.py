@@ -158,11 +158,15 @@ ROWS: dict[str, list[Row]] = {
     ],
     "video": [
         (
-            "gws / gws-ig / occlusion vs `lime_image`'s approach on Jester clips ({video_clips} clips, "
+            "gws (video default: `{video_gws_pixel}`, {video_gws_samples} evaluations) / gws-ig / "
+            "occlusion / Grad-CAM gws vs `lime_image`'s approach on Jester clips ({video_clips} clips, "
             "~{video_segments} supervoxels, {video_lime_samples} samples)",
             lambda f: (
                 "Spearman "
-                + " / ".join(_n(f[f"video_{m}_spearman_vs_lime"], 2) for m in ("gws", "gws_ig", "occlusion"))
+                + " / ".join(
+                    _n(f[f"video_{m}_spearman_vs_lime"], 2)
+                    for m in ("gws", "gws_ig", "occlusion", "gws_gradcam")
+                )
                 + "; speed-up "
                 + " / ".join(f"{_n(f[f'video_{m}_speedup_vs_lime'])}x" for m in ("gws", "gws_ig"))
                 + "; deletion AUC "

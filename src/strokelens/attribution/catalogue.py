@@ -73,7 +73,7 @@ def learned_methods() -> tuple[str, ...]:
 
 def entry(cls: type[Method]) -> dict[str, Any]:
     """One method's capabilities as JSON-ready data."""
-    kinds = list(cls.units_type.KINDS)
+    kinds = list(cls.units_type.all_kinds()) if cls.units_type.KINDS else []
     return {
         "name": cls.name,
         "family": cls.family,

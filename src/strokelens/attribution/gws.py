@@ -27,11 +27,12 @@ from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.smoothgrad import SmoothGrad
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
+from strokelens.views.image import ImageView
 
 #: ``gws``'s default technique and aggregation: ``benchmarks/results/superpixels.json``'s ``gws_pixel``
 #: and ``gws_aggregate`` (a test holds them equal).
-DEFAULT_PIXEL = "gradcam"
-DEFAULT_AGGREGATE = "sum"
+DEFAULT_PIXEL = ImageView.gws_default.pixel
+DEFAULT_AGGREGATE = ImageView.gws_default.aggregate
 
 
 @register
@@ -51,25 +52,30 @@ class GWS(GradientAttribution):
 
     @classmethod
     def evaluations(cls, k: int, **options) -> float:
-        """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1."""
+        """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1 (defaults:
+        photos')."""
         check_options(cls, options)
-        return _pixel_cost(
-            options.get("pixel", DEFAULT_PIXEL), options.get("steps", 16), options.get("samples", 16)
-        )
+        default = ImageView.gws_default
+        pixel, samples = options.get("pixel", default.pixel), options.get("samples", default.samples)
+        return _pixel_cost(pixel, options.get("steps", 16), samples)
 
     def scores(
         self,
         game: Game,
         *,
         seed: int = 0,
-        pixel: str = DEFAULT_PIXEL,
-        aggregate: str = DEFAULT_AGGREGATE,
+        pixel: str | None = None,
+        aggregate: str | None = None,
         steps: int = 16,
-        samples: int = 16,
+        samples: int | None = None,
         sigma: float = 0.15,
         sampler: str = "uniform",
         weighted: bool = False,
     ):
+        default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
+        pixel = default.pixel if pixel is None else pixel
+        aggregate = default.aggregate if aggregate is None else aggregate
+        samples = default.samples if samples is None else samples
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)

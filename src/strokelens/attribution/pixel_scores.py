@@ -139,7 +139,8 @@ def _coalition(
     grads = input_gradient(game, images, rows).view(b, samples, *x.shape[1:])
     w = lime_kernel(z, game.n_units) if weighted else torch.ones(b, samples, device=x.device, dtype=x.dtype)
     w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
-    return ((grads * w[:, :, None, None, None]).sum(1) * (x - base)).sum(1)
+    w = w.view(b, samples, *[1] * (x.dim() - 1))  # photos (B, 3, H, W) and clips (B, 3, T, H, W)
+    return ((grads * w).sum(1) * (x - base)).sum(1)
 
 
 def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -43,6 +44,20 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
+@dataclass(frozen=True)
+class GwsDefault:
+    """``gws``'s default pixel technique on a view's inputs, as its benchmark measured it (photos:
+    ``benchmarks/results/superpixels.json``; clips: ``video.json``); tests hold them equal."""
+
+    pixel: str
+    aggregate: str = "sum"
+    samples: int = 16
+
+    def fill(self, aggregate: str | None, samples: int | None) -> tuple[str, str, int]:
+        """``(pixel, aggregate, samples)``, the caller's where given."""
+        return self.pixel, aggregate or self.aggregate, samples or self.samples
+
+
 class ImageView(View):
     """An image model (``input_kind == "image"``, ``(B, 3, S, S)`` RGB in [0, 1]) seen through
     superpixel presence: ``x * M(z) + base * (1 - M(z))``, ``M(z) = z[label map]``.
@@ -57,6 +72,7 @@ class ImageView(View):
     units_type = SuperpixelUnits
     kind = kinds.IMAGE
     max_rows = 256
+    gws_default: ClassVar[GwsDefault] = GwsDefault("gradcam")
 
     def __init__(
         self,

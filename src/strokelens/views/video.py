@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.io.video import Clip, ClipRef, VideoRecipe, clips_tensor, read_windows
 from strokelens.units.supervoxels import SupervoxelUnits
-from strokelens.views.image import ImageView
+from strokelens.views.image import GwsDefault, ImageView
 
 BASELINES = ("mean", "blur", "frozen", "constant")
 
@@ -35,6 +35,9 @@ class VideoView(ImageView):
     units_type = SupervoxelUnits
     kind = kinds.VIDEO
     max_rows = 64
+    #: Grad-CAM does not carry over to this 3D network (its last spatial map has no time left):
+    #: presence gradients averaged over 4 random coalitions track LIME on clips.
+    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 4)
 
     def __init__(
         self,
