@@ -43,6 +43,9 @@ MOVE_SHIFTS = (0.1, 0.2)
 MOVE_STROKES = 2
 #: Single strokes left out at most (the longest ones where a drawing has more).
 MAX_SINGLE = 32
+#: The geometry attack's bound (share of the bounding-box diagonal) and steps.
+MOVE_EPS = 0.08
+MOVE_STEPS = 8
 #: Moves are searched only for drawings whose first round found no working edit this small (a move
 #: of three pieces changes more ink than that on nearly every drawing, and the attack costs most).
 MOVE_WHEN = 0.15
@@ -119,11 +122,23 @@ def geometry_moves(
     targets: Sequence[int],
     eps: float,
     steps: int,
+    selection: str = "psla",
+    seed: int = 0,
 ) -> list[Edit | None]:
     """The geometry attack aimed at each drawing's target (P-SLA's 3 top pieces, each point within
-    ``eps`` of the diagonal) as one move edit a drawing, in the drawing's coordinates (None: none moved)."""
+    ``eps`` of the diagonal) as one move edit a drawing, in the drawing's coordinates (None: none
+    moved). ``selection="random"``: 3 random pieces instead (a baseline)."""
     units = view.units_for(list(prepared), "piece")
-    result = geometry_attack(view, units, eps=eps, steps=steps, step=0.3, goal=torch.tensor(list(targets)))
+    result = geometry_attack(
+        view,
+        units,
+        eps=eps,
+        steps=steps,
+        step=0.3,
+        goal=torch.tensor(list(targets)),
+        selection=selection,
+        seed=seed,
+    )
     moved = result.moved.numpy()
     after = result.attacked_points.double().numpy()
     out: list[Edit | None] = []
@@ -169,8 +184,8 @@ def assist(
     extra: Sequence[Sequence[Edit]] | None = None,
     working: int = 3,
     raising: int = 2,
-    eps: float = 0.08,
-    steps: int = 8,
+    eps: float = MOVE_EPS,
+    steps: int = MOVE_STEPS,
 ) -> list[Assistance]:
     """Search edits of each of ``sketches`` toward its class ``targets[i]`` (indices) and verify them.
 
