@@ -76,7 +76,7 @@ def works(view, sketches, edits, targets) -> np.ndarray:
     if jobs:
         probs = read(view, [e.apply(sketches[i]) for i, e in jobs])
         for (i, e), p in zip(jobs, probs, strict=True):
-            ok[i] = int(p.argmax()) == targets[i] and e.ink_kept(sketches[i]) >= INK
+            ok[i] = int(p.argmax()) == targets[i] and e.ink_kept(sketches[i].stroke_lengths) >= INK
     return ok
 
 

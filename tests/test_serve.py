@@ -132,8 +132,8 @@ def test_assist_suggests_verified_edits_smallest_first(client, misread):
     suggestions = a["suggestions"]
     works = [s["success"] for s in suggestions]
     assert works == sorted(works, reverse=True) and a["success"] == works[0]
-    sizes = [s["size"] for s in suggestions if s["success"]]
-    assert sizes == sorted(sizes)
+    inks = [s["ink_kept"] for s in suggestions if s["success"]]
+    assert inks == sorted(inks, reverse=True)  # the most ink kept first
     for s in suggestions:
         assert 0 <= s["ink_kept"] <= 1 and 1 <= s["changes"] <= 3
         assert s["success"] == (s["top"][0]["class"] == sketch.label)

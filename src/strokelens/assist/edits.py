@@ -73,9 +73,9 @@ class Edit:
         ]
         return Sketch(strokes=[*kept, *self.added], label=sketch.label, key_id=sketch.key_id, source="assist")
 
-    def ink_kept(self, sketch: Sketch) -> float:
-        """The share of ``sketch``'s ink (arc length) this edit leaves unchanged (0-1)."""
-        lengths = sketch.stroke_lengths
+    def ink_kept(self, lengths: np.ndarray) -> float:
+        """The share of the drawer's ink (``lengths``: each stroke's arc length, `Sketch.stroke_lengths`)
+        this edit leaves unchanged (0-1)."""
         total = float(lengths.sum())
         if total <= 0:
             return 1.0
@@ -83,14 +83,14 @@ class Edit:
         changed += sum(min(m.changed_ink, float(lengths[k])) for k, m in self.moved.items())
         return max(0.0, 1.0 - changed / total)
 
-    def added_ink(self, sketch: Sketch) -> float:
-        """The added strokes' ink as a share of ``sketch``'s."""
-        total = float(sketch.stroke_lengths.sum())
+    def added_ink(self, lengths: np.ndarray) -> float:
+        """The added strokes' ink as a share of the drawer's."""
+        total = float(lengths.sum())
         return sum(_length(a) for a in self.added) / total if total > 0 else 0.0
 
-    def size(self, sketch: Sketch) -> float:
+    def size(self, lengths: np.ndarray) -> float:
         """How big the edit is: the share of the drawer's ink changed plus the share added."""
-        return (1.0 - self.ink_kept(sketch)) + self.added_ink(sketch)
+        return (1.0 - self.ink_kept(lengths)) + self.added_ink(lengths)
 
 
 def removal(strokes: list[int] | tuple[int, ...]) -> Edit:

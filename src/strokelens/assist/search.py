@@ -13,14 +13,17 @@ of all drawings of a round in one batch:
    the diagonal), on a vector model the strokes most against ``t`` shifted on a small grid;
 3. combinations of at most three changes: the best removal, move and addition together.
 
-Verified edits are ranked by size (the share of the drawer's ink changed plus the share added, then
-strokes touched); the smallest few read as ``t`` come first, then the few that only raise ``p(t)``.
+Verified edits are ranked by size: the share of the drawer's ink kept unchanged (most first), then
+strokes touched, then the ink changed plus the ink added; the smallest few read as ``t`` come first,
+then the few that only raise ``p(t)``. Candidates that cannot rank among the smallest few working
+ones already found are not read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -34,9 +37,12 @@ from strokelens.views import View
 
 #: Shifts (share of the drawing's longer side) and sizes an added stroke is tried at.
 ADD_SHIFTS = (-0.2, 0.0, 0.2)
-ADD_SCALES = (0.8, 1.1)
+ADD_SCALES = (1.0,)
+#: The second round nudges the best added strokes by this share of the longer side, and these sizes.
+REFINE_SHIFT = 0.1
+REFINE_SCALES = (0.7, 1.4)
 #: Donor strokes tried per drawing.
-ADD_DONORS = 2
+ADD_DONORS = 3
 #: Stroke shifts tried on a vector model (share of the longer side), in 8 directions each.
 MOVE_SHIFTS = (0.1, 0.2)
 #: Strokes a vector model's move tries.
@@ -46,8 +52,9 @@ MAX_SINGLE = 32
 #: The geometry attack's bound (share of the bounding-box diagonal) and steps.
 MOVE_EPS = 0.08
 MOVE_STEPS = 8
-#: Moves are searched only for drawings whose first round found no working edit this small (a move
-#: of three pieces changes more ink than that on nearly every drawing, and the attack costs most).
+#: Moves are searched only for drawings whose first round found no working edit changing less than
+#: this share of ink (a move of three pieces changes more than that on nearly every drawing, and the
+#: attack costs most).
 MOVE_WHEN = 0.15
 
 
@@ -83,17 +90,26 @@ def _rival(logp: torch.Tensor, target: int) -> int:
     return int(other.argmax())
 
 
-def placements(sketch: Sketch, donors: Sequence[Donor]) -> list[Edit]:
-    """Each donor stroke added at every shift and size of the grid, placed in ``sketch``'s frame where
-    it sat in its own drawing."""
+def placements(sketch: Sketch, donor: Donor) -> list[Edit]:
+    """A donor stroke added at every shift and size of the grid, placed in ``sketch``'s frame where it
+    sat in its own drawing."""
     centre, extent = frame_of(sketch)
     shifts = np.array([(dx, dy) for dx in ADD_SHIFTS for dy in ADD_SHIFTS])
-    out = []
-    for d in donors:
-        for s in ADD_SCALES:
-            placed = centre + (d.points[None] * s + shifts[:, None]) * extent  # (G, P, 2)
-            out += [addition(p) for p in placed]
-    return out
+    scaled = np.array(ADD_SCALES)[:, None, None, None] * donor.points[None, None]  # (S, 1, P, 2)
+    placed = centre + (scaled + shifts[None, :, None]) * extent  # (S, G, P, 2)
+    return [addition(p) for p in placed.reshape(-1, *donor.points.shape)]
+
+
+def refinements(sketch: Sketch, edit: Edit) -> list[Edit]:
+    """An added stroke nudged: shifted by `REFINE_SHIFT` of the longer side in 8 directions, and
+    scaled about its centre by each of `REFINE_SCALES`."""
+    (stroke,) = edit.added
+    _, extent = frame_of(sketch)
+    angles = np.arange(8) * np.pi / 4
+    offsets = REFINE_SHIFT * extent * np.stack([np.cos(angles), np.sin(angles)], 1)
+    centre = stroke.mean(axis=0)
+    moved = [addition(stroke + o) for o in offsets]
+    return moved + [addition(centre + (stroke - centre) * f) for f in REFINE_SCALES]
 
 
 def shifts_of(sketch: Sketch, scores: np.ndarray) -> list[Edit]:
@@ -164,13 +180,15 @@ def geometry_moves(
     return out
 
 
-def _verify(view: View, sketches: Sequence[Sketch], jobs: list[tuple[int, Edit]]) -> list[Suggestion]:
+def _verify(
+    view: View, sketches: Sequence[Sketch], lengths: Sequence[np.ndarray], jobs: list[tuple[int, Edit]]
+) -> list[Suggestion]:
     """Every job's edited drawing read afresh, in one batch."""
     edited = [e.apply(sketches[i]) for i, e in jobs]
     probs = read(view, edited)
     out = []
     for (i, e), s, p in zip(jobs, edited, probs, strict=True):
-        out.append(Suggestion(e, s, p, e.ink_kept(sketches[i]), e.size(sketches[i]), False))
+        out.append(Suggestion(e, s, p, e.ink_kept(lengths[i]), e.size(lengths[i]), False))
     return out
 
 
@@ -197,19 +215,24 @@ def assist(
     sketches = list(sketches)
     prepared = list(prepared) if prepared is not None else view.prepare(sketches)
     n = len(sketches)
+    lengths = [s.stroke_lengths for s in sketches]
     singles: list[list[int]] = []
     jobs: list[tuple[int, Edit]] = []
-    adds: list[list[Edit]] = []
+    groups: list[list[int]] = []  # per drawing: where each donor's placements end in its round-1 edits
     for i, s in enumerate(sketches):
         ks = list(range(s.n_strokes)) if s.n_strokes > 1 else []
         if len(ks) > MAX_SINGLE:
-            ks = sorted(np.argsort(-s.stroke_lengths)[:MAX_SINGLE].tolist())
+            ks = sorted(np.argsort(-lengths[i])[:MAX_SINGLE].tolist())
         singles.append(ks)
         jobs += [(i, removal([k])) for k in ks]
-        adds.append(placements(s, list(donors(targets[i]))[:ADD_DONORS]) if donors is not None else [])
-        jobs += [(i, a) for a in adds[i]]
+        ends = [len(ks)]
+        for d in list(donors(targets[i]))[:ADD_DONORS] if donors is not None else []:
+            placed = placements(s, d)
+            jobs += [(i, a) for a in placed]
+            ends.append(ends[-1] + len(placed))
+        groups.append(ends)
     base = read(view, sketches)
-    first = _verify(view, sketches, jobs)
+    first = _verify(view, sketches, lengths, jobs)
     found: list[list[Suggestion]] = [[] for _ in range(n)]
     for (i, _), sug in zip(jobs, first, strict=True):
         found[i].append(sug)
@@ -226,8 +249,8 @@ def assist(
         out.append(Assistance(s, t, base[i], scores))
     # round 2: removals of the strokes most against, moves, the extra edits, combinations
     against = [[int(k) for k in np.argsort(a.scores) if a.scores[k] < 0] for a in out]
-    bound = [_kth_working_size(found[i], targets[i], working) for i in range(n)]
-    need = [i for i in range(n) if _kth_working_size(found[i], targets[i], 1) > MOVE_WHEN]
+    bound = [_kth_working(found[i], targets[i], working) for i in range(n)]
+    need = [i for i in range(n) if -_kth_working(found[i], targets[i], 1)[0] < 1 - MOVE_WHEN]
     moves: list[list[Edit]] = [[] for _ in range(n)]
     if view.sketch_points and need:
         pick = [sketches[i] for i in need], [prepared[i] for i in need], [targets[i] for i in need]
@@ -239,10 +262,15 @@ def assist(
     jobs = []
     for i, s in enumerate(sketches):
         removals = [removal(against[i][:k]) for k in (2, 3) if len(against[i]) >= k]
-        best_add = _best(found[i][len(singles[i]) :], targets[i], 2)
+        ends = groups[i]
+        each = [_best(found[i][a:b], targets[i], 1)[0] for a, b in pairwise(ends)]
+        best_add = _best([f for f in found[i][ends[0] : ends[-1]] if f.edit in each], targets[i], 2)
         r1 = [removal(against[i][:1])] if against[i] else []
         r2 = removals[:1]
         combos = [combine(r, a) for r in r1 + r2 for a in best_add]
+        if len(best_add) == 2:  # two lent strokes, with and without the stroke most against
+            combos += [combine(*best_add), combine(*r1, *best_add)]
+        combos += [r for a in best_add for r in refinements(s, a)]
         if view.sketch_points:
             combos += [
                 combine(*parts)
@@ -250,8 +278,12 @@ def assist(
                 for parts in ([m, *best_add[:1]], [*r1, m], [*r1, m, *best_add[:1]])
             ]
         edits = [*removals, *moves[i], *(extra[i] if extra is not None else []), *combos]
-        jobs += [(i, e) for e in edits if e is not None and keeps_a_stroke(e, s) and _least(e, s) < bound[i]]
-    for (i, _), sug in zip(jobs, _verify(view, sketches, jobs), strict=True):
+        jobs += [
+            (i, e)
+            for e in edits
+            if e is not None and keeps_a_stroke(e, s) and _least(e, lengths[i]) < bound[i]
+        ]
+    for (i, _), sug in zip(jobs, _verify(view, sketches, lengths, jobs), strict=True):
         found[i].append(sug)
     if not view.sketch_points:  # round 3: the best verified shift combined
         jobs = []
@@ -262,9 +294,9 @@ def assist(
             for m in best_move:
                 for parts in ([m, *best_add], [*r1, m], [*r1, m, *best_add]):
                     e = combine(*parts)
-                    if e is not None and len(parts) > 1 and _least(e, sketches[i]) < bound[i]:
+                    if e is not None and len(parts) > 1 and _least(e, lengths[i]) < bound[i]:
                         jobs.append((i, e))
-        for (i, _), sug in zip(jobs, _verify(view, sketches, jobs), strict=True):
+        for (i, _), sug in zip(jobs, _verify(view, sketches, lengths, jobs), strict=True):
             found[i].append(sug)
     for i, a in enumerate(out):
         a.candidates = len(found[i])
@@ -272,17 +304,22 @@ def assist(
     return out
 
 
-def _kth_working_size(found: Sequence[Suggestion], target: int, k: int) -> float:
-    """The ``k``-th smallest size among ``found`` edits read as ``target`` (inf: fewer work)."""
-    sizes = sorted(f.size for f in found if int(f.probs.argmax()) == target)
-    return sizes[k - 1] if len(sizes) >= k else float("inf")
+def _key(ink_kept: float, touched: int, size: float) -> tuple[float, int, float]:
+    """How edits rank, smallest first: the most ink kept, then fewest strokes touched, then size."""
+    return (-round(ink_kept, 4), touched, round(size, 4))
 
 
-def _least(edit: Edit, sketch: Sketch) -> float:
-    """The least size ``edit`` can have before its moves are read: its removed and added ink."""
-    lengths = sketch.stroke_lengths
+def _kth_working(found: Sequence[Suggestion], target: int, k: int) -> tuple[float, int, float]:
+    """The ``k``-th smallest rank key among ``found`` edits read as ``target`` (inf: fewer work)."""
+    keys = sorted(_key(f.ink_kept, f.edit.touched, f.size) for f in found if int(f.probs.argmax()) == target)
+    return keys[k - 1] if len(keys) >= k else (float("inf"), 0, 0.0)
+
+
+def _least(edit: Edit, lengths: np.ndarray) -> tuple[float, int, float]:
+    """The smallest rank key ``edit`` can have before it is read (its moves change some ink)."""
     total = max(float(lengths.sum()), 1e-12)
-    return sum(float(lengths[k]) for k in edit.removed) / total + edit.added_ink(sketch)
+    removed = sum(float(lengths[k]) for k in edit.removed) / total
+    return _key(1 - removed, edit.touched, removed + edit.added_ink(lengths))
 
 
 def _best(found: Sequence[Suggestion], target: int, k: int) -> list[Edit]:
@@ -303,9 +340,7 @@ def _rank(
             seen.add(key)
             f.works = int(f.probs.argmax()) == target
             unique.append(f)
-    ok = sorted(
-        (f for f in unique if f.works), key=lambda f: (f.size, f.edit.touched, -float(f.probs[target]))
-    )
+    ok = sorted((f for f in unique if f.works), key=lambda f: _key(f.ink_kept, f.edit.touched, f.size))
     up = sorted(
         (f for f in unique if not f.works and float(f.probs[target]) > p0),
         key=lambda f: -float(f.probs[target]),
