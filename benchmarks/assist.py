@@ -4,7 +4,8 @@ Over real drawings each model misreads (the SPG test split and quickdraw-345x25;
 is the class its drawer meant), `strokelens.assist.assist` searches verified edits toward the label
 with the strokes it may lend read from the data folder (SPG's train split, else quickdraw-extra: never
 the drawings measured). A drawing counts as assisted when its FIRST suggestion, read afresh through
-the model's own preparation, is read as the label with at least 70% of the drawer's ink unchanged.
+the model's own preparation, is read as the label with at least 70% of the drawer's ink unchanged. A kind names the changes an edit makes
+(``add``: one or two strokes added; ``_one_change``: the share of first suggestions of one change).
 
 Figures per model (``doodlenet``, ``stroke_transformer``): ``assist_success_<model>`` (and per source
 ``_spg`` / ``_qd345``), the median ink kept of first suggestions, the share of first suggestions of
@@ -172,6 +173,7 @@ def run_model(key: str, args, sources: dict) -> dict:
     inks = [f.ink_kept for f in firsts if f is not None]
     fig[f"assist_ink_kept_median_{key}"] = round(float(np.median(inks)), 4) if inks else float("nan")
     fig[f"assist_no_suggestion_{key}"] = share([f is None for f in firsts])
+    fig[f"assist_one_change_{key}"] = share([f is not None and f.edit.changes == 1 for f in firsts])
     for kind in KINDS:
         fig[f"assist_kind_{kind.replace('+', '_')}_{key}"] = share(
             [f is not None and f.edit.kind == kind for f in firsts]
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("baseline: the ghost alone", "assist_baseline_ghost"),
         ("  ghost read as meant (any ink)", "assist_baseline_ghost_read"),
         ("ms a drawing", "assist_ms_per_drawing"),
+        ("first suggestion is one change", "assist_one_change"),
         *[(f"first suggestion: {k}", f"assist_kind_{k.replace('+', '_')}") for k in KINDS],
     ]:
         cells = [figures.get(stem.format(k=k) if "{k}" in stem else f"{stem}_{k}") for k in MODELS]
