@@ -4,8 +4,9 @@ Over real drawings each model misreads (the SPG test split and quickdraw-345x25;
 is the class its drawer meant), `strokelens.assist.assist` searches verified edits toward the label
 with the strokes it may lend read from the data folder (SPG's train split, else quickdraw-extra: never
 the drawings measured). A drawing counts as assisted when its FIRST suggestion, read afresh through
-the model's own preparation, is read as the label with at least 70% of the drawer's ink unchanged. A kind names the changes an edit makes
-(``add``: one or two strokes added; ``_one_change``: the share of first suggestions of one change).
+the model's own preparation, is read as the label with at least 70% of the drawer's ink unchanged.
+A kind names the changes an edit makes (``add``: one or two strokes added; ``_one_change``: the
+share of first suggestions that make one change).
 
 Figures per model (``doodlenet``, ``stroke_transformer``): ``assist_success_<model>`` (and per source
 ``_spg`` / ``_qd345``), the median ink kept of first suggestions, the share of first suggestions of
