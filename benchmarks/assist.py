@@ -22,6 +22,7 @@ inversion, 25 steps; ``_read``: read as the label whatever the ink it changed).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -199,7 +200,12 @@ def main(argv: list[str] | None = None) -> dict:
         qd_classes = qd_classes[:: max(1, len(qd_classes) // 10)]
     # quickdraw-345x25 drawings that are also SPG drawings could lend their own strokes: left out
     qd = [s for s in load_qd345(qd_classes, per_class, home=args.home) if s.key_id not in spg_ids]
-    figures: dict = {"quick": not args.size.is_full, "ink_kept_at_least": INK}
+    figures: dict = {
+        "quick": not args.size.is_full,
+        "ink_kept_at_least": INK,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
+    }
     all_inks: list[float] = []
     for key in MODELS:
         fig, inks = run_model(key, args, {"spg": spg, "qd345": qd})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from strokelens.assist import Donors, Edit, Move, Suggestion
+from strokelens.assist import Donors, Edit, Move, Suggestion, probabilities_of_prepared
 from strokelens.assist import assist as search_edits
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
@@ -104,12 +104,6 @@ def _bind_options(view: View, method: str | None) -> dict:
     return {}
 
 
-def _probabilities(view: View, prepared: Sequence[Sketch]) -> torch.Tensor:
-    """``(B, C)`` softmax of the model on prepared drawings, every stroke present (one forward)."""
-    game = view.game(view.units_for(list(prepared), "stroke"), target=0, **_bind_options(view, None))
-    return torch.softmax(game.full_outputs.double(), dim=1).cpu()
-
-
 @dataclass(eq=False)
 class Item:
     """One request's drawing as sent (``sketch``) and as the view prepared it, its target
@@ -132,7 +126,7 @@ def _summary(name: str, item: Item, probs: torch.Tensor, names: Sequence[str]) -
 
 def predict(served: Served, items: Sequence[Item]) -> list[dict]:
     """The top classes of each drawing."""
-    probs = _probabilities(served.view, [it.prepared for it in items])
+    probs = probabilities_of_prepared(served.view, [it.prepared for it in items])
     return [_summary(served.name, it, p, served.class_names) for it, p in zip(items, probs, strict=True)]
 
 
@@ -197,7 +191,7 @@ def _ghosts(view: View, sketches: Sequence[Sketch], prepared: Sequence[Sketch], 
     return out
 
 
-def _suggestion(s: Suggestion, sketch: Sketch, names: Sequence[str], target: int, top: int) -> dict:
+def _suggestion(s: Suggestion, names: Sequence[str], target: int, top: int) -> dict:
     e = s.edit
     return {
         "kind": e.kind,
@@ -242,7 +236,7 @@ def assist(served: Served, iterations: int, items: Sequence[Item]) -> list[dict]
                 "target_probability": round(float(a.probs[target]), 6),
                 "scores": rounded(a.scores),
                 "against": [int(k) for k in np.argsort(a.scores) if a.scores[k] < 0],
-                "suggestions": [_suggestion(s, it.sketch, served.class_names, target, it.top) for s in kept],
+                "suggestions": [_suggestion(s, served.class_names, target, it.top) for s in kept],
                 "success": any(s.works for s in kept),
                 "candidates": a.candidates,
                 "iterations": iterations,
