@@ -13,7 +13,9 @@ Figures per model (``doodlenet``, ``stroke_transformer``): ``assist_success_<mod
 each edit kind, the milliseconds a drawing, and baselines measured the same way on the same drawings:
 1-3 random strokes removed, 3 random pieces moved by the same bounded attack (DoodleNet) or one random
 stroke shifted (the stroke transformer), and the ghost alone (every stroke moved by stroke location
-inversion, 25 steps; ``_read``: read as the label whatever the ink it changed).
+inversion, 25 steps; ``_read``: read as the label whatever the ink it changed). ``_api_raw``: raw
+drawings of quickdraw-extra (other drawers, with timing) the model misreads, each sent to
+``/api/assist`` of an in-process server, judged by the reply's first suggestion.
 
     python benchmarks/assist.py --smoke   # or --quick (under a minute)
     python benchmarks/assist.py --json benchmarks/results/assist.json
@@ -188,6 +190,50 @@ def run_model(key: str, args, sources: dict) -> dict:
     return fig, inks
 
 
+def raw_drawings(names, home) -> list:
+    """quickdraw-extra's raw drawings (with timing: drawers the project never trained on) of classes
+    ``names``, less any that a server could lend strokes from (the same key id)."""
+    from strokelens.assist import class_drawings
+    from strokelens.home import resolve_home
+    from strokelens.io.quickdraw import read_quickdraw
+
+    folder = resolve_home(home) / "data/quickdraw-extra/raw"
+    out = []
+    for name in names:
+        path = folder / f"{name}.ndjson"
+        if path.exists():
+            lent = {s.key_id for s in class_drawings(name, home)}
+            out += [s for s in read_quickdraw(path) if s.key_id not in lent]
+    return out
+
+
+def through_the_api(key: str, args) -> list[bool]:
+    """Raw drawings the model misreads, each sent to ``/api/assist`` of an in-process server with its
+    own class as the target: is the reply's first suggestion read as it, with `INK` of the ink kept?"""
+    from fastapi.testclient import TestClient
+
+    from strokelens.serve.app import create_app
+    from strokelens.serve.drawing import to_strokes
+    from strokelens.serve.handlers import Served
+
+    served = Served.load(MODELS[key], home=args.home)
+    names = (
+        served.class_names
+        if args.size.is_full
+        else served.class_names[:: args.size.pick(full=1, quick=3, smoke=15)]
+    )
+    chosen, _ = misread(served.view, raw_drawings(names, args.home), args.per_source)
+    out = []
+    with TestClient(create_app([served])) as client:
+        for s in chosen:
+            body = {"strokes": to_strokes(s), "target": s.label, "model": served.name}
+            reply = client.post("/api/assist", json=body)
+            reply.raise_for_status()
+            first = (reply.json()["suggestions"] or [None])[0]
+            out.append(bool(first and first["success"] and first["ink_kept"] >= INK))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     torch.manual_seed(0)
@@ -211,6 +257,9 @@ def main(argv: list[str] | None = None) -> dict:
         fig, inks = run_model(key, args, {"spg": spg, "qd345": qd})
         figures.update(fig)
         all_inks += inks
+        api = through_the_api(key, args)
+        figures[f"assist_success_{key}_api_raw"] = share(api)
+        figures[f"assist_drawings_{key}_api_raw"] = len(api)
     figures["assist_ink_kept_median"] = round(float(np.median(all_inks)), 4) if all_inks else float("nan")
     table = Table("figure", "doodlenet", "stroke transformer", title="assisted drawing: first suggestion")
     for label, stem in [
@@ -218,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("success (read as meant, >= 70% ink kept)", "assist_success"),
         ("  on SPG test", "assist_success_{k}_spg"),
         ("  on quickdraw-345x25", "assist_success_{k}_qd345"),
+        ("  raw drawings through /api/assist", "assist_success_{k}_api_raw"),
         ("ink kept, median", "assist_ink_kept_median"),
         ("baseline: 1-3 random strokes removed", "assist_baseline_random_remove"),
         ("baseline: random pieces moved", "assist_baseline_random_move"),
