@@ -137,6 +137,7 @@ def run_model(key: str, args, sources: dict) -> dict:
     donors = Donors(view, args.home)
     rng = np.random.default_rng(0)
     fig: dict = {}
+    added: list[float] = []
     firsts, success, rand_rm, rand_mv, ghost, ghost_read, per_source, seconds = (
         [],
         [],
@@ -160,6 +161,8 @@ def run_model(key: str, args, sources: dict) -> dict:
             for a in found:
                 first = a.suggestions[0] if a.suggestions else None
                 firsts.append(first)
+                if first is not None:
+                    added.append(first.edit.added_ink(a.sketch.stroke_lengths))
                 ok_source.append(bool(first is not None and first.works and first.ink_kept >= INK))
             rand_rm += works(view, sk, random_removals(sk, rng), tg).tolist()
             rand_mv += works(view, sk, random_moves(view, sk, tg, rng), tg).tolist()
@@ -176,6 +179,7 @@ def run_model(key: str, args, sources: dict) -> dict:
         fig[f"assist_drawings_{key}_{name}"] = len(oks)
     inks = [f.ink_kept for f in firsts if f is not None]
     fig[f"assist_ink_kept_median_{key}"] = round(float(np.median(inks)), 4) if inks else float("nan")
+    fig[f"assist_added_ink_median_{key}"] = round(float(np.median(added)), 4) if added else float("nan")
     fig[f"assist_no_suggestion_{key}"] = share([f is None for f in firsts])
     fig[f"assist_one_change_{key}"] = share([f is not None and f.edit.changes == 1 for f in firsts])
     for kind in KINDS:
@@ -269,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("  on quickdraw-345x25", "assist_success_{k}_qd345"),
         ("  raw drawings through /api/assist", "assist_success_{k}_api_raw"),
         ("ink kept, median", "assist_ink_kept_median"),
+        ("ink added (share of the drawer's), median", "assist_added_ink_median"),
         ("baseline: 1-3 random strokes removed", "assist_baseline_random_remove"),
         ("baseline: random pieces moved", "assist_baseline_random_move"),
         ("baseline: the ghost alone", "assist_baseline_ghost"),
