@@ -36,7 +36,7 @@ from strokelens.sketch import Sketch
 from strokelens.views import View
 
 #: Shifts (share of the drawing's longer side) and sizes an added stroke is tried at.
-ADD_SHIFTS = (-0.2, 0.0, 0.2)
+ADD_GRID = ((0.0, 0.0), (-0.2, 0.0), (0.2, 0.0), (0.0, -0.2), (0.0, 0.2))
 ADD_SCALES = (1.0,)
 #: The second round nudges the best added strokes by this share of the longer side, and these sizes.
 REFINE_SHIFT = 0.1
@@ -94,7 +94,7 @@ def placements(sketch: Sketch, donor: Donor) -> list[Edit]:
     """A donor stroke added at every shift and size of the grid, placed in ``sketch``'s frame where it
     sat in its own drawing."""
     centre, extent = frame_of(sketch)
-    shifts = np.array([(dx, dy) for dx in ADD_SHIFTS for dy in ADD_SHIFTS])
+    shifts = np.array(ADD_GRID)
     scaled = np.array(ADD_SCALES)[:, None, None, None] * donor.points[None, None]  # (S, 1, P, 2)
     placed = centre + (scaled + shifts[None, :, None]) * extent  # (S, G, P, 2)
     return [addition(p) for p in placed.reshape(-1, *donor.points.shape)]
@@ -270,7 +270,7 @@ def assist(
         combos = [combine(r, a) for r in r1 + r2 for a in best_add]
         if len(best_add) == 2:  # two lent strokes, with and without the stroke most against
             combos += [combine(*best_add), combine(*r1, *best_add)]
-        combos += [r for a in best_add for r in refinements(s, a)]
+        combos += [r for a in best_add[:1] for r in refinements(s, a)]
         if view.sketch_points:
             combos += [
                 combine(*parts)
