@@ -36,7 +36,7 @@ from strokelens.sketch import Sketch
 from strokelens.views import View
 
 #: Shifts (share of the drawing's longer side) and sizes an added stroke is tried at.
-ADD_GRID = ((0.0, 0.0), (-0.2, 0.0), (0.2, 0.0), (0.0, -0.2), (0.0, 0.2))
+ADD_GRID = tuple((dx, dy) for dx in (-0.2, 0.0, 0.2) for dy in (-0.2, 0.0, 0.2))
 ADD_SCALES = (1.0,)
 #: The second round nudges the best added strokes by this share of the longer side, and these sizes.
 REFINE_SHIFT = 0.1
@@ -270,7 +270,7 @@ def assist(
         combos = [combine(r, a) for r in r1 + r2 for a in best_add]
         if len(best_add) == 2:  # two lent strokes, with and without the stroke most against
             combos += [combine(*best_add), combine(*r1, *best_add)]
-        combos += [r for a in best_add[:1] for r in refinements(s, a)]
+        combos += [r for a in best_add for r in refinements(s, a)]
         if view.sketch_points:
             combos += [
                 combine(*parts)
