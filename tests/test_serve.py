@@ -231,6 +231,27 @@ BAD = [
         "unknown class",
     ),
     (
+        "assist on a blank canvas",
+        {"json": {"strokes": [], "target": "pig"}, "path": "/api/assist"},
+        422,
+        "blank",
+    ),
+    (
+        "assist on too many strokes",
+        {
+            "json": {"strokes": [[[1, 2], [1, 2]]] * (schemas.MAX_STROKES + 1), "target": "pig"},
+            "path": "/api/assist",
+        },
+        413,
+        "strokes",
+    ),
+    (
+        "assist with negative ghost steps",
+        {"json": {"strokes": [[[1, 2], [1, 2]]], "target": "pig", "iterations": -1}, "path": "/api/assist"},
+        422,
+        "iterations",
+    ),
+    (
         "export in an unknown format",
         {"json": {"strokes": [[[1, 2], [1, 2]]], "format": "png"}, "path": "/api/export"},
         422,
