@@ -51,13 +51,13 @@ KINDS = ("remove", "move", "add", "remove+add", "remove+move", "move+add", "remo
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(
         __doc__,
-        quick="12 misread drawings a source and model (under a minute)",
+        quick="10 misread drawings a source and model (about 45 CPU seconds)",
         smoke="3 misread drawings a source and model, 2 SPG classes",
     )
     p.add_argument("--per-source", type=int, default=60, help="misread drawings a source and model")
     p.add_argument("--home", default=None)
     args = p.parse_args(argv)
-    args.per_source = args.size.pick(full=args.per_source, quick=12, smoke=3)
+    args.per_source = args.size.pick(full=args.per_source, quick=10, smoke=3)
     return args
 
 
