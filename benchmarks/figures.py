@@ -315,6 +315,25 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "assist": [
+        (
+            "assist: drawings each model misreads (SPG test + quickdraw-345x25; DoodleNet "
+            "{assist_drawings_doodlenet}, stroke transformer {assist_drawings_stroke_transformer}), first "
+            "suggestion read as the class meant with >= 70% ink kept: DoodleNet / stroke transformer",
+            lambda f: (
+                f"{_n(f['assist_success_doodlenet'], 2)} / {_n(f['assist_success_stroke_transformer'], 2)}; "
+                f"ink kept median {_n(f['assist_ink_kept_median'], 2)}; baselines (random strokes removed / "
+                f"random pieces moved / the ghost) "
+                + " and ".join(
+                    " / ".join(
+                        _n(f[f"assist_baseline_{b}_{m}"], 2)
+                        for b in ("random_remove", "random_move", "ghost")
+                    )
+                    for m in ("doodlenet", "stroke_transformer")
+                )
+            ),
+        ),
+    ],
     "dataset_job": [
         (
             "`strokelens explain --out` over {job_sketches} SPG sketches, SLA on DoodleNet, whole command "
@@ -441,6 +460,7 @@ HEADLINE: list[tuple[str, int]] = [
     ("stroke_components", 0),
     ("dataset_job", 0),
     ("serve_latency", 0),
+    ("assist", 0),
 ]
 
 

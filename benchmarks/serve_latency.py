@@ -60,7 +60,7 @@ TARGETS = [
     ("serve_p95_ms", "<=", 100.0),
     ("serve_errors", "==", 0),
     ("serve_requests", ">=", 1000),
-    ("serve_assist_p95_ms", "<=", 1000.0),
+    ("serve_assist_p95_ms", "<=", 300.0),
 ]
 
 
@@ -207,10 +207,13 @@ def main() -> None:
         f"server up on {base} in {time.perf_counter() - t_start:.1f} s; load average {load_start:.2f}"
     )
     try:
-        with httpx.Client(base_url=base) as warm:  # the first request of each kind pays one-off costs
+        # the first request of each kind pays one-off costs; the first assist toward a class also reads
+        # the real drawings whose strokes it may lend (once a class, for as long as the server runs)
+        with httpx.Client(base_url=base, timeout=120) as warm:
             for path in ("/api/predict", "/api/explain"):
                 warm.post(path, json={"strokes": drawings[0]})
-            warm.post("/api/assist", json={"strokes": drawings[0], "target": targets[0]})
+            for target in targets:
+                warm.post("/api/assist", json={"strokes": drawings[0], "target": target})
         out: dict[str, list] = {"/api/predict": [], "/api/explain": [], "errors": [], "bad": []}
         out.update({f"assist{i}": [] for i in range(args.clients)})
         quota, lock = [total], threading.Lock()

@@ -172,16 +172,55 @@ def test_samples_button_offers_the_shipped_drawings(page):
     assert page.is_visible("#pick")
 
 
-def test_assist_shows_strokes_against_and_a_ghost(page, pig, tmp_path):
-    draw(page, pig)
-    settled(page)
-    page.fill("#assist-target", "face")
+def as_drawn(page, sketch) -> list:
+    """``sketch``'s strokes as `draw` puts them on the canvas, in canvas pixels (the request's frame)."""
+    box = page.locator("#canvas").bounding_box()
+    x0, y0, x1, y1 = sketch.bbox()
+    k = 0.8 * box["width"] / max(x1 - x0, y1 - y0)
+    ratio = page.evaluate("document.getElementById('canvas').width") / box["width"]
+    return [
+        [
+            [round(ratio * (0.1 * box["width"] + (x - x0) * k), 2) for x in s[:, 0]],
+            [round(ratio * (0.1 * box["height"] + (y - y0) * k), 2) for y in s[:, 1]],
+        ]
+        for s in sketch.strokes
+    ]
+
+
+def test_assist_applies_a_suggestion_that_makes_the_model_read_the_class_meant(page, url, tmp_path):
+    import httpx
+
+    # a real drawing (the shipped sample) that DoodleNet misreads as the page draws it
+    misread = None
+    for sketch in load_sample():
+        top = httpx.post(url + "/api/predict", json={"strokes": as_drawn(page, sketch), "top": 1}, timeout=60)
+        if top.json()["top"][0]["class"] != sketch.label:
+            misread = sketch
+            break
+    assert misread is not None, "DoodleNet reads every sample drawing right"
+    draw(page, misread)
+    state = settled(page)
+    assert state["explanation"]["top"][0]["class"] != misread.label
+    drawn = state["strokes"]
+    page.fill("#assist-target", misread.label)
     page.click("#assist")
     page.wait_for_function("window.strokelensPage.assist !== null", timeout=WAIT_MS)
     a = page.evaluate("window.strokelensPage.assist")
-    assert a["target"] == "face" and len(a["ghost"]) == pig.n_strokes
-    text = page.locator("#assist-result").inner_text()
-    assert "Ghost" in text and "against" in text
+    assert a["target"] == misread.label and a["suggestions"] and a["suggestions"][0]["success"]
+    items = page.locator("#suggestions li")
+    assert items.count() == len(a["suggestions"])
+    assert misread.label in items.nth(0).inner_text() and "Apply" in items.nth(0).inner_text()
     shot = Path(os.environ.get("STROKELENS_SCREENSHOT", tmp_path / "serve.png"))
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+    requests = state["requests"]
+    items.nth(0).locator(".apply").click()
+    page.wait_for_function(f"window.strokelensPage.requests > {requests}", timeout=WAIT_MS)
+    state = settled(page)
+    assert state["strokes"] == a["suggestions"][0]["strokes"]
+    assert state["explanation"]["top"][0]["class"] == misread.label  # the class meant, on top
+    assert page.locator("#predictions li").first.get_attribute("data-class") == misread.label
+    page.click("#undo")  # takes the whole suggestion back
+    state = settled(page)
+    assert state["strokes"] == drawn
+    assert state["explanation"]["top"][0]["class"] != misread.label

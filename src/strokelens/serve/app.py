@@ -52,7 +52,7 @@ class Explain:
 
 @dataclass(frozen=True)
 class Assist:
-    """Work for a model's slow worker: ``iterations`` steps of the inversion towards the target."""
+    """Work for a model's slow worker: the edit search, with ``iterations`` ghost steps (0: none)."""
 
     iterations: int
 
@@ -343,7 +343,7 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
     async def assist(req: schemas.AssistRequest) -> dict:
         served = server.model(req.model)
         target = served.target_index(req.target)
-        iterations = req.iterations or handlers.ASSIST_ITERATIONS
+        iterations = handlers.ASSIST_ITERATIONS if req.iterations is None else req.iterations
 
         async def work() -> dict:
             item = await run_in_threadpool(_item, served, req.strokes, req.top, target)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from strokelens.assist import Donors, Edit, Move, Suggestion, probabilities_of_prepared
+from strokelens.assist import assist as search_edits
 from strokelens.defaults import default_method, weights_ship
 from strokelens.games import class_index
 from strokelens.inversion import invert
@@ -23,10 +25,9 @@ from strokelens.serve.drawing import canvas_frame, extent, polylines, rounded, t
 from strokelens.sketch import Sketch
 from strokelens.views import RasterSketchView, View, view_for
 
-#: Stroke location inversion steps for the assist ghost (lr and step clip as published).
-ASSIST_ITERATIONS = 25
-#: How many of P-SLA's highest-scoring points the assist marks.
-MOVE_POINTS = 12
+#: Stroke location inversion steps for the assist ghost unless a request asks (0: no ghost; it is
+#: rarely read as the intended class and costs more than every other candidate together).
+ASSIST_ITERATIONS = 0
 
 
 @dataclass(eq=False)
@@ -40,6 +41,8 @@ class Served:
     methods: tuple[str, ...]
     default_method: str
     class_names: list[str] = field(default_factory=list)
+    #: Strokes of real drawings the assist may lend (None: it adds none).
+    donors: Donors | None = None
 
     @classmethod
     def load(cls, name: str, home=None) -> Served:
@@ -57,7 +60,8 @@ class Served:
         # learned explainer, the measured no-weights default
         fastest = methods[0]
         default = fastest if get_method(fastest).learned else default_method(None, SKETCH_FILES)
-        return cls(name, view, assist_view, methods, default, list(view.class_names))
+        donors = Donors(assist_view, home)
+        return cls(name, view, assist_view, methods, default, list(view.class_names), donors)
 
     def target_index(self, target: str | int) -> int:
         return class_index(target, self.class_names)
@@ -100,12 +104,6 @@ def _bind_options(view: View, method: str | None) -> dict:
     return {}
 
 
-def _probabilities(view: View, prepared: Sequence[Sketch]) -> torch.Tensor:
-    """``(B, C)`` softmax of the model on prepared drawings, every stroke present (one forward)."""
-    game = view.game(view.units_for(list(prepared), "stroke"), target=0, **_bind_options(view, None))
-    return torch.softmax(game.full_outputs.double(), dim=1).cpu()
-
-
 @dataclass(eq=False)
 class Item:
     """One request's drawing as sent (``sketch``) and as the view prepared it, its target
@@ -128,7 +126,7 @@ def _summary(name: str, item: Item, probs: torch.Tensor, names: Sequence[str]) -
 
 def predict(served: Served, items: Sequence[Item]) -> list[dict]:
     """The top classes of each drawing."""
-    probs = _probabilities(served.view, [it.prepared for it in items])
+    probs = probabilities_of_prepared(served.view, [it.prepared for it in items])
     return [_summary(served.name, it, p, served.class_names) for it, p in zip(items, probs, strict=True)]
 
 
@@ -173,69 +171,74 @@ def explain(served: Served, method: str, units: str | None, items: Sequence[Item
     return out
 
 
+def _ghosts(view: View, sketches: Sequence[Sketch], prepared: Sequence[Sketch], targets, iterations: int):
+    """The ghost of each drawing (every stroke moved by stroke location inversion toward its target)
+    as one edit each, in the drawing's coordinates."""
+    inv = invert(view, list(sketches), mode="transfer", to=list(targets), iterations=iterations)
+    shift_norm = (inv.final_locations - inv.true_locations).double().numpy()
+    out = []
+    for i, (sketch, prep) in enumerate(zip(sketches, prepared, strict=True)):
+        # Inversion works on the prepared drawing normalised to 0..1: undo both scalings.
+        _, scale = canvas_frame(sketch, _normalises(view))
+        shift = shift_norm[i, : sketch.n_strokes] * extent(prep) * scale
+        moved = {}
+        for k, (stroke, d) in enumerate(zip(sketch.strokes, shift, strict=True)):
+            if np.abs(d).max() > 1e-6:
+                centre = stroke.mean(axis=0)
+                length = float(np.linalg.norm(np.diff(stroke, axis=0), axis=1).sum())
+                moved[k] = Move(stroke + d, length, centre, centre + d)
+        out.append([Edit(kinds=("ghost",), moved=moved)] if moved else [])
+    return out
+
+
+def _suggestion(s: Suggestion, names: Sequence[str], target: int, top: int) -> dict:
+    e = s.edit
+    return {
+        "kind": e.kind,
+        "strokes": to_strokes(s.sketch),
+        "ink_kept": round(s.ink_kept, 4),
+        "size": round(s.size, 4),
+        "probability": round(float(s.probs[target]), 6),
+        "top": _top(s.probs, names, top),
+        "success": s.works,
+        "changes": e.changes,
+        "strokes_touched": e.touched,
+        "removed": sorted(e.removed),
+        "moved": [
+            {"stroke": k, "start": np.round(m.start, 2).tolist(), "end": np.round(m.end, 2).tolist()}
+            for k, m in sorted(e.moved.items())
+        ],
+        "added": [np.round(a.T, 2).tolist() for a in e.added],
+    }
+
+
 def assist(served: Served, iterations: int, items: Sequence[Item]) -> list[dict]:
-    """For each item's target (a class index): which strokes argue against the target (the default
-    method's stroke scores), a ghost (the strokes moved by stroke location inversion toward the
-    target, read afresh by the model) and the points P-SLA says move the target's score most."""
+    """For each item's target (a class index): verified edits toward it (`strokelens.assist.assist`:
+    strokes removed, pieces moved, a real stroke added, combinations), smallest working first, and
+    each stroke's targeted occlusion score (negative: argues against the target). ``iterations`` > 0
+    also tries the ghost (every stroke moved by stroke location inversion), listed only where it works."""
     start = time.perf_counter()
     view = served.assist_view
     sketches = [it.sketch for it in items]
     prepared = [it.prepared for it in items]
     targets = [int(it.target) for it in items]
-    probs = _probabilities(view, prepared)
-    scores = get_method(served.default_method)(view).attribute(prepared, target=targets, units="stroke")
-    point_scores = None
-    if view.sketch_points:
-        psla = get_method("psla")(view).attribute(prepared, target=targets)
-        point_scores = psla.extras["point_scores"]
-        psla_points = psla.units.original.points.cpu().numpy()
-        psla_strokes = psla.units.original.stroke_ids.cpu().numpy()
-    inv = invert(view, sketches, mode="transfer", to=targets, iterations=iterations)
-    shift_norm = (inv.final_locations - inv.true_locations).double().numpy()
-    ghosts, shifts = [], []
-    for i, (sketch, prep) in enumerate(zip(sketches, prepared, strict=True)):
-        # Inversion works on the prepared drawing normalised to 0..1: undo both scalings.
-        _, scale = canvas_frame(sketch, _normalises(view))
-        shift = shift_norm[i, : sketch.n_strokes] * extent(prep) * scale
-        shifts.append(shift)
-        ghosts.append(Sketch(strokes=[s + d for s, d in zip(sketch.strokes, shift, strict=True)]))
-    ghost_probs = _probabilities(view, view.prepare(ghosts))
+    extra = _ghosts(view, sketches, prepared, targets, iterations) if iterations > 0 else None
+    found = search_edits(view, sketches, targets, served.donors, prepared=prepared, extra=extra)
     ms = (time.perf_counter() - start) * 1000 / len(items)
     out = []
-    for i, (it, p) in enumerate(zip(items, probs, strict=True)):
-        sketch, target = it.sketch, targets[i]
-        stroke_scores = scores.scores[i, : sketch.n_strokes]
-        against = [int(k) for k in torch.argsort(stroke_scores) if stroke_scores[k] < 0]
-        moves = []
-        if point_scores is not None:
-            origin, scale = canvas_frame(sketch, _normalises(view))
-            valid = psla_strokes[i] >= 0
-            ps = point_scores[i].numpy() * valid
-            best = np.argsort(-ps)[: min(MOVE_POINTS, int(valid.sum()))]
-            peak = float(ps[best[0]]) if len(best) and ps[best[0]] > 0 else 1.0
-            for j in best:
-                x, y = origin + scale * psla_points[i, j]
-                moves.append(
-                    {
-                        "x": round(float(x), 2),
-                        "y": round(float(y), 2),
-                        "stroke": int(psla_strokes[i, j]),
-                        "score": round(float(ps[j]) / peak, 4),
-                    }
-                )
+    for it, a in zip(items, found, strict=True):
+        target = a.target
+        kept = [s for s in a.suggestions if s.edit.kind != "ghost" or s.works]
         out.append(
             {
-                **_summary(served.name, it, p, served.class_names),
+                **_summary(served.name, it, a.probs, served.class_names),
                 "target": served.class_names[target],
-                "target_probability": round(float(p[target]), 6),
-                "scores": rounded(stroke_scores),
-                "against": against,
-                "ghost": to_strokes(ghosts[i]),
-                "shifts": np.round(shifts[i], 2).tolist(),
-                "ghost_probability": round(float(ghost_probs[i, target]), 6),
-                "ghost_top": _top(ghost_probs[i], served.class_names, it.top),
-                "success": bool(ghost_probs[i].argmax() == target),
-                "move_points": moves,
+                "target_probability": round(float(a.probs[target]), 6),
+                "scores": rounded(a.scores),
+                "against": [int(k) for k in np.argsort(a.scores) if a.scores[k] < 0],
+                "suggestions": [_suggestion(s, served.class_names, target, it.top) for s in kept],
+                "success": any(s.works for s in kept),
+                "candidates": a.candidates,
                 "iterations": iterations,
                 "milliseconds": round(ms, 2),
             }

@@ -47,10 +47,11 @@ class ExplainRequest(DrawingRequest):
 
 
 class AssistRequest(DrawingRequest):
-    """Which strokes argue against ``target``, and a ghost correction toward it."""
+    """Verified edits that make the model read ``target``; ``iterations`` > 0 also tries the ghost
+    (stroke location inversion) for that many steps."""
 
     target: str | int
-    iterations: int | None = Field(None, ge=1, le=200)
+    iterations: int | None = Field(None, ge=0, le=200)
 
 
 class ExportRequest(_Request):
@@ -86,29 +87,52 @@ class Explanation(Prediction):
     milliseconds: float
 
 
-class MovePoint(BaseModel):
-    x: float
-    y: float
+class MovedStroke(BaseModel):
+    """A moved stroke and where its moved part went: the mean of its moved points before and after."""
+
     stroke: int
-    score: float
+    start: list[float]
+    end: list[float]
+
+
+class Suggestion(BaseModel):
+    """A verified edit: the whole edited drawing read afresh, how big the edit is and what it changed."""
+
+    #: ``remove``, ``move``, ``add``, ``ghost`` or changes joined by ``+`` (``remove+add``).
+    kind: str
+    #: The whole edited drawing ``[[xs, ys], ...]`` (request coordinates): kept strokes, then added.
+    strokes: Strokes
+    #: The share of the drawer's ink (arc length) left unchanged.
+    ink_kept: float
+    #: The share of ink changed plus the share added (suggestions that work come smallest first).
+    size: float
+    #: The target's probability for the edited drawing, and its top classes.
+    probability: float
+    top: list[ClassProbability]
+    #: Whether the edited drawing is read as the target.
+    success: bool
+    changes: int
+    strokes_touched: int
+    #: Indices (in the request's drawing) of the strokes removed, moved; the strokes added.
+    removed: list[int]
+    moved: list[MovedStroke]
+    added: Strokes
 
 
 class Assist(Prediction):
     target: str
     target_probability: float
-    #: Per stroke, the learned explainer's score for the target (negative: argues against it).
+    #: Per stroke, its targeted occlusion score: how much it raises the target's log-probability
+    #: over the best other class's (negative: argues against the target).
     scores: list[float]
     against: list[int]
-    #: The strokes moved by stroke location inversion toward the target, ``[[xs, ys], ...]``.
-    ghost: Strokes
-    #: Per stroke, how far the ghost moved it ``[dx, dy]`` (request coordinates).
-    shifts: list[list[float]]
-    #: The target's probability for the ghost drawing, read afresh by the predict path.
-    ghost_probability: float
-    ghost_top: list[ClassProbability]
+    #: Verified edits: the smallest read as the target first, then ones that only raise its probability.
+    suggestions: list[Suggestion]
+    #: Whether any suggestion is read as the target.
     success: bool
-    #: The points P-SLA says move the target's score most (raster models only; else empty).
-    move_points: list[MovePoint]
+    #: Edits read to find them.
+    candidates: int
+    #: Ghost inversion steps (0: no ghost tried).
     iterations: int
     milliseconds: float
 

@@ -12,6 +12,8 @@ const state = {
   current: null,      // the stroke being drawn
   explanation: null,  // the last /api/explain reply for the current drawing
   assist: null,       // the last /api/assist reply for the current drawing
+  chosen: 0,          // the suggestion drawn over the drawing
+  applied: [],        // drawings before each applied suggestion (undo takes the last one back)
   colors: [],         // the colour each stroke (or piece) is drawn in
   requests: 0,        // explain requests sent
   replies: 0,         // explain replies shown
@@ -84,20 +86,44 @@ function redraw() {
   if (a) {
     a.against.forEach((k) => {
       const [xs, ys] = state.strokes[k];
-      polyline(xs, ys, "rgba(198, 40, 40, 0.35)", 13);
+      polyline(xs, ys, "rgba(198, 40, 40, 0.25)", 13);
     });
-    if ($("show-ghost").checked) {
-      a.ghost.forEach(([xs, ys]) => polyline(xs, ys, "rgba(60, 90, 220, 0.55)", 4, [8, 6]));
-    }
-    a.move_points.forEach((p) => {
-      ctx.strokeStyle = "rgba(230, 120, 0, 0.9)";
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.arc(p.x, p.y, 4 + 8 * p.score, 0, 2 * Math.PI);
-      ctx.stroke();
-    });
+    const s = a.suggestions[state.chosen];
+    if (s) drawSuggestion(s);
   }
   if (state.current) polyline(state.current[0], state.current[1], "#222", 5);
+}
+
+function arrow(x0, y0, x1, y1, color) {
+  const angle = Math.atan2(y1 - y0, x1 - x0);
+  ctx.strokeStyle = ctx.fillStyle = color;
+  ctx.lineWidth = 2.5;
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+  ctx.beginPath();
+  ctx.moveTo(x1, y1);
+  for (const side of [-1, 1]) ctx.lineTo(x1 - 10 * Math.cos(angle + side * 0.45), y1 - 10 * Math.sin(angle + side * 0.45));
+  ctx.fill();
+}
+
+// A suggestion over the drawing: removed strokes struck through, moved ones where they go (orange,
+// with an arrow), added strokes dashed blue.
+function drawSuggestion(s) {
+  s.removed.forEach((k) => {
+    const [xs, ys] = state.strokes[k];
+    polyline(xs, ys, "rgba(198, 40, 40, 0.5)", 7);
+    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    polyline([x0 - 6, x1 + 6], [y1 + 6, y0 - 6], "rgb(198, 40, 40)", 3);
+  });
+  const kept = [...state.strokes.keys()].filter((k) => !s.removed.includes(k));
+  s.moved.forEach((m) => {
+    const [xs, ys] = s.strokes[kept.indexOf(m.stroke)];
+    polyline(xs, ys, "rgba(230, 120, 0, 0.85)", 4);
+    arrow(m.start[0], m.start[1], m.end[0], m.end[1], "rgb(230, 120, 0)");
+  });
+  s.added.forEach(([xs, ys]) => polyline(xs, ys, "rgba(60, 90, 220, 0.8)", 4, [9, 6]));
 }
 
 function canvasPoint(ev) {
@@ -139,6 +165,7 @@ function changed() {
   state.seq += 1;
   state.explanation = null;
   state.assist = null;
+  state.chosen = 0;
   $("assist-result").textContent = "";
   redraw();
   updateMethods();
@@ -220,31 +247,71 @@ $("assist").addEventListener("click", async () => {
     const a = await api("/api/assist", { model: $("model").value, strokes: state.strokes, target, top: 3 });
     if (seq !== state.seq) return;
     state.assist = a;
-    const pct = (p) => `${(100 * p).toFixed(1)}%`;
-    const against = a.against.length ? a.against.map((k) => k + 1).join(", ") : "none";
-    $("assist-result").innerHTML = "";
-    const lines = [
-      `${a.target}: ${pct(a.target_probability)} now.`,
-      `Strokes against it (shaded red): ${against}.`,
-      `Ghost (dashed blue, strokes moved by stroke location inversion): ${a.target} ${pct(a.ghost_probability)}` +
-        `; reads as ${a.ghost_top[0].class} (${pct(a.ghost_top[0].probability)}).`,
-      a.move_points.length ? "Orange rings: the points P-SLA says move the score most." : "",
-    ];
-    for (const text of lines.filter(Boolean)) {
-      const p = document.createElement("p");
-      p.textContent = text;
-      $("assist-result").appendChild(p);
-    }
+    state.chosen = 0;
+    showSuggestions(a);
     redraw();
   } catch (err) {
     if (seq !== state.seq) return;
     $("assist-result").textContent = err.message;
   }
 });
-$("show-ghost").addEventListener("change", redraw);
+
+function describe(s) {
+  const parts = [];
+  if (s.removed.length) parts.push(`remove stroke${s.removed.length > 1 ? "s" : ""} ${s.removed.map((k) => k + 1).join(", ")}`);
+  if (s.moved.length) parts.push(`move ${s.kind === "ghost" ? "every stroke" : `stroke${s.moved.length > 1 ? "s" : ""} ${s.moved.map((m) => m.stroke + 1).join(", ")}`}`);
+  if (s.added.length) parts.push(`add ${s.added.length > 1 ? `${s.added.length} strokes` : "a stroke"}`);
+  return parts.join(" + ");
+}
+
+function showSuggestions(a) {
+  const pct = (p) => `${(100 * p).toFixed(1)}%`;
+  const box = $("assist-result");
+  box.innerHTML = "";
+  const head = document.createElement("p");
+  head.textContent = `${a.target}: ${pct(a.target_probability)} now. ` +
+    (a.suggestions.length ? "Suggestions, smallest first (click one to see it):" : "No edit found that raises it.");
+  box.appendChild(head);
+  const list = document.createElement("ol");
+  list.id = "suggestions";
+  a.suggestions.forEach((s, i) => {
+    const li = document.createElement("li");
+    li.dataset.kind = s.kind;
+    li.classList.toggle("works", s.success);
+    li.classList.toggle("chosen", i === state.chosen);
+    const reads = s.success ? `reads as ${a.target}` : `reads as ${s.top[0].class}`;
+    li.textContent = `${describe(s)}: ${a.target} ${pct(s.probability)}, ${reads}; ink kept ${pct(s.ink_kept)} `;
+    li.addEventListener("click", () => { state.chosen = i; showSuggestions(a); redraw(); });
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "apply";
+    button.textContent = "Apply";
+    button.addEventListener("click", (ev) => { ev.stopPropagation(); apply(s); });
+    li.appendChild(button);
+    list.appendChild(li);
+  });
+  box.appendChild(list);
+}
+
+function apply(s) {
+  state.applied.push({ before: state.strokes, after: s.strokes });
+  state.strokes = s.strokes.map((st) => st.map((a) => a.slice()));
+  changed();
+}
+
 
 // ---------------------------------------------------------------- undo, clear, save, load
-$("undo").addEventListener("click", () => { if (state.strokes.length) { state.strokes.pop(); changed(); } });
+$("undo").addEventListener("click", () => {
+  // an applied suggestion, when nothing was drawn since, goes back whole; otherwise the last stroke
+  const last = state.applied[state.applied.length - 1];
+  if (last && JSON.stringify(last.after) === JSON.stringify(state.strokes)) {
+    state.strokes = state.applied.pop().before;
+    changed();
+  } else if (state.strokes.length) {
+    state.strokes.pop();
+    changed();
+  }
+});
 $("clear").addEventListener("click", () => { state.strokes = []; changed(); });
 
 async function save(format) {
