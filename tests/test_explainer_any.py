@@ -136,7 +136,7 @@ def test_cli_trains_for_a_model_file_and_explains_with_its_folder(qd345_dir, hom
     assert record["heldout"]["n_heldout"] == 8 and record["total_wall_seconds"] > 0
     held = record["heldout"]
     assert -1 <= held["explainer_spearman_vs_shapley"] <= 1 and held["occlusion_spearman_vs_shapley"] > 0
-    assert held["fallback_0.5_evaluations"] > 0 and 0 < held["length_deletion_auc"] < 1
+    assert held["fallback_50pct_evaluations"] > 0 and 0 < held["length_deletion_auc"] < 1
     assert json.loads((out / "model.json").read_text())["classes"][:2] == ["basket", "apple"]
     drawings = str(qd345_dir / "bicycle.ndjson")
     evaluate = ["evaluate", drawings, "--model", str(MODEL), "--methods", "fastshap", "--limit", "4"]

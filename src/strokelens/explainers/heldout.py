@@ -47,7 +47,7 @@ def heldout_report(
     """Figures of ``explainer`` (``fastshap``) on the held-out ``inputs`` (prepared here) with their exact
     ``labels`` (see the module docstring); keys ``<method>_spearman_vs_shapley`` (median over the
     labelled inputs), ``<method>_deletion_auc`` (mean over all), ``occlusion_evaluations``,
-    ``fallback_<share>_*`` and ``uncertainty_vs_error_spearman``."""
+    ``fallback_<share>pct_*`` (the share in percent) and ``uncertainty_vs_error_spearman``."""
     if explainer.info.kind != "fastshap":
         raise StrokelensError("the held-out report compares Shapley estimates: a fastshap explainer")
     if len(labels.values) != len(inputs) or not inputs:
@@ -102,7 +102,7 @@ def _fallback_figures(
         n = math.ceil(share * len(doubt) - 1e-9)
         chosen = np.zeros(len(doubt), dtype=bool)
         chosen[order[:n]] = True
-        key = f"fallback_{share:g}"
+        key = f"fallback_{round(share * 100)}pct"
         out[f"{key}_spearman_vs_shapley"] = _median(np.where(chosen, occlusion, learned))
         out[f"{key}_evaluations"] = float(np.where(chosen, sizes, 0).mean())
         # the same share chosen at random, for comparison: the mean over its expected mix
