@@ -174,7 +174,7 @@ def explainer(
 
     from strokelens.errors import StrokelensError
     from strokelens.explainers import Explainer, TrainConfig, train_explainer
-    from strokelens.explainers.explainer import FOLDER_STEM, model_fingerprint
+    from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
     from strokelens.explainers.heldout import heldout_report
     from strokelens.explainers.labels import exact_labels
     from strokelens.explainers.objectives import WysWeights
@@ -188,6 +188,8 @@ def explainer(
         torch.set_num_threads(threads)
     view = ViewLoader(model_spec, home, device)()
     reader, sketches = view.kind.files, view.kind.sketches
+    if reader.word not in NETWORKS:
+        raise StrokelensError(f"no learned explainer network for {reader.words} (only {', '.join(NETWORKS)})")
     if not sketches and units is not None:
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
     fastshap_sketches = sketches and kind == "fastshap"
