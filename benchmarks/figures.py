@@ -249,6 +249,27 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "explainer_transfer": [
+        (
+            "fastshap from `train explainer` for a public model not shipped (quickdraw15 ONNX), "
+            "{n_test_inputs} held-out quickdraw-345x25 drawings: Spearman vs exact Shapley, "
+            "fastshap / occlusion / length; deletion AUC",
+            lambda f: (
+                _join(f, "{}_spearman_vs_shapley", ("explainer", "occlusion", "length"), 2)
+                + "; "
+                + _join(f, "{}_deletion_auc", ("explainer", "occlusion", "length"), 3)
+            ),
+        ),
+        (
+            "its occlusion fallback: least certain 25% / a random 25% (Spearman), evaluations a drawing; "
+            "minutes from the command's start, labels included",
+            lambda f: (
+                f"{_n(f['fallback_25pct_spearman_vs_shapley'], 2)} / "
+                f"{_n(f['fallback_25pct_random_spearman_vs_shapley'], 2)}, "
+                f"{_n(f['fallback_25pct_evaluations'], 2)}; {_n(f['total_minutes'], 1)} min"
+            ),
+        ),
+    ],
     "retrieval": [
         (
             "sketch retrieval, {n_queries} SPG test queries, gallery of {gallery_size} (quickdraw-345x25 + "

@@ -199,8 +199,8 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["epochs_run"] == 1
-    record = json.loads((out / "stroke-transformer_wys.training.json").read_text())
-    assert record["data"] == "quickdraw-spg" and record["n_train"] == 40
+    record = json.loads((out / "training.json").read_text())
+    assert record["data"] == ["quickdraw-spg"] and record["n_train"] == 40
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,
@@ -214,7 +214,7 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
             "--limit",
             "3",
             "--weights",
-            str(out / "stroke-transformer_wys.safetensors"),
+            str(out),
             "--out",
             str(tmp_path / "report"),
             "--home",
@@ -245,9 +245,12 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
 
 
 def test_docs_examples_run(run_doc, tmp_path):
-    namespace = run_doc("docs/explainers.md", 2)
+    namespace = run_doc("docs/explainers.md", 3)
     assert namespace["values"].evaluations == 0
     assert (tmp_path / "out" / "mine" / "doodlenet_fastshap.safetensors").is_file()
+    safer = namespace["safer"]
+    assert int(safer.extras["fallback"].sum()) == 2 and safer.evaluations > 0  # 4 sketches, half
+    assert namespace["labels"].n_labelled > 0 and "explainer_spearman_vs_shapley" in namespace["report"]
 
 
 def test_piece_explainers_train_and_score_pieces(home, view, tmp_path):

@@ -1,7 +1,8 @@
 """What a method costs: model evaluations per input as a function of its K units and its options.
 
-A `Cost` is ``constant + per_unit * K (+ 2^K when exponential) (+ the value of an option)``: occlusion
-is ``K + 1``, exact Shapley ``2^K``, integrated gradients ``steps``, a learned explainer 0. The
+A `Cost` is ``constant + per_unit * K (+ 2^K when exponential) (+ the value of an option)``, times the
+value of a ``scale`` option when it has one: occlusion is ``K + 1``, exact Shapley ``2^K``, integrated
+gradients ``steps``, a learned explainer ``fallback x K`` (the share of inputs it hands to occlusion). The
 `Explanation` a method returns records what it really cost; tests hold the two equal.
 """
 
@@ -21,12 +22,16 @@ class Cost:
     per_unit: float = 0.0
     exponential: bool = False
     option: str | None = None
+    #: An option whose value multiplies the whole (a share of the inputs that pay it).
+    scale: str | None = None
 
     def __call__(self, k: int, options: Mapping[str, Any] | None = None) -> float:
         """The evaluations per input at ``k`` units with ``options`` (the method's defaults filled in)."""
         total = self.constant + self.per_unit * k + (2.0**k if self.exponential else 0.0)
         if self.option is not None:
             total += float((options or {})[self.option])
+        if self.scale is not None:
+            total *= float((options or {})[self.scale])
         return float(total)
 
     def __str__(self) -> str:
@@ -38,7 +43,10 @@ class Cost:
             if self.constant or not (self.exponential or self.per_unit or self.option)
             else "",
         ]
-        return " + ".join(t for t in terms if t)
+        text = " + ".join(t for t in terms if t)
+        if self.scale is None:
+            return text
+        return f"{self.scale} x ({text})" if "+" in text else f"{self.scale} x {text}"
 
 
 #: No model evaluation: model-free baselines, learned explainers on sketches.

@@ -17,6 +17,7 @@ from strokelens.cli.jobs import PROGRESS_FROM, job_options, run_with_progress
 from strokelens.cli.options import (
     batch_option,
     device_option,
+    fallback_option,
     learned_options,
     limit_option,
     model_options,
@@ -92,6 +93,7 @@ def prepare(spec: ModelSpec, files, limit, device, home, segments, target):
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
 @weights_option
+@fallback_option
 @limit_option
 @batch_option
 @job_options
@@ -109,6 +111,7 @@ def explain(
     seed,
     segments,
     weights,
+    fallback,
     limit,
     batch_size,
     job,
@@ -123,7 +126,7 @@ def explain(
 
     reader = model_spec.kind().files
     method = method or default_method(model_spec.name if model_spec.shipped else None, reader, units)
-    options = learned_options([method], weights)
+    options = learned_options([method], weights, fallback)
     unit_options = reader.unit_options(units, segments)
     target = parse_target(target)
     reader.check_target(target)
@@ -198,6 +201,7 @@ def _units_title(unit_options: dict) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @segments_option
 @weights_option
+@fallback_option
 @limit_option
 @batch_option
 @job_options
@@ -214,6 +218,7 @@ def evaluate(
     seed,
     segments,
     weights,
+    fallback,
     limit,
     batch_size,
     job,
@@ -228,7 +233,7 @@ def evaluate(
     names = [m.strip() for m in (methods or DEFAULT_EVALUATE[reader]).split(",") if m.strip()]
     for name in names:
         get_method(name)
-    options = learned_options(names, weights)
+    options = learned_options(names, weights, fallback)
     unit_options = reader.unit_options(units, segments)
     if out_dir is None and (job["resume"] or job["backend"] != "local"):
         raise StrokelensError("--resume and --backend are for dataset jobs: give --out DIR")

@@ -168,6 +168,10 @@ def model_options(
 device_option = click.option(
     "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)."
 )
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch."
+)
+quiet_option = click.option("--quiet", is_flag=True, help="No progress bar.")
 units_option = click.option(
     "--units",
     type=click.Choice(["stroke", "piece"]),
@@ -189,9 +193,17 @@ batch_option = click.option(
 )
 weights_option = click.option(
     "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="A trained explainer (`strokelens train explainer`) for wys/fastshap; default: the shipped one.",
+    help="A trained explainer for wys/fastshap: the folder `strokelens train explainer --out` wrote, "
+    "or its .safetensors file; default: the shipped one.",
+)
+fallback_option = click.option(
+    "--fallback",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="wys/fastshap: explain this share of each batch's least certain drawings by occlusion "
+    "instead (K evaluations each, counted in the cost).",
 )
 segments_option = click.option(
     "--segments",
@@ -207,17 +219,25 @@ def parse_target(target: str) -> str | int:
     return int(target) if target.lstrip("-").isdigit() else target
 
 
-def learned_options(methods: list[str], weights: Path | None) -> dict[str, dict[str, str]]:
-    """``{method: {"weights": PATH}}`` for the learned explainers among ``methods``; --weights with no
-    learned method is an error."""
+def learned_options(
+    methods: list[str], weights: Path | None, fallback: float | None = None
+) -> dict[str, dict[str, str | float]]:
+    """``{method: {"weights": PATH, "fallback": F}}`` for the learned explainers among ``methods``;
+    --weights or --fallback with no learned method is an error."""
     from strokelens.methods import get_method, learned_methods  # loads PyTorch: not for --help
 
-    if weights is None:
+    given: dict[str, str | float] = {}
+    if weights is not None:
+        given["weights"] = str(weights)
+    if fallback is not None:
+        given["fallback"] = float(fallback)
+    if not given:
         return {}
     learned = [m for m in methods if get_method(m).learned]
     if not learned:
-        raise StrokelensError(f"--weights is for the learned explainers ({', '.join(learned_methods())})")
-    return {m: {"weights": str(weights)} for m in learned}
+        names = " and ".join(f"--{k}" for k in given)
+        raise StrokelensError(f"{names} is for the learned explainers ({', '.join(learned_methods())})")
+    return {m: dict(given) for m in learned}
 
 
 def read_all(files: Iterable[Any], limit: int | None) -> list[Any]:

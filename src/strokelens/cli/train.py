@@ -1,4 +1,5 @@
-"""`strokelens train stroke-transformer --data quickdraw-spg --out DIR`: train the stroke transformer."""
+"""`strokelens train stroke-transformer|completion|explainer`: train the stroke transformer, the
+completion model and (`strokelens.cli.train_explainer`) learned explainers."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from pathlib import Path
 
 import click
 
-from strokelens import kinds
 from strokelens.cli.app import app, home_option
-from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
-from strokelens.methods import learned_methods
-from strokelens.models import REGISTRY
+from strokelens.cli.options import device_option, quiet_option, threads_option
+from strokelens.cli.train_explainer import explainer
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
@@ -24,18 +23,14 @@ sketch_data_option = click.option(
     show_default=True,
     help="Training data (train split; val split for model selection; test split reported).",
 )
-threads_option = click.option(
-    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch."
-)
-device_option = click.option(
-    "--device", default=None, help="Torch device (default: cuda when available, else cpu)."
-)
-quiet_option = click.option("--quiet", is_flag=True, help="No progress bar.")
 
 
 @app.group()
 def train() -> None:
     """Train the models strokelens ships."""
+
+
+train.add_command(explainer)
 
 
 @train.command("stroke-transformer")
@@ -137,182 +132,6 @@ def stroke_transformer(
     metrics = record.to_dict()
     keys = ("best_epoch", "best_val_top1", "test_top1", "qd345_test_top1", "wall_seconds", "cpu_seconds")
     click.echo(json.dumps({k: metrics[k] for k in keys}))
-
-
-#: The data sets learned explainers train on, and the kind of files each holds.
-EXPLAINER_DATA = {"quickdraw-spg": SKETCH_FILES, "imagenet-samples": PHOTO_FILES}
-
-
-@train.command("explainer")
-@click.option(
-    "--model",
-    "model_name",
-    type=click.Choice(sorted(REGISTRY)),
-    required=True,
-    help="The frozen model to explain.",
-)
-@click.option(
-    "--kind", type=click.Choice(learned_methods()), required=True, help="Mask or Shapley explainer."
-)
-@click.option(
-    "--data",
-    type=click.Choice(sorted(EXPLAINER_DATA)),
-    default=None,
-    help="Training inputs (train split; val split for early stopping). Default: quickdraw-spg for "
-    "sketch models, imagenet-samples for photo models. Labels are the model's own predictions.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for MODEL_KIND.safetensors, MODEL_KIND.json and MODEL_KIND.training.json.",
-)
-@click.option(
-    "--units", type=click.Choice(["stroke", "piece"]), default=None, help="Sketch units (default: stroke)."
-)
-@click.option(
-    "--score",
-    type=click.Choice(["logit", "prob", "log-prob"]),
-    default="logit",
-    show_default=True,
-    help="Score space of the fastshap values.",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="Most epochs.")
-@click.option(
-    "--patience",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Stop after this many epochs without a better validation loss.",
-)
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0, min_open=True),
-    default=18.0,
-    show_default=True,
-    help="Stop at the step that passes this much training time (the cosine schedule ends there).",
-)
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=None, help="Default: 64 (sketches), 16 (photos)."
-)
-@click.option(
-    "--lr",
-    type=click.FloatRange(min=0, min_open=True),
-    default=2e-3,
-    show_default=True,
-    help="Peak learning rate (cosine to 0 over the epochs or --max-minutes).",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Train on this many training inputs (evenly spaced) for a quick run.",
-)
-@click.option(
-    "--pairs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="fastshap: kernel coalition pairs per input and step. Default: 8 (sketches), 4 (photos, where "
-    "each one is a full Tiny Darknet pass).",
-)
-@click.option(
-    "--area-weight",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="wys: weight lambda_a of the area bound (the paper's default is 1).",
-)
-@click.option(
-    "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
-)
-@click.option(
-    "--max-area", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="wys: area bound."
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@threads_option
-@device_option
-@quiet_option
-@home_option
-def explainer(
-    model_name: str,
-    kind: str,
-    data: str | None,
-    out_dir: Path,
-    units: str | None,
-    score: str,
-    epochs: int,
-    patience: int,
-    max_minutes: float,
-    batch_size: int | None,
-    lr: float,
-    limit: int | None,
-    pairs: int | None,
-    area_weight: float,
-    min_area: float,
-    max_area: float,
-    seed: int,
-    threads: int | None,
-    device: str | None,
-    quiet: bool,
-    home,
-) -> None:
-    """Train a wys or fastshap explainer for a frozen model; prints the training summary as JSON."""
-    import torch
-
-    from strokelens.datasets import load_spg, photo_split
-    from strokelens.errors import StrokelensError
-    from strokelens.explainers import Explainer, TrainConfig, train_explainer
-    from strokelens.explainers.objectives import WysWeights
-    from strokelens.io.photos import load_photos
-    from strokelens.models import INPUT_KINDS, load_model
-    from strokelens.views import view_for
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    input_kind = kinds.parse(INPUT_KINDS[model_name])
-    files, photos = input_kind.files, not input_kind.sketches
-    data = data or next(name for name, held in EXPLAINER_DATA.items() if held is files)
-    if EXPLAINER_DATA[data] is not files:
-        raise StrokelensError(f"--data {data} does not fit {model_name}, a {INPUT_KINDS[model_name]} model")
-    if photos and units is not None:
-        raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(model_name, home=home, device=device)
-    view = view_for(model)
-    if photos:
-        train_set, val_set = (load_photos(photo_split(s, home)) for s in ("train", "val"))
-    else:
-        train_set, val_set = (load_spg(s, home=home) for s in ("train", "val"))
-    if limit is not None and limit < len(train_set):
-        step = len(train_set) / limit
-        train_set = [train_set[int(i * step)] for i in range(limit)]
-        val_set = val_set[: max(1, limit // 5)]
-    made = Explainer.create(view, kind, model_name, units=units, score=score)
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size or (16 if photos else 64),
-        lr=lr,
-        patience=patience,
-        seed=seed,
-        max_minutes=max_minutes,
-        pairs=pairs or (4 if photos else 8),
-        wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
-    )
-    record = train_explainer(view, made, train_set, val_set, config, progress=not quiet)
-    made.info.training.update({"data": data, "train_split": "train", "val_split": "val", "limit": limit})
-    name = f"{model_name}_{kind}" + (f"_{units}" if units and units != "stroke" else "")
-    made.save(out_dir, name)
-    (out_dir / f"{name}.training.json").write_text(json.dumps(made.info.training, indent=2) + "\n")
-    summary = {
-        "weights": str(out_dir / f"{name}.safetensors"),
-        "epochs_run": record.epochs_run,
-        "best_epoch": record.best_epoch,
-        "best_val_loss": None if record.best_score is None else round(record.best_score, 5),
-        "stopped": record.stopped,
-        "wall_seconds": record.wall_seconds,
-    }
-    click.echo(json.dumps(summary))
 
 
 @train.command("completion")

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from strokelens.games import Game
     from strokelens.views.base import View
 
+#: The file stem of an explainer in the folder `strokelens train explainer --out` writes.
+FOLDER_STEM = "explainer"
 #: Where the shipped explainers live (inside the package).
 SHIPPED_DIR = Path(__file__).parent / "weights"
 #: The explainer network for each kind of input files, by its word (``sketch``, ``photo``; the ``net``
@@ -83,6 +85,18 @@ def empty_outputs(game: Game) -> torch.Tensor:
     """The model's raw outputs ``(B, C)`` with every unit of every input removed (B evaluations)."""
     zeros = torch.zeros(game.batch_size, game.max_units, device=game.device, dtype=game.dtype)
     return game.outputs(zeros, torch.arange(game.batch_size, device=game.device))
+
+
+def uncertainty(members: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
+    """How much an ensemble's members ``(E, B, K)`` disagree on each input, ``(B,)``: the mean over
+    units of their standard deviation, over the mean magnitude of their mean (0 for one member)."""
+    if members.shape[0] < 2:
+        return torch.zeros(members.shape[1], device=members.device)
+    mask = unit_mask.to(members.dtype)
+    n = mask.sum(1).clamp_min(1)
+    spread = (members.std(0) * mask).sum(1) / n
+    size = (members.mean(0).abs() * mask).sum(1) / n
+    return spread / size.clamp_min(1e-6)
 
 
 @dataclass
@@ -196,12 +210,22 @@ class Explainer:
 
     def values(self, game: Game) -> torch.Tensor:
         """Efficient Shapley estimates ``(B, K, C)`` for every class (``fastshap``)."""
-        raw = self.unit_outputs(game.units)
+        return self.member_values(game).mean(0)
+
+    def member_values(self, game: Game) -> torch.Tensor:
+        """Each ensemble member's efficient Shapley estimates ``(E, B, K, C)`` (``fastshap``)."""
+        raw = self.net.members(game.units)
         total = game.transform(game.full_outputs) - self.null_scores(game)
         return efficient(raw, game.unit_mask, total)
 
     def scores(self, game: Game) -> torch.Tensor:
         """``(B, K)`` scores for the game's targets (class targets only)."""
+        return self.explain(game)[0]
+
+    def explain(self, game: Game) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, K)`` scores for the game's targets and each input's uncertainty ``(B,)``, in one
+        forward pass: the target mask logit (``wys``) or the efficient Shapley estimate in the game's
+        score space (``fastshap``), and `uncertainty` of the ensemble's members (0 for one member)."""
         if game.target is None:
             raise StrokelensError("a learned explainer explains class targets, not a callable target")
         self.check(game.view, game.units.kind, game.score)
@@ -209,9 +233,13 @@ class Explainer:
         if isinstance(self.net, PhotoExplainerNet):
             game.count(game.batch_size)  # the frozen explanandum's feature pass
         with torch.no_grad():
-            out = self.values(game) if self.info.kind == "fastshap" else self.unit_outputs(game.units)
-        t = game.target[:, None, None].expand(-1, out.shape[1], 1)
-        return out.gather(2, t)[..., 0]
+            if self.info.kind == "fastshap":
+                out = self.member_values(game)
+            else:
+                out = self.unit_outputs(game.units)[None]
+        t = game.target[None, :, None, None].expand(*out.shape[:3], 1)
+        members = out.gather(3, t)[..., 0]  # (E, B, K)
+        return members.mean(0), uncertainty(members, game.unit_mask)
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike[str], name: str) -> Path:
@@ -229,12 +257,19 @@ class Explainer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], view: View) -> Explainer:
-        """Load ``NAME.safetensors`` + ``NAME.json`` (give either, or the stem) for ``view``'s model,
-        checking that it was trained for that model."""
+        """Load ``NAME.safetensors`` + ``NAME.json`` (give either, the stem, or the folder
+        `strokelens train explainer --out` wrote) for ``view``'s model, checking that it was trained
+        for that model."""
         from safetensors.torch import load_file
 
         stem = Path(path)
-        if stem.suffix in (".safetensors", ".json"):
+        if stem.is_dir():
+            if not (stem / f"{FOLDER_STEM}.json").is_file():
+                raise StrokelensError(
+                    f"{stem} holds no explainer ({FOLDER_STEM}.json from `train explainer --out`)"
+                )
+            stem = stem / FOLDER_STEM
+        elif stem.suffix in (".safetensors", ".json"):
             stem = stem.with_suffix("")
         weights, meta = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
         for p in (weights, meta):

@@ -3,7 +3,9 @@
 - `SketchExplainerNet`: a set network over unit tokens (`strokelens.explainers.tokens`): an MLP
   embeds each stroke or piece, a [CLS] token and a transformer encoder (the stroke transformer's
   presence-weighted layers, padding given presence 0) mix them, and a linear head gives every unit
-  one value per class. Any number of units, strokes or pieces.
+  one value per class. Any number of units, strokes or pieces. With ``ensemble`` E > 1 the head
+  gives E values per unit and class (members trained each on its own loss); their mean is the
+  output and their spread the explainer's uncertainty (`SketchExplainerNet.members`).
 - `PhotoExplainerNet`: a small trainable decoder on the frozen explanandum's own features (Tiny
   Darknet's last feature map), read out through the explanandum's own frozen class head, so each
   class's map comes from that class's weights (one photo per class is enough to train it), pooled
@@ -37,6 +39,12 @@ class SketchNetConfig:
     n_heads: int = 4
     d_ff: int = 256
     dropout: float = 0.1
+    #: Members of the head ensemble (1: one head, as the shipped explainers).
+    ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ensemble < 1:
+            raise StrokelensError(f"an explainer's ensemble has at least 1 member, got {self.ensemble}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SketchNetConfig:
@@ -73,9 +81,14 @@ class SketchExplainerNet(nn.Module):
             for _ in range(config.n_layers)
         )
         self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, config.n_classes)
+        self.head = nn.Linear(d, config.n_classes * config.ensemble)
 
     def forward(self, units: SketchUnits) -> torch.Tensor:
+        """``(B, K, C)``: the mean of the ensemble's members."""
+        return self.members(units).mean(0)
+
+    def members(self, units: SketchUnits) -> torch.Tensor:
+        """``(E, B, K, C)``: every member's values."""
         tokens = unit_tokens(units, self.config.points_per_unit)
         x = self.embed(tokens.features)
         x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], dim=1)
@@ -83,7 +96,9 @@ class SketchExplainerNet(nn.Module):
         key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
         for layer in self.layers:
             x = layer(x, key_presence)
-        return self.head(self.norm(x[:, 1:]))
+        out = self.head(self.norm(x[:, 1:]))  # (B, K, E * C)
+        b, k = out.shape[:2]
+        return out.view(b, k, self.config.ensemble, self.config.n_classes).permute(2, 0, 1, 3)
 
 
 class PhotoExplainerNet(nn.Module):
@@ -148,6 +163,10 @@ class PhotoExplainerNet(nn.Module):
         maps = self.class_maps(units.images.contiguous(memory_format=torch.channels_last))
         area = cell_areas(units, maps.shape[-2:])  # (B, K, h*w)
         return area @ maps.flatten(2).transpose(1, 2) / area.shape[-1]
+
+    def members(self, units: SuperpixelUnits) -> torch.Tensor:
+        """``(1, B, K, C)``: one member (a photo explainer is no ensemble)."""
+        return self(units)[None]
 
     def mask_logits(self, units: SuperpixelUnits) -> torch.Tensor:
         """Mask logits ``(B, K, C)``: each superpixel's mean class-map value, scaled and offset."""

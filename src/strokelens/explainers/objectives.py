@@ -3,6 +3,8 @@
 - `fastshap_loss` (Jethani et al., ICLR 2022): coalitions ``S`` drawn from the Shapley kernel, each
   paired with its complement; the explainer's values, made efficient by the additive normalisation
   (they sum to ``v(N) - v(empty)`` for every class), must predict ``v(S) - v(empty)`` summed over ``S``.
+- `label_loss`: regression on exact Shapley values (training labels where units are few, see
+  `strokelens.explainers.labels`), with the same normalisation.
 - `wys_loss` (Stalder et al., NeurIPS 2022, "What You See is What You Classify"): the target mask
   must keep the explanandum's class (cross entropy on the masked input), what it leaves out must
   leave the explanandum unsure (negative entropy on the inverse-masked input), its area must stay in
@@ -46,12 +48,28 @@ def shapley_kernel_coalitions(
 
 
 def efficient(values: torch.Tensor, unit_mask: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
-    """FastSHAP's additive normalisation: ``values`` ``(B, K, C)`` shifted per class so that each
-    input's units sum to ``total`` ``(B, C)`` (padding stays 0)."""
+    """FastSHAP's additive normalisation: ``values`` ``(..., B, K, C)`` (any leading ensemble
+    dimensions) shifted per class so that each input's units sum to ``total`` ``(B, C)`` (padding
+    stays 0)."""
     mask = unit_mask[..., None].to(values.dtype)
     values = values * mask
     n = unit_mask.sum(1).clamp_min(1).to(values.dtype)[:, None]
-    return values + mask * ((total - values.sum(1)) / n)[:, None, :]
+    return values + mask * ((total - values.sum(-2)) / n)[..., None, :]
+
+
+def _members(raw_values: torch.Tensor) -> torch.Tensor:
+    """``(E, B, K, C)``: raw values with the ensemble dimension (one member when it has none)."""
+    return raw_values if raw_values.dim() == 4 else raw_values[None]
+
+
+def _class_error(err: torch.Tensor, target: torch.Tensor | None, target_weight: float) -> torch.Tensor:
+    """Mean squared ``err`` ``(E, B, P, C)`` over classes, plus ``target_weight`` x the target's own,
+    ``(E, B, P)``."""
+    loss = err.pow(2).mean(-1)
+    if target_weight and target is not None:
+        t = target[None, :, None, None].expand(*err.shape[:3], 1)
+        loss = loss + target_weight * err.gather(3, t)[..., 0].pow(2)
+    return loss
 
 
 def fastshap_loss(
@@ -64,10 +82,11 @@ def fastshap_loss(
 ) -> torch.Tensor:
     """Mean squared error of ``sum_{i in S} phi_i`` against ``v(S) - v(empty)`` over every class (plus
     ``target_weight`` x the target class's own error), for ``2 * pairs`` kernel coalitions per input.
-    ``raw_values`` ``(B, K, C)`` from the explainer; ``null`` ``(B, C)``: ``v(empty)`` in score space."""
+    ``raw_values`` ``(B, K, C)`` from the explainer, or ``(E, B, K, C)`` for an ensemble (each member
+    scored on the same coalitions, the losses summed); ``null`` ``(B, C)``: ``v(empty)`` in score space."""
     b, k = game.batch_size, game.max_units
     full = game.transform(game.full_outputs)
-    phi = efficient(raw_values, game.unit_mask, full - null)
+    phi = efficient(_members(raw_values), game.unit_mask, full - null)
     z = shapley_kernel_coalitions(game.n_units, k, pairs, generator).to(phi.dtype)
     p = z.shape[1]
     rows = torch.arange(b, device=game.device).repeat_interleave(p)
@@ -78,13 +97,26 @@ def fastshap_loss(
             for i in range(0, len(rows), game.max_rows)
         ]
         values = torch.cat(outs).view(b, p, -1) - null[:, None, :]
-    pred = torch.einsum("bpk,bkc->bpc", z, phi)
-    err = pred - values
-    loss = err.pow(2).mean(-1)
-    if target_weight and game.target is not None:
-        t = game.target[:, None, None].expand(b, p, 1)
-        loss = loss + target_weight * err.gather(2, t)[..., 0].pow(2)
-    return loss.mean()
+    pred = torch.einsum("bpk,ebkc->ebpc", z, phi)
+    return _class_error(pred - values[None], game.target, target_weight).mean((1, 2)).sum()
+
+
+def label_loss(
+    game: Game,
+    raw_values: torch.Tensor,
+    null: torch.Tensor,
+    labels: torch.Tensor,
+    target_weight: float = 1.0,
+) -> torch.Tensor:
+    """Regression on exact Shapley values: mean squared error of the efficient values against
+    ``labels`` ``(B, K, C)`` over every class and unit (plus ``target_weight`` x the target class's
+    own), summed over an ensemble's members. Both sides sum to ``v(N) - v(empty)`` per class."""
+    full = game.transform(game.full_outputs)
+    phi = efficient(_members(raw_values), game.unit_mask, full - null)
+    err = (phi - labels[None].to(phi.dtype)) * game.unit_mask[None, ..., None]
+    per_unit = _class_error(err, game.target, target_weight)  # (E, B, K)
+    count = game.unit_mask.sum(1).clamp_min(1).to(phi.dtype)
+    return (per_unit.sum(-1) / count).mean(-1).sum()
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """Training a learned explainer for a frozen explanandum, on unlabelled drawings or photos.
 
-The labels are the explanandum's own predictions (each batch's game resolves ``target="auto"``),
-so any sketches or photos train it. Each epoch shuffles the training inputs (seeded), takes Adam
-steps on the explainer's objective (`strokelens.explainers.objectives`), then scores the validation
-inputs with the same objective and a fixed seed. `ExplainerTask` is this for the one training loop
+The targets are the explanandum's own predictions (each batch's game resolves ``target="auto"``),
+so any sketches or photos train it. Inputs that come with exact Shapley labels
+(`strokelens.explainers.labels`) are regressed on them (`label_loss`); the others train on the
+kind's own objective (FastSHAP's kernel coalitions, or the mask losses). Each epoch shuffles the
+training inputs (seeded), takes Adam steps on the explainer's objective
+(`strokelens.explainers.objectives`), then scores the validation inputs with the same objective and
+a fixed seed. `ExplainerTask` is this for the one training loop
 (`strokelens.training.fit`): the best epoch's weights are kept, and training stops early after
 ``patience`` epochs without improvement or when ``max_minutes`` have passed. The learning rate
 follows a cosine from ``lr`` to 0 over whichever comes first, the epochs or the minutes, so a run cut
@@ -23,7 +26,8 @@ from PIL import Image
 from strokelens.attribution.base import METHODS, get_method
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, empty_outputs
-from strokelens.explainers.objectives import WysWeights, fastshap_loss, wys_loss
+from strokelens.explainers.labels import ShapleyLabels
+from strokelens.explainers.objectives import WysWeights, fastshap_loss, label_loss, wys_loss
 from strokelens.models.gradients import require_gradients
 from strokelens.photo import CropTransform, Photo
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
@@ -140,11 +144,15 @@ class ExplainerTask:
         train_inputs: Sequence[Any],
         val_inputs: Sequence[Any],
         config: TrainConfig,
+        train_labels: ShapleyLabels | None = None,
+        val_labels: ShapleyLabels | None = None,
     ) -> None:
         self.view, self.explainer, self.config = view, explainer, config
         self.rng = random.Random(config.seed)
         self.inputs = _Batches(view, explainer, config)
         self.train_set, self.val_set = self.inputs.prepare(train_inputs), self.inputs.prepare(val_inputs)
+        self.train_labels = _label_list(train_labels, len(self.train_set))
+        self.val_labels = _label_list(val_labels, len(self.val_set))
         explainer.null_outputs = _null_outputs(view, explainer, self.train_set[0])
         self.model = explainer.net
         self.n_train, self.n_val = len(self.train_set), len(self.val_set)
@@ -154,19 +162,31 @@ class ExplainerTask:
     def parameter_groups(self) -> list[dict[str, Any]]:
         return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
 
-    def batches(self, epoch: int) -> list[list[Any]]:
+    def batches(self, epoch: int) -> list[list[int]]:
         order = list(range(len(self.train_set)))
         self.rng.shuffle(order)
         self.generator = torch.Generator().manual_seed(self.config.seed * 1000 + epoch)
         size = self.config.batch_size
-        return [[self.train_set[j] for j in order[i : i + size]] for i in range(0, len(order), size)]
+        return [order[i : i + size] for i in range(0, len(order), size)]
 
-    def loss(self, batch: list[Any]) -> torch.Tensor:
-        game = self.inputs.game(batch, self.rng, train=True)
-        return _loss(self.explainer, game, self.config, self.generator)
+    def loss(self, batch: list[int]) -> torch.Tensor:
+        return _batch_loss(
+            self.explainer,
+            self.inputs,
+            [self.train_set[i] for i in batch],
+            [self.train_labels[i] for i in batch],
+            self.config,
+            self.rng,
+            self.generator,
+            train=True,
+        )
 
     def validate(self) -> Validation:
-        return Validation(validation_loss(self.view, self.explainer, self.val_set, self.config, self.inputs))
+        return Validation(
+            validation_loss(
+                self.view, self.explainer, self.val_set, self.config, self.inputs, self.val_labels
+            )
+        )
 
 
 def train_explainer(
@@ -176,15 +196,21 @@ def train_explainer(
     val_inputs: Sequence[Any],
     config: TrainConfig | None = None,
     progress: bool = True,
+    train_labels: ShapleyLabels | None = None,
+    val_labels: ShapleyLabels | None = None,
 ) -> TrainingRecord:
     """Train ``explainer`` (from `Explainer.create`) for ``view``'s frozen model in place; returns
-    the record (also stored in ``explainer.info.training``). Seeded: the same call gives the same
-    weights on the same machine."""
+    the record (also stored in ``explainer.info.training``). ``train_labels``/``val_labels``: exact
+    Shapley values for the inputs that have them (``fastshap`` only), in the same order. Seeded: the
+    same call gives the same weights on the same machine."""
 
     config = config or TrainConfig()
     if len(train_inputs) < 1 or len(val_inputs) < 1:
         raise StrokelensError("training an explainer needs at least one training and one validation input")
     kind = explainer.info.kind
+    ensemble = getattr(explainer.net.config, "ensemble", 1)
+    if kind != "fastshap" and (train_labels is not None or val_labels is not None or ensemble > 1):
+        raise StrokelensError("Shapley labels and ensembles are for fastshap explainers")
     if kind == "wys" and not view.outputs_are_logits:
         raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
     if get_method(kind).training_needs_gradients:
@@ -195,7 +221,9 @@ def train_explainer(
         p.requires_grad_(False)
     try:
         trained = fit(
-            lambda: ExplainerTask(view, explainer, train_inputs, val_inputs, config),
+            lambda: ExplainerTask(
+                view, explainer, train_inputs, val_inputs, config, train_labels, val_labels
+            ),
             config.loop(progress, f"{kind} training"),
         )
     finally:  # the explanandum is the caller's: its parameters keep their flags
@@ -208,12 +236,50 @@ def train_explainer(
     return record
 
 
+def _label_list(labels: ShapleyLabels | None, n: int) -> list[torch.Tensor | None]:
+    if labels is None:
+        return [None] * n
+    if len(labels.values) != n:
+        raise StrokelensError(f"{len(labels.values)} Shapley labels for {n} inputs")
+    return list(labels.values)
+
+
 def _loss(explainer: Explainer, game, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    out = explainer.unit_outputs(game.units)
     if explainer.info.kind == "fastshap":
         null = explainer.null_scores(game)
+        out = explainer.net.members(game.units)
         return fastshap_loss(game, out, null, config.pairs, config.target_weight, generator)
-    return wys_loss(game, out, config.wys)["total"]
+    return wys_loss(game, explainer.unit_outputs(game.units), config.wys)["total"]
+
+
+def _batch_loss(
+    explainer: Explainer,
+    batches: _Batches,
+    inputs: list[Any],
+    labels: list[torch.Tensor | None],
+    config: TrainConfig,
+    rng: random.Random,
+    generator: torch.Generator,
+    train: bool,
+) -> torch.Tensor:
+    """The mean loss over a batch: labelled inputs regress on their labels, the rest train on the
+    kind's objective."""
+    parts = []
+    labelled = [i for i, label in enumerate(labels) if label is not None]
+    others = [i for i, label in enumerate(labels) if label is None]
+    if labelled:
+        game = batches.game([inputs[i] for i in labelled], rng, train)
+        k, c = game.max_units, game.full_outputs.shape[-1]
+        target = torch.zeros(len(labelled), k, c, device=game.device)
+        for row, i in enumerate(labelled):
+            target[row, : len(labels[i])] = labels[i].to(game.device)
+        out = explainer.net.members(game.units)
+        loss = label_loss(game, out, explainer.null_scores(game), target, config.target_weight)
+        parts.append(loss * len(labelled))
+    if others:
+        game = batches.game([inputs[i] for i in others], rng, train)
+        parts.append(_loss(explainer, game, config, generator) * len(others))
+    return torch.stack(parts).sum() / len(inputs)
 
 
 def validation_loss(
@@ -222,17 +288,21 @@ def validation_loss(
     val_set: Sequence[Any],
     config: TrainConfig,
     batches: _Batches | None = None,
+    labels: Sequence[torch.Tensor | None] | None = None,
 ) -> float:
     """The training objective on ``val_set`` with fixed coalitions (mean over inputs)."""
     batches = batches or _Batches(view, explainer, config)
+    labels = list(labels) if labels is not None else [None] * len(val_set)
     explainer.net.eval()
     generator = torch.Generator().manual_seed(12345)
     rng = random.Random(12345)
     total, count = 0.0, 0
     for i in range(0, len(val_set), config.batch_size):
-        chunk = val_set[i : i + config.batch_size]
-        game = batches.game(chunk, rng, train=False)
+        chunk = list(val_set[i : i + config.batch_size])
         with torch.no_grad():
-            total += float(_loss(explainer, game, config, generator)) * len(chunk)
+            loss = _batch_loss(
+                explainer, batches, chunk, labels[i : i + config.batch_size], config, rng, generator, False
+            )
+        total += float(loss) * len(chunk)
         count += len(chunk)
     return total / count

@@ -1,0 +1,268 @@
+"""`strokelens train explainer --model NAME|PATH|module:factory --data NAME|FILE|FOLDER ... --out DIR`:
+train a learned explainer for any model the other commands take, on any data its reader takes.
+
+The data are split into training, validation and held-out inputs (`strokelens.training.user_data`);
+a ``fastshap`` explainer regresses on exact Shapley values where drawings have few strokes
+(`strokelens.explainers.labels`) and is then measured on the held-out drawings against exact Shapley
+values, beside occlusion and stroke length (`strokelens.explainers.heldout`). ``DIR`` gets
+``explainer.safetensors`` and ``explainer.json`` (what it is for: the model's name and fingerprint),
+``model.json`` (how ``--model`` named the model) and ``training.json`` (the record); ``explain`` and
+``evaluate`` take ``--weights DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from strokelens.cli.options import device_option, model_options, quiet_option, threads_option
+from strokelens.methods import learned_methods
+from strokelens.training.user_data import NAMED
+
+
+@click.command("explainer")
+@model_options(default=None, help="The frozen model to explain (required).")
+@click.option(
+    "--kind", type=click.Choice(learned_methods()), required=True, help="Mask or Shapley explainer."
+)
+@click.option(
+    "--data",
+    "data_entries",
+    multiple=True,
+    help=f"Training data, repeatable: a data set ({', '.join(sorted(NAMED))}: its own train/val/test "
+    "splits), a file the model's reader takes, or a folder of them (split per class by --seed, "
+    "--val-share and --test-share). Default: quickdraw-spg for sketch models, imagenet-samples for "
+    "photo models. Targets are the model's own predictions.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for explainer.safetensors, explainer.json, model.json and training.json.",
+)
+@click.option(
+    "--units", type=click.Choice(["stroke", "piece"]), default=None, help="Sketch units (default: stroke)."
+)
+@click.option(
+    "--score",
+    type=click.Choice(["logit", "prob", "log-prob"]),
+    default="logit",
+    show_default=True,
+    help="Score space of the fastshap values.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="Most epochs.")
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Stop after this many epochs without a better validation loss.",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=18.0,
+    show_default=True,
+    help="Stop at the step that passes this much training time (the cosine schedule ends there).",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="Default: 64 (sketches), 16 (photos)."
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-3,
+    show_default=True,
+    help="Peak learning rate (cosine to 0 over the epochs or --max-minutes).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train on this many training inputs (evenly spaced; validation cut to a fifth) for a quick run.",
+)
+@click.option(
+    "--pairs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="fastshap: kernel coalition pairs per unlabelled input and step. Default: 8 (sketches), 4 "
+    "(photos, where each one is a full Tiny Darknet pass).",
+)
+@click.option(
+    "--label-units",
+    type=click.IntRange(0, 16),
+    default=12,
+    show_default=True,
+    help="fastshap on sketches: exact Shapley labels (2^K evaluations) for drawings of at most this "
+    "many units; larger ones train on FastSHAP's objective. 0: no labels (and no held-out figures).",
+)
+@click.option(
+    "--ensemble",
+    type=click.IntRange(min=1),
+    default=None,
+    help="fastshap on sketches: members of the head ensemble whose spread is each explanation's "
+    "uncertainty (default 3; 1 elsewhere).",
+)
+@click.option(
+    "--val-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True
+)
+@click.option("--test-share", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option(
+    "--heldout",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Held-out drawings the record measures (evenly spaced over the test split; 0: none).",
+)
+@click.option(
+    "--area-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="wys: weight lambda_a of the area bound (the paper's default is 1).",
+)
+@click.option(
+    "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
+)
+@click.option(
+    "--max-area", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="wys: area bound."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Training and the data split.")
+@threads_option
+@device_option
+@quiet_option
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the named data sets in data/ (default: $STROKELENS_HOME).",
+)
+def explainer(
+    model_spec,
+    kind: str,
+    data_entries: tuple[str, ...],
+    out_dir: Path,
+    units: str | None,
+    score: str,
+    epochs: int,
+    patience: int,
+    max_minutes: float,
+    batch_size: int | None,
+    lr: float,
+    limit: int | None,
+    pairs: int | None,
+    label_units: int,
+    ensemble: int | None,
+    val_share: float,
+    test_share: float,
+    heldout: int,
+    area_weight: float,
+    min_area: float,
+    max_area: float,
+    seed: int,
+    threads: int | None,
+    device: str | None,
+    quiet: bool,
+    home: Path | None,
+) -> None:
+    """Train a wys or fastshap explainer for a frozen model; prints the training summary as JSON."""
+    import torch
+
+    from strokelens.errors import StrokelensError
+    from strokelens.explainers import Explainer, TrainConfig, train_explainer
+    from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
+    from strokelens.explainers.heldout import heldout_report
+    from strokelens.explainers.labels import exact_labels
+    from strokelens.explainers.objectives import WysWeights
+    from strokelens.training.user_data import load_training_data
+    from strokelens.views.loader import ViewLoader
+
+    start = time.perf_counter()
+    if model_spec is None:
+        raise StrokelensError("--model is required: a shipped model's name, a model file or module:factory")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    view = ViewLoader(model_spec, home, device)()
+    reader, sketches = view.kind.files, view.kind.sketches
+    if reader.word not in NETWORKS:
+        raise StrokelensError(f"no learned explainer network for {reader.words} (only {', '.join(NETWORKS)})")
+    if not sketches and units is not None:
+        raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
+    fastshap_sketches = sketches and kind == "fastshap"
+    if ensemble is not None and ensemble > 1 and not fastshap_sketches:
+        raise StrokelensError("--ensemble is for fastshap explainers of sketch models")
+    entries = data_entries or tuple(name for name, (files, _) in NAMED.items() if files is reader)
+    splits = load_training_data(
+        entries, reader, view.class_names, model_spec.name, home, val_share, test_share, seed
+    )
+    train_set, val_set = splits.train, splits.val
+    if limit is not None and limit < len(train_set):
+        step = len(train_set) / limit
+        train_set = [train_set[int(i * step)] for i in range(limit)]
+        val_set = val_set[: max(1, limit // 5)]
+    test_set = _spread(splits.test, heldout)
+    net_options = {"ensemble": ensemble or 3} if fastshap_sketches else {}
+    made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
+    labelled = fastshap_sketches and label_units > 0
+    labels = {}
+    if labelled:
+        for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
+            labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size or (64 if sketches else 16),
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        max_minutes=max_minutes,
+        pairs=pairs or (8 if sketches else 4),
+        wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
+    )
+    record = train_explainer(
+        view, made, train_set, val_set, config, not quiet, labels.get("train"), labels.get("val")
+    )
+    info = {
+        **splits.summary(),
+        "n_train_inputs": len(train_set),
+        "n_val_inputs": len(val_set),
+        "limit": limit,
+    }
+    info["labels"] = {name: lab.summary() for name, lab in labels.items()}
+    info["label_evaluations"] = sum(lab.evaluations for lab in labels.values())
+    info["label_seconds"] = round(sum(lab.seconds for lab in labels.values()), 1)
+    if labelled and test_set:
+        info["heldout"] = heldout_report(view, made, test_set, labels["test"])
+    info["total_wall_seconds"] = round(time.perf_counter() - start, 1)
+    made.info.training.update(info)
+    made.save(out_dir, FOLDER_STEM)
+    fitted = {**model_spec.describe(), "fingerprint": model_fingerprint(view.model)}
+    fitted["classes"] = list(map(str, view.class_names))
+    (out_dir / "model.json").write_text(json.dumps(fitted, indent=2) + "\n")
+    (out_dir / "training.json").write_text(json.dumps(made.info.training, indent=2) + "\n")
+    summary = {
+        "weights": str(out_dir),
+        "epochs_run": record.epochs_run,
+        "best_epoch": record.best_epoch,
+        "best_val_loss": None if record.best_score is None else round(record.best_score, 5),
+        "stopped": record.stopped,
+        "wall_seconds": record.wall_seconds,
+        "label_evaluations": info["label_evaluations"],
+        "total_wall_seconds": info["total_wall_seconds"],
+        **{
+            f"heldout_{k}": v
+            for k, v in info.get("heldout", {}).items()
+            if "spearman" in k or "deletion" in k
+        },
+    }
+    click.echo(json.dumps(summary))
+
+
+def _spread(items: list, n: int) -> list:
+    """``n`` items evenly spaced over ``items`` (all of them when there are no more)."""
+    if n >= len(items):
+        return list(items)
+    return [items[int(i * len(items) / n)] for i in range(n)]
