@@ -46,10 +46,7 @@ def test_every_page_with_a_table_is_in_the_docs_site(figures):
 
 
 #: Benchmarks whose full run has not been done yet, with why; an entry must go once its results land.
-NO_FULL_RUN_YET = {
-    "video": "issue 25: 30 clips with LIME at 1,000 samples is about 2 hours on 2 CPU cores (4 min a clip); "
-    "only --quick runs so far (figures in docs/video.md)",
-}
+NO_FULL_RUN_YET: dict[str, str] = {}
 
 
 def test_every_benchmark_has_full_run_results(figures):

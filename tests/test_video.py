@@ -3,6 +3,9 @@ its game, and the real Jester 3D ShuffleNet on real recordings (read from $STROK
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,9 +19,10 @@ from strokelens.methods import get_method
 from strokelens.metrics import deletion_insertion
 from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.units.supervoxels import SupervoxelUnits
-from strokelens.views import VideoView, view_for
+from strokelens.views import ImageView, VideoView, view_for
 
 av = pytest.importorskip("av")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class TinyVideoNet(torch.nn.Module):
@@ -132,6 +136,8 @@ def test_methods_that_take_superpixels_take_supervoxels():
     [
         ("gws", {}),
         ("gws", {"pixel": "presence"}),
+        ("gws", {"pixel": "gradcam"}),
+        ("gws", {"pixel": "coalition", "samples": 3, "weighted": True}),
         ("gws", {"pixel": "ig-blur", "steps": 2}),
         ("gws", {"pixel": "ig-mean", "steps": 2}),
         ("gws", {"pixel": "guided-backprop"}),
@@ -226,12 +232,21 @@ def test_jester_reads_the_gestures_the_files_name(jester, demo):
     assert kinds.VIDEO_FILES.count(demo / "swipe-down-right-left.mp4") == 25
 
 
+def test_the_video_gws_default_is_the_one_the_full_benchmark_chose():
+    """``gws`` on clips uses what ``benchmarks/video.py``'s committed full run chose by its rule."""
+    figures = json.loads((ROOT / "benchmarks" / "results" / "video.json").read_text())
+    assert not figures["quick"] and figures["video_clips"] >= 30
+    default = VideoView.gws_default
+    assert (default.pixel, default.samples) == (figures["video_gws_pixel"], figures["video_gws_samples"])
+    assert ImageView.gws_default.pixel == "gradcam"  # photos keep superpixels.json's choice
+
+
 def test_jester_clip_explained_by_gws_and_occlusion_with_a_deletion_curve(jester, demo):
     view = VideoView(jester)
     units = view.make_units([ClipRef(str(demo / "swipe-down-right-left.mp4"), 8)], n_segments=24)
     gws = get_method("gws")(view).attribute(units, target="auto")
     occ = get_method("occlusion")(view).attribute(units, target="auto")
-    assert gws.target_names == ["Swiping_Down"] and gws.evaluations == 1
+    assert gws.target_names == ["Swiping_Down"] and gws.evaluations == VideoView.gws_default.samples
     k = int(units.n_units[0])
     assert gws.scores.shape == occ.scores.shape == (1, units.max_units) and k >= 10
     assert float(gws.scores.abs().sum()) > 0 and float(occ.scores.abs().sum()) > 0
