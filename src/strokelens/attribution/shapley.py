@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -38,6 +39,39 @@ def shapley_from_values(values: torch.Tensor, k: int) -> torch.Tensor:
     return out
 
 
+def check_exact(game: Game) -> None:
+    """Refuse a game whose largest input has more units than exact enumeration allows."""
+    if game.max_units > MAX_EXACT_UNITS:
+        raise StrokelensError(
+            f"exact Shapley values need 2^K evaluations; K = {game.max_units} units exceeds the limit of "
+            f"{MAX_EXACT_UNITS} (use kernelshap, or fewer/larger units)"
+        )
+
+
+def all_coalition_values(
+    game: Game, evaluate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> Iterator[tuple[torch.Tensor, int, torch.Tensor]]:
+    """For each unit count ``k`` in the batch: the inputs with ``k`` units, ``k``, and ``evaluate(z,
+    rows)`` at all ``2^k`` of their coalitions (``(inputs, 2^k, ...)``, indexed as in `coalitions`),
+    in chunks of the game's ``max_rows``; so a 4-stroke sketch costs 16 evaluations, not ``2^K_max``."""
+    k_max = game.max_units
+    for k in sorted(set(game.n_units.tolist())):
+        items = (game.n_units == k).nonzero()[:, 0]
+        sub = coalitions(k, game.device)
+        z = torch.ones(len(items), len(sub), k_max, device=game.device, dtype=game.dtype)
+        z[:, :, :k] = sub.to(game.dtype)
+        rows = items.repeat_interleave(len(sub))
+        flat = z.reshape(-1, k_max)
+        with torch.no_grad():
+            vals = torch.cat(
+                [
+                    evaluate(flat[i : i + game.max_rows], rows[i : i + game.max_rows])
+                    for i in range(0, len(rows), game.max_rows)
+                ]
+            )
+        yield items, k, vals.view(len(items), len(sub), *vals.shape[1:])
+
+
 @register
 class ExactShapley(PerturbationAttribution):
     """Shapley values of the game, exactly: ``2^K`` evaluations per input (``K <= 16``), batched.
@@ -54,26 +88,8 @@ class ExactShapley(PerturbationAttribution):
     listing = 60
 
     def scores(self, game: Game, *, seed: int = 0):
-        k_max = game.max_units
-        if k_max > MAX_EXACT_UNITS:
-            raise StrokelensError(
-                f"exact Shapley values need 2^K evaluations; K = {k_max} units exceeds the limit of "
-                f"{MAX_EXACT_UNITS} (use kernelshap, or fewer/larger units)"
-            )
-        out = torch.zeros(game.batch_size, k_max, dtype=torch.float64, device=game.device)
-        for k in sorted(set(game.n_units.tolist())):
-            items = (game.n_units == k).nonzero()[:, 0]
-            sub = coalitions(k, game.device)
-            z = torch.ones(len(items), len(sub), k_max, device=game.device, dtype=game.dtype)
-            z[:, :, :k] = sub.to(game.dtype)
-            rows = items.repeat_interleave(len(sub))
-            flat = z.reshape(-1, k_max)
-            with torch.no_grad():
-                vals = torch.cat(
-                    [
-                        game.value(flat[i : i + game.max_rows], rows[i : i + game.max_rows])
-                        for i in range(0, len(rows), game.max_rows)
-                    ]
-                ).view(len(items), len(sub))
+        check_exact(game)
+        out = torch.zeros(game.batch_size, game.max_units, dtype=torch.float64, device=game.device)
+        for items, k, vals in all_coalition_values(game, game.value):
             out[items, :k] = shapley_from_values(vals, k)
         return out.float(), {}

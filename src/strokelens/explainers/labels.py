@@ -15,7 +15,12 @@ from typing import Any
 
 import torch
 
-from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
+from strokelens.attribution.shapley import (
+    MAX_EXACT_UNITS,
+    all_coalition_values,
+    check_exact,
+    shapley_from_values,
+)
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.views.base import View
@@ -58,30 +63,16 @@ class ShapleyLabels:
 def game_labels(game: Game) -> torch.Tensor:
     """Exact Shapley values ``(B, K, C)`` of every class for every input of ``game`` (``2^k``
     evaluations for an input of ``k`` units), in the game's score space."""
-    k_max = game.max_units
-    if k_max > MAX_EXACT_UNITS:
-        raise StrokelensError(
-            f"exact Shapley labels need 2^K evaluations; K = {k_max} is over {MAX_EXACT_UNITS}"
-        )
+    check_exact(game)
     n_classes = game.full_outputs.shape[-1]
-    out = torch.zeros(game.batch_size, k_max, n_classes, dtype=torch.float64, device=game.device)
-    for k in sorted(set(game.n_units.tolist())):
-        items = (game.n_units == k).nonzero()[:, 0]
-        sub = coalitions(k, game.device)
-        z = torch.ones(len(items), len(sub), k_max, device=game.device, dtype=game.dtype)
-        z[:, :, :k] = sub.to(game.dtype)
-        rows = items.repeat_interleave(len(sub))
-        flat = z.reshape(-1, k_max)
-        with torch.no_grad():
-            vals = torch.cat(
-                [
-                    game.transform(game.outputs(flat[i : i + game.max_rows], rows[i : i + game.max_rows]))
-                    for i in range(0, len(rows), game.max_rows)
-                ]
-            ).view(len(items), len(sub), n_classes)
-        flat_vals = vals.permute(0, 2, 1).reshape(len(items) * n_classes, len(sub))
-        phi = shapley_from_values(flat_vals, k).view(len(items), n_classes, k).permute(0, 2, 1)
-        out[items, :k] = phi
+    out = torch.zeros(game.batch_size, game.max_units, n_classes, dtype=torch.float64, device=game.device)
+
+    def every_class(z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return game.transform(game.outputs(z, rows))
+
+    for items, k, vals in all_coalition_values(game, every_class):  # vals: (inputs, 2^k, C)
+        flat_vals = vals.permute(0, 2, 1).reshape(len(items) * n_classes, -1)
+        out[items, :k] = shapley_from_values(flat_vals, k).view(len(items), n_classes, k).permute(0, 2, 1)
     return out.float()
 
 
