@@ -31,6 +31,8 @@ from strokelens.views.image import ImageView
 
 #: ``gws``'s default technique and aggregation: ``benchmarks/results/superpixels.json``'s ``gws_pixel``
 #: and ``gws_aggregate`` (a test holds them equal).
+#: ``pixel``/``aggregate`` (and ``samples=0``) mean the view's measured default (`GwsDefault`).
+AUTO = "auto"
 DEFAULT_PIXEL = ImageView.gws_default.pixel
 DEFAULT_AGGREGATE = ImageView.gws_default.aggregate
 
@@ -41,9 +43,10 @@ class GWS(GradientAttribution):
     `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` (SmoothGrad copies, coalitions),
     ``sigma`` (SmoothGrad noise, in [0, 1] pixel units), ``sampler`` and ``weighted`` (``coalition``:
     see `strokelens.attribution.pixel_scores`). Evaluations per photo: ``steps`` for ``ig-*``,
-    ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default: Grad-CAM pooled by sum
-    (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`), one forward and one backward pass; a model with no
-    spatial ``(B, C, H, W)`` activation needs another ``pixel``."""
+    ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``, ``samples=0``):
+    the view's measured `GwsDefault`: on photos Grad-CAM pooled by sum (`DEFAULT_PIXEL`,
+    `DEFAULT_AGGREGATE`; one forward and one backward pass), on clips presence gradients averaged
+    over 4 random coalitions; a model with no spatial activation needs another ``pixel``."""
 
     name = "gws"
     units_type = SuperpixelUnits
@@ -56,7 +59,8 @@ class GWS(GradientAttribution):
         photos')."""
         check_options(cls, options)
         default = ImageView.gws_default
-        pixel, samples = options.get("pixel", default.pixel), options.get("samples", default.samples)
+        pixel = default.pixel if options.get("pixel", AUTO) == AUTO else options["pixel"]
+        samples = options.get("samples") or default.samples
         return _pixel_cost(pixel, options.get("steps", 16), samples)
 
     def scores(
@@ -64,18 +68,18 @@ class GWS(GradientAttribution):
         game: Game,
         *,
         seed: int = 0,
-        pixel: str | None = None,
-        aggregate: str | None = None,
+        pixel: str = AUTO,
+        aggregate: str = AUTO,
         steps: int = 16,
-        samples: int | None = None,
+        samples: int = 0,
         sigma: float = 0.15,
         sampler: str = "uniform",
         weighted: bool = False,
     ):
         default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
-        pixel = default.pixel if pixel is None else pixel
-        aggregate = default.aggregate if aggregate is None else aggregate
-        samples = default.samples if samples is None else samples
+        pixel = default.pixel if pixel == AUTO else pixel
+        aggregate = default.aggregate if aggregate == AUTO else aggregate
+        samples = samples or default.samples
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)
