@@ -27,12 +27,10 @@ from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.smoothgrad import SmoothGrad
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
-from strokelens.views.image import ImageView
+from strokelens.views.image import AUTO, ImageView
 
 #: ``gws``'s default technique and aggregation: ``benchmarks/results/superpixels.json``'s ``gws_pixel``
 #: and ``gws_aggregate`` (a test holds them equal).
-#: ``pixel``/``aggregate`` (and ``samples=0``) mean the view's measured default (`GwsDefault`).
-AUTO = "auto"
 DEFAULT_PIXEL = ImageView.gws_default.pixel
 DEFAULT_AGGREGATE = ImageView.gws_default.aggregate
 
@@ -58,9 +56,9 @@ class GWS(GradientAttribution):
         """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1 (defaults:
         photos')."""
         check_options(cls, options)
-        default = ImageView.gws_default
-        pixel = default.pixel if options.get("pixel", AUTO) == AUTO else options["pixel"]
-        samples = options.get("samples") or default.samples
+        pixel, _, samples = ImageView.gws_default.resolve(
+            options.get("pixel", AUTO), AUTO, options.get("samples", 0)
+        )
         return _pixel_cost(pixel, options.get("steps", 16), samples)
 
     def scores(
@@ -77,9 +75,7 @@ class GWS(GradientAttribution):
         weighted: bool = False,
     ):
         default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
-        pixel = default.pixel if pixel == AUTO else pixel
-        aggregate = default.aggregate if aggregate == AUTO else aggregate
-        samples = samples or default.samples
+        pixel, aggregate, samples = default.resolve(pixel, aggregate, samples)
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)

@@ -44,6 +44,10 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
+#: ``gws``'s ``pixel``/``aggregate`` value (with ``samples=0``) that asks for the view's `GwsDefault`.
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class GwsDefault:
     """``gws``'s default pixel technique on a view's inputs, as its benchmark measured it (photos:
@@ -53,9 +57,13 @@ class GwsDefault:
     aggregate: str = "sum"
     samples: int = 16
 
-    def fill(self, aggregate: str | None, samples: int | None) -> tuple[str, str, int]:
-        """``(pixel, aggregate, samples)``, the caller's where given."""
-        return self.pixel, aggregate or self.aggregate, samples or self.samples
+    def resolve(self, pixel: str, aggregate: str, samples: int) -> tuple[str, str, int]:
+        """``(pixel, aggregate, samples)`` with `AUTO` and ``samples=0`` replaced by this default's."""
+        return (
+            self.pixel if pixel == AUTO else pixel,
+            self.aggregate if aggregate == AUTO else aggregate,
+            samples or self.samples,
+        )
 
 
 class ImageView(View):
