@@ -22,8 +22,8 @@ class Explanation:
     ``scores``: ``(B, K)`` float on the CPU, 0 on padded unit slots (see ``unit_mask``).
     ``evaluations``: model evaluations per input (one forward of one input; a backward pass counts
     with its forward). ``seconds``: wall time for the whole batch, not counting the prediction that
-    resolves the target. ``extras``: method specific
-    (``point_scores`` for P-SLA).
+    resolves the target. ``extras``: method specific (``point_scores`` for P-SLA; a learned
+    explainer's per-input ``uncertainty`` and ``fallback``); `record` carries the JSON-ready ones.
     """
 
     method: str
@@ -46,7 +46,7 @@ class Explanation:
 
     def record(self, i: int) -> dict[str, Any]:
         """A JSON-ready record of input ``i`` (``units.item(i)`` gives its id and source)."""
-        return {
+        record = {
             **self.units.item(i),
             "target": self.target_names[i] if self.target_names else None,
             "method": self.method,
@@ -56,6 +56,20 @@ class Explanation:
             "seconds": round(self.seconds / len(self.scores), 6),
             "seed": self.seed,
         }
+        return record | {k: v for k, v in self.record_extras(i).items() if k not in record}
+
+    def record_extras(self, i: int) -> dict[str, Any]:
+        """The extras that belong in input ``i``'s record: settings (a string, number or flag, such
+        as gws's ``pixel``) as they are, and per-input values (one a row, such as a learned
+        explainer's ``uncertainty``) at row ``i``; anything larger (P-SLA's point scores) is left out."""
+        out: dict[str, Any] = {}
+        for key, value in self.extras.items():
+            if isinstance(value, str | bool | int | float):
+                out[key] = value
+            elif isinstance(value, torch.Tensor) and value.shape == (len(self.scores),):
+                item = value[i].item()
+                out[key] = round(item, 6) if isinstance(item, float) else item
+        return out
 
     def records(self) -> list[dict[str, Any]]:
         """One JSON-ready record per input."""
