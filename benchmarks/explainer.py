@@ -42,7 +42,7 @@ from strokelens.units import SuperpixelUnits
 from strokelens.views import view_for
 
 sys.path.insert(0, str(Path(__file__).parent))
-from superpixels import slic_near
+from _photo_batches import slic_near
 
 SKETCH_METHODS = ["fastshap", "wys", "sla", "ig", "occlusion", "length", "random", "shapley"]
 REF_METHODS = ["kernelshap", "fastshap", "occlusion"]

@@ -30,13 +30,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import benchmark_parser, spg_classes_for, write_figures
+from _photo_batches import exact_shapley
 from strokelens.attribution.shapley import MAX_EXACT_UNITS
 from strokelens.datasets import load_spg, spg_classes
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import RasterSketchView, preprocess
-from superpixels import exact_shapley
 
 
 def variants() -> dict[str, tuple[str, str, dict]]:
