@@ -38,6 +38,8 @@ def served(home) -> Served:
 @pytest.fixture(scope="module")
 def client(served):
     with TestClient(create_app([served])) as c:
+        for worker in c.app.state.server.processes[served.name]:
+            worker.wait_ready()  # loading a model on a busy machine can take longer than a request may wait
         yield c
 
 
@@ -169,13 +171,15 @@ def test_assist_in_a_worker_process_answers_as_in_this_process(client, served, m
 def test_a_dead_assist_worker_fails_its_request_and_is_started_again(served, misread, drawings):
     body = {"strokes": strokes_of(misread), "target": misread.label}
     with TestClient(create_app([served], assist_workers=1)) as c:
-        assert c.post("/api/assist", json=body).status_code == 200
         (worker,) = c.app.state.server.processes[served.name]
+        worker.wait_ready()  # loading a model can take longer than a request may wait
+        assert c.post("/api/assist", json=body).status_code == 200
         worker._process.kill()
         worker._process.join(10)
         reply = c.post("/api/assist", json=body)
         assert reply.status_code == 500 and "Traceback" not in reply.text
         assert c.post("/api/predict", json={"strokes": strokes_of(drawings[1])}).status_code == 200
+        worker.wait_ready()
         again = c.post("/api/assist", json=body)
         assert again.status_code == 200 and again.json()["suggestions"]
 

@@ -95,6 +95,12 @@ class AssistProcess:
         self._stop()
         self._start()
 
+    def wait_ready(self) -> None:
+        """Wait until the child has loaded its model (at most `STARTUP_TIMEOUT_S`)."""
+        with self._lock:
+            if not self._ready:
+                self._wait_ready()
+
     def _wait_ready(self) -> None:
         if not self._conn.poll(STARTUP_TIMEOUT_S):
             raise RuntimeError(f"the assist worker for {self.name} did not start in {STARTUP_TIMEOUT_S:g} s")
