@@ -80,3 +80,23 @@ def test_suggestions_are_verified_and_smallest_first(model, sample):
         inks = [s.ink_kept for s in a.suggestions if s.works]
         assert inks == sorted(inks, reverse=True)
     assert any(s.works for a in found for s in a.suggestions[:1])
+
+
+def test_screening_is_the_model_reading_where_the_frame_is_kept(sample):
+    """Screened readings (`strokelens.assist.screen`) equal reading afresh where an edit keeps the
+    drawing's frame, and stay near it where the frame moves (those are read afresh before offered)."""
+    from strokelens.assist.screen import Frame, screen
+
+    view = view_for(load_model("doodlenet"))
+    sketch = next(s for s in sample if s.n_strokes >= 5)
+    frames = [Frame.of(sketch, view.prepare([sketch])[0])]
+    _, _, x1, _ = sketch.bbox()
+    edits = [removal([k]) for k in range(sketch.n_strokes)]
+    edits += [translation(sketch, 1, np.array([3.0, 2.0])), addition(sketch.strokes[0] * 0.5 + x1 / 4)]
+    edits += [addition(sketch.strokes[2] + [x1, 0])]  # past the right edge: the frame moves
+    jobs = [(0, e) for e in edits]
+    probs, exact = screen(view, frames, jobs)
+    again = read(view, [e.apply(sketch) for e in edits])
+    assert exact.any() and not exact.all()
+    assert torch.allclose(probs[exact], again[exact], atol=1e-6)
+    assert (probs[~exact] - again[~exact]).abs().max() < 0.2  # a stand-in, read afresh before offered

@@ -38,6 +38,8 @@ def served(home) -> Served:
 @pytest.fixture(scope="module")
 def client(served):
     with TestClient(create_app([served])) as c:
+        for worker in c.app.state.server.processes[served.name]:
+            worker.wait_ready()  # loading a model on a busy machine can take longer than a request may wait
         yield c
 
 
@@ -150,6 +152,36 @@ def test_assist_suggests_verified_edits_smallest_first(client, misread):
     for k, stroke in zip(kept, first["strokes"], strict=False):  # kept strokes unchanged, unless moved
         if k not in moved:
             assert np.allclose(np.array(stroke).T, sketch.strokes[k], atol=0.01)
+
+
+def test_assist_in_a_worker_process_answers_as_in_this_process(client, served, misread):
+    """The default server runs assist in worker processes; a thread here gives the same reply."""
+    assert client.app.state.server.processes[served.name]  # worker processes by default
+    body = {"strokes": strokes_of(misread), "target": misread.label}
+    there = client.post("/api/assist", json=body).json()
+    with TestClient(create_app([served], assist_workers=0)) as here_client:
+        assert not here_client.app.state.server.processes[served.name]
+        here = here_client.post("/api/assist", json=body).json()
+    assert there["scores"] == pytest.approx(here["scores"], abs=1e-5)
+    assert [s["kind"] for s in there["suggestions"]] == [s["kind"] for s in here["suggestions"]]
+    for a, b in zip(there["suggestions"], here["suggestions"], strict=True):
+        assert a["strokes"] == b["strokes"] and a["probability"] == pytest.approx(b["probability"], abs=1e-5)
+
+
+def test_a_dead_assist_worker_fails_its_request_and_is_started_again(served, misread, drawings):
+    body = {"strokes": strokes_of(misread), "target": misread.label}
+    with TestClient(create_app([served], assist_workers=1)) as c:
+        (worker,) = c.app.state.server.processes[served.name]
+        worker.wait_ready()  # loading a model can take longer than a request may wait
+        assert c.post("/api/assist", json=body).status_code == 200
+        worker._process.kill()
+        worker._process.join(10)
+        reply = c.post("/api/assist", json=body)
+        assert reply.status_code == 500 and "Traceback" not in reply.text
+        assert c.post("/api/predict", json={"strokes": strokes_of(drawings[1])}).status_code == 200
+        worker.wait_ready()
+        again = c.post("/api/assist", json=body)
+        assert again.status_code == 200 and again.json()["suggestions"]
 
 
 def test_assist_lists_the_ghost_only_where_it_works(client, drawings):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -30,7 +31,8 @@ import torch
 
 from strokelens.assist.donors import Donor, frame_of
 from strokelens.assist.edits import Edit, Move, addition, combine, keeps_a_stroke, removal, translation
-from strokelens.assist.reading import read
+from strokelens.assist.reading import probabilities_of_prepared, read
+from strokelens.assist.screen import Frame, screen
 from strokelens.attacks.geometry import geometry_attack
 from strokelens.sketch import Sketch
 from strokelens.views import View
@@ -60,14 +62,21 @@ MOVE_WHEN = 0.15
 
 @dataclass(eq=False)
 class Suggestion:
-    """A verified edit: the edited drawing, its class probabilities read afresh, its size."""
+    """A verified edit of ``original``: its class probabilities read afresh (``exact``; else read
+    through a re-framed preparation, `strokelens.assist.screen`) and its size."""
 
     edit: Edit
-    sketch: Sketch
+    original: Sketch
     probs: torch.Tensor
     ink_kept: float
     size: float
     works: bool
+    exact: bool = True
+
+    @cached_property
+    def sketch(self) -> Sketch:
+        """The edited drawing."""
+        return self.edit.apply(self.original)
 
 
 @dataclass(eq=False)
@@ -181,14 +190,14 @@ def geometry_moves(
 
 
 def _verify(
-    view: View, sketches: Sequence[Sketch], lengths: Sequence[np.ndarray], jobs: list[tuple[int, Edit]]
+    view: View, frames: Sequence[Frame], lengths: Sequence[np.ndarray], jobs: list[tuple[int, Edit]]
 ) -> list[Suggestion]:
-    """Every job's edited drawing read afresh, in one batch."""
-    edited = [e.apply(sketches[i]) for i, e in jobs]
-    probs = read(view, edited)
+    """Every job's edited drawing read in one batch (`screen`: exact where the edit kept the frame)."""
+    probs, exact = screen(view, frames, jobs)
     out = []
-    for (i, e), s, p in zip(jobs, edited, probs, strict=True):
-        out.append(Suggestion(e, s, p, e.ink_kept(lengths[i]), e.size(lengths[i]), False))
+    for (i, e), p, x in zip(jobs, probs, exact, strict=True):
+        sketch = frames[i].sketch
+        out.append(Suggestion(e, sketch, p, e.ink_kept(lengths[i]), e.size(lengths[i]), False, bool(x)))
     return out
 
 
@@ -214,6 +223,7 @@ def assist(
     the geometry attack's bound (share of the diagonal) and steps, on raster models."""
     sketches = list(sketches)
     prepared = list(prepared) if prepared is not None else view.prepare(sketches)
+    frames = [Frame.of(s, p) for s, p in zip(sketches, prepared, strict=True)]
     n = len(sketches)
     lengths = [s.stroke_lengths for s in sketches]
     singles: list[list[int]] = []
@@ -231,11 +241,9 @@ def assist(
             jobs += [(i, a) for a in placed]
             ends.append(ends[-1] + len(placed))
         groups.append(ends)
-    base = read(view, sketches)
-    first = _verify(view, sketches, lengths, jobs)
+    base = probabilities_of_prepared(view, prepared)
     found: list[list[Suggestion]] = [[] for _ in range(n)]
-    for (i, _), sug in zip(jobs, first, strict=True):
-        found[i].append(sug)
+    _add_found(found, jobs, _verify(view, frames, lengths, jobs))
     out = []
     for i, s in enumerate(sketches):
         t = targets[i]
@@ -247,61 +255,97 @@ def assist(
             lp = torch.log(sug.probs.clamp_min(1e-12))
             scores[k] = float((logp0[t] - logp0[c]) - (lp[t] - lp[c]))
         out.append(Assistance(s, t, base[i], scores))
-    # round 2: removals of the strokes most against, moves, the extra edits, combinations
+    # round 2: removals of the strokes most against, the extra edits, added strokes combined and nudged
     against = [[int(k) for k in np.argsort(a.scores) if a.scores[k] < 0] for a in out]
+    r1 = [[removal(a[:1])] if a else [] for a in against]
     bound = [_kth_working(found[i], targets[i], working) for i in range(n)]
-    need = [i for i in range(n) if -_kth_working(found[i], targets[i], 1)[0] < 1 - MOVE_WHEN]
-    moves: list[list[Edit]] = [[] for _ in range(n)]
-    if view.sketch_points and need:
-        pick = [sketches[i] for i in need], [prepared[i] for i in need], [targets[i] for i in need]
-        for i, m in zip(need, geometry_moves(view, *pick, eps, steps), strict=True):
-            moves[i] = [m] if m is not None else []
-    elif need:
-        for i in need:
-            moves[i] = shifts_of(sketches[i], out[i].scores)
     jobs = []
     for i, s in enumerate(sketches):
         removals = [removal(against[i][:k]) for k in (2, 3) if len(against[i]) >= k]
         ends = groups[i]
         each = [_best(found[i][a:b], targets[i], 1)[0] for a, b in pairwise(ends)]
         best_add = _best([f for f in found[i][ends[0] : ends[-1]] if f.edit in each], targets[i], 2)
-        r1 = [removal(against[i][:1])] if against[i] else []
-        r2 = removals[:1]
-        combos = [combine(r, a) for r in r1 + r2 for a in best_add]
+        combos = [combine(r, a) for r in r1[i] + removals[:1] for a in best_add]
         if len(best_add) == 2:  # two lent strokes, with and without the stroke most against
-            combos += [combine(*best_add), combine(*r1, *best_add)]
+            combos += [combine(*best_add), combine(*r1[i], *best_add)]
         combos += [r for a in best_add for r in refinements(s, a)]
-        if view.sketch_points:
-            combos += [
-                combine(*parts)
-                for m in moves[i]
-                for parts in ([m, *best_add[:1]], [*r1, m], [*r1, m, *best_add[:1]])
-            ]
-        edits = [*removals, *moves[i], *(extra[i] if extra is not None else []), *combos]
-        jobs += [
-            (i, e)
-            for e in edits
-            if e is not None and keeps_a_stroke(e, s) and _least(e, lengths[i]) < bound[i]
+        edits = [*removals, *(extra[i] if extra is not None else []), *combos]
+        jobs += _worth(edits, i, s, lengths[i], bound[i])
+    _add_found(found, jobs, _verify(view, frames, lengths, jobs))
+    # round 3: moves, only where no edit changing less than MOVE_WHEN of the ink works yet (a move
+    # changes ink, so it comes first only where little else works), then the best move combined
+    need = [i for i in range(n) if -_kth_working(found[i], targets[i], 1)[0] < 1 - MOVE_WHEN]
+    moves: list[list[Edit]] = [[] for _ in range(n)]
+    if view.sketch_points and need:
+        pick = [sketches[i] for i in need], [prepared[i] for i in need], [targets[i] for i in need]
+        for i, m in zip(need, geometry_moves(view, *pick, eps, steps), strict=True):
+            moves[i] = [m] if m is not None else []
+    for i in need if not view.sketch_points else ():
+        moves[i] = shifts_of(sketches[i], out[i].scores)
+    bound = [_kth_working(found[i], targets[i], working) for i in range(n)]
+    jobs = [j for i in need for j in _worth(moves[i], i, sketches[i], lengths[i], bound[i])]
+    _add_found(found, jobs, _verify(view, frames, lengths, jobs))
+    jobs = []
+    for i in need:
+        best_move = _best([f for f in found[i] if f.edit.kind == "move"], targets[i], 1)
+        best_add = _best([f for f in found[i] if f.edit.kind == "add"], targets[i], 1)
+        combos = [
+            combine(*p) for m in best_move for p in ([m, *best_add], [*r1[i], m], [*r1[i], m, *best_add])
         ]
-    for (i, _), sug in zip(jobs, _verify(view, sketches, lengths, jobs), strict=True):
-        found[i].append(sug)
-    if not view.sketch_points:  # round 3: the best verified shift combined
-        jobs = []
-        for i in range(n):
-            best_move = _best([f for f in found[i] if f.edit.kind == "move"], targets[i], 1)
-            best_add = _best([f for f in found[i] if f.edit.kind == "add"], targets[i], 1)
-            r1 = [removal(against[i][:1])] if against[i] else []
-            for m in best_move:
-                for parts in ([m, *best_add], [*r1, m], [*r1, m, *best_add]):
-                    e = combine(*parts)
-                    if e is not None and len(parts) > 1 and _least(e, lengths[i]) < bound[i]:
-                        jobs.append((i, e))
-        for (i, _), sug in zip(jobs, _verify(view, sketches, lengths, jobs), strict=True):
-            found[i].append(sug)
+        jobs += _worth(
+            [e for e in combos if e is not None and e.changes > 1], i, sketches[i], lengths[i], bound[i]
+        )
+    _add_found(found, jobs, _verify(view, frames, lengths, jobs))
+    ranked = _settle(view, found, targets, [float(a.probs[a.target]) for a in out], working, raising)
     for i, a in enumerate(out):
         a.candidates = len(found[i])
-        a.suggestions = _rank(found[i], a.target, float(a.probs[a.target]), working, raising)
+        a.suggestions = ranked[i]
     return out
+
+
+def _worth(
+    edits: Sequence[Edit | None], i: int, sketch: Sketch, lengths: np.ndarray, bound: tuple
+) -> list[tuple[int, Edit]]:
+    """Jobs for drawing ``i``: the ``edits`` that keep a stroke and could still rank among the
+    smallest working ones (``bound``: the rank key they must beat)."""
+    return [
+        (i, e) for e in edits if e is not None and keeps_a_stroke(e, sketch) and _least(e, lengths) < bound
+    ]
+
+
+def _add_found(
+    found: list[list[Suggestion]], jobs: Sequence[tuple[int, Edit]], read_: Sequence[Suggestion]
+) -> None:
+    for (i, _), sug in zip(jobs, read_, strict=True):
+        found[i].append(sug)
+
+
+#: Rounds of reading afresh the ranked suggestions screened through a re-framed preparation.
+SETTLE_ROUNDS = 4
+
+
+def _settle(
+    view: View,
+    found: Sequence[Sequence[Suggestion]],
+    targets: Sequence[int],
+    p0: Sequence[float],
+    working: int,
+    raising: int,
+) -> list[list[Suggestion]]:
+    """Each drawing's suggestions (`_rank`), every one read afresh: the ranked ones screened through a
+    re-framed preparation are read exactly (`read`, as a saved file is read) and the ranking redone,
+    until every ranked suggestion was read exactly; past `SETTLE_ROUNDS`, only exact ones rank."""
+    for _ in range(SETTLE_ROUNDS):
+        ranked = [_rank(found[i], targets[i], p0[i], working, raising) for i in range(len(found))]
+        todo = [f for r in ranked for f in r if not f.exact]
+        if not todo:
+            return ranked
+        for f, p in zip(todo, read(view, [f.sketch for f in todo]), strict=True):
+            f.probs, f.exact = p, True
+    return [
+        _rank([f for f in found[i] if f.exact], targets[i], p0[i], working, raising)
+        for i in range(len(found))
+    ]
 
 
 def _key(ink_kept: float, touched: int, size: float) -> tuple[float, int, float]:

@@ -1,9 +1,11 @@
 """The FastAPI application: the JSON API, its error replies, the body-size limit and the page.
 
 Every error reply is ``{"error": message, "status": code}``; no traceback reaches a client (an
-unexpected failure is logged here and answered 500 with a fixed message). Model work runs on one
-`Batcher` worker per model and kind of work (explain/predict; assist), never on the event loop;
-parsing and the model's preprocessing run in the thread pool, beside the workers.
+unexpected failure is logged here and answered 500 with a fixed message). Model work runs on
+`Batcher` workers, never on the event loop: one per model for explain/predict, and per model one
+for each assist worker process (`strokelens.serve.workers`; a drawing goes to the one its target
+class maps to, which keeps that class's lent strokes), or one assist thread with
+``assist_workers=0``. Parsing and the model's preprocessing run in the thread pool.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
@@ -29,6 +32,7 @@ from strokelens.serve import handlers, schemas
 from strokelens.serve.batcher import Batcher, Busy
 from strokelens.serve.drawing import ApiError, to_sketch, to_strokes
 from strokelens.serve.handlers import Item, Served
+from strokelens.serve.workers import AssistProcess, default_workers
 
 log = logging.getLogger("strokelens.serve")
 
@@ -129,9 +133,17 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 class Server:
-    """The served models, one worker pair each, and the request handling the routes share."""
+    """The served models, their workers, and the request handling the routes share.
 
-    def __init__(self, served: Sequence[Served], max_batch: int = 16, max_queue: int = 256) -> None:
+    ``assist_workers``: assist processes per model (None: `default_workers`; 0: a thread here)."""
+
+    def __init__(
+        self,
+        served: Sequence[Served],
+        max_batch: int = 16,
+        max_queue: int = 256,
+        assist_workers: int | None = None,
+    ) -> None:
         if not served:
             raise StrokelensError("serve at least one model")
         self.models = {s.name: s for s in served}
@@ -139,10 +151,17 @@ class Server:
         self.fast = {
             s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}") for s in served
         }
+        workers = default_workers() if assist_workers is None else assist_workers
+        self.processes = {
+            s.name: [AssistProcess(s.name, s.home, torch.get_num_threads()) for _ in range(workers)]
+            for s in served
+        }
+        queue = max(1, max_queue // 4 // max(1, workers))
         self.slow = {
-            s.name: Batcher(
-                self._run_slow(s), max(1, max_batch // 4), max(1, max_queue // 4), f"assist-{s.name}"
-            )
+            s.name: [
+                Batcher(self._run_slow(s, p), max(1, max_batch // 2), queue, f"assist-{s.name}")
+                for p in self.processes[s.name] or [None]
+            ]
             for s in served
         }
 
@@ -156,15 +175,26 @@ class Server:
         return run
 
     @staticmethod
-    def _run_slow(served: Served) -> Callable[[Work, Sequence[Item]], list[dict]]:
+    def _run_slow(
+        served: Served, process: AssistProcess | None
+    ) -> Callable[[Work, Sequence[Item]], list[dict]]:
         def run(work: Assist, items: Sequence[Item]) -> list[dict]:
-            return handlers.assist(served, work.iterations, items)
+            if process is None:
+                return handlers.assist(served, work.iterations, items)
+            return process.run(work.iterations, items)
 
         return run  # type: ignore[return-value]  # the slow worker is given Assist work only
 
+    def assist_batcher(self, served: Served, target: int) -> Batcher:
+        """The assist worker for drawings toward class ``target`` (always the same one per class)."""
+        batchers = self.slow[served.name]
+        return batchers[target % len(batchers)]
+
     def close(self) -> None:
-        for b in (*self.fast.values(), *self.slow.values()):
+        for b in (*self.fast.values(), *(b for bs in self.slow.values() for b in bs)):
             b.close()
+        for p in (p for ps in self.processes.values() for p in ps):
+            p.close()
 
     def model(self, name: str | None) -> Served:
         name = name or self.default
@@ -263,9 +293,12 @@ def _export(req: schemas.ExportRequest) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="application/x-ndjson")
 
 
-def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 256) -> FastAPI:
-    """The application serving ``served`` (the first is the default model)."""
-    server = Server(served, max_batch, max_queue)
+def create_app(
+    served: Sequence[Served], max_batch: int = 16, max_queue: int = 256, assist_workers: int | None = None
+) -> FastAPI:
+    """The application serving ``served`` (the first is the default model); ``assist_workers``: assist
+    processes per model (None: one per core, at most 2; 0: assist runs in a thread of this process)."""
+    server = Server(served, max_batch, max_queue, assist_workers)
     app = FastAPI(title="strokelens", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.server = server
     app.add_middleware(BodyLimit, max_bytes=schemas.MAX_BODY_BYTES, upload_bytes=schemas.MAX_UPLOAD_BYTES)
@@ -347,7 +380,7 @@ def create_app(served: Sequence[Served], max_batch: int = 16, max_queue: int = 2
 
         async def work() -> dict:
             item = await run_in_threadpool(_item, served, req.strokes, req.top, target)
-            return await server.submit(server.slow[served.name], Assist(iterations), item)
+            return await server.submit(server.assist_batcher(served, target), Assist(iterations), item)
 
         return await guarded(work())
 

@@ -43,6 +43,8 @@ class Served:
     class_names: list[str] = field(default_factory=list)
     #: Strokes of real drawings the assist may lend (None: it adds none).
     donors: Donors | None = None
+    #: The data folder it was loaded with (assist worker processes load the model from it again).
+    home: str | None = None
 
     @classmethod
     def load(cls, name: str, home=None) -> Served:
@@ -61,7 +63,8 @@ class Served:
         fastest = methods[0]
         default = fastest if get_method(fastest).learned else default_method(None, SKETCH_FILES)
         donors = Donors(assist_view, home)
-        return cls(name, view, assist_view, methods, default, list(view.class_names), donors)
+        folder = None if home is None else str(home)
+        return cls(name, view, assist_view, methods, default, list(view.class_names), donors, folder)
 
     def target_index(self, target: str | int) -> int:
         return class_index(target, self.class_names)
