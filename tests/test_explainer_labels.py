@@ -81,7 +81,8 @@ def test_labels_are_cached_with_their_cost(view, sketches, tmp_path):
     assert again.evaluations == first.evaluations  # the cost of the labels, paid once, still reported
     assert all(torch.equal(a, b) for a, b in zip(first.values, again.values, strict=True))
     small = [i for i, s in enumerate(sketches) if s.n_strokes <= 4]
-    game = view.game(view.units_for([sketches[i] for i in small], kind="stroke"), "auto")
+    again_prepared = view.prepare([sketches[i] for i in small])  # as estimate_labels saw them
+    game = view.game(view.units_for(again_prepared, kind="stroke"), "auto")
     exact = game_labels(game)
     for row, i in enumerate(small):  # exact where the drawing is small enough
         k = sketches[i].n_strokes

@@ -255,8 +255,11 @@ def estimate_labels(
     generator = torch.Generator().manual_seed(spec.seed)
     fresh: dict[str, tuple[torch.Tensor, int, float]] = {}
     spent_evals, done = 0, 0
-    for s in range(0, len(todo), batch_size):
-        chunk = [i for i in todo[s : s + batch_size] if keys[i] not in fresh]
+    exact = [i for i in todo if counts[i] <= spec.exact_units]
+    rest = [i for i in todo if counts[i] > spec.exact_units]
+    chunks = [group[s : s + batch_size] for group in (exact, rest) for s in range(0, len(group), batch_size)]
+    for chunk in chunks:  # a batch is all exact or all estimated
+        chunk = [i for i in chunk if keys[i] not in fresh]
         if not chunk:
             continue
         t0 = time.perf_counter()
