@@ -24,6 +24,7 @@ from strokelens.attribution.shapley import (
 )
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
+from strokelens.training.explainer_data import drawing_key
 from strokelens.views.base import View
 
 #: Labels are exact up to this many units by default (4,096 evaluations a drawing).
@@ -160,18 +161,6 @@ def permutation_labels(game: Game, permutations: int, generator: torch.Generator
         phi.scatter_(2, order[..., None].expand(-1, -1, -1, n_classes), steps)
         out[items, :k] = phi.mean(1)
     return out.float()
-
-
-def drawing_key(sketch: Any) -> str:
-    """A key of a drawing's content (its strokes' coordinates, in order): the label cache's index."""
-    import hashlib
-
-    h = hashlib.sha1()
-    for stroke in sketch.strokes:
-        arr = torch.as_tensor(stroke, dtype=torch.float32)[:, :2].contiguous().numpy()
-        h.update(arr.round(2).tobytes())
-        h.update(b"|")
-    return h.hexdigest()
 
 
 @dataclass

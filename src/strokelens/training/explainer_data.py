@@ -13,7 +13,7 @@ drawings the data folder has for them:
 
 Held out (`heldout_keys`): SPG's ``val`` and ``test`` splits and quickdraw-345x25's ``val`` and
 ``test`` splits. `explainer_sources` drops every training drawing whose key id or content
-(`strokelens.explainers.labels.drawing_key`) is a held-out drawing's, so a drawing that reached two
+(`drawing_key`) is a held-out drawing's, so a drawing that reached two
 sources cannot leak. ``per_class`` caps spread a source evenly over its classes.
 """
 
@@ -23,6 +23,8 @@ import os
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from strokelens.datasets import (
     QD345_SPG_SPLITS,
@@ -41,6 +43,18 @@ Home = str | os.PathLike[str] | None
 EXTRA_DIR = "data/quickdraw-extra/simplified"
 #: The training sources, in the order `explainer_sources` gives them.
 SOURCES = ("quickdraw-extra", "qd345-train", "spg-train")
+
+
+def drawing_key(sketch: Any) -> str:
+    """A key of a drawing's content (its strokes' coordinates, in order): the label cache's index."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for stroke in sketch.strokes:
+        arr = np.ascontiguousarray(np.asarray(stroke, dtype=np.float32)[:, :2])
+        h.update(arr.round(2).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
 
 
 def _spg_keys(home: Home) -> set[str]:
@@ -88,8 +102,6 @@ def heldout_sets(home: Home = None) -> dict[str, list[Any]]:
 
 def heldout_keys(home: Home = None) -> tuple[set[str], set[str]]:
     """Key ids and content keys of every held-out drawing (`heldout_sets`)."""
-    from strokelens.explainers.labels import drawing_key
-
     ids: set[str] = set()
     contents: set[str] = set()
     for sketches in heldout_sets(home).values():
@@ -124,8 +136,6 @@ def explainer_sources(
     unknown = set(caps) - set(SOURCES)
     if unknown:
         raise StrokelensError(f"unknown explainer data sources {sorted(unknown)}; expected {SOURCES}")
-    from strokelens.explainers.labels import drawing_key
-
     ids, contents = heldout_keys(home)
     loaders = {
         "quickdraw-extra": lambda: quickdraw_extra(home),
