@@ -108,3 +108,27 @@ def test_feature_explainer_reads_the_model_once_and_trains_on_labels(view, sketc
     with torch.no_grad():
         gap = game(game.full()) - game(torch.zeros_like(game.full()))
     assert torch.allclose(scores.sum(1), gap, atol=1e-3)  # efficient in logit space
+
+
+def test_cli_trains_on_cached_labels_with_model_features(home, spg_dir, tmp_path):
+    """`strokelens train explainer --permutations --label-cache --model-features`: label regression with
+    the feature-reading network from the command line; a second run takes every label from the cache."""
+    import json
+
+    from strokelens.cli import main
+
+    args = [
+        "train", "explainer", "--model", "doodlenet", "--kind", "fastshap",
+        "--data", str(spg_dir / "pig.ndjson.gz"), "--limit", "12", "--epochs", "1", "--heldout", "4",
+        "--label-units", "4", "--permutations", "4", "--label-cache", str(tmp_path / "cache"),
+        "--ensemble", "1", "--quiet", "--home", str(home),
+    ]  # fmt: skip
+    for run in ("a", "b"):
+        assert main([*args, "--model-features", "doodlenet", "--out", str(tmp_path / run)]) == 0
+    first = json.loads((tmp_path / "a" / "training.json").read_text())
+    second = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert second["train_labels"]["computed_now"] == 0 and second["train_labels"]["from_cache"] > 0
+    assert second["label_evaluations"] == first["label_evaluations"] > 0  # the labels' cost, reported
+    assert json.loads((tmp_path / "a" / "explainer.json").read_text())["net_config"]["feature_layers"]
+    assert "explainer_spearman_vs_shapley" in first["heldout"]
+    assert main([*args, "--model-features", "no:such", "--out", str(tmp_path / "c")]) == 2
