@@ -101,6 +101,30 @@ from strokelens.training.user_data import NAMED
     "many units; larger ones train on FastSHAP's objective. 0: no labels (and no held-out figures).",
 )
 @click.option(
+    "--permutations",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="fastshap on sketches: label the drawings above --label-units too, with unbiased estimates from "
+    "this many antithetic stroke permutations, and train by regression on the labels alone (stochastic "
+    "amortization). 0: the larger drawings train on FastSHAP's objective.",
+)
+@click.option(
+    "--label-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --permutations: a folder where labels are kept with their cost and reused by later runs "
+    "and seeds (one file per model and label settings).",
+)
+@click.option(
+    "--model-features",
+    default=None,
+    help="fastshap on sketches, with --permutations: read the frozen model's own features in one pass "
+    "(one evaluation a drawing): 'doodlenet' (its layers), or FEATURE,LAYERS:EMBEDDING:HEAD of a TF.js "
+    "graph model (feature maps pooled along each stroke's ink, the class head's input and the linear "
+    "class head the values are read out through).",
+)
+@click.option(
     "--ensemble",
     type=click.IntRange(min=1),
     default=None,
@@ -156,6 +180,9 @@ def explainer(
     limit: int | None,
     pairs: int | None,
     label_units: int,
+    permutations: int,
+    label_cache: Path | None,
+    model_features: str | None,
     ensemble: int | None,
     val_share: float,
     test_share: float,
@@ -172,11 +199,13 @@ def explainer(
     """Train a wys or fastshap explainer for a frozen model; prints the training summary as JSON."""
     import torch
 
+    from strokelens.attribution.shapley import MAX_EXACT_UNITS
     from strokelens.errors import StrokelensError
     from strokelens.explainers import Explainer, TrainConfig, train_explainer
+    from strokelens.explainers.amortized import AmortizedConfig, train_amortized
     from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
     from strokelens.explainers.heldout import heldout_report
-    from strokelens.explainers.labels import exact_labels
+    from strokelens.explainers.labels import LabelCache, LabelSpec, estimate_labels, exact_labels
     from strokelens.explainers.objectives import WysWeights
     from strokelens.training.user_data import load_training_data
     from strokelens.views.loader import ViewLoader
@@ -205,26 +234,68 @@ def explainer(
         train_set = [train_set[int(i * step)] for i in range(limit)]
         val_set = val_set[: max(1, limit // 5)]
     test_set = _spread(splits.test, heldout)
+    amortized = fastshap_sketches and permutations > 0
+    if (permutations or model_features or label_cache) and not fastshap_sketches:
+        raise StrokelensError(
+            "--permutations, --label-cache and --model-features are for fastshap on sketches"
+        )
+    if (model_features or label_cache) and not amortized:
+        raise StrokelensError("--model-features and --label-cache train on labels: give --permutations too")
+    if amortized and label_units < 1:
+        raise StrokelensError("--permutations trains on labels: --label-units must be at least 1")
     net_options = {"ensemble": ensemble or 3} if fastshap_sketches else {}
+    if model_features:
+        net_options.update(_feature_layers(model_features))
     made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
     labelled = fastshap_sketches and label_units > 0
     labels = {}
-    if labelled:
-        for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
-            labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size or (64 if sketches else 16),
-        lr=lr,
-        patience=patience,
-        seed=seed,
-        max_minutes=max_minutes,
-        pairs=pairs or (8 if sketches else 4),
-        wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
-    )
-    record = train_explainer(
-        view, made, train_set, val_set, config, not quiet, labels.get("train"), labels.get("val")
-    )
+    if amortized:
+        spec = LabelSpec(
+            exact_units=min(label_units, MAX_EXACT_UNITS),
+            permutations=permutations,
+            max_units=64,
+            units=made.info.units,
+            score=score,
+            seed=seed,
+        )
+        cache = None if label_cache is None else LabelCache(label_cache, model_fingerprint(view.model), spec)
+        for name, inputs in (("train", train_set), ("val", val_set)):
+            labels[name] = estimate_labels(view, inputs, spec, cache)
+        labels["test"] = exact_labels(view, test_set, made.info.units, score, label_units)
+        record = train_amortized(
+            view,
+            made,
+            train_set,
+            labels["train"],
+            val_set,
+            labels["val"],
+            AmortizedConfig(
+                epochs=epochs,
+                batch_size=batch_size or 64,
+                lr=lr,
+                patience=patience,
+                seed=seed,
+                max_minutes=max_minutes,
+            ),
+            not quiet,
+        )
+    else:
+        if labelled:
+            for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
+                labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size or (64 if sketches else 16),
+            lr=lr,
+            patience=patience,
+            seed=seed,
+            max_minutes=max_minutes,
+            pairs=pairs or (8 if sketches else 4),
+            wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
+        )
+        record = train_explainer(
+            view, made, train_set, val_set, config, not quiet, labels.get("train"), labels.get("val")
+        )
     info = {
         **splits.summary(),
         "n_train_inputs": len(train_set),
@@ -247,7 +318,7 @@ def explainer(
         "weights": str(out_dir),
         "epochs_run": record.epochs_run,
         "best_epoch": record.best_epoch,
-        "best_val_loss": None if record.best_score is None else round(record.best_score, 5),
+        f"best_{record.score}": None if record.best_score is None else round(record.best_score, 5),
         "stopped": record.stopped,
         "wall_seconds": record.wall_seconds,
         "label_evaluations": info["label_evaluations"],
@@ -259,6 +330,20 @@ def explainer(
         },
     }
     click.echo(json.dumps(summary))
+
+
+def _feature_layers(text: str) -> dict[str, object]:
+    """``--model-features``: DoodleNet's layers by name, or FEATURES:EMBEDDING:HEAD."""
+    from strokelens.errors import StrokelensError
+    from strokelens.explainers.networks import DOODLENET_LAYERS
+
+    if text == "doodlenet":
+        return dict(DOODLENET_LAYERS)
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise StrokelensError(f"--model-features {text!r}: expected 'doodlenet' or FEATURES:EMBEDDING:HEAD")
+    layers = tuple(name for name in parts[0].split(",") if name)
+    return {"feature_layers": layers, "embedding_layer": parts[1], "head_layer": parts[2]}
 
 
 def _spread(items: list, n: int) -> list:

@@ -23,6 +23,7 @@ from torch import nn
 from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
 from strokelens.explainers.networks import (
+    FeatureSketchNet,
     PhotoExplainerNet,
     PhotoNetConfig,
     SketchExplainerNet,
@@ -43,7 +44,12 @@ SHIPPED_DIR = Path(__file__).parent / "weights"
 #: The explainer network for each kind of input files, by its word (``sketch``, ``photo``; the ``net``
 #: of a saved explainer): its config type and how to build it for a view.
 NETWORKS: dict[str, tuple[Any, Any]] = {
-    SKETCH_FILES.word: (SketchNetConfig, lambda config, view: SketchExplainerNet(config)),
+    SKETCH_FILES.word: (
+        SketchNetConfig,
+        lambda config, view: (
+            FeatureSketchNet(config, view) if config.reads_model else SketchExplainerNet(config)
+        ),
+    ),
     PHOTO_FILES.word: (PhotoNetConfig, lambda config, view: PhotoExplainerNet(config, view.model)),
 }
 
@@ -214,7 +220,10 @@ class Explainer:
 
     def member_values(self, game: Game) -> torch.Tensor:
         """Each ensemble member's efficient Shapley estimates ``(E, B, K, C)`` (``fastshap``)."""
-        raw = self.net.members(game.units)
+        if isinstance(self.net, FeatureSketchNet):
+            raw = self.net.members(game.units, bound=game.inputs)  # the game's ink coverage, reused
+        else:
+            raw = self.net.members(game.units)
         total = game.transform(game.full_outputs) - self.null_scores(game)
         return efficient(raw, game.unit_mask, total)
 
@@ -230,7 +239,7 @@ class Explainer:
             raise StrokelensError("a learned explainer explains class targets, not a callable target")
         self.check(game.view, game.units.kind, game.score)
         self.net.eval()
-        if isinstance(self.net, PhotoExplainerNet):
+        if isinstance(self.net, PhotoExplainerNet | FeatureSketchNet):
             game.count(game.batch_size)  # the frozen explanandum's feature pass
         with torch.no_grad():
             if self.info.kind == "fastshap":

@@ -41,10 +41,28 @@ class SketchNetConfig:
     dropout: float = 0.1
     #: Members of the head ensemble (1: one head, as the shipped explainers).
     ensemble: int = 1
+    #: Read the frozen model's features (`FeatureSketchNet`; one model evaluation a drawing): the
+    #: feature maps pooled along each stroke's ink, the head's input layer and the linear class head
+    #: the values are read out through. Empty: stroke geometry only (`SketchExplainerNet`).
+    feature_layers: tuple[str, ...] = ()
+    embedding_layer: str = ""
+    head_layer: str = ""
+    #: Channels of each feature layer (set when the net is made).
+    feature_channels: tuple[int, ...] = ()
+    #: Size of the head's input (set when the net is made).
+    embedding_size: int = 0
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
             raise StrokelensError(f"an explainer's ensemble has at least 1 member, got {self.ensemble}")
+        self.feature_layers = tuple(self.feature_layers)
+        self.feature_channels = tuple(self.feature_channels)
+        if self.feature_layers and not (self.embedding_layer and self.head_layer):
+            raise StrokelensError("an explainer reading model features needs embedding_layer and head_layer")
+
+    @property
+    def reads_model(self) -> bool:
+        return bool(self.feature_layers)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SketchNetConfig:
@@ -90,9 +108,13 @@ class SketchExplainerNet(nn.Module):
     def members(self, units: SketchUnits) -> torch.Tensor:
         """``(E, B, K, C)``: every member's values."""
         tokens = unit_tokens(units, self.config.points_per_unit)
-        x = self.embed(tokens.features)
+        return self.from_tokens(tokens.features, tokens.exists)
+
+    def from_tokens(self, features: torch.Tensor, exists: torch.Tensor) -> torch.Tensor:
+        """``(E, B, K, C)`` from unit tokens ``(B, K, F)`` and their presence ``(B, K)``."""
+        x = self.embed(features)
         x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], dim=1)
-        presence = tokens.exists.to(x.dtype)
+        presence = exists.to(x.dtype)
         key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
         for layer in self.layers:
             x = layer(x, key_presence)
@@ -192,3 +214,103 @@ def cell_areas(units: SuperpixelUnits, cells: tuple[int, int] | torch.Size) -> t
 
 def config_dict(config: SketchNetConfig | PhotoNetConfig) -> dict[str, Any]:
     return asdict(config)
+
+
+#: DoodleNet's layers a feature-reading explainer uses: the last conv of each block, the dense layer
+#: before the class head, the class head.
+DOODLENET_LAYERS: dict[str, Any] = {
+    "feature_layers": ("conv2d_1", "conv2d_3", "conv2d_5"),
+    "embedding_layer": "dense",
+    "head_layer": "dense_1",
+}
+
+
+class FeatureSketchNet(nn.Module):
+    """Stroke geometry tokens beside the frozen raster model's own per-stroke features
+    (`strokelens.explainers.features`, one evaluation a drawing) -> ``(B, K, C)``.
+
+    A set transformer mixes the strokes, with the model's head input for the whole drawing as its
+    [CLS] token; each stroke's output is a vector in the head's input space, read out through the
+    model's frozen linear class head (without its bias), so every class's value comes from that
+    class's own weights. The efficiency correction (`strokelens.explainers.objectives.efficient`) is
+    applied after, as for `SketchExplainerNet`."""
+
+    #: Model evaluations a drawing (the feature pass), counted by `Explainer.explain`.
+    model_evaluations = 1
+
+    def __init__(self, config: SketchNetConfig, view: Any) -> None:
+        super().__init__()
+        from strokelens.explainers.features import graph_model, n_stroke_features, run_layers
+
+        model = graph_model(view.model, [*config.feature_layers, config.embedding_layer, config.head_layer])
+        head = model.layers[config.head_layer]
+        if not isinstance(head, nn.Linear):
+            raise StrokelensError(f"layer {config.head_layer!r} is not a linear class head")
+        if not config.feature_channels or not config.embedding_size:
+            size = int(getattr(model, "input_size", 28) or 28)
+            shape = (1, *getattr(model, "input_shape", (1, size, size)))
+            probe = torch.zeros(shape, device=next(model.parameters()).device)
+            taps = run_layers(model, probe, [*config.feature_layers, config.embedding_layer])
+            config.feature_channels = tuple(int(taps[n].shape[1]) for n in config.feature_layers)
+            config.embedding_size = int(taps[config.embedding_layer].flatten(1).shape[1])
+        if head.in_features != config.embedding_size or head.out_features != config.n_classes:
+            raise StrokelensError(
+                f"layer {config.head_layer!r} maps {head.in_features} to {head.out_features}; expected "
+                f"{config.embedding_size} to {config.n_classes}"
+            )
+        self.config = config
+        self._view = [view]  # not a submodule: the model's weights are not the explainer's
+        d = config.d_model
+        n_geo = n_token_features(config.points_per_unit)
+        n_feat = n_stroke_features(list(config.feature_channels))
+        self.feature_norm = nn.LayerNorm(n_feat)
+        self.embed = nn.Sequential(nn.Linear(n_geo + n_feat, d), nn.GELU(), nn.Linear(d, d))
+        self.cls = nn.Sequential(nn.Linear(config.embedding_size, d), nn.GELU(), nn.Linear(d, d))
+        self.layers = nn.ModuleList(
+            PresenceAttentionLayer(d, config.n_heads, config.d_ff, config.dropout)
+            for _ in range(config.n_layers)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, config.embedding_size * config.ensemble)
+
+    @property
+    def view(self) -> Any:
+        return self._view[0]
+
+    def head_weight(self) -> torch.Tensor:
+        return self.view.model.layers[self.config.head_layer].weight.detach()
+
+    def inputs(
+        self, units: SketchUnits, bound: dict[str, Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """Geometry tokens ``(B, K, G)``, presence ``(B, K)`` and `StrokeFeatures` of ``units``
+        (``bound``: a game's bound view inputs, reused)."""
+        from strokelens.explainers.features import stroke_features
+
+        c = self.config
+        tokens = unit_tokens(units, c.points_per_unit)
+        feats = stroke_features(self.view, units, list(c.feature_layers), c.embedding_layer, bound)
+        return tokens.features, tokens.exists, feats
+
+    def forward(self, units: SketchUnits) -> torch.Tensor:
+        return self.members(units).mean(0)
+
+    def members(self, units: SketchUnits, bound: dict[str, Any] | None = None) -> torch.Tensor:
+        """``(E, B, K, C)``: every member's values."""
+        geo, exists, feats = self.inputs(units, bound)
+        return self.from_inputs(geo, exists, feats.per_stroke, feats.embedding)
+
+    def from_inputs(
+        self, geo: torch.Tensor, exists: torch.Tensor, per_stroke: torch.Tensor, embedding: torch.Tensor
+    ) -> torch.Tensor:
+        """``(E, B, K, C)`` from precomputed inputs (training reuses them across epochs)."""
+        x = self.embed(torch.cat([geo, self.feature_norm(per_stroke)], dim=-1))
+        x = torch.cat([self.cls(embedding)[:, None], x], dim=1)
+        presence = exists.to(x.dtype)
+        key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
+        for layer in self.layers:
+            x = layer(x, key_presence)
+        g = self.out(self.norm(x[:, 1:]))  # (B, K, E * D)
+        b, k = g.shape[:2]
+        g = g.view(b, k, self.config.ensemble, self.config.embedding_size).permute(2, 0, 1, 3)
+        return g @ self.head_weight().t().to(g.dtype)

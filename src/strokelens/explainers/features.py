@@ -1,0 +1,123 @@
+"""What a sketch explainer may read from the frozen raster model: per-stroke features from one pass.
+
+`stroke_features` renders the whole drawing once and runs the model on it (one model evaluation),
+keeping the feature maps of ``feature_layers`` and the activation of ``embedding_layer`` (the input of
+the model's linear class head). Each stroke's own ink (the stroke drawn alone) and its *exclusive* ink
+(what disappears from the picture when the stroke is removed) are rendered from the game's ink
+coverage (no model evaluation: compositing only) and pool every feature map, resized to the map's
+cells. Beside them: each stroke's ink and exclusive ink in pixels (log) and the share of the drawing's
+ink it carries.
+
+`FeatureSketchNet` (`strokelens.explainers.networks`) embeds these beside the stroke geometry tokens
+and reads its per-stroke outputs through the model's own frozen class head, as Shapley values are
+linear in the game: the Shapley value of a class logit ``W_c h + b_c`` is ``W_c`` times the Shapley
+value of the head's input ``h``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from strokelens.errors import StrokelensError
+from strokelens.units.strokes import SketchUnits
+
+#: Extra per-stroke numbers beside the pooled maps: log ink, log exclusive ink, share of the ink.
+N_INK_STATS = 3
+
+
+@dataclass(frozen=True, eq=False)
+class StrokeFeatures:
+    """Per-stroke model features ``(B, K, F)``, the head input ``(B, D)`` of the whole drawing and the
+    model's raw outputs ``(B, C)`` on it (all from one evaluation per drawing)."""
+
+    per_stroke: torch.Tensor
+    embedding: torch.Tensor
+    outputs: torch.Tensor
+
+    def index(self, rows: torch.Tensor | list[int]) -> StrokeFeatures:
+        return StrokeFeatures(self.per_stroke[rows], self.embedding[rows], self.outputs[rows])
+
+
+def graph_model(model: torch.nn.Module, layers: list[str]) -> Any:
+    """``model`` when it is a TF.js graph model with every one of ``layers``, else an error."""
+    graph = getattr(model, "graph", None)
+    if graph is None:
+        raise StrokelensError(
+            f"an explainer that reads model features needs a TF.js graph model; {type(model).__name__} "
+            "is not one"
+        )
+    names = {name for name, _ in graph}
+    missing = [name for name in layers if name not in names]
+    if missing:
+        raise StrokelensError(f"the model has no layers {missing}")
+    return model
+
+
+def run_layers(model: Any, images: torch.Tensor, keep: list[str]) -> dict[str, torch.Tensor]:
+    """The outputs of ``keep`` (and the model's last layer, ``"__out__"``) for ``images``."""
+    values = {model.input_name: images}
+    out: dict[str, torch.Tensor] = {}
+    last = None
+    with torch.no_grad():
+        for name, inputs in model.graph:
+            values[name] = model.layers[name](*(values[i] for i in inputs))
+            last = name
+            if name in keep:
+                out[name] = values[name]
+    out["__out__"] = values[last]
+    return out
+
+
+def n_stroke_features(channels: list[int]) -> int:
+    """Length of one stroke's model features: each map pooled over own and exclusive ink, + stats."""
+    return 2 * sum(channels) + N_INK_STATS
+
+
+def stroke_features(
+    view: Any,
+    units: SketchUnits,
+    feature_layers: list[str],
+    embedding_layer: str,
+    bound: dict[str, Any] | None = None,
+) -> StrokeFeatures:
+    """`StrokeFeatures` of ``units`` (see the module docstring): one model evaluation per drawing.
+    ``bound``: the view's `bind` of these units when a game has it already (its ink coverage)."""
+    model = graph_model(view.model, [*feature_layers, embedding_layer])
+    units = units.to(view.device)
+    b, k = len(units), units.max_units
+    dev = view.device
+    inputs = bound if bound is not None else view.bind(units)
+    exists = (torch.arange(k, device=dev)[None] < units.n_units.to(dev)[:, None]).float()
+    every = torch.arange(b, device=dev)
+    rows = every.repeat_interleave(k)
+    eye = torch.eye(k, device=dev).repeat(b, 1)
+    with torch.no_grad():
+        full = view.render(exists, every, **inputs)  # (B, 1, H, W)
+        alone = view.render(eye, rows, **inputs)
+        without = view.render(exists[rows] * (1 - eye), rows, **inputs)
+        blank = view.render(torch.zeros_like(exists[:1]), every[:1], **inputs)
+    h, w = full.shape[-2:]
+    contrast = getattr(view.renderer, "contrast", 1.0)
+    own = (alone - blank).abs().amax(1).view(b, k, h, w) / contrast
+    exclusive = (full[rows] - without).abs().amax(1).view(b, k, h, w) / contrast
+    taps = run_layers(model, full, [*feature_layers, embedding_layer])
+    pooled = []
+    for name in feature_layers:
+        fmap = taps[name]  # (B, C, r, s)
+        if fmap.dim() != 4:
+            raise StrokelensError(f"feature layer {name!r} gives no feature map ({tuple(fmap.shape)})")
+        for ink in (own, exclusive):
+            cells = F.adaptive_avg_pool2d(ink, fmap.shape[-2:])  # (B, K, r, s)
+            mass = cells.flatten(2).sum(-1, keepdim=True).clamp_min(1e-6)
+            pooled.append(torch.einsum("bkrs,bcrs->bkc", cells, fmap) / mass)
+    own_ink = own.flatten(2).sum(-1)
+    excl_ink = exclusive.flatten(2).sum(-1)
+    total = full.abs().amax(1).flatten(1).sum(-1, keepdim=True).div(contrast).clamp_min(1e-6)
+    stats = torch.stack([own_ink.add(1).log(), excl_ink.add(1).log(), own_ink / total], dim=-1)
+    per_stroke = torch.cat([*pooled, stats], dim=-1) * exists[..., None]
+    embedding = taps[embedding_layer].flatten(1)
+    return StrokeFeatures(per_stroke, embedding, taps["__out__"])
