@@ -113,12 +113,8 @@ class SketchExplainerNet(nn.Module):
     def from_tokens(self, features: torch.Tensor, exists: torch.Tensor) -> torch.Tensor:
         """``(E, B, K, C)`` from unit tokens ``(B, K, F)`` and their presence ``(B, K)``."""
         x = self.embed(features)
-        x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], dim=1)
-        presence = exists.to(x.dtype)
-        key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
-        for layer in self.layers:
-            x = layer(x, key_presence)
-        out = self.head(self.norm(x[:, 1:]))  # (B, K, E * C)
+        x = encode_with_cls(self.layers, self.cls.expand(x.shape[0], 1, -1), x, exists)
+        out = self.head(self.norm(x))  # (B, K, E * C)
         b, k = out.shape[:2]
         return out.view(b, k, self.config.ensemble, self.config.n_classes).permute(2, 0, 1, 3)
 
@@ -196,6 +192,19 @@ class PhotoExplainerNet(nn.Module):
         area = cell_areas(units, maps.shape[-2:])
         mean = area @ maps.flatten(2).transpose(1, 2) / area.sum(-1, keepdim=True).clamp_min(1e-6)
         return mean * self.mask_scale + self.mask_offset
+
+
+def encode_with_cls(
+    layers: nn.ModuleList, cls: torch.Tensor, x: torch.Tensor, exists: torch.Tensor
+) -> torch.Tensor:
+    """Unit tokens ``x`` ``(B, K, D)`` through presence-masked attention ``layers`` behind a class
+    token ``cls`` ``(B, 1, D)`` that every unit may attend to; the units' outputs ``(B, K, D)``."""
+    x = torch.cat([cls, x], dim=1)
+    presence = exists.to(x.dtype)
+    key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
+    for layer in layers:
+        x = layer(x, key_presence)
+    return x[:, 1:]
 
 
 def cell_areas(units: SuperpixelUnits, cells: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -305,12 +314,8 @@ class FeatureSketchNet(nn.Module):
     ) -> torch.Tensor:
         """``(E, B, K, C)`` from precomputed inputs (training reuses them across epochs)."""
         x = self.embed(torch.cat([geo, self.feature_norm(per_stroke)], dim=-1))
-        x = torch.cat([self.cls(embedding)[:, None], x], dim=1)
-        presence = exists.to(x.dtype)
-        key_presence = torch.cat([torch.ones_like(presence[:, :1]), presence], dim=1)
-        for layer in self.layers:
-            x = layer(x, key_presence)
-        g = self.out(self.norm(x[:, 1:]))  # (B, K, E * D)
+        x = encode_with_cls(self.layers, self.cls(embedding)[:, None], x, exists)
+        g = self.out(self.norm(x))  # (B, K, E * D)
         b, k = g.shape[:2]
         g = g.view(b, k, self.config.ensemble, self.config.embedding_size).permute(2, 0, 1, 3)
         return g @ self.head_weight().t().to(g.dtype)
