@@ -106,10 +106,11 @@ def batch_game(view: ImageView, args: argparse.Namespace, chunk: list):
     return photos, units, view.game(units, target, "prob")
 
 
-def measure_batch(view, args, table: dict, names: list[str], curve_now: set, chunk: list, b: int) -> dict:
+def measure_batch(view, args, table: dict, names: list[str], curve_now: set, chunk: list, b: int):
     """Every method on one batch of photos (``b``: its first photo's index): the `PER_METHOD` figures,
-    LIME against LIME, superpixel counts, whether the model names the class, the 1-minute load average
-    at its start, and the variants' scores whose curves wait for the choice (``deferred``)."""
+        LIME against LIME, superpixel counts, whether the model names the class, the 1-minute load average
+        at its start, and the variants' scores whose curves wait for the choice (``deferred``); and the
+    batch's target-probability game, for those curves (not kept on disk)."""
     out: dict = {key: defaultdict(list) for key in PER_METHOD}
     ms, evals, dele, ins, vs_lime, vs_shap = (out[key] for key in PER_METHOD)
     out["load_average"] = os.getloadavg()[0]
@@ -168,4 +169,4 @@ def measure_batch(view, args, table: dict, names: list[str], curve_now: set, chu
             vs_shap[name].extend(agreement(s, ref, ks)["spearman"].tolist())
     for key in PER_METHOD:
         out[key] = dict(out[key])
-    return out
+    return out, prob_game

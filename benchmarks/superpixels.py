@@ -223,10 +223,10 @@ def main() -> None:
     start = time.perf_counter()
     for b in range(0, len(pairs), args.batch_size):
         chunk = pairs[b : b + args.batch_size]
-        res = store.load(b)
+        res, game = store.load(b), None  # a resumed batch's game is rebuilt for the late curves
         resumed = res is not None
         if res is None:
-            res = measure_batch(view, args, table, names, curve_now, chunk, b)
+            res, game = measure_batch(view, args, table, names, curve_now, chunk, b)
             store.save(b, res)
         for key in PER_METHOD:
             for name, values in res[key].items():
@@ -236,7 +236,7 @@ def main() -> None:
         n_units += res["n_units"]
         shap_units += res["shap_units"]
         correct += res["correct"]
-        kept.append((chunk, res["deferred"]))
+        kept.append((chunk, res["deferred"], game))
         done = min(b + args.batch_size, len(pairs))
         console.print(
             f"  {done}/{len(pairs)} photos, {time.perf_counter() - start:.0f} s"
@@ -279,8 +279,8 @@ def main() -> None:
     ]
     # curves for the choice, what it replaces, the best within the wide budget and the coalition sums
     late = list(dict.fromkeys((chosen, OLD_DEFAULT, wide, *coalition)))
-    for chunk, scores in kept:
-        prob_game = batch_game(view, args, chunk)[2]
+    for chunk, scores, game in kept:
+        prob_game = game if game is not None else batch_game(view, args, chunk)[2]
         for name in late:
             curves = deletion_insertion(prob_game, scores[name])
             dele[name].extend(curves.deletion_auc.tolist())
