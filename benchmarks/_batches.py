@@ -36,6 +36,10 @@ class BatchStore:
         assert self.folder is not None
         return self.folder / f"batch{index:05d}.pt"
 
+    def kept(self, index: int) -> bool:
+        """Whether batch ``index``'s results are on disk."""
+        return self.folder is not None and self._path(index).exists()
+
     def load(self, index: int) -> dict[str, Any] | None:
         """Batch ``index``'s results if an earlier run kept them."""
         if self.folder is None or not self._path(index).exists():

@@ -138,7 +138,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep each batch's figures in this folder and reuse the ones an earlier run with the same "
         "settings kept (a full run takes over an hour)",
     )
+    p.add_argument(
+        "--measure-backward",
+        action="store_true",
+        help="with --resume: measure the missing batches last to first, stop at the first one kept, and "
+        "write no figures (a second process taking a running run's tail, on a machine with idle cores)",
+    )
     args = p.parse_args(argv)
+    if args.measure_backward and args.resume is None:
+        p.error("--measure-backward needs --resume (the folder the running run keeps its batches in)")
     n = args.size.pick
     args.limit = args.limit or n(full=100, quick=2, smoke=1)
     args.segments = args.segments or n(full=50, quick=20, smoke=6)
@@ -218,6 +226,14 @@ def main() -> None:
         highlight=False,
     )
     store = BatchStore(args.resume, settings_of(args, len(pairs)))
+    if args.measure_backward:
+        for b in reversed(range(0, len(pairs), args.batch_size)):
+            if store.kept(b):
+                break
+            chunk = pairs[b : b + args.batch_size]
+            store.save(b, measure_batch(view, args, table, names, curve_now, chunk, b)[0])
+            console.print(f"  photos {b + 1}-{b + len(chunk)} measured", highlight=False)
+        return
     acc: dict[str, defaultdict] = {key: defaultdict(list) for key in PER_METHOD}
     lime_vs_lime, n_units, shap_units, correct, kept, loads = [], [], [], [], [], []
     start = time.perf_counter()
