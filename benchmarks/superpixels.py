@@ -30,6 +30,9 @@ a photo, on the first ``--shapley-photos`` photos).
 ``--resume DIR`` keeps each batch's figures in ``DIR`` (with the 1-minute load average at its start,
 ``load_average_median``/``_max`` in the results) and reuses them in a later run with the same settings,
 so a full run may span sessions; delete a batch file measured on a busy machine to measure it again.
+The run keeps about 1.3 of 2 cores busy (SLIC and lime's fits are single-threaded): a second process
+with the same settings and ``--resume DIR --measure-backward`` (``OMP_NUM_THREADS=1``) measures the
+missing batches from the last one back and stops where the first process has been.
 
 Cost on 2 CPU cores: lime_image at 1,000 samples is ~17 s a photo, the variants a few seconds, the
 references (a second lime_image seed, Lime, Kernel SHAP) ~45 s a reference photo and exact Shapley
