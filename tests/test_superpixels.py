@@ -236,7 +236,7 @@ def test_evaluate_photos_writes_figures(tmp_path, home, photo_paths):
     for figures in saved.values():
         assert 0 <= figures["deletion_auc"] <= 1 and 0 <= figures["insertion_auc"] <= 1
         assert -1 <= figures["spearman_vs_shapley"] <= 1  # 5 superpixels: exact Shapley reference
-    assert summary["gws"]["evaluations_per_image"] == 1
+    assert summary["gws"]["evaluations_per_image"] == get_method("gws").evaluations(6)
     with pytest.raises(StrokelensError, match="Sketch objects"):  # a sketch model is given photos
         evaluate(view_for(load_model("doodlenet", home=home)), [photo_paths[0]], ["gws"])
 
