@@ -148,9 +148,11 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
         (
-            "the gradient at full presence (`gws` before) / gws-ig / occlusion vs `lime_image`, same photos",
+            "Grad-CAM summed (1 evaluation) / the gradient at full presence / gws-ig / occlusion vs "
+            "`lime_image`, same photos",
             lambda f: (
-                f"Spearman {_n(f['gws_presence_sum_spearman_vs_lime_image'], 2)} / "
+                f"Spearman {_n(f['gws_gradcam_sum_spearman_vs_lime_image'], 2)} / "
+                f"{_n(f['gws_presence_sum_spearman_vs_lime_image'], 2)} / "
                 f"{_n(f['gws_ig_spearman_vs_lime_image'], 2)} / "
                 f"{_n(f['occlusion_spearman_vs_lime_image'], 2)}"
             ),

@@ -80,7 +80,7 @@ class ImageView(View):
     units_type = SuperpixelUnits
     kind = kinds.IMAGE
     max_rows = 256
-    gws_default: ClassVar[GwsDefault] = GwsDefault("gradcam")
+    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 4)
 
     def __init__(
         self,
