@@ -113,7 +113,8 @@ def test_gws_on_real_photos_is_batched_like_one_photo_at_a_time(dark, photo_path
     targets = file_targets(load_photos(photo_paths), dark.class_names)
     assert [dark.class_names[t] for t in targets] == ["tench", "tabby", "parachute"]
     expl = get_method("gws")(view).attribute(units, target=targets, score="prob")
-    assert expl.evaluations == get_method("gws").evaluations(8) and expl.scores.shape == (len(units), units.max_units)
+    assert expl.evaluations == get_method("gws").evaluations(8)
+    assert expl.scores.shape == (len(units), units.max_units)
     assert expl.target_names == ["tench", "tabby", "parachute"]
     assert torch.isfinite(expl.scores).all() and bool((expl.scores[~units.unit_mask] == 0).all())
     i = int(units.n_units.argmin())  # the photo with the most padding
