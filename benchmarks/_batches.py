@@ -42,7 +42,7 @@ class BatchStore:
 
     def load(self, index: int) -> dict[str, Any] | None:
         """Batch ``index``'s results if an earlier run kept them."""
-        if self.folder is None or not self._path(index).exists():
+        if not self.kept(index):
             return None
         return torch.load(self._path(index), weights_only=True)
 

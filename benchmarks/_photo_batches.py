@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
+from strokelens.games import Game
 from strokelens.io.photos import load_photos
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
@@ -106,10 +107,12 @@ def batch_game(view: ImageView, args: argparse.Namespace, chunk: list):
     return photos, units, view.game(units, target, "prob")
 
 
-def measure_batch(view, args, table: dict, names: list[str], curve_now: set, chunk: list, b: int):
+def measure_batch(
+    view, args, table: dict, names: list[str], curve_now: set, chunk: list, b: int
+) -> tuple[dict, Game]:
     """Every method on one batch of photos (``b``: its first photo's index): the `PER_METHOD` figures,
-        LIME against LIME, superpixel counts, whether the model names the class, the 1-minute load average
-        at its start, and the variants' scores whose curves wait for the choice (``deferred``); and the
+    LIME against LIME, superpixel counts, whether the model names the class, the 1-minute load average
+    at its start, and the variants' scores whose curves wait for the choice (``deferred``); and the
     batch's target-probability game, for those curves (not kept on disk)."""
     out: dict = {key: defaultdict(list) for key in PER_METHOD}
     ms, evals, dele, ins, vs_lime, vs_shap = (out[key] for key in PER_METHOD)
