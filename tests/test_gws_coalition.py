@@ -43,7 +43,14 @@ def tiny_units(photo_paths):
 
 
 @pytest.mark.parametrize(
-    ("sampler", "weighted"), [("bernoulli", False), ("bernoulli", True), ("uniform", False)]
+    ("sampler", "weighted"),
+    [
+        ("bernoulli", False),
+        ("bernoulli", True),
+        ("uniform", False),
+        ("stratified", False),
+        ("antithetic", True),
+    ],
 )
 def test_coalition_scores_are_the_brute_force_gradient_average(tiny_units, sampler, weighted):
     view = ImageView(Tiny())
@@ -88,6 +95,32 @@ def test_coalitions_are_drawn_as_lime_image_draws_and_weighed_by_its_kernel():
         draw_coalitions(n_units, 4, "sobol", 0)
     with pytest.raises(StrokelensError, match="samples >= 1"):
         draw_coalitions(n_units, 0, "bernoulli", 0)
+
+
+@pytest.mark.parametrize("samples", [1, 4, 7, 16])
+def test_stratified_draws_put_one_presence_of_each_unit_in_each_stratum(samples):
+    """A Latin hypercube: unit k's ``samples`` presences fall one in each of ``samples`` equal strata,
+    in an order of its own; a photo's draws do not depend on its batch."""
+    n_units = torch.tensor([40, 25])
+    z = draw_coalitions(n_units, samples, "stratified", 5)
+    strata = (z[0] * samples).floor().long().sort(0).values  # (samples, K), sorted per unit
+    assert torch.equal(strata, torch.arange(samples)[:, None].expand(samples, 40))
+    assert (z[1, :, 25:] == 0).all()
+    assert torch.equal(draw_coalitions(n_units[1:], samples, "stratified", 5)[0], z[1, :, :25])
+    if samples >= 4:  # orders differ between units (a shared order would be one diagonal draw)
+        assert len({tuple(c) for c in z[0].argsort(0).T.tolist()}) > 1
+    assert not torch.equal(draw_coalitions(n_units, samples, "stratified", 6), z)
+
+
+@pytest.mark.parametrize("samples", [2, 5, 8])
+def test_antithetic_draws_come_with_their_mirrors(samples):
+    n_units = torch.tensor([30])
+    z = draw_coalitions(n_units, samples, "antithetic", 2)[0]
+    half = samples // 2
+    torch.testing.assert_close(
+        z[:half] + z[(samples + 1) // 2 : (samples + 1) // 2 + half], torch.ones(half, 30)
+    )
+    assert float(z.min()) > 0 and float(z.max()) < 1
 
 
 def test_coalition_gws_explains_real_photos_at_its_declared_cost(home, photo_paths, dark):
