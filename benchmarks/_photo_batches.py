@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from strokelens.attribution.shapley import MAX_EXACT_UNITS, coalitions, shapley_from_values
+from strokelens.datasets import photo_split
 from strokelens.games import Game
-from strokelens.io.photos import load_photos
+from strokelens.io.photos import load_photos, match_imagenet_samples
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.units import SuperpixelUnits, slic_labels
@@ -94,6 +95,15 @@ def exact_shapley(view: ImageView, units: SuperpixelUnits, target: torch.Tensor)
 #: Per-method figures a batch adds to: wall ms per photo, evaluations per photo, deletion and
 #: insertion AUC, Spearman with lime_image and with exact Shapley (lists, one value a photo or batch).
 PER_METHOD = ("ms", "evals", "dele", "ins", "vs_lime", "vs_shap")
+
+
+def spread_test_photos(model, limit: int, home: str | None) -> list[tuple[Path, int]]:
+    """``limit`` (path, class) pairs of the test split's photos whose file names name one of the
+    model's classes, spread evenly over the classes (not the first N fish)."""
+    pairs = match_imagenet_samples(photo_split("test", home), model.class_names)
+    if limit < len(pairs):
+        pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, limit).round().astype(int))]
+    return pairs
 
 
 def batch_game(view: ImageView, args: argparse.Namespace, chunk: list):

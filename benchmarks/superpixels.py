@@ -13,15 +13,16 @@ the target probability (what lime fits). Every method scores the same superpixel
 - ``lime_image.LimeImageExplainer`` with the same label map as ``segmentation_fn``; a second seed on
   the reference photos gives the LIME-vs-LIME ceiling.
 
-``gws``'s default is the variant of ``gws`` (pixel x aggregate, and the coalition count) that costs
-at most 16 evaluations, runs at least 50x faster than lime_image in the same run (issue 25's bars) and
-agrees best with lime_image here; the ``gws_*`` figures are that variant's (``gws_variant`` names it,
-and a test holds the registered default to it); ``best_cheap_variant`` is the best of any method at
-<= 4 evaluations. Figures: median wall ms per photo, model evaluations
-per photo, median Spearman agreement with lime_image's weights per photo, deletion/insertion AUC of
-the target probability over superpixels (mean; for the variants, the chosen one and the old default),
-and median Spearman agreement with exact Shapley values at about 12 SLIC superpixels (2^K evaluations
-a photo, on the first ``--shapley-photos`` photos).
+The ``gws_*`` figures are the variant of ``gws`` (pixel x aggregate, and the coalition count) that
+costs at most 16 evaluations, runs at least 50x faster than lime_image in the same run (issue 25's
+bars) and agrees best with lime_image here (``gws_variant`` names it; a test holds the registered
+default's technique and pooling to it); coalitions are drawn ``uniform`` here, and how they are drawn
+and how many, the rest of the default, is `benchmarks/gws_samplers.py`'s choice.
+``best_cheap_variant`` is the best of any method at <= 4 evaluations. Figures: median wall ms per
+photo, model evaluations per photo, median Spearman agreement with lime_image's weights per photo,
+deletion/insertion AUC of the target probability over superpixels (mean; for the variants, the chosen
+one and the old default), and median Spearman agreement with exact Shapley values at about 12 SLIC
+superpixels (2^K evaluations a photo, on the first ``--shapley-photos`` photos).
 
     python benchmarks/superpixels.py --smoke   # or --quick: 2 photos, 20 superpixels, 50 LIME samples
     python benchmarks/superpixels.py --limit 100 --reference-photos 20 --shapley-photos 12 \
@@ -61,11 +62,10 @@ from _photo_batches import (
     PER_METHOD,
     batch_game,
     measure_batch,
+    spread_test_photos,
     warm_up,
 )
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES
-from strokelens.datasets import photo_split
-from strokelens.io.photos import match_imagenet_samples
 from strokelens.metrics import deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import ImageView
@@ -105,9 +105,11 @@ def variants(steps: int, aggregates: tuple[str, ...] = PAPER_AGGREGATES) -> dict
                 opts["steps"] = steps
             if pixel in ("smoothgrad", "coalition"):
                 opts["samples"] = steps
+            if pixel == "coalition":  # as the committed run drew them (gws_samplers.py compares draws)
+                opts["sampler"] = "uniform"
             out[f"gws_{pixel}_{how}".replace("-", "_")] = ("gws", "prob", opts)
     for samples in COALITION_SAMPLES:  # the coalition gradient beside its --steps cost: 1 and 16
-        opts = {"pixel": "coalition", "aggregate": "sum", "samples": samples}
+        opts = {"pixel": "coalition", "aggregate": "sum", "samples": samples, "sampler": "uniform"}
         out[f"gws_coalition_sum_{samples}"] = ("gws", "prob", opts)
     out["swag"] = ("swag", "prob", {})
     out["gws_ig_presence"] = ("gws-ig", "prob", {"steps": steps})
@@ -211,9 +213,7 @@ def main() -> None:
     device = torch.device(args.device)
     model = load_model("darknet-tiny", home=args.home, device=device)
     view = ImageView(model, baseline="mean")
-    pairs = match_imagenet_samples(photo_split("test", args.home), model.class_names)
-    if args.limit < len(pairs):  # spread over the classes, not the first N fish
-        pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, args.limit).round().astype(int))]
+    pairs = spread_test_photos(model, args.limit, args.home)
     table = table_of(args)
     names = list(table)
     variant_names = [n for n in names if n not in METHODS]

@@ -102,27 +102,34 @@ def test_presence_pixels_pooled_by_sum_are_the_presence_gradient(dark, units):
     torch.testing.assert_close(pooled, direct.scores, rtol=1e-3, atol=1e-6)
 
 
-def test_the_default_gws_is_the_variant_the_benchmark_chose(dark, units):
-    """``gws`` without options on photos is the variant ``benchmarks/superpixels.py`` chose by its rule
-    (the committed full run: <= 16 evaluations, >= 50x faster than lime_image, best Spearman with it),
-    so changing either without the other fails here."""
-    figures = json.loads((ROOT / "benchmarks" / "results" / "superpixels.json").read_text())
-    assert not figures["quick"] and figures["n_photos"] >= 100
+def test_the_default_gws_is_the_variant_the_benchmarks_chose(dark, units):
+    """``gws`` without options on photos is what the committed full runs chose by issue 25's rule
+    (<= 16 evaluations, >= 50x faster than lime_image, best Spearman with it): the pixel technique and
+    pooling of ``superpixels.py``'s table, how the coalitions are drawn and how many of
+    ``gws_samplers.py``'s; changing the default or either file without the other fails here."""
+    results = ROOT / "benchmarks" / "results"
+    table = json.loads((results / "superpixels.json").read_text())
+    draws = json.loads((results / "gws_samplers.json").read_text())
+    assert not table["quick"] and table["n_photos"] >= 100
+    assert not draws["quick"] and draws["n_photos"] >= 100
     chosen = ImageView.gws_default
-    assert (figures["gws_pixel"], figures["gws_aggregate"]) == (chosen.pixel, chosen.aggregate)
-    assert (chosen.pixel, chosen.aggregate) == (DEFAULT_PIXEL, DEFAULT_AGGREGATE)
-    assert figures["gws_evaluations_per_image"] <= 16
+    assert (table["gws_pixel"], table["gws_aggregate"]) == (chosen.pixel, chosen.aggregate)
+    assert (chosen.pixel, chosen.aggregate) == (DEFAULT_PIXEL, DEFAULT_AGGREGATE) == ("coalition", "sum")
+    assert (draws["gws_sampler"], draws["gws_samples"]) == (chosen.sampler, chosen.samples)
+    assert draws["gws_samples"] <= 16
     view = ImageView(dark)
     default = get_method("gws")(view).attribute(units, score="prob")
     explicit = get_method("gws")(view).attribute(
         units,
         score="prob",
-        pixel=figures["gws_pixel"],
-        aggregate=figures["gws_aggregate"],
-        samples=figures["gws_samples"],
+        pixel=table["gws_pixel"],
+        aggregate=table["gws_aggregate"],
+        samples=draws["gws_samples"],
+        sampler=draws["gws_sampler"],
     )
     torch.testing.assert_close(default.scores, explicit.scores)
-    assert default.evaluations == figures["gws_evaluations_per_image"]
+    assert default.evaluations == draws["gws_samples"]
+    assert default.extras["sampler"] == draws["gws_sampler"]
 
 
 def test_integrated_gradients_on_pixels_complete_to_the_score_difference(dark, units):

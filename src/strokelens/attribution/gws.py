@@ -2,19 +2,21 @@
 
 Hartley et al. (2019) score superpixels "through gradient based pixel scoring techniques". ``gws``
 takes any technique x aggregation of `strokelens.attribution.pixel_scores` as options; its default is
-the one ``benchmarks/superpixels.py`` measured closest to ``lime_image`` at <= 16 model evaluations and
->= 50x faster than it on 100 real photos (Tiny Darknet): presence gradients averaged over 4 random
-coalitions, pooled by sum (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`; median Spearman 0.57 with
-lime_image, whose own second seed reaches 0.81; Grad-CAM by sum, the default before, 0.54).
+the one measured closest to ``lime_image`` at <= 16 model evaluations and >= 50x faster than it on
+100 real photos (Tiny Darknet): presence gradients averaged over 8 random coalitions drawn in mirrored
+pairs, pooled by sum (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE` from ``benchmarks/superpixels.py``; the
+sampler and count from ``benchmarks/gws_samplers.py``: median Spearman 0.67 with lime_image, whose own
+second seed reaches 0.81, 65x faster; Grad-CAM by sum, the default before, 0.54).
 ``pixel="presence", aggregate="sum"`` is the gradient w.r.t. superpixel presence at z = 1, i.e.
 ``sum_k dF/dx * (x - base)`` over superpixel ``k``'s pixels (SLA on superpixel units; the default before
 Grad-CAM, at 0.17). ``swag`` is SWAG (Hartley et al., WACV 2021): superpixels weighted by their
 mean absolute gradient. ``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and SmoothGrad on
 the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel names).
 ``pixel="coalition", aggregate="sum"`` is the gradient w.r.t. presence averaged over ``samples``
-random coalitions (``sampler``: fractional ``uniform`` presences by default, or lime_image's fair
-coins; ``weighted``: lime's kernel; ``seed``): an estimate of each superpixel's average effect over
-random coalitions, which LIME's linear fit approaches (chosen on train photos, docs/variants.md).
+random coalitions (``sampler``: fractional presences, ``uniform``, ``stratified`` or ``antithetic``
+(the photos' default), or lime_image's fair coins; ``weighted``: lime's kernel; ``seed``): an
+estimate of each superpixel's average effect over random coalitions, which LIME's linear fit
+approaches (docs/variants.md).
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ class GWS(GradientAttribution):
     ``sigma`` (SmoothGrad noise, in [0, 1] pixel units), ``sampler`` and ``weighted`` (``coalition``:
     see `strokelens.attribution.pixel_scores`). Evaluations per photo: ``steps`` for ``ig-*``,
     ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``, ``samples=0``):
-    the view's measured `GwsDefault`: on photos `coalition` pooled by sum over 4 samples
-    (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`; 4 evaluations in one batched backward), on clips presence
-    gradients averaged over 4 random coalitions."""
+    the view's measured `GwsDefault`: on photos `coalition` pooled by sum over 8 antithetic samples
+    (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`; 8 evaluations in batched backwards), on clips presence
+    gradients averaged over 4 uniform random coalitions."""
 
     name = "gws"
     units_type = SuperpixelUnits
@@ -57,7 +59,7 @@ class GWS(GradientAttribution):
         """``steps`` for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1 (defaults:
         photos')."""
         check_options(cls, options)
-        pixel, _, samples = ImageView.gws_default.resolve(
+        pixel, _, samples, _ = ImageView.gws_default.resolve(
             options.get("pixel", AUTO), AUTO, options.get("samples", 0)
         )
         return _pixel_cost(pixel, options.get("steps", 16), samples)
@@ -72,11 +74,11 @@ class GWS(GradientAttribution):
         steps: int = 16,
         samples: int = 0,
         sigma: float = 0.15,
-        sampler: str = "uniform",
+        sampler: str = AUTO,
         weighted: bool = False,
     ):
         default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
-        pixel, aggregate, samples = default.resolve(pixel, aggregate, samples)
+        pixel, aggregate, samples, sampler = default.resolve(pixel, aggregate, samples, sampler)
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)

@@ -50,19 +50,25 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class GwsDefault:
-    """``gws``'s default pixel technique on a view's inputs, as its benchmark measured it (photos:
-    ``benchmarks/results/superpixels.json``; clips: ``video.json``); tests hold them equal."""
+    """``gws``'s default pixel technique on a view's inputs, as its benchmarks measured it (photos: the
+    technique from ``benchmarks/results/superpixels.json``, the coalitions' sampler and count from
+    ``gws_samplers.json``; clips: ``video.json``); tests hold them equal."""
 
     pixel: str
     aggregate: str = "sum"
     samples: int = 16
+    sampler: str = "uniform"
 
-    def resolve(self, pixel: str, aggregate: str, samples: int) -> tuple[str, str, int]:
-        """``(pixel, aggregate, samples)`` with `AUTO` and ``samples=0`` replaced by this default's."""
+    def resolve(
+        self, pixel: str, aggregate: str, samples: int, sampler: str = AUTO
+    ) -> tuple[str, str, int, str]:
+        """``(pixel, aggregate, samples, sampler)`` with `AUTO` and ``samples=0`` replaced by this
+        default's."""
         return (
             self.pixel if pixel == AUTO else pixel,
             self.aggregate if aggregate == AUTO else aggregate,
             samples or self.samples,
+            self.sampler if sampler == AUTO else sampler,
         )
 
 
@@ -80,7 +86,7 @@ class ImageView(View):
     units_type = SuperpixelUnits
     kind = kinds.IMAGE
     max_rows = 256
-    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 4)
+    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 8, "antithetic")
 
     def __init__(
         self,
