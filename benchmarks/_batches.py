@@ -8,12 +8,37 @@ the run's settings, and a folder holding another run's batches is refused rather
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+
+
+def add_resume_options(parser: argparse.ArgumentParser) -> None:
+    """``--resume DIR`` and ``--measure-backward`` (check them with `check_resume_options`)."""
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="keep each batch's figures in this folder and reuse the ones an earlier run with the same "
+        "settings kept (a full run takes about an hour or more)",
+    )
+    parser.add_argument(
+        "--measure-backward",
+        action="store_true",
+        help="with --resume: measure the missing batches last to first, stop at the first one kept, and "
+        "write no figures (a second process taking a running run's tail, on a machine with idle cores)",
+    )
+
+
+def check_resume_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse ``--measure-backward`` without ``--resume``."""
+    if args.measure_backward and args.resume is None:
+        parser.error("--measure-backward needs --resume (the folder the running run keeps its batches in)")
 
 
 class BatchStore:
@@ -53,3 +78,14 @@ class BatchStore:
         tmp = self._path(index).with_suffix(".tmp")
         torch.save(results, tmp)
         os.replace(tmp, self._path(index))
+
+    def measure_backward(
+        self, starts: Sequence[int], measure: Callable[[int], dict[str, Any]], report: Callable[[int], None]
+    ) -> None:
+        """``--measure-backward``: measure and keep the batches starting at ``starts`` from the last
+        one back, stopping at the first one kept (where the run taking them in order has been)."""
+        for index in reversed(starts):
+            if self.kept(index):
+                break
+            self.save(index, measure(index))
+            report(index)

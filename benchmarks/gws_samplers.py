@@ -32,14 +32,13 @@ import os
 import statistics
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from _batches import BatchStore
+from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import benchmark_parser, write_figures
 from _photo_batches import batch_game, run, spread_test_photos, warm_up
 from strokelens.attribution.pixel_scores import SAMPLERS
@@ -83,18 +82,9 @@ def parse_args(argv: list[str] | None = None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--resume", type=Path, default=None, help="keep each batch in this folder, reuse kept ones"
-    )
-    p.add_argument(
-        "--measure-backward",
-        action="store_true",
-        help="with --resume: measure the missing batches last to first, stop at the first one kept, "
-        "write no figures (a second process taking a running run's tail)",
-    )
+    add_resume_options(p)
     args = p.parse_args(argv)
-    if args.measure_backward and args.resume is None:
-        p.error("--measure-backward needs --resume (the folder the running run keeps its batches in)")
+    check_resume_options(p, args)
     n = args.size.pick
     args.limit = args.limit or n(full=100, quick=2, smoke=1)
     args.segments = args.segments or n(full=50, quick=20, smoke=6)
@@ -151,13 +141,11 @@ def main() -> None:
     store = BatchStore(args.resume, {"n_photos": len(pairs), "counts": list(args.counts), **settings})
     starts = range(0, len(pairs), args.batch_size)
     if args.measure_backward:
-        for b in reversed(starts):
-            if store.kept(b):
-                break
-            store.save(b, measure_batch(view, args, table, pairs[b : b + args.batch_size]))
-            console.print(
-                f"  photos {b + 1}-{min(b + args.batch_size, len(pairs))} measured", highlight=False
-            )
+        store.measure_backward(
+            starts,
+            lambda b: measure_batch(view, args, table, pairs[b : b + args.batch_size]),
+            lambda b: console.print(f"  photos from {b + 1} measured", highlight=False),
+        )
         return
     ms, vs_lime, loads, n_units, batches = defaultdict(list), defaultdict(list), [], [], []
     start = time.perf_counter()

@@ -49,14 +49,13 @@ import os
 import statistics
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from _batches import BatchStore
+from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import Size, benchmark_parser, write_figures
 from _photo_batches import (
     PER_METHOD,
@@ -136,22 +135,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--resume",
-        type=Path,
-        default=None,
-        help="keep each batch's figures in this folder and reuse the ones an earlier run with the same "
-        "settings kept (a full run takes over an hour)",
-    )
-    p.add_argument(
-        "--measure-backward",
-        action="store_true",
-        help="with --resume: measure the missing batches last to first, stop at the first one kept, and "
-        "write no figures (a second process taking a running run's tail, on a machine with idle cores)",
-    )
+    add_resume_options(p)
     args = p.parse_args(argv)
-    if args.measure_backward and args.resume is None:
-        p.error("--measure-backward needs --resume (the folder the running run keeps its batches in)")
+    check_resume_options(p, args)
     n = args.size.pick
     args.limit = args.limit or n(full=100, quick=2, smoke=1)
     args.segments = args.segments or n(full=50, quick=20, smoke=6)
@@ -230,12 +216,15 @@ def main() -> None:
     )
     store = BatchStore(args.resume, settings_of(args, len(pairs)))
     if args.measure_backward:
-        for b in reversed(range(0, len(pairs), args.batch_size)):
-            if store.kept(b):
-                break
-            chunk = pairs[b : b + args.batch_size]
-            store.save(b, measure_batch(view, args, table, names, curve_now, chunk, b)[0])
-            console.print(f"  photos {b + 1}-{b + len(chunk)} measured", highlight=False)
+
+        def figures_of(b: int) -> dict:
+            return measure_batch(view, args, table, names, curve_now, pairs[b : b + args.batch_size], b)[0]
+
+        store.measure_backward(
+            range(0, len(pairs), args.batch_size),
+            figures_of,
+            lambda b: console.print(f"  photos from {b + 1} measured", highlight=False),
+        )
         return
     acc: dict[str, defaultdict] = {key: defaultdict(list) for key in PER_METHOD}
     lime_vs_lime, n_units, shap_units, correct, kept, loads = [], [], [], [], [], []
