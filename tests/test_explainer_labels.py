@@ -99,6 +99,10 @@ def test_feature_explainer_reads_the_model_once_and_trains_on_labels(view, sketc
     config = AmortizedConfig(epochs=3, batch_size=4, lr=3e-3)
     record = train_amortized(view, explainer, sketches, labels, sketches, labels, config, progress=False)
     assert record.epochs_run >= 1 and record.best_score > 0.3
+    # early stopping follows the mean Spearman (the median of few-stroke drawings moves in steps)
+    assert record.score == "val_mean_spearman"
+    assert record.best_score == pytest.approx(max(record.scores), abs=1e-5)
+    assert len(record.figures["val_spearman"]) == record.epochs_run
     explainer.save(tmp_path, "x")
     loaded = Explainer.load(tmp_path / "x", view)
     game = view.game(view.units_for(sketches, kind="stroke"), "auto")
