@@ -108,17 +108,33 @@ def test_an_explainer_refuses_another_model(view, tmp_path):
 
 
 # ----------------------------------------------------------------------------- shipped weights
-def test_shipped_fastshap_is_efficient_free_and_close_to_shapley(view, test_sketches):
+def _median_spearman_vs_shapley(view, sketches):
+    expl = get_method("fastshap")(view).attribute(sketches)
+    exact = get_method("shapley")(view).attribute(expl.units, target=expl.target)
+    return expl, np.nanmedian(agreement(expl.scores, exact.scores, expl.units.n_units.cpu())["spearman"])
+
+
+def test_shipped_fastshap_is_efficient_one_pass_and_close_to_shapley(view, test_sketches):
     small = [s for s in test_sketches if 2 <= s.n_strokes <= 10][:24]
-    expl = get_method("fastshap")(view).attribute(small)
-    assert expl.evaluations == 0
+    expl, rho = _median_spearman_vs_shapley(view, small)
+    assert expl.evaluations == 1  # a drawing: DoodleNet's explainer reads the model's features once
     game = view.game(expl.units, expl.target)
     with torch.no_grad():
         gap = game(game.full()) - game(torch.zeros_like(game.full()))
     assert torch.allclose(expl.scores.sum(1), gap.cpu(), atol=1e-3)  # efficiency, in logit space
-    exact = get_method("shapley")(view).attribute(expl.units, target=expl.target)
-    rho = agreement(expl.scores, exact.scores, expl.units.n_units.cpu())["spearman"]
-    assert np.nanmedian(rho) > 0.75  # the benchmark measures it on the whole test split
+    assert rho > 0.75  # the benchmark measures it on the whole test split
+
+
+def test_shipped_fastshap_holds_on_other_drawers(home, view):
+    """quickdraw-345x25's test drawings were never trained on (the old geometry-only explainer: 0.54
+    median Spearman on 150 of them, below stroke length's 0.60)."""
+    from strokelens.training.explainer_data import qd345_split
+
+    drawings = qd345_split("test", home=home)
+    spread = [drawings[i * len(drawings) // 40] for i in range(40)]
+    small = [s for s in view.prepare(spread) if 2 <= s.n_strokes <= 9][:24]
+    _, rho = _median_spearman_vs_shapley(view, small)
+    assert rho > 0.7
 
 
 def test_shipped_wys_masks_beat_random_on_deletion(view, test_sketches):
@@ -246,7 +262,7 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
 
 def test_docs_examples_run(run_doc, tmp_path):
     namespace = run_doc("docs/explainers.md", 3)
-    assert namespace["values"].evaluations == 0
+    assert namespace["values"].evaluations == 1  # one feature pass a drawing
     assert (tmp_path / "out" / "mine" / "doodlenet_fastshap.safetensors").is_file()
     safer = namespace["safer"]
     assert int(safer.extras["fallback"].sum()) == 2 and safer.evaluations > 0  # 4 sketches, half

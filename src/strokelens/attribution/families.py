@@ -27,8 +27,8 @@ class PerturbationAttribution(Method):
 
 
 class LearnedAttribution(Method):
-    """A trained explainer network: one forward pass of its own, no model evaluation on sketches
-    (on photos it reads the frozen model's features), class targets only."""
+    """A trained explainer network: one forward pass of its own, class targets only; where it reads
+    the frozen model's features (photos, DoodleNet's sketches) one model evaluation."""
 
     family = "learned"
     learned = True

@@ -2,9 +2,10 @@
 
 Both load the explainer trained for the view's model (the shipped one, or ``weights=PATH`` from
 `strokelens train explainer`: its files or the folder ``--out`` wrote) and refuse a model, unit kind
-or score it was not trained for. They make no model evaluations on sketches (the prediction that names
-the target is not counted, as for every method); on photos the explainer reads the frozen model's
-features (one evaluation), and ``fastshap`` also scores the empty photo (one more).
+or score it was not trained for. A geometry-only sketch explainer makes no model evaluations (the
+prediction that names the target is not counted, as for every method); one that reads the frozen
+model's features (DoodleNet's, and every photo explainer) costs one evaluation, and ``fastshap`` on
+photos also scores the empty photo (one more).
 
 Every explanation carries each input's uncertainty (``extras["uncertainty"]``: the spread of the
 explainer's ensemble members, 0 for one member). ``fallback=F`` hands the ``ceil(F x B)`` least
