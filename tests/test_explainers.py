@@ -128,11 +128,12 @@ def test_shipped_fastshap_is_efficient_one_pass_and_close_to_shapley(view, test_
 def test_shipped_fastshap_holds_on_other_drawers(home, view):
     """quickdraw-345x25's test drawings were never trained on (the old geometry-only explainer: 0.54
     median Spearman on 150 of them, below stroke length's 0.60)."""
+    from strokelens.recipe.fit import spread
     from strokelens.training.explainer_data import qd345_split
 
     drawings = qd345_split("test", home=home)
-    spread = [drawings[i * len(drawings) // 40] for i in range(40)]
-    small = [s for s in view.prepare(spread) if 2 <= s.n_strokes <= 9][:24]
+    chosen = [drawings[i] for i in spread(len(drawings), 40)]
+    small = [s for s in view.prepare(chosen) if 2 <= s.n_strokes <= 9][:24]
     _, rho = _median_spearman_vs_shapley(view, small)
     assert rho > 0.7
 
