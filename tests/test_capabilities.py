@@ -145,13 +145,15 @@ def test_cost_model_of_psla_and_learned_methods_on_doodlenet(home, doodlenet):
     raw = load_spg("test", classes=["pig", "crab"], per_class=2, home=home)
     units = make_units(SketchBatch.from_sketches(preprocess(raw, doodlenet)), "stroke")
     view = RasterSketchView(doodlenet)
-    # DoodleNet's shipped fastshap reads the model's features (one pass a drawing), which the cost
-    # model, per method and not per weights, does not see
-    reads_features = {"fastshap": 1.0}
     for name in ("psla", *learned_methods()):
-        expl = get_method(name)(view).attribute(units)
-        expected = get_method(name).evaluations(int(units.max_units)) + reads_features.get(name, 0.0)
-        assert expl.evaluations == expected, name
+        method = get_method(name)(view)
+        expl = method.attribute(units)
+        assert expl.evaluations == method.evaluations_on("stroke", int(units.max_units)), name
+    # DoodleNet's shipped fastshap reads the model's features: one pass a drawing, where the method's
+    # own cost model (no weights seen) says none; its occlusion fallback adds K for its share
+    fastshap = get_method("fastshap")(view)
+    assert fastshap.evaluations_on("stroke", 6) == 1.0 and get_method("fastshap").evaluations(6) == 0.0
+    assert fastshap.evaluations_on("stroke", 6, fallback=0.5) == 4.0
 
 
 def test_configured_is_a_value_with_checked_options():

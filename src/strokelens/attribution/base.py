@@ -143,6 +143,11 @@ class Method:
         full = {n: p.default for n, p in method_options(cls).items()} | options
         return cls.cost(k, full)
 
+    def evaluations_on(self, units: str, k: int, **options: Any) -> float:
+        """Model evaluations per input of ``k`` units of kind ``units`` on this method's view: the
+        cost model (`evaluations`), plus what a learned method's explainer for the view's model adds."""
+        return self.evaluations(k, **options)
+
     def __init__(self, view: View) -> None:
         if self.needs_gradients:
             require_gradients(getattr(view, "model", None), f"method {self.name!r}", [_without_gradients()])

@@ -2,7 +2,8 @@
 
 A `Cost` is ``constant + per_unit * K (+ 2^K when exponential) (+ the value of an option)``, times the
 value of a ``scale`` option when it has one: occlusion is ``K + 1``, exact Shapley ``2^K``, integrated
-gradients ``steps``, a learned explainer ``fallback x K`` (the share of inputs it hands to occlusion). The
+gradients ``steps``, a learned explainer ``fallback x K`` (the share of inputs it hands to occlusion;
+the explainer for a given model may add its own passes: `Method.evaluations_on`). The
 `Explanation` a method returns records what it really cost; tests hold the two equal.
 """
 

@@ -200,6 +200,12 @@ class Explainer:
             )
 
     # ------------------------------------------------------------------ use
+    @property
+    def evaluations(self) -> int:
+        """Model evaluations an explanation costs an input: the feature pass where the network reads
+        the model, and the empty input's outputs where ``fastshap`` has none stored (photos)."""
+        return self.net.model_evaluations + int(self.info.kind == "fastshap" and self.null_outputs is None)
+
     def unit_outputs(self, units: Units) -> torch.Tensor:
         """``(B, K, C)`` network outputs: mask logits for ``wys``, raw values for ``fastshap``."""
         if self.info.kind == "wys" and isinstance(self.net, PhotoExplainerNet):
@@ -239,8 +245,7 @@ class Explainer:
             raise StrokelensError("a learned explainer explains class targets, not a callable target")
         self.check(game.view, game.units.kind, game.score)
         self.net.eval()
-        if isinstance(self.net, PhotoExplainerNet | FeatureSketchNet):
-            game.count(game.batch_size)  # the frozen explanandum's feature pass
+        game.count(game.batch_size * self.net.model_evaluations)  # the frozen model's feature pass
         with torch.no_grad():
             if self.info.kind == "fastshap":
                 out = self.member_values(game)

@@ -16,7 +16,7 @@ being the prediction's); ``extras["fallback"]`` marks them, and their evaluation
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -27,22 +27,31 @@ from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, shipped
 from strokelens.games import Game
 
+if TYPE_CHECKING:
+    from strokelens.views.base import View
+
 #: Loaded explainers by (model, kind, units, weights): loading reads files and hashes the model.
 _CACHE: dict[tuple[int, str, str, str], Explainer] = {}
 
 
-def explainer_for(game: Game, kind: str, weights: str = "shipped") -> Explainer:
-    """The explainer of ``kind`` for the game's view and units: shipped, or loaded from ``weights``."""
-    key = (id(game.view.model), kind, game.units.kind, str(weights))
+def loaded_explainer(view: View, kind: str, units: str, weights: str = "shipped") -> Explainer:
+    """The explainer of ``kind`` for ``view``'s model and ``units`` (a unit kind): shipped, or loaded
+    from ``weights``; loaded once."""
+    key = (id(view.model), kind, units, str(weights))
     if key not in _CACHE:
         if weights == "shipped":
-            explainer = shipped(game.view, kind, game.units.kind)
+            explainer = shipped(view, kind, units)
         else:
-            explainer = Explainer.load(weights, game.view)
+            explainer = Explainer.load(weights, view)
             if explainer.info.kind != kind:
                 raise StrokelensError(f"{weights} holds a {explainer.info.kind} explainer, not {kind}")
         _CACHE[key] = explainer
     return _CACHE[key]
+
+
+def explainer_for(game: Game, kind: str, weights: str = "shipped") -> Explainer:
+    """The explainer of ``kind`` for the game's view and units: shipped, or loaded from ``weights``."""
+    return loaded_explainer(game.view, kind, game.units.kind, weights)
 
 
 def occlusion_rows(game: Game, rows: torch.Tensor) -> torch.Tensor:
@@ -70,6 +79,12 @@ class _Learned(LearnedAttribution):
     interactive = True
     evaluated_on = ("stroke", "superpixel")
     cost = Cost(per_unit=1.0, scale="fallback")
+
+    def evaluations_on(self, units: str, k: int, **options: Any) -> float:
+        """The occlusion fallback's share (`evaluations`) plus what the explainer for this view's
+        model costs every input (`Explainer.evaluations`: its feature pass, photos' empty input)."""
+        explainer = loaded_explainer(self.view, self.kind, units, options.get("weights", "shipped"))
+        return self.evaluations(k, **options) + explainer.evaluations
 
     def scores(self, game: Game, *, seed: int = 0, weights: str = "shipped", fallback: float = 0.0):
         if not 0.0 <= fallback <= 1.0:

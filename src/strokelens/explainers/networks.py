@@ -86,6 +86,9 @@ class PhotoNetConfig:
 class SketchExplainerNet(nn.Module):
     """Unit tokens -> ``(B, K, C)``: one value per unit and class (see the module docstring)."""
 
+    #: Model evaluations an input: none, it reads the units' geometry only.
+    model_evaluations = 0
+
     def __init__(self, config: SketchNetConfig) -> None:
         super().__init__()
         self.config = config
@@ -125,6 +128,9 @@ class PhotoExplainerNet(nn.Module):
     ``explanandum`` must be a `strokelens.models.tfjs.TFJSModel` whose output is the global average
     of ``head_layer`` (a 1x1 convolution) applied to ``feature_layer``; checked when built.
     """
+
+    #: Model evaluations an input (the frozen model's feature pass), counted by `Explainer.explain`.
+    model_evaluations = 1
 
     def __init__(self, config: PhotoNetConfig, explanandum: nn.Module) -> None:
         super().__init__()
