@@ -409,3 +409,31 @@ def test_coverage_runs_on_device(device):
         starts.cpu(), ends.cpu(), unit.cpu(), weight.detach().cpu(), size=16, line_width=2.0, supersample=2
     )
     assert (out.detach().cpu() - ref).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(("supersample", "kind"), [(1, "stroke"), (2, "stroke"), (1, "piece")])
+def test_unit_inks_are_each_unit_alone_and_what_leaves_without_it(spg_sample, supersample, kind):
+    """One pass over the pairs gives what compositing every unit alone, and the drawing without each
+    unit, gives: own ink and exclusive ink (padding units past a sketch's own: none)."""
+    from strokelens.units import piece_units, stroke_units
+
+    sketches = [s.quickdraw_simplified() for s in spg_sample[::3]]
+    units = (stroke_units if kind == "stroke" else piece_units)(SketchBatch.from_sketches(sketches))
+    model = QuickDrawBitmap(supersample=supersample)
+    coverage = model.coverage(units.batch, segment_unit=units.segment_unit, frame=model.frame(units.original))
+    b, k = len(units), units.max_units + 2
+    own, exclusive = coverage.unit_inks(k)
+    assert own.shape == exclusive.shape == (b, k, 28, 28)
+    exists = (torch.arange(k)[None] < units.n_units[:, None]).to(coverage.value.dtype)
+    rows = torch.arange(b).repeat_interleave(k)
+    eye = torch.eye(k).repeat(b, 1)
+    alone = model.composite(coverage, eye, rows)[:, 0].view(b, k, 28, 28)
+    full = model.composite(coverage, exists, torch.arange(b))[:, 0]
+    without = model.composite(coverage, exists[rows] * (1 - eye), rows)[:, 0].view(b, k, 28, 28)
+    torch.testing.assert_close(own, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(exclusive, full[:, None] - without, atol=1e-5, rtol=0)
+    assert own.amax() > 0.9 and exclusive.amax() > 0.9  # real ink, not two blank pictures
+    assert bool((exclusive <= own + 1e-6).all())  # a unit removes at most its own ink
+    assert own[~exists.bool()].abs().max() == 0 and exclusive[~exists.bool()].abs().max() == 0
+    with pytest.raises(StrokelensError, match="too few"):
+        coverage.unit_inks(coverage.n_units - 1)
