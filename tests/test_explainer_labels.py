@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from strokelens.datasets import load_spg
 from strokelens.explainers import Explainer
 from strokelens.explainers.amortized import AmortizedConfig, train_amortized
 from strokelens.explainers.explainer import model_fingerprint
+from strokelens.explainers.features import cell_means
 from strokelens.explainers.labels import (
     LabelCache,
     LabelSpec,
@@ -136,3 +138,9 @@ def test_cli_trains_on_cached_labels_with_model_features(home, spg_dir, tmp_path
     assert json.loads((tmp_path / "a" / "explainer.json").read_text())["net_config"]["feature_layers"]
     assert "explainer_spearman_vs_shapley" in first["heldout"]
     assert main([*args, "--model-features", "no:such", "--out", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.parametrize("cells", [(28, 28), (14, 14), (7, 7), (5, 6)])
+def test_cell_means_are_adaptive_average_pooling(cells):
+    ink = torch.rand(3, 4, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(cell_means(ink, cells), F.adaptive_avg_pool2d(ink, cells), atol=1e-6)

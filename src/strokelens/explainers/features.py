@@ -72,6 +72,19 @@ def run_layers(model: Any, images: torch.Tensor, keep: list[str]) -> dict[str, t
     return out
 
 
+def cell_means(ink: torch.Tensor, cells: tuple[int, int]) -> torch.Tensor:
+    """``ink`` ``(B, N, H, W)`` averaged over each cell of an ``r x s`` grid -> ``(B, N, r, s)``: as
+    adaptive average pooling, by a plain average pool where the grid divides the image (the same
+    numbers, about 3x faster on CPU) and no pooling at all where the grid is the image's."""
+    h, w = ink.shape[-2:]
+    r, s = cells
+    if (h, w) == (r, s):
+        return ink
+    if h % r == 0 and w % s == 0:
+        return F.avg_pool2d(ink, (h // r, w // s))
+    return F.adaptive_avg_pool2d(ink, cells)
+
+
 def n_stroke_features(channels: list[int]) -> int:
     """Length of one stroke's model features: each map pooled over own and exclusive ink, + stats."""
     return 2 * sum(channels) + N_INK_STATS
@@ -90,28 +103,21 @@ def stroke_features(
     units = units.to(view.device)
     b, k = len(units), units.max_units
     dev = view.device
-    inputs = bound if bound is not None else view.bind(units)
+    inputs = bound if bound is not None and "coverage" in bound else view.bind(units, cache=True)
     exists = (torch.arange(k, device=dev)[None] < units.n_units.to(dev)[:, None]).float()
     every = torch.arange(b, device=dev)
-    rows = every.repeat_interleave(k)
-    eye = torch.eye(k, device=dev).repeat(b, 1)
     with torch.no_grad():
         full = view.render(exists, every, **inputs)  # (B, 1, H, W)
-        alone = view.render(eye, rows, **inputs)
-        without = view.render(exists[rows] * (1 - eye), rows, **inputs)
-        blank = view.render(torch.zeros_like(exists[:1]), every[:1], **inputs)
-    h, w = full.shape[-2:]
+        own, exclusive = inputs["coverage"].unit_inks(k)  # (B, K, H, W) each
     contrast = getattr(view.renderer, "contrast", 1.0)
-    own = (alone - blank).abs().amax(1).view(b, k, h, w) / contrast
-    exclusive = (full[rows] - without).abs().amax(1).view(b, k, h, w) / contrast
     taps = run_layers(model, full, [*feature_layers, embedding_layer])
+    both = torch.cat([own, exclusive], dim=1)  # (B, 2K, H, W): pooled together, one call a layer
     pooled = []
     for name in feature_layers:
         fmap = taps[name]  # (B, C, r, s)
         if fmap.dim() != 4:
             raise StrokelensError(f"feature layer {name!r} gives no feature map ({tuple(fmap.shape)})")
-        for ink in (own, exclusive):
-            cells = F.adaptive_avg_pool2d(ink, fmap.shape[-2:])  # (B, K, r, s)
+        for cells in cell_means(both, tuple(fmap.shape[-2:])).chunk(2, dim=1):  # (B, K, r, s) each
             mass = cells.flatten(2).sum(-1, keepdim=True).clamp_min(1e-6)
             pooled.append(torch.einsum("bkrs,bcrs->bkc", cells, fmap) / mass)
     own_ink = own.flatten(2).sum(-1)
