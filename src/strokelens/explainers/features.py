@@ -104,6 +104,11 @@ def stroke_features(
     b, k = len(units), units.max_units
     dev = view.device
     inputs = bound if bound is not None and "coverage" in bound else view.bind(units, cache=True)
+    if "coverage" not in inputs:
+        raise StrokelensError(
+            "per-stroke model features need a renderer that caches ink coverage; "
+            f"{type(view.renderer).__name__} does not"
+        )
     exists = (torch.arange(k, device=dev)[None] < units.n_units.to(dev)[:, None]).float()
     every = torch.arange(b, device=dev)
     with torch.no_grad():
