@@ -10,9 +10,10 @@ val split. quickdraw-345x25's val/test and SPG's val/test are never trained on. 
 strokes, ``--permutations`` antithetic permutations above, cached in ``--label-cache`` (default:
 ``$XDG_CACHE_HOME/strokelens/explainer-labels``) with what each cost, so a second seed or run reuses
 them. The label budget is the drawing counts: the full sources (about 35,000 drawings) would cost
-about 1.5 hours of labels on 2 cores, so quickdraw-extra and SPG are subsampled per class. The
-defaults are the shipped explainer's run: 11,226 drawings, 800,685 label evaluations (23 minutes on
-2 cores), then 40 epochs in 15 minutes: 39 minutes in all, over the issue's 20.
+about 11 minutes of labels on 2 quiet cores, so quickdraw-extra and SPG are subsampled per class. The
+defaults are the shipped explainer's run: 11,226 drawings, 800,685 label evaluations (23 minutes in
+the session that trained it), then 40 epochs in 15 minutes: 39 minutes in all, over the issue's 20. On
+a quiet 2-core machine the same command took 11.4 minutes (labels 3.5, 33 epochs, early stop).
 
 The training record holds the label cost (the evaluations and seconds every label took when it was
 computed, cached or not), the time to read the data, compute the network's inputs and train, and
