@@ -83,8 +83,9 @@ class _Learned(LearnedAttribution):
     def evaluations_on(self, units: str, k: int, **options: Any) -> float:
         """The occlusion fallback's share (`evaluations`) plus what the explainer for this view's
         model costs every input (`Explainer.evaluations`: its feature pass, photos' empty input)."""
+        fallback_cost = self.evaluations(k, **options)  # checks the options before loading weights
         explainer = loaded_explainer(self.view, self.kind, units, options.get("weights", "shipped"))
-        return self.evaluations(k, **options) + explainer.evaluations
+        return fallback_cost + explainer.evaluations
 
     def scores(self, game: Game, *, seed: int = 0, weights: str = "shipped", fallback: float = 0.0):
         if not 0.0 <= fallback <= 1.0:
