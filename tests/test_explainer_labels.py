@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.datasets import load_spg
+from strokelens.errors import StrokelensError
 from strokelens.explainers import Explainer
 from strokelens.explainers.amortized import AmortizedConfig, train_amortized
 from strokelens.explainers.explainer import model_fingerprint
@@ -28,6 +29,7 @@ from strokelens.training.explainer_data import (
     heldout_keys,
     qd345_split,
     spread_per_class,
+    unseen_extra,
 )
 from strokelens.views import view_for
 
@@ -60,6 +62,14 @@ def test_training_sources_never_hold_a_heldout_drawing(home):
     assert len({s.label for s in test}) == 344 and len(train) + len(val) + len(test) > 8_000
     capped = spread_per_class(sources["quickdraw-extra"], 3)
     assert max(sum(s.label == c for s in capped) for c in {s.label for s in capped}) == 3
+    # the stroke transformer's extra drawings: quickdraw-extra's of the named classes only, capped
+    extra = unseen_extra(["duck", "ant", "pig"], 40, home)
+    counts = {c: sum(s.label == c for s in extra) for c in ("duck", "ant", "pig")}
+    assert counts["duck"] == counts["ant"] == 40 and 0 < counts["pig"] <= 40
+    assert len(extra) == sum(counts.values())
+    assert not {s.key_id for s in extra} & ids and not {drawing_key(s) for s in extra} & contents
+    with pytest.raises(StrokelensError, match=r"no drawings of \['unicorn'\]"):
+        unseen_extra(["unicorn"], None, home)
 
 
 def test_permutation_labels_are_unbiased_and_efficient(view, sketches):

@@ -14,6 +14,8 @@ from strokelens.cli.train_explainer import explainer
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
+#: Sources of the drawings `train stroke-transformer --extra-repeat` mixes in.
+EXTRA_SOURCES = ("quickdraw-345x25", "quickdraw-extra")
 
 #: Options the training commands share.
 sketch_data_option = click.option(
@@ -69,6 +71,23 @@ train.add_command(explainer)
     "either way, their test drawings are reported.",
 )
 @click.option(
+    "--extra-data",
+    type=click.Choice(EXTRA_SOURCES),
+    multiple=True,
+    default=("quickdraw-345x25",),
+    show_default=True,
+    help="Where the mixed-in drawings come from (repeatable): quickdraw-345x25's train split, and/or "
+    "quickdraw-extra's drawings of the SPG classes (every drawing a benchmark measures on left out).",
+)
+@click.option(
+    "--extra-per-class",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="quickdraw-extra drawings a class at most (spread over the class's file; some classes have "
+    "over a thousand, most 15).",
+)
+@click.option(
     "--augment",
     "augment_name",
     type=click.Choice(["varied", "basic"]),
@@ -89,6 +108,8 @@ def stroke_transformer(
     lr: float,
     threads: int | None,
     extra_repeat: int,
+    extra_data: tuple[str, ...],
+    extra_per_class: int,
     augment_name: str,
     quiet: bool,
     home,
@@ -96,9 +117,10 @@ def stroke_transformer(
     """Train the stroke-token classifier on SPG and report its test top-1 (SPG and quickdraw-345x25)."""
     import torch
 
-    from strokelens.datasets import load_qd345_spg, load_spg
+    from strokelens.datasets import load_qd345_spg, load_spg, spg_classes
     from strokelens.models.stroke_transformer import StrokeTransformerConfig
     from strokelens.training.augment import AugmentConfig
+    from strokelens.training.explainer_data import unseen_extra
     from strokelens.training.sketch_data import evaluate, prepare_sketches
     from strokelens.training.stroke_transformer import train_stroke_transformer
 
@@ -106,6 +128,11 @@ def stroke_transformer(
         torch.set_num_threads(threads)
     train_set, val_set, test_set = (load_spg(split, home=home) for split in ("train", "val", "test"))
     qd_train, qd_val, qd_test = (load_qd345_spg(split, home=home) for split in ("train", "val", "test"))
+    extra: list = []
+    if extra_repeat and "quickdraw-345x25" in extra_data:
+        extra += qd_train
+    if extra_repeat and "quickdraw-extra" in extra_data:
+        extra += unseen_extra(spg_classes(home), extra_per_class, home)
     trained = train_stroke_transformer(
         StrokeTransformerConfig(),
         train_set,
@@ -117,12 +144,16 @@ def stroke_transformer(
         batch_size=batch_size,
         lr=lr,
         augment_config=AugmentConfig() if augment_name == "varied" else AugmentConfig.basic(),
-        extra_train=qd_train if extra_repeat else (),
+        extra_train=extra,
         extra_repeat=max(1, extra_repeat),
     )
     model, record = trained.model, trained.record
     record.info["data"] = data
-    record.info["extra_data"] = "quickdraw-345x25 (load_qd345_spg train split)" if extra_repeat else None
+    sources = {
+        "quickdraw-345x25": "quickdraw-345x25 (load_qd345_spg train split)",
+        "quickdraw-extra": f"quickdraw-extra (SPG classes, unseen, <= {extra_per_class} a class)",
+    }
+    record.info["extra_data"] = " + ".join(sources[s] for s in extra_data) if extra_repeat else None
     record.info["augment_name"] = augment_name
     record.info["test_top1"] = round(evaluate(model, prepare_sketches(model, test_set)), 5)
     record.info["n_test"] = len(test_set)

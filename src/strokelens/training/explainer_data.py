@@ -82,10 +82,19 @@ def qd345_split(split: str, classes: Sequence[str] | None = None, home: Home = N
     return out
 
 
-def quickdraw_extra(home: Home = None) -> list[Any]:
-    """quickdraw-extra's simplified drawings, class by class (sorted file names)."""
+def quickdraw_extra(home: Home = None, classes: Sequence[str] | None = None) -> list[Any]:
+    """quickdraw-extra's simplified drawings, class by class (sorted file names; ``classes``: only
+    these, each of which must have a file)."""
+    folder = home_path(EXTRA_DIR, home)
+    if classes is None:
+        paths = sorted(folder.glob("*.ndjson"))
+    else:
+        paths = [folder / f"{name}.ndjson" for name in sorted(classes)]
+        missing = [p.stem for p in paths if not p.is_file()]
+        if missing:
+            raise StrokelensError(f"{folder} has no drawings of {missing}")
     out: list[Any] = []
-    for path in sorted(home_path(EXTRA_DIR, home).glob("*.ndjson")):
+    for path in paths:
         out.extend(read_quickdraw(path))
     return out
 
@@ -125,6 +134,18 @@ def spread_per_class(sketches: Sequence[Any], per_class: int | None) -> list[Any
         take = min(n, per_class)
         out.extend(members[int(i * n / take)] for i in range(take))
     return out
+
+
+def unseen_extra(classes: Sequence[str], per_class: int | None, home: Home = None) -> list[Any]:
+    """quickdraw-extra's drawings of ``classes`` that no benchmark measures on (held-out drawings
+    dropped by key id and content, as in `explainer_sources`), at most ``per_class`` a class."""
+    ids, contents = heldout_keys(home)
+    kept = [
+        s
+        for s in quickdraw_extra(home, classes)
+        if (not s.key_id or s.key_id not in ids) and drawing_key(s) not in contents
+    ]
+    return spread_per_class(kept, per_class)
 
 
 def explainer_sources(
