@@ -78,7 +78,8 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
         (
-            "`stroke-transformer-mixed` (SPG + quickdraw-345x25 train drawings, varied augmentation) top-1, "
+            "`stroke-transformer-mixed` (SPG + quickdraw-345x25 train + quickdraw-extra drawings, "
+            "varied augmentation) top-1, "
             "SPG test / held-out quickdraw-345x25",
             lambda f: (
                 f"{_n(f['stroke_transformer_mixed_spg_test_top1'], 4)} / "

@@ -2,8 +2,8 @@
 on the held-out quickdraw-345x25 drawings of the SPG classes (`strokelens.datasets.load_qd345_spg`
 test split: 107 drawings outside SPG, never trained on or used for model selection; all of them even
 with --quick): ``stroke-transformer`` (trained on SPG; its figures keep the bare
-``stroke_transformer_`` prefix) and ``stroke-transformer-mixed`` (SPG plus quickdraw-345x25 train
-drawings, varied augmentation).
+``stroke_transformer_`` prefix) and ``stroke-transformer-mixed`` (SPG plus quickdraw-345x25's train
+drawings and quickdraw-extra's of the SPG classes, varied augmentation).
 
 Also reports the per-class top-1 range and forward speed (sketches per second, batch 256, CPU unless
 CUDA is present).

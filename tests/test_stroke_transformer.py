@@ -255,13 +255,15 @@ def test_shipped_weights_classify_spg_test_sketches(home):
 
 def test_mixed_weights_read_held_out_drawings_better_and_ship_their_explainers(home):
     """``stroke-transformer-mixed`` ships beside the SPG model with its record; on quickdraw-345x25
-    drawings kept out of its training it beats the SPG model; its own fastshap/wys ship, and the
+    drawings kept out of its training it beats the SPG model by far (it saw quickdraw-345x25's train
+    drawings and quickdraw-extra's); its own fastshap/wys ship, and the
     measured default (fastshap) is one of them."""
     from strokelens.defaults import default_method, weights_ship
     from strokelens.models.stroke_transformer import MIXED_WEIGHTS_NAME, WEIGHTS_DIR
 
     record = json.loads((WEIGHTS_DIR / f"{MIXED_WEIGHTS_NAME}.training.json").read_text())
-    assert record["extra_repeat"] == 32 and record["n_extra_train"] == 88
+    assert record["extra_repeat"] == 4 and record["n_extra_train"] == 88 + 555  # qd345 train + extra
+    assert "quickdraw-extra" in record["extra_data"]
     mixed, spg = (
         load_model("stroke-transformer-mixed", home=home),
         load_model("stroke-transformer", home=home),
@@ -269,7 +271,7 @@ def test_mixed_weights_read_held_out_drawings_better_and_ship_their_explainers(h
     assert mixed.class_names == spg.class_names
     held_out = load_qd345_spg("test", home=home)
     acc = {name: evaluate(m, prepare_sketches(m, held_out)) for name, m in (("mixed", mixed), ("spg", spg))}
-    assert acc["mixed"] > acc["spg"] + 0.02
+    assert acc["mixed"] > acc["spg"] + 0.1  # 0.776 against 0.645 with quickdraw-extra's drawings
     assert weights_ship("stroke-transformer-mixed", "fastshap") and weights_ship(
         "stroke-transformer-mixed", "wys"
     )

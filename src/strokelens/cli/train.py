@@ -65,10 +65,10 @@ train.add_command(explainer)
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Mix in quickdraw-345x25's train drawings of the SPG classes (outside SPG) this many times "
-    "each (0: SPG only, as stroke-transformer's weights were trained; 32: stroke-transformer-mixed's); "
-    "their val drawings join model selection "
-    "either way, their test drawings are reported.",
+    help="Mix in the --extra-data drawings of the SPG classes (outside SPG) this many times each "
+    "(0: SPG only, as stroke-transformer's weights were trained; 4 with both sources: "
+    "stroke-transformer-mixed's); quickdraw-345x25's val drawings join model selection either way, "
+    "its test drawings are reported.",
 )
 @click.option(
     "--extra-data",

@@ -150,6 +150,14 @@ from strokelens.training.user_data import NAMED
     help="wys: weight lambda_a of the area bound (the paper's default is 1).",
 )
 @click.option(
+    "--other-mask-weight",
+    type=click.FloatRange(min=0),
+    default=0.3,
+    show_default=True,
+    help="wys: weight of the other classes' masks (their largest, per unit) kept small (the paper's "
+    "0.3); what makes the masks class-specific.",
+)
+@click.option(
     "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
 )
 @click.option(
@@ -188,6 +196,7 @@ def explainer(
     test_share: float,
     heldout: int,
     area_weight: float,
+    other_mask_weight: float,
     min_area: float,
     max_area: float,
     seed: int,
@@ -291,7 +300,9 @@ def explainer(
             seed=seed,
             max_minutes=max_minutes,
             pairs=pairs or (8 if sketches else 4),
-            wys=WysWeights(area=area_weight, min_area=min_area, max_area=max_area),
+            wys=WysWeights(
+                area=area_weight, other_mask=other_mask_weight, min_area=min_area, max_area=max_area
+            ),
         )
         record = train_explainer(
             view, made, train_set, val_set, config, not quiet, labels.get("train"), labels.get("val")

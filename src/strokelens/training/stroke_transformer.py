@@ -3,8 +3,8 @@
 The sketches are prepared once into padded tensors, then each step slices a batch, augments it on
 tensors (`strokelens.training.augment`) and takes an AdamW step (no weight decay on biases, norms
 and the stroke order embedding) under a linear warm-up and a cosine. Extra training sketches
-(quickdraw-345x25's drawings of the SPG classes) can be mixed in, repeated. Runs are seeded: the same
-call gives the same weights.
+(quickdraw-345x25's and quickdraw-extra's drawings of the SPG classes) can be mixed in, repeated.
+Runs are seeded: the same call gives the same weights.
 """
 
 from __future__ import annotations
