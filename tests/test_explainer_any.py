@@ -150,6 +150,18 @@ def test_cli_trains_for_a_model_file_and_explains_with_its_folder(qd345_dir, hom
     assert "trained for the model" in capsys.readouterr().err
 
 
+def test_cli_wys_takes_the_other_classes_mask_weight(home, tmp_path):
+    """`--other-mask-weight` reaches the wys objective and its record (the paper's 0.3 by default)."""
+    args = ["train", "explainer", "--model", "doodlenet", "--kind", "wys", "--home", str(home)]
+    args += ["--limit", "16", "--epochs", "1", "--quiet"]
+    for weight, run in (("2.5", "a"), (None, "b")):
+        extra = ["--other-mask-weight", weight] if weight else []
+        assert main([*args, *extra, "--heldout", "0", "--out", str(tmp_path / run)]) == 0
+    records = [json.loads((tmp_path / r / "training.json").read_text()) for r in "ab"]
+    assert [r["config"]["wys"]["other_mask"] for r in records] == [2.5, 0.3]
+    assert main([*args, "--other-mask-weight", "-1", "--out", str(tmp_path / "c")]) == 2
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
