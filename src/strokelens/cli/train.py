@@ -14,8 +14,11 @@ from strokelens.cli.train_explainer import explainer
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
-#: Sources of the drawings `train stroke-transformer --extra-repeat` mixes in.
-EXTRA_SOURCES = ("quickdraw-345x25", "quickdraw-extra")
+#: Sources of the drawings `train stroke-transformer --extra-repeat` mixes in, as its record names them.
+EXTRA_SOURCES = {
+    "quickdraw-345x25": "quickdraw-345x25 (load_qd345_spg train split)",
+    "quickdraw-extra": "quickdraw-extra (SPG classes, unseen, <= {per_class} a class)",
+}
 
 #: Options the training commands share.
 sketch_data_option = click.option(
@@ -72,7 +75,7 @@ train.add_command(explainer)
 )
 @click.option(
     "--extra-data",
-    type=click.Choice(EXTRA_SOURCES),
+    type=click.Choice(list(EXTRA_SOURCES)),
     multiple=True,
     default=("quickdraw-345x25",),
     show_default=True,
@@ -128,11 +131,12 @@ def stroke_transformer(
         torch.set_num_threads(threads)
     train_set, val_set, test_set = (load_spg(split, home=home) for split in ("train", "val", "test"))
     qd_train, qd_val, qd_test = (load_qd345_spg(split, home=home) for split in ("train", "val", "test"))
-    extra: list = []
-    if extra_repeat and "quickdraw-345x25" in extra_data:
-        extra += qd_train
-    if extra_repeat and "quickdraw-extra" in extra_data:
-        extra += unseen_extra(spg_classes(home), extra_per_class, home)
+    sources = {
+        "quickdraw-345x25": lambda: qd_train,
+        "quickdraw-extra": lambda: unseen_extra(spg_classes(home), extra_per_class, home),
+    }
+    extra_data = tuple(dict.fromkeys(extra_data))  # each source once, however often it was named
+    extra = [s for name in extra_data for s in sources[name]()] if extra_repeat else []
     trained = train_stroke_transformer(
         StrokeTransformerConfig(),
         train_set,
@@ -149,11 +153,8 @@ def stroke_transformer(
     )
     model, record = trained.model, trained.record
     record.info["data"] = data
-    sources = {
-        "quickdraw-345x25": "quickdraw-345x25 (load_qd345_spg train split)",
-        "quickdraw-extra": f"quickdraw-extra (SPG classes, unseen, <= {extra_per_class} a class)",
-    }
-    record.info["extra_data"] = " + ".join(sources[s] for s in extra_data) if extra_repeat else None
+    named = (EXTRA_SOURCES[name].format(per_class=extra_per_class) for name in extra_data)
+    record.info["extra_data"] = " + ".join(named) if extra_repeat else None
     record.info["augment_name"] = augment_name
     record.info["test_top1"] = round(evaluate(model, prepare_sketches(model, test_set)), 5)
     record.info["n_test"] = len(test_set)

@@ -136,16 +136,16 @@ def spread_per_class(sketches: Sequence[Any], per_class: int | None) -> list[Any
     return out
 
 
+def unseen(sketches: Sequence[Any], heldout: tuple[set[str], set[str]]) -> list[Any]:
+    """``sketches`` less every held-out drawing (``heldout``: `heldout_keys`), by key id and content."""
+    ids, contents = heldout
+    return [s for s in sketches if (not s.key_id or s.key_id not in ids) and drawing_key(s) not in contents]
+
+
 def unseen_extra(classes: Sequence[str], per_class: int | None, home: Home = None) -> list[Any]:
-    """quickdraw-extra's drawings of ``classes`` that no benchmark measures on (held-out drawings
-    dropped by key id and content, as in `explainer_sources`), at most ``per_class`` a class."""
-    ids, contents = heldout_keys(home)
-    kept = [
-        s
-        for s in quickdraw_extra(home, classes)
-        if (not s.key_id or s.key_id not in ids) and drawing_key(s) not in contents
-    ]
-    return spread_per_class(kept, per_class)
+    """quickdraw-extra's drawings of ``classes`` that no benchmark measures on (`unseen`, as in
+    `explainer_sources`), at most ``per_class`` a class."""
+    return spread_per_class(unseen(quickdraw_extra(home, classes), heldout_keys(home)), per_class)
 
 
 def explainer_sources(
@@ -157,7 +157,7 @@ def explainer_sources(
     unknown = set(caps) - set(SOURCES)
     if unknown:
         raise StrokelensError(f"unknown explainer data sources {sorted(unknown)}; expected {SOURCES}")
-    ids, contents = heldout_keys(home)
+    heldout = heldout_keys(home)
     loaders = {
         "quickdraw-extra": lambda: quickdraw_extra(home),
         "qd345-train": lambda: qd345_split("train", home=home),
@@ -165,11 +165,7 @@ def explainer_sources(
     }
     out: dict[str, list[Any]] = {}
     for name in SOURCES:
-        kept = [
-            s
-            for s in loaders[name]()
-            if (not s.key_id or s.key_id not in ids) and drawing_key(s) not in contents
-        ]
+        kept = unseen(loaders[name](), heldout)
         for s in kept:
             s.meta["source"] = name
         out[name] = spread_per_class(kept, caps[name])
