@@ -78,8 +78,8 @@ def _image_game(game: Game) -> tuple[ImageView, SuperpixelUnits]:
 
 def input_gradient(game: Game, images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``dF/dx`` of the game's score for model inputs ``images`` ``(R, 3, S, S)`` of items ``rows``,
-    in chunks of the view's ``chunk`` rows (the model call's best size: a gradient of Tiny Darknet
-    took 43 ms a row at 16 rows and 72 at 64 on 2 cores); counts ``R`` evaluations."""
+    in chunks of the view's ``chunk`` rows (the model call's best size, `strokelens.views.ImageView`);
+    counts ``R`` evaluations."""
     grads, chunk = [], game.view.chunk
     for i in range(0, len(images), chunk):
         x = images[i : i + chunk].detach().requires_grad_(True)
@@ -181,7 +181,8 @@ def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 def _guided(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """The gradient with negative gradients stopped at every ReLU / LeakyReLU module."""
+    """The gradient with negative gradients stopped at every ReLU / LeakyReLU module (run out of place
+    meanwhile: a backward hook cannot watch an in-place activation)."""
 
     def clamp(_module: torch.nn.Module, grad_in: tuple, _grad_out: tuple) -> tuple:
         return tuple(None if g is None else g.clamp(min=0) for g in grad_in)
@@ -189,12 +190,17 @@ def _guided(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     acts = [m for m in game.view.model.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU))]
     if not acts:
         raise StrokelensError("guided-backprop needs a model with ReLU or LeakyReLU modules")
+    in_place = [m for m in acts if m.inplace]
+    for m in in_place:
+        m.inplace = False
     handles = [m.register_full_backward_hook(clamp) for m in acts]
     try:
         return input_gradient(game, x, rows).sum(1)
     finally:
         for h in handles:
             h.remove()
+        for m in in_place:
+            m.inplace = True
 
 
 def pixel_scores(

@@ -31,6 +31,7 @@ from strokelens.explainers.networks import (
 )
 from strokelens.explainers.objectives import efficient
 from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
+from strokelens.models.tfjs import TFJSModel
 from strokelens.units.base import Units
 
 if TYPE_CHECKING:
@@ -59,14 +60,16 @@ _FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictio
 
 
 def model_fingerprint(model: nn.Module, cached: bool = True) -> str:
-    """SHA-1 of a model's class names and every parameter and buffer (names, shapes, values).
-    ``cached``: reuse the value computed for this model object before (weights changed in place
-    since then are not seen; pass False after training a model)."""
+    """SHA-1 of a model's class names and every parameter and buffer (names, shapes, values); of a TF.js
+    or Keras model, those its files hold (`TFJSModel.published_state_dict`: folding batch norms for
+    speed changes no fingerprint). ``cached``: reuse the value computed for this model object before
+    (weights changed in place since then are not seen; pass False after training a model)."""
     if cached and model in _FINGERPRINTS:
         return _FINGERPRINTS[model]
     h = hashlib.sha1()
     h.update(json.dumps(list(getattr(model, "class_names", []))).encode())
-    for name, tensor in sorted(model.state_dict().items()):
+    state = model.published_state_dict() if isinstance(model, TFJSModel) else model.state_dict()
+    for name, tensor in sorted(state.items()):
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from strokelens.errors import StrokelensError
+from strokelens.models.tfjs.fuse import fuse_graph
 from strokelens.models.tfjs.layers import Shape, _Builder, _WeightStore
 from strokelens.models.tfjs.manifest import read_model_json, read_weights
 
@@ -39,6 +40,27 @@ class TFJSModel(nn.Module):
         self.input_name, self.output_name = input_name, output_name
         keras = tuple(input_shape)
         self.input_shape = (keras[-1], *keras[:-1]) if len(keras) == 3 else keras
+        #: The weights `fuse_for_inference` replaced or removed (as the files hold them), and the names
+        #: of those it added: `published_state_dict` puts the files' weights back together.
+        self._replaced: dict[str, torch.Tensor] = {}
+        self._added: set[str] = set()
+
+    def fuse_for_inference(self) -> TFJSModel:
+        """Fold batch norms into convolutions and run activations in place where that changes no
+        layer's output (`strokelens.models.tfjs.fuse`); in eval mode only. Returns the model."""
+        before = self.state_dict(keep_vars=True)
+        fuse_graph(self.layers, self.graph, self.output_name)
+        after = self.state_dict(keep_vars=True)
+        self._replaced |= {k: v.detach() for k, v in before.items() if after.get(k) is not v}
+        self._added |= set(after) - set(before)
+        return self
+
+    def published_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights as the model's files hold them, by `state_dict` name: the same as `state_dict`
+        unless `fuse_for_inference` folded batch norms (what identifies the model, e.g. to explainers
+        trained for it)."""
+        state = {k: v for k, v in self.state_dict().items() if k not in self._added}
+        return {**state, **self._replaced}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         want = self.input_shape
@@ -80,9 +102,16 @@ def _inbound(layer: dict, name: str, source: Path) -> list[str]:
 
 
 def build_model(
-    topology: dict, weights: dict[str, np.ndarray], source: Path, drop_final_softmax: bool = False
+    topology: dict,
+    weights: dict[str, np.ndarray],
+    source: Path,
+    drop_final_softmax: bool = False,
+    fuse: bool = True,
 ) -> TFJSModel:
-    """Build a `TFJSModel` from a Keras ``modelTopology`` and its weights (see `load_tfjs`)."""
+    """Build a `TFJSModel` from a Keras ``modelTopology`` and its weights (see `load_tfjs`), in eval
+    mode; ``fuse``: batch norms folded and activations in place where that changes no layer's output
+    (`strokelens.models.tfjs.fuse`; off: every Keras layer as it is, e.g. to read a convolution's raw
+    output)."""
     try:
         config = topology.get("model_config", topology)
         kind, body = config["class_name"], config["config"]
@@ -150,16 +179,20 @@ def build_model(
     if output_name not in shapes:
         raise StrokelensError(f"{source}: output layer {output_name!r} is never computed")
     store.check_all_used()
-    return TFJSModel(modules, graph, input_name, output_name, tuple(in_shape[1:]))
+    model = TFJSModel(modules, graph, input_name, output_name, tuple(in_shape[1:])).eval()
+    return model.fuse_for_inference() if fuse else model
 
 
-def load_tfjs(model_json: str | os.PathLike[str], drop_final_softmax: bool = False) -> TFJSModel:
+def load_tfjs(
+    model_json: str | os.PathLike[str], drop_final_softmax: bool = False, fuse: bool = True
+) -> TFJSModel:
     """Load a TF.js layers model from ``model_json`` and the shards beside it, in eval mode.
 
-    ``drop_final_softmax`` removes a softmax at the output layer so that the model returns logits.
+    ``drop_final_softmax`` removes a softmax at the output layer so that the model returns logits;
+    ``fuse``: see `build_model`.
     """
     model_json = Path(model_json)
     spec = read_model_json(model_json)
     weights = read_weights(model_json, spec["weightsManifest"])
-    model = build_model(spec["modelTopology"], weights, model_json, drop_final_softmax=drop_final_softmax)
+    model = build_model(spec["modelTopology"], weights, model_json, drop_final_softmax, fuse)
     return model.eval()
