@@ -6,7 +6,7 @@ the one measured closest to ``lime_image`` at <= 16 model evaluations and >= 50x
 100 real photos (Tiny Darknet): presence gradients averaged over 8 random coalitions drawn in mirrored
 pairs, pooled by sum (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE` from ``benchmarks/superpixels.py``; the
 sampler and count from ``benchmarks/gws_samplers.py``: median Spearman 0.67 with lime_image, whose own
-second seed reaches 0.81, 65x faster; Grad-CAM by sum, the default before, 0.54).
+second seed reaches 0.81, 63x faster; Grad-CAM by sum, the default before, 0.54).
 ``pixel="presence", aggregate="sum"`` is the gradient w.r.t. superpixel presence at z = 1, i.e.
 ``sum_k dF/dx * (x - base)`` over superpixel ``k``'s pixels (SLA on superpixel units; the default before
 Grad-CAM, at 0.17). ``swag`` is SWAG (Hartley et al., WACV 2021): superpixels weighted by their
