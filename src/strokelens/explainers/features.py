@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.errors import StrokelensError
+from strokelens.models.wrap import WrappedModel
 from strokelens.units.strokes import SketchUnits
 
 #: Extra per-stroke numbers beside the pooled maps: log ink, log exclusive ink, share of the ink.
@@ -43,7 +44,10 @@ class StrokeFeatures:
 
 
 def graph_model(model: torch.nn.Module, layers: list[str]) -> Any:
-    """``model`` when it is a TF.js graph model with every one of ``layers``, else an error."""
+    """``model`` when it is a TF.js graph model with every one of ``layers`` (or a wrapped one that gets
+    its input unchanged: a user's raster model file), else an error."""
+    if isinstance(model, WrappedModel) and model.feeds_module_unchanged:
+        model = model.module
     graph = getattr(model, "graph", None)
     if graph is None:
         raise StrokelensError(

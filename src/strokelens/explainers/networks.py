@@ -293,7 +293,10 @@ class FeatureSketchNet(nn.Module):
         return self._view[0]
 
     def head_weight(self) -> torch.Tensor:
-        return self.view.model.layers[self.config.head_layer].weight.detach()
+        from strokelens.explainers.features import graph_model
+
+        model = graph_model(self.view.model, [self.config.head_layer])
+        return model.layers[self.config.head_layer].weight.detach()
 
     def inputs(
         self, units: SketchUnits, bound: dict[str, Any] | None = None

@@ -72,6 +72,12 @@ class WrappedModel(nn.Module):
         #: Video models: how files become clips, and the normalisation the module expects.
         self.video_recipe = video_recipe
 
+    @property
+    def feeds_module_unchanged(self) -> bool:
+        """Whether `forward` hands its input to the wrapped module as it is (raster and image models;
+        not vector models or clips, whose input is prepared first)."""
+        return self.kind is not kinds.VECTOR_SKETCH and self.video_recipe is None
+
     def forward(self, *args: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         if self.kind is kinds.VECTOR_SKETCH:
             return self._vector(*args, **kwargs)
