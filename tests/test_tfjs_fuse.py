@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from strokelens.attribution.pixel_scores import pixel_scores
+from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import model_fingerprint
 from strokelens.io.photos import load_photos
 from strokelens.models import darknet
@@ -107,7 +108,7 @@ def test_folds_and_runs_in_place_only_where_nothing_else_reads(branching):
 
 def test_fusion_needs_eval_mode_and_keeps_the_published_weights(branching):
     model = load_tfjs(branching, fuse=False).train()
-    with pytest.raises(ValueError, match="eval mode"):
+    with pytest.raises(StrokelensError, match="eval mode"):
         model.fuse_for_inference()
     plain = load_tfjs(branching, fuse=False)
     fused = load_tfjs(branching)

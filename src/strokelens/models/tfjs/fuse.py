@@ -24,6 +24,8 @@ from collections import Counter
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from strokelens.errors import StrokelensError
+
 #: A Keras graph as `strokelens.models.tfjs.TFJSModel` holds it: (layer name, its input layers) in order.
 Graph = list[tuple[str, list[str]]]
 
@@ -42,7 +44,7 @@ def fuse_graph(layers: nn.ModuleDict, graph: Graph, output_name: str) -> None:
     (see the module's docstring), changing ``layers``; they must be in eval mode (a folded batch norm
     no longer updates running statistics)."""
     if layers.training:
-        raise ValueError("fusing needs a model in eval mode")
+        raise StrokelensError("fusing needs a model in eval mode")
     readers = Counter(i for _, inputs in graph for i in inputs)
     readers[output_name] += 1  # the caller reads the output
     source: dict[str, str] = {}  # a folded batch norm -> the layer whose tensor it passes on
