@@ -155,3 +155,32 @@ def test_guided_backprop_on_in_place_activations(darknets, photo_paths):
         scores.append(pixel_scores(game, "guided-backprop"))
     torch.testing.assert_close(scores[0], scores[1], rtol=1e-3, atol=1e-7)
     assert all(m.inplace for m in fused.modules() if isinstance(m, nn.LeakyReLU))
+
+
+def test_fingerprints_see_the_published_weights_inside_wrappers_and_after_a_cast(branching):
+    fused, plain = load_tfjs(branching), load_tfjs(branching, fuse=False)
+    assert model_fingerprint(nn.Sequential(fused)) == model_fingerprint(nn.Sequential(plain))
+    assert model_fingerprint(fused.double()) == model_fingerprint(plain.double())
+    assert model_fingerprint(fused, cached=False) != model_fingerprint(nn.Sequential(fused))  # names count
+
+
+def test_a_negative_slope_never_runs_in_place():
+    from strokelens.models.tfjs.fuse import fuse_graph
+
+    for slope, in_place in ((0.2, True), (-0.2, False)):
+        layers = nn.ModuleDict({"c": nn.Conv2d(1, 2, 3), "a": nn.LeakyReLU(slope)}).eval()
+        fuse_graph(layers, [("c", ["in"]), ("a", ["c"])], "a")
+        assert layers["a"].inplace is in_place
+
+
+def test_tapped_layers_keep_their_own_values(darknets):
+    """A tap on a folded batch norm whose leaky ReLU then runs in place keeps the batch norm's output."""
+    from strokelens.explainers.features import run_layers
+
+    fused, plain = darknets
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    keep = ["batch_normalization_3", "leaky_re_lu_3"]
+    got, want = run_layers(fused, x, keep), run_layers(plain, x, keep)
+    for name in keep:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-4)
+    assert (got["batch_normalization_3"] < 0).any()  # not the activation's output

@@ -68,13 +68,24 @@ def model_fingerprint(model: nn.Module, cached: bool = True) -> str:
         return _FINGERPRINTS[model]
     h = hashlib.sha1()
     h.update(json.dumps(list(getattr(model, "class_names", []))).encode())
-    state = model.published_state_dict() if isinstance(model, TFJSModel) else model.state_dict()
-    for name, tensor in sorted(state.items()):
+    for name, tensor in sorted(published_state(model).items()):
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     _FINGERPRINTS[model] = h.hexdigest()
     return _FINGERPRINTS[model]
+
+
+def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model.state_dict()`` with each TF.js / Keras graph inside it (the model itself, or the module a
+    user's file is wrapped around) as its files hold it (`TFJSModel.published_state_dict`)."""
+    state = model.state_dict()
+    for prefix, sub in model.named_modules():
+        if isinstance(sub, TFJSModel):
+            p = f"{prefix}." if prefix else ""
+            state = {k: v for k, v in state.items() if not k.startswith(p)}
+            state |= {p + k: v for k, v in sub.published_state_dict().items()}
+    return state
 
 
 def kinds() -> tuple[str, ...]:

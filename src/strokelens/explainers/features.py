@@ -70,8 +70,8 @@ def run_layers(model: Any, images: torch.Tensor, keep: list[str]) -> dict[str, t
         for name, inputs in model.graph:
             values[name] = model.layers[name](*(values[i] for i in inputs))
             last = name
-            if name in keep:
-                out[name] = values[name]
+            if name in keep:  # a copy: a later activation may run in place on it (models.tfjs.fuse)
+                out[name] = values[name].clone()
     out["__out__"] = values[last]
     return out
 

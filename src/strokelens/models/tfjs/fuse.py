@@ -31,7 +31,6 @@ Graph = list[tuple[str, list[str]]]
 
 #: Layers whose output is always a tensor of their own (never their input, never a view of it).
 FRESH = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU)
 
 
 def _last(module: nn.Module) -> nn.Module:
@@ -63,14 +62,20 @@ def fuse_graph(layers: nn.ModuleDict, graph: Graph, output_name: str) -> None:
     for name, inputs in graph:
         layer = layers[name]
         if isinstance(layer, nn.Sequential) and len(layer) >= 2:
-            if isinstance(layer[-1], ACTIVATIONS) and isinstance(layer[-2], FRESH):
+            if _can_run_in_place(layer[-1]) and isinstance(layer[-2], FRESH):
                 layer[-1].inplace = True
         elif (
-            isinstance(layer, ACTIVATIONS)
+            _can_run_in_place(layer)
             and len(inputs) == 1
             and _fresh_and_unshared(layers, inputs[0], readers, source)
         ):
             layer.inplace = True
+
+
+def _can_run_in_place(layer: nn.Module) -> bool:
+    """A ReLU, or a leaky ReLU whose slope keeps the sign (its in-place backward reads the sign of its
+    output; PyTorch refuses a negative slope there)."""
+    return isinstance(layer, nn.ReLU) or (isinstance(layer, nn.LeakyReLU) and layer.negative_slope >= 0)
 
 
 def _fresh_and_unshared(layers: nn.ModuleDict, name: str, readers: Counter, source: dict[str, str]) -> bool:

@@ -60,7 +60,11 @@ class TFJSModel(nn.Module):
         unless `fuse_for_inference` folded batch norms (what identifies the model, e.g. to explainers
         trained for it)."""
         state = {k: v for k, v in self.state_dict().items() if k not in self._added}
-        return {**state, **self._replaced}
+        dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
+        return state | {
+            k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
+            for k, v in self._replaced.items()
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         want = self.input_shape
