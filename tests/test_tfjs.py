@@ -39,6 +39,31 @@ def layer(kind: str, name: str, **cfg) -> dict:
     return {"class_name": kind, "config": {"name": name, **cfg}}
 
 
+def node(name: str, kind: str, inputs: list[str], **cfg) -> dict:
+    """A functional model's layer ``name`` reading ``inputs``."""
+    refs = [[[i, 0, 0, {}] for i in inputs]] if inputs else []
+    return {"name": name, "class_name": kind, "config": {"name": name, **cfg}, "inbound_nodes": refs}
+
+
+def write_functional(
+    folder: Path, layers: list[dict], weights: list[tuple[str, np.ndarray]], output: str
+) -> Path:
+    """Write a functional TF.js layers model (input layer ``in``, output layer ``output``)."""
+    path = write_model(folder, layers, weights)
+    spec = json.loads(path.read_text())
+    spec["modelTopology"]["model_config"] = {
+        "class_name": "Model",
+        "config": {
+            "name": "f",
+            "layers": layers,
+            "input_layers": [["in", 0, 0]],
+            "output_layers": [[output, 0, 0]],
+        },
+    }
+    path.write_text(json.dumps(spec))
+    return path
+
+
 def np_conv_same(x: np.ndarray, k: np.ndarray, stride: int) -> np.ndarray:
     """TF 'same' convolution in NHWC with HWIO kernels, written out the slow way."""
     n, h, w, _ = x.shape
@@ -144,11 +169,6 @@ def test_functional_graph_with_add_and_global_pool(tmp_path):
         rng.normal(size=(1, 1, 2, 2)).astype(np.float32),
     )
     conv = dict(filters=2, strides=[1, 1], padding="same", activation="relu", use_bias=False)
-
-    def node(name: str, kind: str, inputs: list[str], **cfg) -> dict:
-        refs = [[[i, 0, 0, {}] for i in inputs]] if inputs else []
-        return {"name": name, "class_name": kind, "config": {"name": name, **cfg}, "inbound_nodes": refs}
-
     layers = [
         node("in", "InputLayer", [], batch_input_shape=[None, 5, 5, 2]),
         node("a", "Conv2D", ["in"], kernel_size=[3, 3], **conv),
@@ -156,18 +176,7 @@ def test_functional_graph_with_add_and_global_pool(tmp_path):
         node("s", "Add", ["a", "b"]),
         node("g", "GlobalAveragePooling2D", ["s"]),
     ]
-    path = write_model(tmp_path / "f", layers, [("a/kernel", k1), ("b/kernel", k2)])
-    spec = json.loads(path.read_text())
-    spec["modelTopology"]["model_config"] = {
-        "class_name": "Model",
-        "config": {
-            "name": "f",
-            "layers": layers,
-            "input_layers": [["in", 0, 0]],
-            "output_layers": [["g", 0, 0]],
-        },
-    }
-    path.write_text(json.dumps(spec))
+    path = write_functional(tmp_path / "f", layers, [("a/kernel", k1), ("b/kernel", k2)], "g")
     model = load_tfjs(path)
     x = rng.normal(size=(2, 5, 5, 2))
     want = (np.maximum(np_conv_same(x, k1, 1), 0) + np.maximum(np_conv_same(x, k2, 1), 0)).mean(axis=(1, 2))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -17,28 +15,7 @@ from strokelens.models import darknet
 from strokelens.models.tfjs import load_tfjs
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView
-from test_tfjs import write_model
-
-
-def node(name: str, kind: str, inputs: list[str], **cfg) -> dict:
-    refs = [[[i, 0, 0, {}] for i in inputs]] if inputs else []
-    return {"name": name, "class_name": kind, "config": {"name": name, **cfg}, "inbound_nodes": refs}
-
-
-def functional(tmp_path, layers: list[dict], weights: list, output: str):
-    path = write_model(tmp_path / "f", layers, weights)
-    spec = json.loads(path.read_text())
-    spec["modelTopology"]["model_config"] = {
-        "class_name": "Model",
-        "config": {
-            "name": "f",
-            "layers": layers,
-            "input_layers": [["in", 0, 0]],
-            "output_layers": [[output, 0, 0]],
-        },
-    }
-    path.write_text(json.dumps(spec))
-    return path
+from test_tfjs import node, write_functional
 
 
 def bn_weights(name: str, c: int, rng) -> list:
@@ -83,7 +60,7 @@ def branching(tmp_path):
     ]
     weights += bn_weights("bn_c", 2, rng)
     weights = [(n, np.asarray(a, np.float32)) for n, a in weights]
-    return functional(tmp_path, layers, weights, "g")
+    return write_functional(tmp_path / "f", layers, weights, "g")
 
 
 def test_folds_and_runs_in_place_only_where_nothing_else_reads(branching):
