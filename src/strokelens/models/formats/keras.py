@@ -79,7 +79,7 @@ def _build(fmt: ModelFormat, config: Any, weights: dict[str, np.ndarray], source
     if not isinstance(config, dict):
         raise fmt.fail(source, "the model config is not a JSON object")
     try:
-        return build_model(keras3_to_keras2(config), weights, source, drop_final_softmax=True).eval()
+        return build_model(keras3_to_keras2(config), weights, source, drop_final_softmax=True)
     except StrokelensError as exc:  # the builder's errors, named as this format's
         raise fmt.named(source, exc) from None
 

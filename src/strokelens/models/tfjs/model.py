@@ -198,5 +198,4 @@ def load_tfjs(
     model_json = Path(model_json)
     spec = read_model_json(model_json)
     weights = read_weights(model_json, spec["weightsManifest"])
-    model = build_model(spec["modelTopology"], weights, model_json, drop_final_softmax, fuse)
-    return model.eval()
+    return build_model(spec["modelTopology"], weights, model_json, drop_final_softmax, fuse)
