@@ -154,3 +154,57 @@ def test_cli_trains_on_cached_labels_with_model_features(home, spg_dir, tmp_path
 def test_cell_means_are_adaptive_average_pooling(cells):
     ink = torch.rand(3, 4, 28, 28, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(cell_means(ink, cells), F.adaptive_avg_pool2d(ink, cells), atol=1e-6)
+
+
+def test_the_feature_pass_gives_sla_gradients_of_the_explained_class(view, sketches):
+    """`stroke_features(gradient=True)`: the presence gradient from the feature pass's backward is
+    SLA's (the same derivative, one evaluation), for the predicted class or any class asked for."""
+    from strokelens.attribution.sla import SLA
+    from strokelens.explainers.features import stroke_features
+
+    layers = DOODLENET_LAYERS
+    game = view.game(view.units_for(sketches, kind="stroke"), "auto")
+    with torch.no_grad():  # as an explanation calls it
+        feats = stroke_features(
+            view, game.units, list(layers["feature_layers"]), layers["embedding_layer"], game.inputs, True
+        )
+    assert torch.equal(feats.gradient_class, game.target)
+    sla, _ = SLA(view).scores(game)
+    assert torch.allclose(feats.gradient, sla, atol=1e-4, rtol=1e-3)
+    other = (game.target + 1) % len(view.class_names)
+    asked = stroke_features(
+        view, game.units, list(layers["feature_layers"]), layers["embedding_layer"], game.inputs, True, other
+    )
+    other_game = view.game(game.units, other)
+    assert torch.allclose(asked.gradient, SLA(view).scores(other_game)[0], atol=1e-4, rtol=1e-3)
+    assert not torch.allclose(asked.gradient, feats.gradient)
+    plain = stroke_features(view, game.units, list(layers["feature_layers"]), layers["embedding_layer"])
+    assert plain.gradient is None and torch.allclose(plain.per_stroke, feats.per_stroke)
+
+
+def test_a_gradient_reading_explainer_adds_its_gated_gradient_to_the_explained_class_only(view, sketches):
+    explainer = Explainer.create(
+        view, "fastshap", "doodlenet", d_model=32, n_layers=1, d_ff=32, read_gradient=True, **DOODLENET_LAYERS
+    )
+    net = explainer.net
+    net.eval()
+    torch.nn.init.constant_(net.gate.bias, 0.5)
+    geo, exists, feats = net.inputs(view.units_for(sketches, kind="stroke"))
+    t = feats.gradient_class
+    u = (t + 3) % len(view.class_names)
+    with torch.no_grad():
+        a = net.from_inputs(geo, exists, feats.per_stroke, feats.embedding, feats.gradient, t)
+        b = net.from_inputs(geo, exists, feats.per_stroke, feats.embedding, feats.gradient, u)
+    diff = a - b  # (E, B, K, C): +0.5 g in column t, -0.5 g in column u, nothing elsewhere
+    g = (0.5 * feats.gradient * exists)[None].expand(*diff.shape[:3])
+
+    def column(c: torch.Tensor) -> torch.Tensor:
+        return diff.gather(3, c[None, :, None, None].expand(*diff.shape[:3], 1))[..., 0]
+
+    assert g.abs().max() > 0
+    assert torch.allclose(column(t), g, atol=1e-5) and torch.allclose(column(u), -g, atol=1e-5)
+    assert diff.abs().sum() == pytest.approx(2 * g.abs().sum().item(), rel=1e-4)
+    with pytest.raises(StrokelensError, match="gradient"):
+        net.from_inputs(geo, exists, feats.per_stroke, feats.embedding)
+    with pytest.raises(StrokelensError, match="feature"):
+        Explainer.create(view, "fastshap", "doodlenet", d_model=32, n_layers=1, d_ff=32, read_gradient=True)

@@ -1,7 +1,7 @@
 """A public TF.js model the project did not ship: GuessTheDoodle's 100-class QuickDraw CNN (MIT,
 tests/data/models/guessthedoodle, SOURCE.md there), read through the default raster recipe on real
 quickdraw-345x25 drawings of its classes, and a learned explainer trained for it from the CLI that
-reads the model's own feature maps."""
+reads the model's own feature maps and its gradient."""
 
 from __future__ import annotations
 
@@ -45,13 +45,16 @@ def test_cli_trains_a_feature_reading_explainer_for_it(qd345_dir, classes, tmp_p
     data = [arg for c in classes[:4] for arg in ("--data", str(qd345_dir / f"{c}.ndjson"))]
     args = ["train", "explainer", "--model", str(MODEL), "--kind", "fastshap", *data, "--out", str(out)]
     fast = ["--epochs", "1", "--permutations", "2", "--label-units", "6", "--heldout", "6", "--quiet"]
-    assert main([*args, *fast, "--model-features", FEATURES]) == 0
+    assert main([*args, *fast, "--model-gradient"]) == 2  # the gradient is read beside the features
+    assert main([*args, *fast, "--model-features", FEATURES, "--model-gradient"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["label_evaluations"] > 0
     config = json.loads((out / "explainer.json").read_text())["net_config"]
-    assert config["feature_layers"] == ["conv2d_1", "conv2d_2", "conv2d_3"]
+    assert config["feature_layers"] == ["conv2d_1", "conv2d_2", "conv2d_3"] and config["read_gradient"]
     assert (config["embedding_layer"], config["head_layer"]) == ("dense_1", "dense_2")
-    held = json.loads((out / "training.json").read_text())["heldout"]
+    record = json.loads((out / "training.json").read_text())
+    assert record["explanation_evaluations"] == 1  # the feature pass and its backward
+    held = record["heldout"]
     assert held["n_heldout"] == 6 and -1 <= held["explainer_spearman_vs_shapley"] <= 1
     drawings = str(qd345_dir / f"{classes[0]}.ndjson")
     explain = ["explain", drawings, "--model", str(MODEL), "--method", "fastshap", "--weights", str(out)]

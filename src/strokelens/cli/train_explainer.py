@@ -125,6 +125,12 @@ from strokelens.training.user_data import NAMED
     "class head the values are read out through).",
 )
 @click.option(
+    "--model-gradient",
+    is_flag=True,
+    help="With --model-features: also read the explained class's logit gradient w.r.t. each stroke's "
+    "presence, from the backward of the same pass (one evaluation a drawing, as SLA counts it).",
+)
+@click.option(
     "--ensemble",
     type=click.IntRange(min=1),
     default=None,
@@ -191,6 +197,7 @@ def explainer(
     permutations: int,
     label_cache: Path | None,
     model_features: str | None,
+    model_gradient: bool,
     ensemble: int | None,
     val_share: float,
     test_share: float,
@@ -250,11 +257,15 @@ def explainer(
         )
     if (model_features or label_cache) and not amortized:
         raise StrokelensError("--model-features and --label-cache train on labels: give --permutations too")
+    if model_gradient and not model_features:
+        raise StrokelensError(
+            "--model-gradient reads the gradient beside the model's features: give --model-features"
+        )
     if amortized and label_units < 1:
         raise StrokelensError("--permutations trains on labels: --label-units must be at least 1")
     net_options = {"ensemble": ensemble or 3} if fastshap_sketches else {}
     if model_features:
-        net_options.update(_feature_layers(model_features))
+        net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
     made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
     labelled = fastshap_sketches and label_units > 0
     labels = {}
@@ -312,6 +323,7 @@ def explainer(
         "n_train_inputs": len(train_set),
         "n_val_inputs": len(val_set),
         "limit": limit,
+        "explanation_evaluations": made.evaluations,
     }
     info["labels"] = {name: lab.summary() for name, lab in labels.items()}
     info["label_evaluations"] = sum(lab.evaluations for lab in labels.values())

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -79,13 +79,15 @@ class AmortizedConfig:
 @dataclass
 class Precomputed:
     """Per drawing: geometry tokens ``(K, G)``, model features ``(K, F)`` (or None), the head input
-    ``(D,)`` (or None), raw outputs ``(C,)`` and labels ``(K, C)``."""
+    ``(D,)`` (or None), raw outputs ``(C,)``, labels ``(K, C)`` and the predicted class's presence
+    gradient ``(K,)`` (or None)."""
 
     geo: list[torch.Tensor]
     feats: list[torch.Tensor | None]
     embedding: list[torch.Tensor | None]
     outputs: list[torch.Tensor]
     labels: list[torch.Tensor]
+    gradient: list[torch.Tensor | None] = field(default_factory=list)
     seconds: float = 0.0
 
     def __len__(self) -> int:
@@ -121,12 +123,13 @@ def precompute(
             if isinstance(net, FeatureSketchNet):
                 geo, _, f = net.inputs(units)
                 per, emb, outs = f.per_stroke.cpu(), f.embedding.cpu(), f.outputs.cpu()
+                grad = None if f.gradient is None else f.gradient.cpu()
             else:
                 geo = unit_tokens(units, net.config.points_per_unit).features
                 rows = torch.arange(len(chunk), device=view.device)
                 full = torch.ones(len(chunk), units.max_units, device=view.device)
                 outs = view.outputs(full, rows, **view.bind(units)).cpu()
-                per = emb = None
+                per = emb = grad = None
         geo = geo.cpu()
         for row, k in enumerate(n):
             label = labels.values[keep[s + row]]
@@ -135,6 +138,7 @@ def precompute(
             out.geo.append(geo[row, :k])
             out.feats.append(None if per is None else per[row, :k])
             out.embedding.append(None if emb is None else emb[row])
+            out.gradient.append(None if grad is None else grad[row, :k])
             out.outputs.append(outs[row])
             out.labels.append(label.float())
     out.seconds = time.perf_counter() - start
@@ -161,17 +165,22 @@ class _Batch:
         self.labels = torch.zeros(b, k, c)
         feats = data.feats[items[0]]
         self.feats = None if feats is None else torch.zeros(b, k, feats.shape[-1])
+        self.gradient = None if data.gradient[items[0]] is None else torch.zeros(b, k)
         for row, i in enumerate(items):
             order = orders[row] if orders is not None else torch.arange(ks[row])
             self.geo[row, : ks[row]] = data.geo[i][order]
             self.labels[row, : ks[row]] = data.labels[i][order]
             if self.feats is not None:
                 self.feats[row, : ks[row]] = data.feats[i][order]
+            if self.gradient is not None:
+                self.gradient[row, : ks[row]] = data.gradient[i][order]
         if orders is not None:  # positions follow the new order
             self.geo[..., -3:] = torch.where(self.exists[..., None], _position(n, k), 0.0)
         emb = data.embedding[items[0]]
         self.embedding = None if emb is None else torch.stack([data.embedding[i] for i in items])
         self.outputs = torch.stack([data.outputs[i] for i in items])
+        #: The class each gradient is of: the predicted one (as `precompute` took it).
+        self.predicted = self.outputs.argmax(-1)
 
 
 class LabelTask:
@@ -210,7 +219,9 @@ class LabelTask:
     def _members(self, batch: _Batch) -> torch.Tensor:
         net = self.model
         if isinstance(net, FeatureSketchNet):
-            raw = net.from_inputs(batch.geo, batch.exists, batch.feats, batch.embedding)
+            raw = net.from_inputs(
+                batch.geo, batch.exists, batch.feats, batch.embedding, batch.gradient, batch.predicted
+            )
         elif isinstance(net, SketchExplainerNet):
             raw = net.from_tokens(batch.geo, batch.exists)
         else:

@@ -241,7 +241,8 @@ class Explainer:
     def member_values(self, game: Game) -> torch.Tensor:
         """Each ensemble member's efficient Shapley estimates ``(E, B, K, C)`` (``fastshap``)."""
         if isinstance(self.net, FeatureSketchNet):
-            raw = self.net.members(game.units, bound=game.inputs)  # the game's ink coverage, reused
+            # the game's ink coverage, reused; a gradient-reading net takes the explained classes'
+            raw = self.net.members(game.units, bound=game.inputs, classes=game.target)
         else:
             raw = self.net.members(game.units)
         total = game.transform(game.full_outputs) - self.null_scores(game)

@@ -6,7 +6,9 @@ the model's linear class head). Each stroke's own ink (the stroke drawn alone) a
 (what disappears from the picture when the stroke is removed) are rendered from the game's ink
 coverage (no model evaluation: compositing only) and pool every feature map, resized to the map's
 cells. Beside them: each stroke's ink and exclusive ink in pixels (log) and the share of the drawing's
-ink it carries.
+ink it carries. With ``gradient``, the same pass also gives the gradient of one class's logit (the
+explained class; the predicted one by default) with respect to each stroke's presence: its backward
+pass, counted with the pass as one evaluation, as `strokelens.attribution.sla` counts it.
 
 `FeatureSketchNet` (`strokelens.explainers.networks`) embeds these beside the stroke geometry tokens
 and reads its per-stroke outputs through the model's own frozen class head, as Shapley values are
@@ -33,14 +35,26 @@ N_INK_STATS = 3
 @dataclass(frozen=True, eq=False)
 class StrokeFeatures:
     """Per-stroke model features ``(B, K, F)``, the head input ``(B, D)`` of the whole drawing and the
-    model's raw outputs ``(B, C)`` on it (all from one evaluation per drawing)."""
+    model's raw outputs ``(B, C)`` on it (all from one evaluation per drawing); with a gradient, the
+    logit gradient ``(B, K)`` of class ``gradient_class`` ``(B,)`` w.r.t. each stroke's presence."""
 
     per_stroke: torch.Tensor
     embedding: torch.Tensor
     outputs: torch.Tensor
+    gradient: torch.Tensor | None = None
+    gradient_class: torch.Tensor | None = None
 
     def index(self, rows: torch.Tensor | list[int]) -> StrokeFeatures:
-        return StrokeFeatures(self.per_stroke[rows], self.embedding[rows], self.outputs[rows])
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[rows]
+
+        return StrokeFeatures(
+            self.per_stroke[rows],
+            self.embedding[rows],
+            self.outputs[rows],
+            pick(self.gradient),
+            pick(self.gradient_class),
+        )
 
 
 def graph_model(model: torch.nn.Module, layers: list[str]) -> Any:
@@ -61,17 +75,20 @@ def graph_model(model: torch.nn.Module, layers: list[str]) -> Any:
     return model
 
 
-def run_layers(model: Any, images: torch.Tensor, keep: list[str]) -> dict[str, torch.Tensor]:
-    """The outputs of ``keep`` (and the model's last layer, ``"__out__"``) for ``images``."""
+def run_layers(
+    model: Any, images: torch.Tensor, keep: list[str], differentiable: bool = False
+) -> dict[str, torch.Tensor]:
+    """The outputs of ``keep`` (detached) and of the model's last layer (``"__out__"``, with its graph
+    when ``differentiable``) for ``images``."""
     values = {model.input_name: images}
     out: dict[str, torch.Tensor] = {}
     last = None
-    with torch.no_grad():
+    with torch.set_grad_enabled(differentiable):
         for name, inputs in model.graph:
             values[name] = model.layers[name](*(values[i] for i in inputs))
             last = name
             if name in keep:  # a copy: a later activation may run in place on it (models.tfjs.fuse)
-                out[name] = values[name].clone()
+                out[name] = values[name].detach().clone()
     out["__out__"] = values[last]
     return out
 
@@ -100,9 +117,13 @@ def stroke_features(
     feature_layers: list[str],
     embedding_layer: str,
     bound: dict[str, Any] | None = None,
+    gradient: bool = False,
+    classes: torch.Tensor | None = None,
 ) -> StrokeFeatures:
     """`StrokeFeatures` of ``units`` (see the module docstring): one model evaluation per drawing.
-    ``bound``: the view's `bind` of these units when a game has it already (its ink coverage)."""
+    ``bound``: the view's `bind` of these units when a game has it already (its ink coverage).
+    ``gradient``: also the presence gradient of the logit of ``classes`` ``(B,)`` (default: each
+    drawing's predicted class)."""
     model = graph_model(view.model, [*feature_layers, embedding_layer])
     units = units.to(view.device)
     b, k = len(units), units.max_units
@@ -115,11 +136,23 @@ def stroke_features(
         )
     exists = (torch.arange(k, device=dev)[None] < units.n_units.to(dev)[:, None]).float()
     every = torch.arange(b, device=dev)
+    z = exists.clone().requires_grad_(gradient)
+    with torch.set_grad_enabled(gradient):
+        full = view.render(z, every, **inputs)  # (B, 1, H, W)
     with torch.no_grad():
-        full = view.render(exists, every, **inputs)  # (B, 1, H, W)
         own, exclusive = inputs["coverage"].unit_inks(k)  # (B, K, H, W) each
     contrast = getattr(view.renderer, "contrast", 1.0)
-    taps = run_layers(model, full, [*feature_layers, embedding_layer])
+    taps = run_layers(model, full, [*feature_layers, embedding_layer], differentiable=gradient)
+    outputs = taps["__out__"]
+    grad = None
+    if gradient:
+        classes = outputs.detach().argmax(-1) if classes is None else classes.to(dev)
+        with torch.enable_grad():  # the caller may hold gradients off (an explanation does)
+            chosen = outputs.gather(1, classes[:, None]).sum()
+        (grad,) = torch.autograd.grad(chosen, z)
+        grad = grad * exists
+        outputs = outputs.detach()
+    full = full.detach()
     both = torch.cat([own, exclusive], dim=1)  # (B, 2K, H, W): pooled together, one call a layer
     pooled = []
     for name in feature_layers:
@@ -135,4 +168,4 @@ def stroke_features(
     stats = torch.stack([own_ink.add(1).log(), excl_ink.add(1).log(), own_ink / total], dim=-1)
     per_stroke = torch.cat([*pooled, stats], dim=-1) * exists[..., None]
     embedding = taps[embedding_layer].flatten(1)
-    return StrokeFeatures(per_stroke, embedding, taps["__out__"])
+    return StrokeFeatures(per_stroke, embedding, outputs, grad, classes if gradient else None)

@@ -47,6 +47,9 @@ class SketchNetConfig:
     feature_layers: tuple[str, ...] = ()
     embedding_layer: str = ""
     head_layer: str = ""
+    #: With model features: also read the explained class's logit gradient w.r.t. each stroke's
+    #: presence from the same pass (its backward; `strokelens.explainers.features`).
+    read_gradient: bool = False
     #: Channels of each feature layer (set when the net is made).
     feature_channels: tuple[int, ...] = ()
     #: Size of the head's input (set when the net is made).
@@ -59,6 +62,8 @@ class SketchNetConfig:
         self.feature_channels = tuple(self.feature_channels)
         if self.feature_layers and not (self.embedding_layer and self.head_layer):
             raise StrokelensError("an explainer reading model features needs embedding_layer and head_layer")
+        if self.read_gradient and not self.feature_layers:
+            raise StrokelensError("an explainer reads the model's gradient beside its features: name them")
 
     @property
     def reads_model(self) -> bool:
@@ -247,8 +252,11 @@ class FeatureSketchNet(nn.Module):
     A set transformer mixes the strokes, with the model's head input for the whole drawing as its
     [CLS] token; each stroke's output is a vector in the head's input space, read out through the
     model's frozen linear class head (without its bias), so every class's value comes from that
-    class's own weights. The efficiency correction (`strokelens.explainers.objectives.efficient`) is
-    applied after, as for `SketchExplainerNet`."""
+    class's own weights. With ``read_gradient``, each stroke also sees the explained class's logit
+    gradient w.r.t. its presence (signed: as a share of the drawing's and as ``asinh``), and the
+    explained class's value adds that gradient times a gate each stroke's output learns (0 at first).
+    The efficiency correction (`strokelens.explainers.objectives.efficient`) is applied after, as
+    for `SketchExplainerNet`."""
 
     #: Model evaluations a drawing (the feature pass), counted by `Explainer.explain`.
     model_evaluations = 1
@@ -279,7 +287,8 @@ class FeatureSketchNet(nn.Module):
         n_geo = n_token_features(config.points_per_unit)
         n_feat = n_stroke_features(list(config.feature_channels))
         self.feature_norm = nn.LayerNorm(n_feat)
-        self.embed = nn.Sequential(nn.Linear(n_geo + n_feat, d), nn.GELU(), nn.Linear(d, d))
+        n_grad = N_GRADIENT_FEATURES if config.read_gradient else 0
+        self.embed = nn.Sequential(nn.Linear(n_geo + n_feat + n_grad, d), nn.GELU(), nn.Linear(d, d))
         self.cls = nn.Sequential(nn.Linear(config.embedding_size, d), nn.GELU(), nn.Linear(d, d))
         self.layers = nn.ModuleList(
             PresenceAttentionLayer(d, config.n_heads, config.d_ff, config.dropout)
@@ -287,6 +296,10 @@ class FeatureSketchNet(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, config.embedding_size * config.ensemble)
+        if config.read_gradient:
+            self.gate = nn.Linear(d, config.ensemble)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
     @property
     def view(self) -> Any:
@@ -299,32 +312,72 @@ class FeatureSketchNet(nn.Module):
         return model.layers[self.config.head_layer].weight.detach()
 
     def inputs(
-        self, units: SketchUnits, bound: dict[str, Any] | None = None
+        self,
+        units: SketchUnits,
+        bound: dict[str, Any] | None = None,
+        classes: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Geometry tokens ``(B, K, G)``, presence ``(B, K)`` and `StrokeFeatures` of ``units``
-        (``bound``: a game's bound view inputs, reused)."""
+        (``bound``: a game's bound view inputs, reused; ``classes``: the explained classes ``(B,)``
+        whose gradient a ``read_gradient`` net reads, default the predicted ones)."""
         from strokelens.explainers.features import stroke_features
 
         c = self.config
         tokens = unit_tokens(units, c.points_per_unit)
-        feats = stroke_features(self.view, units, list(c.feature_layers), c.embedding_layer, bound)
+        feats = stroke_features(
+            self.view, units, list(c.feature_layers), c.embedding_layer, bound, c.read_gradient, classes
+        )
         return tokens.features, tokens.exists, feats
 
     def forward(self, units: SketchUnits) -> torch.Tensor:
         return self.members(units).mean(0)
 
-    def members(self, units: SketchUnits, bound: dict[str, Any] | None = None) -> torch.Tensor:
-        """``(E, B, K, C)``: every member's values."""
-        geo, exists, feats = self.inputs(units, bound)
-        return self.from_inputs(geo, exists, feats.per_stroke, feats.embedding)
+    def members(
+        self, units: SketchUnits, bound: dict[str, Any] | None = None, classes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(E, B, K, C)``: every member's values (see `inputs` for ``classes``)."""
+        geo, exists, feats = self.inputs(units, bound, classes)
+        return self.from_inputs(
+            geo, exists, feats.per_stroke, feats.embedding, feats.gradient, feats.gradient_class
+        )
 
     def from_inputs(
-        self, geo: torch.Tensor, exists: torch.Tensor, per_stroke: torch.Tensor, embedding: torch.Tensor
+        self,
+        geo: torch.Tensor,
+        exists: torch.Tensor,
+        per_stroke: torch.Tensor,
+        embedding: torch.Tensor,
+        gradient: torch.Tensor | None = None,
+        gradient_class: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(E, B, K, C)`` from precomputed inputs (training reuses them across epochs)."""
-        x = self.embed(torch.cat([geo, self.feature_norm(per_stroke)], dim=-1))
+        """``(E, B, K, C)`` from precomputed inputs (training reuses them across epochs); a
+        ``read_gradient`` net needs ``gradient`` ``(B, K)`` and the class it is of ``(B,)``."""
+        parts = [geo, self.feature_norm(per_stroke)]
+        if self.config.read_gradient:
+            if gradient is None or gradient_class is None:
+                raise StrokelensError("this explainer reads the model's gradient: give it and its class")
+            parts.append(gradient_features(gradient, exists))
+        x = self.embed(torch.cat(parts, dim=-1))
         x = encode_with_cls(self.layers, self.cls(embedding)[:, None], x, exists)
-        g = self.out(self.norm(x))  # (B, K, E * D)
+        h = self.norm(x)
+        g = self.out(h)  # (B, K, E * D)
         b, k = g.shape[:2]
         g = g.view(b, k, self.config.ensemble, self.config.embedding_size).permute(2, 0, 1, 3)
-        return g @ self.head_weight().t().to(g.dtype)
+        values = g @ self.head_weight().t().to(g.dtype)  # (E, B, K, C)
+        if not self.config.read_gradient:
+            return values
+        skip = self.gate(h).permute(2, 0, 1) * gradient.to(h.dtype)  # (E, B, K)
+        where = gradient_class.to(values.device)[None, :, None, None].expand(*values.shape[:3], 1)
+        return values.scatter_add(3, where, skip[..., None])
+
+
+#: Per-stroke gradient inputs of a ``read_gradient`` net (`gradient_features`).
+N_GRADIENT_FEATURES = 2
+
+
+def gradient_features(gradient: torch.Tensor, exists: torch.Tensor) -> torch.Tensor:
+    """``(B, K, 2)``: each stroke's presence gradient as a signed share of the drawing's total
+    magnitude, and as ``asinh`` (a signed log scale)."""
+    g = gradient * exists.to(gradient.dtype)
+    share = g / g.abs().sum(-1, keepdim=True).clamp_min(1e-6)
+    return torch.stack([share, torch.asinh(g)], dim=-1)

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--exact-units", type=int, default=8)
     p.add_argument("--permutations", type=int, default=16)
     p.add_argument("--geometry-only", action="store_true", help="no model features (the old network)")
+    p.add_argument(
+        "--model-gradient",
+        action="store_true",
+        help="also read the explained class's presence gradient from the feature pass (its backward)",
+    )
     p.add_argument("--ensemble", type=int, default=1)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--max-minutes", type=float, default=15.0)
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         val = [s for s, p in zip(val, view.prepare(val), strict=True) if drawing_key(p) in known]
     train_labels = estimate_labels(view, train, spec, cache)
     val_labels = estimate_labels(view, val, spec, cache)
-    options = {} if args.geometry_only else dict(DOODLENET_LAYERS)
+    options = {} if args.geometry_only else dict(DOODLENET_LAYERS, read_gradient=args.model_gradient)
     torch.manual_seed(args.seed)
     explainer = Explainer.create(view, "fastshap", "doodlenet", ensemble=args.ensemble, **options)
     config = AmortizedConfig(
