@@ -23,6 +23,32 @@ def _join(figures: Figures, pattern: str, names: tuple[str, ...], digits: int = 
     return " / ".join(_n(figures[pattern.format(name)], digits) for name in names)
 
 
+#: Rows of `benchmarks/explainer_transfer.py`'s result files (one a public model).
+_TRANSFER_ROWS: list[Row] = [
+    (
+        "fastshap from `train explainer` for a public model not shipped ({model}), "
+        "{n_heldout} held-out quickdraw-345x25 drawings: Spearman vs exact Shapley, "
+        "fastshap (evaluations a drawing: {explainer_evaluations}) / occlusion / length; deletion AUC",
+        lambda f: (
+            _join(f, "{}_spearman_vs_shapley", ("explainer", "occlusion", "length"), 2)
+            + "; "
+            + _join(f, "{}_deletion_auc", ("explainer", "occlusion", "length"), 3)
+        ),
+    ),
+    (
+        "its occlusion fallback: least certain 25% / a random 25% (Spearman), evaluations a drawing "
+        "(the explainer's and occlusion's); "
+        "minutes from the command's start, labels included",
+        lambda f: (
+            f"{_n(f['fallback_25pct_spearman_vs_shapley'], 2)} / "
+            f"{_n(f['fallback_25pct_random_spearman_vs_shapley'], 2)}, "
+            f"{_n(float(f['explainer_evaluations']) + float(f['fallback_25pct_evaluations']), 2)}; "  # type: ignore[arg-type]
+            f"{_n(f['total_minutes'], 1)} min"
+        ),
+    ),
+]
+
+
 #: file stem -> rows of (what, figure from that file's figures).
 ROWS: dict[str, list[Row]] = {
     "io_speed": [
@@ -230,27 +256,8 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
-    "explainer_transfer": [
-        (
-            "fastshap from `train explainer` for a public model not shipped (quickdraw15 ONNX), "
-            "{n_test_inputs} held-out quickdraw-345x25 drawings: Spearman vs exact Shapley, "
-            "fastshap / occlusion / length; deletion AUC",
-            lambda f: (
-                _join(f, "{}_spearman_vs_shapley", ("explainer", "occlusion", "length"), 2)
-                + "; "
-                + _join(f, "{}_deletion_auc", ("explainer", "occlusion", "length"), 3)
-            ),
-        ),
-        (
-            "its occlusion fallback: least certain 25% / a random 25% (Spearman), evaluations a drawing; "
-            "minutes from the command's start, labels included",
-            lambda f: (
-                f"{_n(f['fallback_25pct_spearman_vs_shapley'], 2)} / "
-                f"{_n(f['fallback_25pct_random_spearman_vs_shapley'], 2)}, "
-                f"{_n(f['fallback_25pct_evaluations'], 2)}; {_n(f['total_minutes'], 1)} min"
-            ),
-        ),
-    ],
+    "explainer_transfer": _TRANSFER_ROWS,
+    "explainer_transfer_quickdraw15": _TRANSFER_ROWS,
     "retrieval": [
         (
             "sketch retrieval, {n_queries} SPG test queries, gallery of {gallery_size} (quickdraw-345x25 + "
