@@ -241,7 +241,7 @@ class Explainer:
     def member_values(self, game: Game) -> torch.Tensor:
         """Each ensemble member's efficient Shapley estimates ``(E, B, K, C)`` (``fastshap``)."""
         if isinstance(self.net, FeatureSketchNet):
-            # the game's ink coverage, reused; a gradient-reading net takes the explained classes'
+            # the game's ink coverage, reused; a gradient-reading net differentiates the asked class
             raw = self.net.members(game.units, bound=game.inputs, classes=game.target)
         else:
             raw = self.net.members(game.units)
