@@ -44,18 +44,6 @@ class StrokeFeatures:
     gradient: torch.Tensor | None = None
     gradient_class: torch.Tensor | None = None
 
-    def index(self, rows: torch.Tensor | list[int]) -> StrokeFeatures:
-        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t[rows]
-
-        return StrokeFeatures(
-            self.per_stroke[rows],
-            self.embedding[rows],
-            self.outputs[rows],
-            pick(self.gradient),
-            pick(self.gradient_class),
-        )
-
 
 def graph_model(model: torch.nn.Module, layers: list[str]) -> Any:
     """``model`` when it is a TF.js graph model with every one of ``layers`` (or a wrapped one that gets

@@ -283,6 +283,7 @@ class FeatureSketchNet(nn.Module):
             )
         self.config = config
         self._view = [view]  # not a submodule: the model's weights are not the explainer's
+        self._head = [head]  # the frozen class head, found once (not a submodule either)
         d = config.d_model
         n_geo = n_token_features(config.points_per_unit)
         n_feat = n_stroke_features(list(config.feature_channels))
@@ -306,10 +307,7 @@ class FeatureSketchNet(nn.Module):
         return self._view[0]
 
     def head_weight(self) -> torch.Tensor:
-        from strokelens.explainers.features import graph_model
-
-        model = graph_model(self.view.model, [self.config.head_layer])
-        return model.layers[self.config.head_layer].weight.detach()
+        return self._head[0].weight.detach()
 
     def inputs(
         self,
