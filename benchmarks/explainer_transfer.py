@@ -38,7 +38,9 @@ from rich.table import Table
 
 from _common import benchmark_parser, write_figures
 from strokelens.cli import main
+from strokelens.games import normalise_class_name
 from strokelens.home import home_path
+from strokelens.models.files import read_class_names
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "models"
 #: The issue's targets: held-out Spearman vs exact Shapley, and minutes from the command's start.
@@ -61,9 +63,9 @@ class PublicModel:
         return MODELS_DIR / self.folder
 
     def classes(self) -> list[str]:
+        """The model's class names, as quickdraw-345x25 names its files (``baseball_bat``: baseball bat)."""
         folder = self.path if self.path.is_dir() else self.path.parent
-        lines = (folder / "classes.txt").read_text(encoding="utf-8").split("\n")
-        return [c for c in lines if c]
+        return [normalise_class_name(c) for c in read_class_names(folder / "classes.txt")]
 
 
 MODELS = {
@@ -101,8 +103,7 @@ def command(args, out: Path) -> list[str]:
     pick = args.size.pick
     classes = pick(full=model.classes(), quick=model.classes(), smoke=list(model.smoke_classes))
     folder = home_path("data/quickdraw-345x25", args.home)
-    files = [folder / f"{c.replace('_', ' ')}.ndjson" for c in classes]  # baseball_bat: baseball bat
-    data = [arg for f in files for arg in ("--data", str(f))]
+    data = [arg for c in classes for arg in ("--data", str(folder / f"{c}.ndjson"))]
     sizes = pick(
         full=["--epochs", str(args.epochs), "--max-minutes", str(args.max_minutes)],
         quick=["--epochs", "3", "--label-units", "10"],

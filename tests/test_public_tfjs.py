@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from strokelens.cli import main
+from strokelens.games import normalise_class_name
 from strokelens.io import read_sketches
 from strokelens.models.files import read_class_names
 from strokelens.models.spec import ModelSpec
@@ -25,7 +26,7 @@ FEATURES = "conv2d_1,conv2d_2,conv2d_3:dense_1:dense_2"
 
 @pytest.fixture(scope="module")
 def classes() -> list[str]:
-    return [c.replace("_", " ") for c in read_class_names(MODEL / "classes.txt", 100)]
+    return [normalise_class_name(c) for c in read_class_names(MODEL / "classes.txt", 100)]
 
 
 def test_reads_its_classes_drawings_at_its_measured_accuracy(qd345_dir, classes):
