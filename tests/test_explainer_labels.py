@@ -208,3 +208,24 @@ def test_a_gradient_reading_explainer_adds_its_gated_gradient_to_the_explained_c
         net.from_inputs(geo, exists, feats.per_stroke, feats.embedding)
     with pytest.raises(StrokelensError, match="feature"):
         Explainer.create(view, "fastshap", "doodlenet", d_model=32, n_layers=1, d_ff=32, read_gradient=True)
+
+
+def test_the_recipe_runs_its_schedule_out_unless_told_and_records_its_cost():
+    """The shipped recipe keeps training to the last epoch by default (an early stop left a second
+    seed in a plateau), honours an explicit ``--patience``, and its shipped record is within the
+    issue's 20 minutes, labels included."""
+    import json
+    from importlib import resources
+
+    from strokelens.explainers.recipe import parser, training_config
+
+    default = training_config(parser().parse_args(["--out", "x", "--epochs", "25"]))
+    assert (default.epochs, default.patience) == (25, 25)
+    assert training_config(parser().parse_args(["--out", "x", "--patience", "3"])).patience == 3
+    with pytest.raises(StrokelensError):
+        training_config(parser().parse_args(["--out", "x", "--patience", "0"]))
+    weights = resources.files("strokelens.explainers") / "weights" / "doodlenet_fastshap.training.json"
+    record = json.loads(weights.read_text())
+    assert record["config"]["patience"] == record["config"]["epochs"]
+    assert 0 < record["total_minutes"] <= 20
+    assert record["total_minutes"] * 60 >= record["label_seconds"] + record["wall_seconds"]
