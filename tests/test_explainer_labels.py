@@ -4,6 +4,9 @@ model in one evaluation and its regression on labels trains."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +26,7 @@ from strokelens.explainers.labels import (
     permutation_labels,
 )
 from strokelens.explainers.networks import DOODLENET_LAYERS, FeatureSketchNet
+from strokelens.explainers.recipe import parser, training_config
 from strokelens.models import load_model
 from strokelens.training.explainer_data import (
     explainer_sources,
@@ -214,11 +218,6 @@ def test_the_recipe_runs_its_schedule_out_unless_told_and_records_its_cost():
     """The shipped recipe keeps training to the last epoch by default (an early stop left a second
     seed in a plateau), honours an explicit ``--patience``, and its shipped record is within the
     issue's 20 minutes, labels included."""
-    import json
-    from importlib import resources
-
-    from strokelens.explainers.recipe import parser, training_config
-
     default = training_config(parser().parse_args(["--out", "x", "--epochs", "25"]))
     assert (default.epochs, default.patience) == (25, 25)
     assert training_config(parser().parse_args(["--out", "x", "--patience", "3"])).patience == 3
