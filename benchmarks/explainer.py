@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=None, help="SPG test sketches (default 1000; quick 48)")
     p.add_argument("--qd-n", type=int, default=None, help="quickdraw-345x25 sketches (default 500; quick 32)")
     p.add_argument("--ref-n", type=int, default=None, help="sketches with Kernel SHAP (default 100; quick 8)")
-    p.add_argument("--photos", type=int, default=None, help="held-out photos (default 16; quick 2)")
+    p.add_argument("--photos", type=int, default=None, help="held-out photos (default 64; quick 2)")
     p.add_argument(
         "--segments", type=int, default=None, help="superpixels per photo, exact Shapley on all (10; smoke 4)"
     )
@@ -119,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.n = args.n or n(full=1000, quick=48, smoke=4)
     args.qd_n = args.qd_n or n(full=500, quick=32, smoke=4)
     args.ref_n = args.ref_n or n(full=100, quick=8, smoke=2)
-    args.photos = args.photos or n(full=16, quick=2, smoke=1)
+    args.photos = args.photos or n(full=64, quick=2, smoke=1)
     args.segments = args.segments or n(full=10, quick=10, smoke=4)
     args.max_shapley_units = n(full=12, quick=12, smoke=4)  # exact Shapley on sketches of so many strokes
     return args
