@@ -107,7 +107,8 @@ def test_pictures_sink_holds_the_first_inputs_as_explain_gives_them(view, sketch
     got, want = list(pictures.items()), list(direct.items())
     assert len(got) == len(want) == 11
     for (a, i), (b, j) in zip(got, want, strict=True):
-        assert a.unit_scores(i) == pytest.approx(b.unit_scores(j), abs=1e-5)
+        # float32 gradients: a batch of 8 and one of 3 take different convolution kernels
+        assert a.unit_scores(i) == pytest.approx(b.unit_scores(j), rel=1e-5, abs=1e-5)
         assert a.target_names[i] == b.target_names[j]
     for a, b in zip(pictures.curves, direct.curves, strict=True):
         assert torch.allclose(a.deletion_auc, b.deletion_auc, atol=1e-5)

@@ -1,4 +1,5 @@
-"""Folded batch norms and in-place activations: the same numbers and gradients, never on shared tensors."""
+"""Folded batch norms, in-place activations and channels-last kernels: the same numbers and gradients,
+never on shared tensors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from strokelens.attribution.pixel_scores import pixel_scores
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import model_fingerprint
 from strokelens.io.photos import load_photos
-from strokelens.models import darknet
+from strokelens.models import darknet, load_model
 from strokelens.models.tfjs import load_tfjs
 from strokelens.units import SuperpixelUnits
 from strokelens.views import ImageView
@@ -161,3 +162,15 @@ def test_tapped_layers_keep_their_own_values(darknets):
     for name in keep:
         torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-4)
     assert (got["batch_normalization_3"] < 0).any()  # not the activation's output
+
+
+def test_tfjs_models_run_channels_last_with_the_same_numbers(home):
+    model = load_model("doodlenet", home=home)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast = model(x)
+        model.to(memory_format=torch.contiguous_format)
+        plain = model(x)
+    assert fast.is_contiguous() and torch.allclose(fast, plain, atol=1e-4)

@@ -184,7 +184,11 @@ def build_model(
         raise StrokelensError(f"{source}: output layer {output_name!r} is never computed")
     store.check_all_used()
     model = TFJSModel(modules, graph, input_name, output_name, tuple(in_shape[1:])).eval()
-    return model.fuse_for_inference() if fuse else model
+    if not fuse:
+        return model
+    # channels-last convolution kernels run faster on CPU (DoodleNet's forward 1.35x, Tiny Darknet's
+    # 1.7x; the same numbers to float rounding, NCHW in and out)
+    return model.fuse_for_inference().to(memory_format=torch.channels_last)
 
 
 def load_tfjs(
