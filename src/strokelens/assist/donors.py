@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,16 @@ class Donors:
             if target not in self._cache:
                 self._cache[target] = self._build(target)
             return self._cache[target]
+
+    def cached(self, targets: Iterable[int]) -> dict[int, list[Donor]]:
+        """The donors already read for those of ``targets`` read so far."""
+        with self._lock:
+            return {t: self._cache[t] for t in targets if t in self._cache}
+
+    def seed(self, known: Mapping[int, list[Donor]]) -> None:
+        """Take donors read elsewhere (another process serving the same model and data folder)."""
+        with self._lock:
+            self._cache.update(known)
 
     def _build(self, target: int) -> list[Donor]:
         drawings = [

@@ -39,6 +39,11 @@ log = logging.getLogger("strokelens.serve")
 STATIC = Path(str(files("strokelens.serve") / "static"))
 #: A request waits at most this long for its model work (then 503).
 REQUEST_TIMEOUT_S = 60.0
+#: How much lower the predict/explain worker thread's CPU priority is than the assist processes'
+#: (Linux). Assists are few and long, so they take the CPU first: under 8 clients on 2 cores
+#: (`benchmarks/serve_latency.py`) assist p95 went from ~340 ms to ~245 while predict+explain p95 stayed
+#: at ~58 ms (its latency is queueing behind other clients' requests, not CPU share).
+FAST_NICE = 6
 
 
 @dataclass(frozen=True)
@@ -149,11 +154,16 @@ class Server:
         self.models = {s.name: s for s in served}
         self.default = served[0].name
         self.fast = {
-            s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}") for s in served
+            s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}", nice=FAST_NICE)
+            for s in served
         }
         workers = default_workers() if assist_workers is None else assist_workers
+        lent: dict[str, dict[int, list]] = {s.name: {} for s in served}  # shared by a model's workers
         self.processes = {
-            s.name: [AssistProcess(s.name, s.home, torch.get_num_threads()) for _ in range(workers)]
+            s.name: [
+                AssistProcess(s.name, s.home, torch.get_num_threads(), lent=lent[s.name])
+                for _ in range(workers)
+            ]
             for s in served
         }
         queue = max(1, max_queue // 4 // max(1, workers))
@@ -186,9 +196,11 @@ class Server:
         return run  # type: ignore[return-value]  # the slow worker is given Assist work only
 
     def assist_batcher(self, served: Served, target: int) -> Batcher:
-        """The assist worker for drawings toward class ``target`` (always the same one per class)."""
+        """The assist worker with the least work pending (queued or running); among equals, the one
+        class ``target`` maps to (so that simultaneous requests spread over the workers)."""
         batchers = self.slow[served.name]
-        return batchers[target % len(batchers)]
+        home = batchers[target % len(batchers)]
+        return min(batchers, key=lambda b: (b.pending, b is not home))
 
     def close(self) -> None:
         for b in (*self.fast.values(), *(b for bs in self.slow.values() for b in bs)):

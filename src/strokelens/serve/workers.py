@@ -2,10 +2,11 @@
 
 The edit search is CPU work in NumPy and PyTorch, much of it under the GIL; run in the server's own
 process it stalls predict and explain. An `AssistProcess` runs it in a child process (started with
-``spawn``) at a lower OS priority (`NICE`), so predict/explain keep the CPU when both want it. The
-parent sends a batch of items through a pipe and waits (no GIL held while it waits); the child
-answers with the replies, a refusal (`StrokelensError`: the request's 422) or a failure. A child that
-dies is started afresh and the batch it held fails (500); the next batch runs normally.
+``spawn``) at the server's own OS priority (the predict/explain worker thread yields to it instead:
+`strokelens.serve.app.FAST_NICE`). The parent sends a batch of items through a pipe and waits (no
+GIL held while it waits); the child answers with the replies, a refusal (`StrokelensError`: the
+request's 422) or a failure. A child that dies is started afresh and the batch it held fails (500);
+the next batch runs normally.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from typing import Any
 from strokelens.errors import StrokelensError
 from strokelens.serve.handlers import Item
 
-#: How much lower than the server the assist processes run (``os.nice``): predict/explain first.
-NICE = 5
 #: Seconds a new worker may take to load its model before its first batch fails.
 STARTUP_TIMEOUT_S = 120.0
 
@@ -33,10 +32,8 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _main(conn: Any, name: str, home: str | None, threads: int, nice: int) -> None:
+def _main(conn: Any, name: str, home: str | None, threads: int) -> None:
     """The child: load the model, then answer batches until the pipe closes or None arrives."""
-    with contextlib.suppress(OSError):
-        os.nice(nice)
     import torch
 
     from strokelens.serve import handlers
@@ -55,9 +52,13 @@ def _main(conn: Any, name: str, home: str | None, threads: int, nice: int) -> No
             return
         if message is None:
             return
-        iterations, items = message
+        iterations, items, known = message
         try:
-            reply: tuple[str, Any] = ("ok", handlers.assist(served, iterations, items))
+            if served.donors is not None:
+                served.donors.seed(known)
+            replies = handlers.assist(served, iterations, items)
+            built = served.donors.cached(_targets(items) - known.keys()) if served.donors else {}
+            reply: tuple[str, Any] = ("ok", (replies, built))
         except StrokelensError as e:
             reply = ("refused", str(e))
         except Exception:
@@ -65,15 +66,29 @@ def _main(conn: Any, name: str, home: str | None, threads: int, nice: int) -> No
         conn.send(reply)
 
 
+def _targets(items: Sequence[Item]) -> set[int]:
+    return {int(it.target) for it in items}
+
+
 class AssistProcess:
     """One child process running `strokelens.serve.handlers.assist` for model ``name``; `run` is
-    called by one batcher thread at a time (a lock keeps it so)."""
+    called by one batcher thread at a time (a lock keeps it so).
 
-    def __init__(self, name: str, home: str | os.PathLike[str] | None, threads: int = 1, nice: int = NICE):
+    ``lent``: the strokes lent toward each class (`strokelens.assist.Donors`), shared by all of a
+    model's processes: a batch carries those its targets have, and each child's reply brings back
+    those it read, so a class's drawings are read once whichever process serves it first."""
+
+    def __init__(
+        self,
+        name: str,
+        home: str | os.PathLike[str] | None,
+        threads: int = 1,
+        lent: dict[int, list] | None = None,
+    ):
         self.name = name
+        self.lent = {} if lent is None else lent
         self.home = None if home is None else str(Path(home))
         self.threads = threads
-        self.nice = nice
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._start()
@@ -82,7 +97,7 @@ class AssistProcess:
         parent, child = self._context.Pipe()
         self._process = self._context.Process(
             target=_main,
-            args=(child, self.name, self.home, self.threads, self.nice),
+            args=(child, self.name, self.home, self.threads),
             name=f"assist-{self.name}",
             daemon=True,
         )
@@ -115,7 +130,8 @@ class AssistProcess:
             try:
                 if not self._ready:
                     self._wait_ready()
-                self._conn.send((iterations, list(items)))
+                known = {t: self.lent[t] for t in _targets(items) if t in self.lent}
+                self._conn.send((iterations, list(items), known))
                 kind, value = self._conn.recv()
             except (EOFError, OSError) as e:
                 self._restart()
@@ -124,7 +140,9 @@ class AssistProcess:
                 self._restart()
                 raise
         if kind == "ok":
-            return value
+            replies, built = value
+            self.lent.update(built)
+            return replies
         if kind == "refused":
             raise StrokelensError(value)
         raise RuntimeError(f"assist worker for {self.name} failed:\n{value}")
