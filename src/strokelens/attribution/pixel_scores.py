@@ -142,14 +142,19 @@ def _coalition(
     view, units = _image_game(game)
     z = draw_coalitions(game.n_units, samples, sampler, seed, game.max_units).to(x.device, x.dtype)
     b = len(x)
-    rows = torch.arange(b, device=x.device).repeat_interleave(samples)
-    with torch.no_grad():
-        images = view.compose(z.flatten(0, 1), rows, units, base)
-    grads = input_gradient(game, images, rows).view(b, samples, *x.shape[1:])
     w = lime_kernel(z, game.n_units) if weighted else torch.ones(b, samples, device=x.device, dtype=x.dtype)
-    w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
-    w = w.view(b, samples, *[1] * (x.dim() - 1))  # photos (B, 3, H, W) and clips (B, 3, T, H, W)
-    return ((grads * w).sum(1) * (x - base)).sum(1)
+    w = (w / w.sum(1, keepdim=True).clamp(min=1e-12)).flatten()
+    rows = torch.arange(b, device=x.device).repeat_interleave(samples)
+    z = z.flatten(0, 1)
+    # composed, differentiated and summed a chunk of rows at a time: never all coalitions' images at once
+    weighted_grad = torch.zeros_like(x)  # photos (B, 3, H, W) and clips (B, 3, T, H, W)
+    for i in range(0, len(rows), view.chunk):
+        part = rows[i : i + view.chunk]
+        with torch.no_grad():
+            images = view.compose(z[i : i + view.chunk], part, units, base)
+        grads = input_gradient(game, images, part)
+        weighted_grad.index_add_(0, part, grads * w[i : i + view.chunk].view(-1, *[1] * (x.dim() - 1)))
+    return (weighted_grad * (x - base)).sum(1)
 
 
 def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
