@@ -77,8 +77,8 @@ def test_coalition_scores_are_the_brute_force_gradient_average(tiny_units, sampl
 
 
 def test_coalition_images_are_composed_a_chunk_at_a_time(tiny_units, monkeypatch):
-    """Memory stays that of one chunk of rows, however many photos and coalitions (16 photos x 16
-    coalitions at 224 pixels: 152 MB at the peak against 951 MB composed all at once)."""
+    """Memory stays that of one chunk of rows, however many photos and coalitions
+    (`strokelens.attribution.pixel_scores.summed_gradient`)."""
     view = ImageView(Tiny(), chunk=3)
     seen, compose = [], view.compose
 
@@ -90,6 +90,30 @@ def test_coalition_images_are_composed_a_chunk_at_a_time(tiny_units, monkeypatch
     expl = get_method("gws")(view).attribute(tiny_units, score="prob", pixel="coalition", samples=7)
     assert expl.evaluations == 7
     assert sum(seen) == 2 + 2 * 7 and max(seen) == 3  # the game's pass of all present, then the coalitions
+
+
+def test_integrated_gradients_walk_the_path_a_chunk_at_a_time(tiny_units, monkeypatch):
+    from strokelens.attribution import pixel_scores
+
+    view = ImageView(Tiny(), chunk=3)
+    seen, gradient = [], pixel_scores.input_gradient
+
+    def counted(game, images, rows):
+        seen.append(len(rows))
+        return gradient(game, images, rows)
+
+    monkeypatch.setattr(pixel_scores, "input_gradient", counted)
+    expl = get_method("gws")(view).attribute(tiny_units, score="prob", pixel="ig-mean", steps=5)
+    assert expl.evaluations == 5 and sum(seen) == 2 * 5 and max(seen) == 3
+    game = view.game(tiny_units, expl.target, "prob")
+    x, base = tiny_units.images, pixel_scores.superpixel_means(tiny_units)
+    alphas = (torch.arange(5) + 0.5) / 5  # the midpoint rule, every step at once
+    path = (base[:, None] + alphas.view(1, 5, 1, 1, 1) * (x - base)[:, None]).flatten(0, 1)
+    grads = gradient(game, path, torch.arange(2).repeat_interleave(5)).view(2, 5, *x.shape[1:])
+    want = pixel_scores.aggregate(
+        ((x - base) * grads.mean(1)).sum(1), tiny_units.labels, game.max_units, "sum"
+    )
+    torch.testing.assert_close(expl.scores, torch.where(game.unit_mask, want, 0.0), rtol=1e-4, atol=1e-7)
 
 
 def test_coalitions_are_drawn_as_lime_image_draws_and_weighed_by_its_kernel():

@@ -90,15 +90,39 @@ def input_gradient(game: Game, images: torch.Tensor, rows: torch.Tensor) -> torc
     return torch.cat(grads)
 
 
+def summed_gradient(
+    game: Game,
+    like: torch.Tensor,
+    rows: torch.Tensor,
+    weights: torch.Tensor,
+    inputs: Callable[[slice], torch.Tensor],
+) -> torch.Tensor:
+    """``sum_r weights[r] * dF/dx(inputs[r])`` per item ``rows[r]``, shaped ``like``: the inputs made
+    (``inputs(slice)``: those rows' model inputs), differentiated and summed a chunk of the view's
+    rows at a time, so memory is one chunk's whatever the rows (16 photos x 16 coalitions at 224
+    pixels: 152 MB at the peak against 951 MB made all at once)."""
+    total = torch.zeros_like(like)
+    chunk = game.view.chunk
+    for i in range(0, len(rows), chunk):
+        part = slice(i, i + chunk)
+        grads = input_gradient(game, inputs(part), rows[part])
+        total.index_add_(0, rows[part], grads * weights[part].view(-1, *[1] * (like.dim() - 1)))
+    return total
+
+
 def _integrated(game: Game, x: torch.Tensor, base: torch.Tensor, steps: int) -> torch.Tensor:
     if steps < 1:
         raise StrokelensError(f"steps must be at least 1, got {steps}")
-    b = len(x)
-    alphas = (torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) / steps
-    path = base[:, None] + alphas.view(1, -1, *[1] * (x.dim() - 1)) * (x - base)[:, None]
-    rows = torch.arange(b, device=x.device).repeat_interleave(steps)
-    grads = input_gradient(game, path.flatten(0, 1), rows).view(b, steps, *x.shape[1:])
-    return ((x - base) * grads.mean(1)).sum(1)
+    rows = torch.arange(len(x), device=x.device).repeat_interleave(steps)
+    alphas = ((torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) / steps).repeat(len(x))
+    alphas = alphas.view(-1, *[1] * (x.dim() - 1))
+
+    def path(part: slice) -> torch.Tensor:
+        r = rows[part]
+        return base[r] + alphas[part] * (x[r] - base[r])
+
+    weights = torch.full((len(rows),), 1 / steps, device=x.device, dtype=x.dtype)
+    return ((x - base) * summed_gradient(game, x, rows, weights, path)).sum(1)
 
 
 def draw_coalitions(
@@ -146,15 +170,13 @@ def _coalition(
     w = (w / w.sum(1, keepdim=True).clamp(min=1e-12)).flatten()
     rows = torch.arange(b, device=x.device).repeat_interleave(samples)
     z = z.flatten(0, 1)
-    # composed, differentiated and summed a chunk of rows at a time: never all coalitions' images at once
-    weighted_grad = torch.zeros_like(x)  # photos (B, 3, H, W) and clips (B, 3, T, H, W)
-    for i in range(0, len(rows), view.chunk):
-        part = rows[i : i + view.chunk]
+
+    def composed(part: slice) -> torch.Tensor:
         with torch.no_grad():
-            images = view.compose(z[i : i + view.chunk], part, units, base)
-        grads = input_gradient(game, images, part)
-        weighted_grad.index_add_(0, part, grads * w[i : i + view.chunk].view(-1, *[1] * (x.dim() - 1)))
-    return (weighted_grad * (x - base)).sum(1)
+            return view.compose(z[part], rows[part], units, base)
+
+    # photos (B, 3, H, W) and clips (B, 3, T, H, W)
+    return (summed_gradient(game, x, rows, w, composed) * (x - base)).sum(1)
 
 
 def _gradcam(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
