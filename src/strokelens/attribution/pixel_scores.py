@@ -26,7 +26,9 @@ Every technique here works on the photo itself (all superpixels present) through
 
 Aggregations per superpixel: ``sum``, ``mean``, ``abs-sum`` (sum of absolute values) and
 ``pos-mean`` (mean of the positive part); ``abs-mean`` (mean of absolute values) is SWAG's.
-Everything is batched; no loop over pixels.
+Everything is batched; no loop over pixels. The many-evaluation techniques (integrated gradients,
+SmoothGrad, coalitions) make their model inputs a chunk of the view's rows at a time
+(`summed_gradient`): memory is one chunk's, however many photos, steps or samples.
 """
 
 from __future__ import annotations
@@ -265,10 +267,14 @@ def pixel_scores(
         if samples < 1 or sigma < 0:
             raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")
         gen = torch.Generator(device="cpu").manual_seed(seed)
-        noise = torch.randn((len(x), samples, *x.shape[1:]), generator=gen).to(x.device, x.dtype)
-        noisy = (x[:, None] + sigma * noise).flatten(0, 1)
-        grads = input_gradient(game, noisy, rows.repeat_interleave(samples))
-        return grads.view(len(x), samples, *x.shape[1:]).mean(1).sum(1)
+        copies = rows.repeat_interleave(samples)
+
+        def noisy(part: slice) -> torch.Tensor:  # drawn in row order, a chunk at a time
+            r = copies[part]
+            return x[r] + sigma * torch.randn((len(r), *x.shape[1:]), generator=gen).to(x.device, x.dtype)
+
+        weights = torch.full((len(copies),), 1 / samples, device=x.device, dtype=x.dtype)
+        return summed_gradient(game, x, copies, weights, noisy).sum(1)
     technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
         _gradcam if pixel == "gradcam" else _guided
     )
