@@ -1,5 +1,6 @@
 """``gws`` with ``pixel="coalition"``: the presence gradient averaged over random coalitions of the
-kind lime_image samples, against a brute-force average on a tiny model and on real photos."""
+kind lime_image samples, against a brute-force average on a tiny model and on real photos; and the
+many-evaluation pixel techniques made a chunk of rows at a time."""
 
 from __future__ import annotations
 
@@ -114,6 +115,23 @@ def test_integrated_gradients_walk_the_path_a_chunk_at_a_time(tiny_units, monkey
         ((x - base) * grads.mean(1)).sum(1), tiny_units.labels, game.max_units, "sum"
     )
     torch.testing.assert_close(expl.scores, torch.where(game.unit_mask, want, 0.0), rtol=1e-4, atol=1e-7)
+
+
+def test_smoothgrad_draws_the_same_noise_whatever_the_chunk(photo_paths):
+    """31 x 31 x 3 values a copy (not a multiple of 16, the block CPU draws come in): the same scores
+    with the view's chunks of 2 and of 5 rows, as on CPU (4) and CUDA (16)."""
+
+    class Odd(Tiny):
+        input_size = 31
+
+    units = SuperpixelUnits.from_photos(load_photos(photo_paths[:2]), size=31, n_segments=8)
+    scores = [
+        get_method("gws")(ImageView(Odd(), chunk=c))
+        .attribute(units, score="prob", pixel="smoothgrad", samples=3, seed=1)
+        .scores
+        for c in (2, 5)
+    ]
+    torch.testing.assert_close(scores[0], scores[1], rtol=1e-5, atol=1e-8)
 
 
 def test_coalitions_are_drawn_as_lime_image_draws_and_weighed_by_its_kernel():

@@ -269,9 +269,10 @@ def pixel_scores(
         gen = torch.Generator(device="cpu").manual_seed(seed)
         copies = rows.repeat_interleave(samples)
 
-        def noisy(part: slice) -> torch.Tensor:  # drawn in row order, a chunk at a time
+        def noisy(part: slice) -> torch.Tensor:  # copy by copy in row order: the same for any chunk
             r = copies[part]
-            return x[r] + sigma * torch.randn((len(r), *x.shape[1:]), generator=gen).to(x.device, x.dtype)
+            noise = torch.stack([torch.randn(x.shape[1:], generator=gen) for _ in range(len(r))])
+            return x[r] + sigma * noise.to(x.device, x.dtype)
 
         weights = torch.full((len(copies),), 1 / samples, device=x.device, dtype=x.dtype)
         return summed_gradient(game, x, copies, weights, noisy).sum(1)
