@@ -29,17 +29,53 @@ def served(home) -> Served:
     return Served.load("doodlenet", home=home)
 
 
-def test_pending_counts_queued_and_running_items():
-    gate = threading.Event()
-    b = Batcher(lambda key, items: [gate.wait(5) for _ in items], max_batch=2, max_queue=8)
+def held_batcher(max_batch: int = 2) -> tuple[Batcher, threading.Event, threading.Event]:
+    """A batcher whose runs wait for ``gate``; ``started`` is set when a run begins."""
+    started, gate = threading.Event(), threading.Event()
+
+    def run(key, items):
+        started.set()
+        gate.wait(5)
+        if "bad" in items:
+            raise ValueError("bad item")
+        return list(items)
+
+    return Batcher(run, max_batch=max_batch, max_queue=8), started, gate
+
+
+def settles(read, want, seconds: float = 5.0) -> bool:
+    """Whether ``read()`` equals ``want`` within ``seconds`` (polled)."""
+    deadline = time.monotonic() + seconds
+    while read() != want:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_pending_counts_queued_and_running_items_but_not_cancelled_ones():
+    b, started, gate = held_batcher(max_batch=2)
     assert b.pending == 0
     futures = [b.submit("k", i) for i in range(5)]
-    time.sleep(0.1)  # the worker holds a batch of 2; 3 wait
+    assert started.wait(5)  # the worker holds a batch of 2; 3 wait
     assert b.pending == 5
+    futures[-1].cancel()  # a request that timed out
+    assert b.pending == 4
     gate.set()
-    assert all(f.result(5) for f in futures)
-    time.sleep(0.05)
-    assert b.pending == 0
+    assert [f.result(5) for f in futures[:-1]] == [0, 1, 2, 3]
+    assert settles(lambda: b.pending, 0)
+    b.close()
+
+
+def test_pending_returns_to_zero_after_a_failed_batch():
+    b, started, gate = held_batcher(max_batch=4)
+    futures = [b.submit("k", i) for i in ("a", "bad", "c")]
+    assert started.wait(5) and b.pending == 3
+    gate.set()
+    assert futures[0].result(5) == "a" and futures[2].result(5) == "c"
+    with pytest.raises(ValueError, match="bad item"):
+        futures[1].result(5)
+    assert settles(lambda: b.pending, 0)
     b.close()
 
 
@@ -49,16 +85,34 @@ def test_assist_goes_to_the_least_busy_worker_and_ties_to_the_class_own(served):
     try:
         first, second = server.slow[served.name]
         assert server.assist_batcher(served, 4) is first and server.assist_batcher(served, 5) is second
-        gate = threading.Event()
-        first.run = lambda work, items: [gate.wait(5) for _ in items]  # keep the first worker busy
-        held = first.submit("k", 0)
-        time.sleep(0.1)
-        assert first.pending == 1
+        started, gate = threading.Event(), threading.Event()
+
+        def held(work, items):
+            started.set()
+            gate.wait(5)
+            return list(items)
+
+        first.run = held  # keep the first worker busy
+        job = first.submit("k", 0)
+        assert started.wait(5) and first.pending == 1
         assert server.assist_batcher(served, 4) is second  # its own worker is busy
         gate.set()
-        assert held.result(5)
+        assert job.result(5) == 0
     finally:
         server.close()
+
+
+def test_with_assist_in_a_thread_here_predict_and_explain_keep_their_priority(served):
+    app = create_app([served], assist_workers=0)
+    try:
+        assert all(b.nice == 0 for b in app.state.server.fast.values())
+    finally:
+        app.state.server.close()
+    app = create_app([served], assist_workers=1)
+    try:
+        assert all(b.nice == FAST_NICE for b in app.state.server.fast.values())
+    finally:
+        app.state.server.close()
 
 
 def test_a_model_workers_share_the_strokes_they_lend(served, home, spg_dir):
@@ -79,6 +133,10 @@ def test_a_model_workers_share_the_strokes_they_lend(served, home, spg_dir):
             assert d.credit == pytest.approx(e.credit, abs=1e-4) and np.array_equal(d.points, e.points)
         again = b.run(0, [item])  # b is sent a's donors and answers the same
         assert again[0]["suggestions"] == there[0]["suggestions"]
+        assert any("add" in s["kind"] for s in there[0]["suggestions"])
+        a.lent[target] = []  # what b is sent is what it lends: nothing now
+        bare = b.run(0, [item])
+        assert bare[0]["suggestions"] and not any("add" in s["kind"] for s in bare[0]["suggestions"])
 
 
 def test_seeded_donors_are_not_read_again(served, home, monkeypatch):

@@ -3,9 +3,9 @@
 Every error reply is ``{"error": message, "status": code}``; no traceback reaches a client (an
 unexpected failure is logged here and answered 500 with a fixed message). Model work runs on
 `Batcher` workers, never on the event loop: one per model for explain/predict, and per model one
-for each assist worker process (`strokelens.serve.workers`; a drawing goes to the one its target
-class maps to, which keeps that class's lent strokes), or one assist thread with
-``assist_workers=0``. Parsing and the model's preprocessing run in the thread pool.
+for each assist worker process (`strokelens.serve.workers`; a drawing goes to the one with the
+least work pending, and the strokes a class lends are shared through this process), or one assist
+thread with ``assist_workers=0``. Parsing and the model's preprocessing run in the thread pool.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ STATIC = Path(str(files("strokelens.serve") / "static"))
 #: A request waits at most this long for its model work (then 503).
 REQUEST_TIMEOUT_S = 60.0
 #: How much lower the predict/explain worker thread's CPU priority is than the assist processes'
-#: (Linux). Assists are few and long, so they take the CPU first: under 8 clients on 2 cores
-#: (`benchmarks/serve_latency.py`) assist p95 went from ~340 ms to ~245 while predict+explain p95 stayed
-#: at ~58 ms (its latency is queueing behind other clients' requests, not CPU share).
+#: (Linux; not with ``assist_workers=0``, where assist is a thread of this process). Assists are few and
+#: long, so they take the CPU first: under 8 clients on 2 cores (`benchmarks/serve_latency.py`, three
+#: full runs each) assist p95 went from 333-343 ms to 272-318 ms while predict+explain p95 stayed at
+#: 60-70 ms (its latency is queueing behind other clients' requests, not CPU share).
 FAST_NICE = 6
 
 
@@ -153,11 +154,12 @@ class Server:
             raise StrokelensError("serve at least one model")
         self.models = {s.name: s for s in served}
         self.default = served[0].name
+        workers = default_workers() if assist_workers is None else assist_workers
+        nice = FAST_NICE if workers > 0 else 0  # an assist thread here must not get ahead of it
         self.fast = {
-            s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}", nice=FAST_NICE)
+            s.name: Batcher(self._run_fast(s), max_batch, max_queue, f"explain-{s.name}", nice=nice)
             for s in served
         }
-        workers = default_workers() if assist_workers is None else assist_workers
         lent: dict[str, dict[int, list]] = {s.name: {} for s in served}  # shared by a model's workers
         self.processes = {
             s.name: [

@@ -77,9 +77,9 @@ class Batcher:
 
     @property
     def pending(self) -> int:
-        """Items queued or in the batch now running."""
+        """Items queued (not cancelled: a request that timed out) or in the batch now running."""
         with self._cond:
-            return len(self._queue) + self._running
+            return sum(not f.cancelled() for _, _, f in self._queue) + self._running
 
     def close(self) -> None:
         """Stop the worker after the queued work is done."""
