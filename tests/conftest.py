@@ -68,6 +68,14 @@ def photo_paths(home) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
+def served(home):
+    """DoodleNet as `strokelens serve` runs it (`strokelens.serve.handlers.Served`)."""
+    from strokelens.serve.handlers import Served
+
+    return Served.load("doodlenet", home=home)
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """Small tensors gain nothing from threads, and on a busy machine extra threads stall for seconds.
     Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""

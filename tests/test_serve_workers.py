@@ -18,15 +18,9 @@ from strokelens.io import read_sketches
 from strokelens.serve.app import FAST_NICE, _item, create_app
 from strokelens.serve.batcher import Batcher, lower_thread_priority
 from strokelens.serve.drawing import to_strokes
-from strokelens.serve.handlers import Served
 from strokelens.serve.workers import AssistProcess
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def served(home) -> Served:
-    return Served.load("doodlenet", home=home)
 
 
 def held_batcher(max_batch: int = 2) -> tuple[Batcher, threading.Event, threading.Event]:
