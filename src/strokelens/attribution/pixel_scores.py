@@ -120,8 +120,8 @@ def _integrated(game: Game, x: torch.Tensor, base: torch.Tensor, steps: int) -> 
     alphas = alphas.view(-1, *[1] * (x.dim() - 1))
 
     def path(part: slice) -> torch.Tensor:
-        r = rows[part]
-        return base[r] + alphas[part] * (x[r] - base[r])
+        start = base[rows[part]]
+        return start + alphas[part] * (x[rows[part]] - start)
 
     weights = torch.full((len(rows),), 1 / steps, device=x.device, dtype=x.dtype)
     return ((x - base) * summed_gradient(game, x, rows, weights, path)).sum(1)

@@ -72,11 +72,11 @@ def _targets(items: Sequence[Item]) -> set[int]:
 
 class AssistProcess:
     """One child process running `strokelens.serve.handlers.assist` for model ``name``; `run` is
-        called by one batcher thread at a time (a lock keeps it so).
+    called by one batcher thread at a time (a lock keeps it so).
 
-        ``lent``: the strokes lent toward each class (`strokelens.assist.Donors`), shared by all of a
-        model's processes: a batch carries those its targets have, and each child's reply brings back
-        those it read, so a class's drawings are read once whichever process serves it first (twice at
+    ``lent``: the strokes lent toward each class (`strokelens.assist.Donors`), shared by all of a
+    model's processes: a batch carries those its targets have, and each child's reply brings back
+    those it read, so a class's drawings are read once whichever process serves it first (twice at
     most where two batches toward a new class run at once)."""
 
     def __init__(
