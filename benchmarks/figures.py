@@ -200,14 +200,14 @@ def samplers_table(results: Mapping[str, Figures]) -> str:
     """``gws_samplers.json``: Spearman with lime_image (and the speed-up over it) of every coalition
     sampler at every count; the default marked; the curves of the default and uniform draws."""
     f = results["gws_samplers"]
-    pattern = re.compile(r"gws_([a-z]+)_(\d+)_spearman_vs_lime_image")
+    pattern = re.compile(r"gws_([a-z]+)_(\d+)((?:_bf16)?)_spearman_vs_lime_image")
     found = [m.groups() for m in map(pattern.fullmatch, f) if m]
-    samplers = list(dict.fromkeys(s for s, _ in found))
-    counts = sorted({int(c) for _, c in found})
+    rows = list(dict.fromkeys((s, bf16) for s, _, bf16 in found))
+    counts = sorted({int(c) for _, c, _ in found})
     chosen = f["gws_variant"]
 
-    def cell(sampler: str, count: int) -> str:
-        name = f"gws_{sampler}_{count}"
+    def cell(row: tuple[str, str], count: int) -> str:
+        name = f"gws_{row[0]}_{count}{row[1]}"
         if f"{name}_spearman_vs_lime_image" not in f:
             return ""
         text = f"{_n(f[name + '_spearman_vs_lime_image'], 3)} ({_n(f[name + '_speedup_vs_lime_image'])}x)"
@@ -221,14 +221,28 @@ def samplers_table(results: Mapping[str, Figures]) -> str:
         f"{_n(f['load_average_median'], 1)}. Median Spearman with `lime_image` "
         "(speed-up over it, same run); **the default**, by the rule (<= 16 evaluations, >= 50x):",
         "",
-        "| sampler | " + " | ".join(f"{c} coalitions" for c in counts) + " |",
-        "|---|" + "---|" * len(counts),
-        *(f"| `{s}` | " + " | ".join(cell(s, c) for c in counts) + " |" for s in samplers),
+        "| sampler | model calls in | " + " | ".join(f"{c} coalitions" for c in counts) + " |",
+        "|---|---|" + "---|" * len(counts),
+        *(
+            f"| `{r[0]}` | {'bfloat16' if r[1] else 'float32'} | "
+            + " | ".join(cell(r, c) for c in counts)
+            + " |"
+            for r in rows
+        ),
         "",
         f"Deletion AUC (lower is better): `lime_image` {_n(f['lime_image_deletion_auc'], 3)}, the default "
         f"`{chosen}` {_n(f['gws_deletion_auc'], 3)} ({_n(f['gws_deletion_auc_vs_lime_image'], 2)}x), "
-        f"uniform draws at its count {_n(f[before + '_deletion_auc'], 3)}.",
+        f"uniform draws in float32 at its count {_n(f[before + '_deletion_auc'], 3)}.",
     ]
+    if "lime_image_bf16_ms_per_image" in f:
+        lines += [
+            "",
+            "At equal precision: `lime_image` with its model calls in bfloat16 takes "
+            f"{_n(f['lime_image_bf16_ms_per_image'])} ms a photo on the first "
+            f"{_n(f['lime_image_bf16_photos'])} photos ({_n(f['lime_image_bf16_speedup_vs_lime_image'], 2)}x "
+            f"faster than in float32); the default is {_n(f['gws_speedup_vs_lime_image_bf16'])}x faster "
+            "than that.",
+        ]
     return "\n".join(lines)
 
 

@@ -42,6 +42,7 @@ from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import benchmark_parser, write_figures
 from _photo_batches import batch_game, run, spread_test_photos, warm_up
 from strokelens.attribution.pixel_scores import SAMPLERS
+from strokelens.attribution.precision import BFLOAT16, FLOAT32, native_bfloat16
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import ImageView
@@ -53,19 +54,26 @@ COUNTS = (4, 8, 12, 16)
 MAX_EVALUATIONS = 16
 MIN_SPEEDUP = 50.0
 REFERENCE = "lime_image"
+#: lime_image with its model calls in bfloat16, timed on the first ``--lime-bf16-photos`` photos where
+#: the device computes bfloat16 natively: the speedup of a bfloat16 variant at equal precision.
+LIME_BF16 = "lime_image_bf16"
 
 
-def variant(sampler: str, samples: int) -> str:
-    return f"gws_{sampler}_{samples}"
+def variant(sampler: str, samples: int, precision: str = FLOAT32) -> str:
+    return f"gws_{sampler}_{samples}" + ("" if precision == FLOAT32 else "_bf16")
 
 
-def table_of(lime_samples: int, counts: tuple[int, ...]) -> dict[str, tuple[str, str, dict]]:
-    """Figure name -> (registered method, score, options): lime_image, then every sampler x count."""
+def table_of(
+    lime_samples: int, counts: tuple[int, ...], precisions: tuple[str, ...] = (FLOAT32,)
+) -> dict[str, tuple[str, str, dict]]:
+    """Figure name -> (registered method, score, options): lime_image, then every sampler x count x
+    precision of the model calls."""
     out = {REFERENCE: ("lime-image", "prob", {"n_samples": lime_samples})}
-    for samples in counts:
-        for sampler in COMPARED:
-            opts = {"pixel": "coalition", "aggregate": "sum", "samples": samples, "sampler": sampler}
-            out[variant(sampler, samples)] = ("gws", "prob", opts)
+    for precision in precisions:
+        for samples in counts:
+            for sampler in COMPARED:
+                opts = {"pixel": "coalition", "aggregate": "sum", "samples": samples, "sampler": sampler}
+                out[variant(sampler, samples, precision)] = ("gws", "prob", opts | {"precision": precision})
     return out
 
 
@@ -82,6 +90,9 @@ def parse_args(argv: list[str] | None = None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--lime-bf16-photos", type=int, default=None, help="photos lime_image also runs in bfloat16 on (16)"
+    )
     add_resume_options(p)
     args = p.parse_args(argv)
     check_resume_options(p, args)
@@ -90,15 +101,18 @@ def parse_args(argv: list[str] | None = None):
     args.segments = args.segments or n(full=50, quick=20, smoke=6)
     args.lime_samples = args.lime_samples or n(full=1000, quick=50, smoke=10)
     args.counts = n(full=COUNTS, quick=COUNTS, smoke=(4,))
+    if args.lime_bf16_photos is None:
+        args.lime_bf16_photos = n(full=16, quick=2, smoke=1)
     for name in ("limit", "segments", "lime_samples", "batch_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
 
-def measure_batch(view: ImageView, args, table: dict, chunk: list) -> dict:
+def measure_batch(view: ImageView, args, table: dict, chunk: list, lime_bf16: bool = False) -> dict:
     """Every variant on one batch: ms a photo, scores, Spearman with lime_image and lime_image's own
-    curves (the variants' curves wait for the choice)."""
+    curves (the variants' curves wait for the choice); with ``lime_bf16`` also lime_image's ms a photo
+    with its model calls in bfloat16 (`LIME_BF16`)."""
     _, units, game = batch_game(view, args, chunk)
     k = units.n_units.cpu()
     out: dict = {"load_average": os.getloadavg()[0], "n_units": k.tolist(), "ms": {}, "scores": {}}
@@ -106,6 +120,10 @@ def measure_batch(view: ImageView, args, table: dict, chunk: list) -> dict:
         scores, seconds, _ = run(view, units, game.target, entry, args.seed)
         out["ms"][name] = 1000 * seconds / len(units)
         out["scores"][name] = scores
+    if lime_bf16:
+        with torch.autocast(game.device.type, dtype=torch.bfloat16):
+            seconds = run(view, units, game.target, table[REFERENCE], args.seed)[1]
+        out["ms"][LIME_BF16] = 1000 * seconds / len(units)
     reference = out["scores"][REFERENCE]
     out["vs_lime"] = {
         name: agreement(s, reference, k)["spearman"].tolist()
@@ -125,25 +143,43 @@ def main() -> None:
     model = load_model("darknet-tiny", home=args.home, device=device)
     view = ImageView(model, baseline="mean")
     pairs = spread_test_photos(model, args.limit, args.home)
-    table = table_of(args.lime_samples, args.counts)
+    native = native_bfloat16(device)
+    precisions = (FLOAT32, BFLOAT16) if native else (FLOAT32,)
+    table = table_of(args.lime_samples, args.counts, precisions)
     warm_up(view, [p for p, _ in pairs[: args.batch_size]], device)
     console.print(
         f"{len(pairs)} test photos, {args.segments} SLIC superpixels, mean-colour baseline, target prob; "
-        f"lime_image {args.lime_samples} samples; samplers {', '.join(COMPARED)} x {args.counts} coalitions; "
+        f"lime_image {args.lime_samples} samples; samplers {', '.join(COMPARED)} x {args.counts} coalitions "
+        f"x model calls in {' and '.join(precisions)}; "
         f"device {device}, {torch.get_num_threads()} threads"
         + ("" if args.size.is_full else f" [--{args.size.value}]"),
         highlight=False,
     )
     settings = {
         k: getattr(args, k)
-        for k in ("limit", "segments", "lime_samples", "batch_size", "device", "seed", "home")
+        for k in (
+            "limit",
+            "segments",
+            "lime_samples",
+            "batch_size",
+            "device",
+            "seed",
+            "home",
+            "lime_bf16_photos",
+        )
     }
+    settings["precisions"] = list(precisions)
     store = BatchStore(args.resume, {"n_photos": len(pairs), "counts": list(args.counts), **settings})
+
+    def measure(b: int) -> dict:
+        lime_bf16 = native and b < args.lime_bf16_photos
+        return measure_batch(view, args, table, pairs[b : b + args.batch_size], lime_bf16)
+
     starts = range(0, len(pairs), args.batch_size)
     if args.measure_backward:
         store.measure_backward(
             starts,
-            lambda b: measure_batch(view, args, table, pairs[b : b + args.batch_size]),
+            measure,
             lambda b: console.print(f"  photos from {b + 1} measured", highlight=False),
         )
         return
@@ -153,7 +189,7 @@ def main() -> None:
         res = store.load(b)
         resumed = res is not None
         if res is None:
-            res = measure_batch(view, args, table, pairs[b : b + args.batch_size])
+            res = measure(b)
             store.save(b, res)
         for name, value in res["ms"].items():
             ms[name].append(value)
@@ -208,6 +244,7 @@ def main() -> None:
         "gws_variant": chosen,
         "gws_sampler": opts["sampler"],
         "gws_samples": opts["samples"],
+        "gws_precision": opts["precision"],
         "gws_meets_speed_bar": bool(fits),
         "gws_spearman_vs_lime_image": figures[f"{chosen}_spearman_vs_lime_image"],
         "gws_speedup_vs_lime_image": figures[f"{chosen}_speedup_vs_lime_image"],
@@ -216,6 +253,7 @@ def main() -> None:
         "gws_deletion_auc_vs_lime_image": figures[f"{chosen}_deletion_auc"]
         / figures[f"{REFERENCE}_deletion_auc"],
     }
+    figures |= speedup_at_equal_precision(batches, chosen)
     print_table(console, figures, table, chosen)
     console.print(
         f"gws default (<= {MAX_EVALUATIONS} evaluations, >= {MIN_SPEEDUP:.0f}x faster than lime_image): "
@@ -224,6 +262,21 @@ def main() -> None:
         highlight=False,
     )
     write_figures(args.json, figures)
+
+
+def speedup_at_equal_precision(batches: list[dict], chosen: str) -> dict:
+    """lime_image's ms a photo in bfloat16 and the chosen variant's speedup over it, on the batches
+    that timed both (none where the device lacks native bfloat16)."""
+    timed = [res["ms"] for res in batches if LIME_BF16 in res["ms"]]
+    if not timed:
+        return {}
+    lime = statistics.median(ms[LIME_BF16] for ms in timed)
+    return {
+        f"{LIME_BF16}_photos": sum(len(res["n_units"]) for res in batches if LIME_BF16 in res["ms"]),
+        f"{LIME_BF16}_ms_per_image": lime,
+        f"{LIME_BF16}_speedup_vs_lime_image": statistics.median(ms[REFERENCE] for ms in timed) / lime,
+        "gws_speedup_vs_lime_image_bf16": lime / statistics.median(ms[chosen] for ms in timed),
+    }
 
 
 def print_table(console: Console, figures: dict, table: dict, chosen: str) -> None:

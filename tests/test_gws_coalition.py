@@ -65,6 +65,7 @@ def test_coalition_scores_are_the_brute_force_gradient_average(tiny_units, sampl
         samples=samples,
         sampler=sampler,
         weighted=weighted,
+        precision="float32",  # the formula's arithmetic (photos' default may be bfloat16)
     )
     assert expl.evaluations == samples == get_method("gws").evaluations(8, pixel="coalition", samples=samples)
     game = view.game(tiny_units, expl.target, "prob")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 #: gets the input item of each row.
 Target = int | str | Sequence[int | str] | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
 SCORES = ("logit", "prob", "log-prob")
+#: Floating dtypes of less than float32's precision (model outputs under autocast).
+REDUCED_FLOATS = (torch.bfloat16, torch.float16)
 
 
 class View(Protocol):
@@ -188,7 +190,10 @@ class Game:
         return outputs
 
     def scores_of(self, outputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """The target's score ``(R,)`` from model outputs of input items ``rows``."""
+        """The target's score ``(R,)`` from model outputs of input items ``rows`` (outputs in a reduced
+        precision, as under autocast, are scored in float32)."""
+        if outputs.dtype in REDUCED_FLOATS:
+            outputs = outputs.float()
         outputs = self.transform(outputs)
         if self.target_fn is not None:
             scores = self.target_fn(outputs, rows=rows) if self.target_takes_rows else self.target_fn(outputs)

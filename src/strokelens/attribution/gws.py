@@ -16,7 +16,8 @@ the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel na
 random coalitions (``sampler``: fractional presences, ``uniform``, ``stratified`` or ``antithetic``
 (the photos' default), or lime_image's fair coins; ``weighted``: lime's kernel; ``seed``): an
 estimate of each superpixel's average effect over random coalitions, which LIME's linear fit
-approaches (docs/variants.md).
+approaches (docs/variants.md). ``precision``: the model calls' arithmetic
+(`strokelens.attribution.precision`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.integrated_gradients import IntegratedGradients
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, SAMPLERS, check_choice, pixel_scores
 from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
+from strokelens.attribution.precision import autocast, resolve_precision
 from strokelens.attribution.smoothgrad import SmoothGrad
-from strokelens.games import Game
+from strokelens.games import REDUCED_FLOATS, Game
 from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.views.image import AUTO, ImageView
 
@@ -43,11 +45,13 @@ class GWS(GradientAttribution):
     """Gradient-weighted superpixels. ``pixel``: one of `PIXEL_SCORES`; ``aggregate``: one of
     `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` (SmoothGrad copies, coalitions),
     ``sigma`` (SmoothGrad noise, in [0, 1] pixel units), ``sampler`` and ``weighted`` (``coalition``:
-    see `strokelens.attribution.pixel_scores`). Evaluations per photo: ``steps`` for ``ig-*``,
-    ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``, ``samples=0``):
-    the view's measured `GwsDefault`: on photos `coalition` pooled by sum over 8 antithetic samples
-    (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE`; 8 evaluations in batched backwards), on clips presence
-    gradients averaged over 4 uniform random coalitions."""
+    see `strokelens.attribution.pixel_scores`), ``precision`` of the model calls (``float32``,
+    ``bfloat16`` or ``fast``: `strokelens.attribution.precision`). Evaluations per photo: ``steps``
+    for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``,
+    ``samples=0``, ``precision="auto"``): the view's measured `GwsDefault`: on photos `coalition`
+    pooled by sum over 8 antithetic samples in float32 (`DEFAULT_PIXEL`,
+    `DEFAULT_AGGREGATE`; 8 evaluations in batched backwards), on clips presence gradients averaged
+    over 4 uniform random coalitions in float32; any other technique in float32 unless asked."""
 
     name = "gws"
     units_type = SuperpixelUnits
@@ -76,16 +80,21 @@ class GWS(GradientAttribution):
         sigma: float = 0.15,
         sampler: str = AUTO,
         weighted: bool = False,
+        precision: str = AUTO,
     ):
         default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
         pixel, aggregate, samples, sampler = default.resolve(pixel, aggregate, samples, sampler)
         check_choice("pixel score", pixel, PIXEL_SCORES)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)
+        precision = resolve_precision(default.precision_for(pixel, precision), game.device)
         if pixel == "presence" and aggregate == "sum":
-            return presence_gradient(game, game.full()), {}
-        pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted)
-        extras = {"pixel": pixel, "aggregate": aggregate}
+            with autocast(precision, game.device):
+                return presence_gradient(game, game.full()), {"precision": precision}
+        pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted, precision)
+        if pixels.dtype in REDUCED_FLOATS:  # Grad-CAM's activations under autocast
+            pixels = pixels.float()
+        extras = {"pixel": pixel, "aggregate": aggregate, "precision": precision}
         if pixel == "coalition":
             extras |= {"samples": samples, "sampler": sampler, "weighted": weighted}
         return aggregate_pixels(

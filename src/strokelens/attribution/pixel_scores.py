@@ -38,6 +38,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from strokelens.attribution.precision import FLOAT32, autocast
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
@@ -241,45 +242,62 @@ def pixel_scores(
     seed: int = 0,
     sampler: str = "uniform",
     weighted: bool = False,
+    precision: str = FLOAT32,
 ) -> torch.Tensor:
     """The ``(B, S, S)`` pixel map of technique ``pixel`` (see the module docstring) for the game's
-    photos, all superpixels present."""
+    photos, all superpixels present; the model calls in ``precision`` (a resolved one,
+    `strokelens.attribution.precision`), the baselines and the pooling in the photos' own."""
     check_choice("pixel score", pixel, PIXEL_SCORES)
     view, units = _image_game(game)
     x = units.images.to(game.device)
     rows = torch.arange(len(x), device=game.device)
-    if pixel in ("presence", "gradient", "gradient-x-input"):
-        grad = input_gradient(game, x, rows)
-        if pixel == "gradient":
-            return grad.sum(1)
-        base = view.baselines(units) if pixel == "presence" else torch.zeros_like(x)
-        return (grad * (x - base)).sum(1)
-    if pixel.startswith("ig-"):
-        base: torch.Tensor = {
-            "ig-black": lambda: torch.zeros_like(x),
-            "ig-blur": lambda: gaussian_blur(x, view.blur_sigma),
-            "ig-mean": lambda: superpixel_means(units),
-        }[pixel]()
-        return _integrated(game, x, base, steps)
-    if pixel == "coalition":
-        return _coalition(game, x, view.baselines(units), samples, sampler, weighted, seed)
-    if pixel == "smoothgrad":
-        if samples < 1 or sigma < 0:
-            raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        copies = rows.repeat_interleave(samples)
+    base = _baseline(pixel, view, units, x)  # outside autocast: a blur's convolution stays float32
+    with autocast(precision, game.device):
+        if pixel in ("presence", "gradient", "gradient-x-input"):
+            grad = input_gradient(game, x, rows)
+            return grad.sum(1) if pixel == "gradient" else (grad * (x - base)).sum(1)
+        if pixel.startswith("ig-"):
+            return _integrated(game, x, base, steps)
+        if pixel == "coalition":
+            return _coalition(game, x, base, samples, sampler, weighted, seed)
+        if pixel == "smoothgrad":
+            return _smoothgrad(game, x, rows, samples, sigma, seed)
+        technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
+            _gradcam if pixel == "gradcam" else _guided
+        )
+        return technique(game, x, rows)
 
-        def noisy(part: slice) -> torch.Tensor:  # copy by copy in row order: the same for any chunk
-            r = copies[part]
-            noise = torch.stack([torch.randn(x.shape[1:], generator=gen) for _ in range(len(r))])
-            return x[r] + sigma * noise.to(x.device, x.dtype)
 
-        weights = torch.full((len(copies),), 1 / samples, device=x.device, dtype=x.dtype)
-        return summed_gradient(game, x, copies, weights, noisy).sum(1)
-    technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
-        _gradcam if pixel == "gradcam" else _guided
-    )
-    return technique(game, x, rows)
+def _baseline(pixel: str, view: ImageView, units: SuperpixelUnits, x: torch.Tensor) -> torch.Tensor | None:
+    """What technique ``pixel`` weighs the gradient against: the view's baseline (``presence``,
+    ``coalition``), black, the view's blur or the superpixels' means; None where it needs none."""
+    if pixel in ("presence", "coalition"):
+        return view.baselines(units)
+    if pixel in ("gradient-x-input", "ig-black"):
+        return torch.zeros_like(x)
+    if pixel == "ig-blur":
+        return gaussian_blur(x, view.blur_sigma)
+    if pixel == "ig-mean":
+        return superpixel_means(units)
+    return None
+
+
+def _smoothgrad(
+    game: Game, x: torch.Tensor, rows: torch.Tensor, samples: int, sigma: float, seed: int
+) -> torch.Tensor:
+    """``sum_c`` of the gradient averaged over ``samples`` noisy copies of each photo (seeded)."""
+    if samples < 1 or sigma < 0:
+        raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    copies = rows.repeat_interleave(samples)
+
+    def noisy(part: slice) -> torch.Tensor:  # copy by copy in row order: the same for any chunk
+        r = copies[part]
+        noise = torch.stack([torch.randn(x.shape[1:], generator=gen) for _ in range(len(r))])
+        return x[r] + sigma * noise.to(x.device, x.dtype)
+
+    weights = torch.full((len(copies),), 1 / samples, device=x.device, dtype=x.dtype)
+    return summed_gradient(game, x, copies, weights, noisy).sum(1)
 
 
 def aggregate(pixels: torch.Tensor, labels: torch.Tensor, n_units: int, how: str) -> torch.Tensor:

@@ -52,12 +52,14 @@ AUTO = "auto"
 class GwsDefault:
     """``gws``'s default pixel technique on a view's inputs, as its benchmarks measured it (photos: the
     technique from ``benchmarks/results/superpixels.json``, the coalitions' sampler and count from
-    ``gws_samplers.json``; clips: ``video.json``); tests hold them equal."""
+    ``gws_samplers.json``; clips: ``video.json``); tests hold them equal. ``precision``: the model
+    calls' arithmetic (`strokelens.attribution.precision.PRECISIONS`)."""
 
     pixel: str
     aggregate: str = "sum"
     samples: int = 16
     sampler: str = "uniform"
+    precision: str = "float32"
 
     def resolve(
         self, pixel: str, aggregate: str, samples: int, sampler: str = AUTO
@@ -70,6 +72,13 @@ class GwsDefault:
             samples or self.samples,
             self.sampler if sampler == AUTO else sampler,
         )
+
+    def precision_for(self, pixel: str, precision: str) -> str:
+        """``precision``, with `AUTO` replaced by this default's for the technique it was measured
+        with and float32 for any other (a single gradient in bfloat16 is not an average of many)."""
+        if precision != AUTO:
+            return precision
+        return self.precision if pixel == self.pixel else "float32"
 
 
 #: Rows a model call takes by default on a CPU and on a GPU (see `ImageView`).
