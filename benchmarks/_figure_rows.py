@@ -130,14 +130,21 @@ ROWS: dict[str, list[Row]] = {
     ],
     "gws_samplers": [
         (
-            "gws on photos (default: coalitions drawn `{gws_sampler}`, {gws_samples} evaluations) vs "
+            "gws on photos (default: coalitions drawn `{gws_sampler}`, {gws_samples} evaluations, model "
+            "calls in {gws_precision}) vs "
             "`lime_image` on Tiny Darknet ({n_photos} test photos, ~{superpixels_mean:.0f} superpixels, "
             "{lime_samples} samples)",
             lambda f: (
-                f"Spearman {_n(f['gws_spearman_vs_lime_image'], 2)} (uniform draws, same count: "
-                f"{_n(f['gws_uniform_' + str(f['gws_samples']) + '_spearman_vs_lime_image'], 2)}), "
-                f"{_n(f['gws_speedup_vs_lime_image'])}x faster; deletion AUC "
-                f"{_n(f['gws_deletion_auc'], 3)} vs {_n(f['lime_image_deletion_auc'], 3)}"
+                f"Spearman {_n(f['gws_spearman_vs_lime_image'], 2)} (uniform draws in float32, same count: "
+                f"{_n(f['gws_uniform_' + str(f['gws_samples']) + '_spearman_vs_lime_image'], 2)} at "
+                f"{_n(f['gws_uniform_' + str(f['gws_samples']) + '_speedup_vs_lime_image'])}x), "
+                f"{_n(f['gws_speedup_vs_lime_image'])}x faster"
+                + (
+                    f" ({_n(f['gws_speedup_vs_lime_image_bf16'])}x beside `lime_image` in bfloat16)"
+                    if "gws_speedup_vs_lime_image_bf16" in f
+                    else ""
+                )
+                + f"; deletion AUC {_n(f['gws_deletion_auc'], 3)} vs {_n(f['lime_image_deletion_auc'], 3)}"
             ),
         ),
     ],

@@ -12,6 +12,7 @@ import torch
 
 from strokelens.attribution.gws import DEFAULT_AGGREGATE, DEFAULT_PIXEL
 from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, aggregate, pixel_scores
+from strokelens.attribution.precision import BFLOAT16, FAST, FLOAT32, resolve_precision
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
 from strokelens.methods import get_method
@@ -117,6 +118,8 @@ def test_the_default_gws_is_the_variant_the_benchmarks_chose(dark, units):
     assert (chosen.pixel, chosen.aggregate) == (DEFAULT_PIXEL, DEFAULT_AGGREGATE) == ("coalition", "sum")
     assert (draws["gws_sampler"], draws["gws_samples"]) == (chosen.sampler, chosen.samples)
     assert draws["gws_samples"] <= 16
+    # a bfloat16 variant chosen on the benchmark's machine ships as "fast": float32 where it is emulated
+    assert chosen.precision == (FAST if draws["gws_precision"] == BFLOAT16 else FLOAT32)
     view = ImageView(dark)
     default = get_method("gws")(view).attribute(units, score="prob")
     explicit = get_method("gws")(view).attribute(
@@ -126,10 +129,12 @@ def test_the_default_gws_is_the_variant_the_benchmarks_chose(dark, units):
         aggregate=table["gws_aggregate"],
         samples=draws["gws_samples"],
         sampler=draws["gws_sampler"],
+        precision=chosen.precision,
     )
     torch.testing.assert_close(default.scores, explicit.scores)
     assert default.evaluations == draws["gws_samples"]
     assert default.extras["sampler"] == draws["gws_sampler"]
+    assert default.extras["precision"] == resolve_precision(chosen.precision, torch.device("cpu"))
 
 
 def test_integrated_gradients_on_pixels_complete_to_the_score_difference(dark, units):

@@ -3,18 +3,20 @@
 Hartley et al. (2019) score superpixels "through gradient based pixel scoring techniques". ``gws``
 takes any technique x aggregation of `strokelens.attribution.pixel_scores` as options; its default is
 the one measured closest to ``lime_image`` at <= 16 model evaluations and >= 50x faster than it on
-100 real photos (Tiny Darknet): presence gradients averaged over 8 random coalitions drawn in mirrored
-pairs, pooled by sum (`DEFAULT_PIXEL`, `DEFAULT_AGGREGATE` from ``benchmarks/superpixels.py``; the
-sampler and count from ``benchmarks/gws_samplers.py``: median Spearman 0.67 with lime_image, whose own
-second seed reaches 0.81, 63x faster; Grad-CAM by sum, the default before, 0.54).
+100 real photos (Tiny Darknet): presence gradients averaged over 16 stratified random coalitions,
+pooled by sum, the model calls in bfloat16 where the hardware computes it (`DEFAULT_PIXEL`,
+`DEFAULT_AGGREGATE` from ``benchmarks/superpixels.py``; sampler, count and precision from
+``benchmarks/gws_samplers.py``: median Spearman 0.72 with lime_image, whose own second seed reaches
+0.81, 50x faster than lime_image in float32, 36x than lime_image in bfloat16; Grad-CAM by sum, the
+default before, 0.54).
 ``pixel="presence", aggregate="sum"`` is the gradient w.r.t. superpixel presence at z = 1, i.e.
 ``sum_k dF/dx * (x - base)`` over superpixel ``k``'s pixels (SLA on superpixel units; the default before
 Grad-CAM, at 0.17). ``swag`` is SWAG (Hartley et al., WACV 2021): superpixels weighted by their
 mean absolute gradient. ``gws-ig`` and ``gws-smoothgrad`` are integrated gradients and SmoothGrad on
 the same presence weights (the ``ig``/``smoothgrad`` methods under superpixel names).
 ``pixel="coalition", aggregate="sum"`` is the gradient w.r.t. presence averaged over ``samples``
-random coalitions (``sampler``: fractional presences, ``uniform``, ``stratified`` or ``antithetic``
-(the photos' default), or lime_image's fair coins; ``weighted``: lime's kernel; ``seed``): an
+random coalitions (``sampler``: fractional presences, ``uniform``, ``stratified`` (the photos'
+default) or ``antithetic``, or lime_image's fair coins; ``weighted``: lime's kernel; ``seed``): an
 estimate of each superpixel's average effect over random coalitions, which LIME's linear fit
 approaches (docs/variants.md). ``precision``: the model calls' arithmetic
 (`strokelens.attribution.precision`).
@@ -49,8 +51,8 @@ class GWS(GradientAttribution):
     ``bfloat16`` or ``fast``: `strokelens.attribution.precision`). Evaluations per photo: ``steps``
     for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``,
     ``samples=0``, ``precision="auto"``): the view's measured `GwsDefault`: on photos `coalition`
-    pooled by sum over 8 antithetic samples in float32 (`DEFAULT_PIXEL`,
-    `DEFAULT_AGGREGATE`; 8 evaluations in batched backwards), on clips presence gradients averaged
+    pooled by sum over 16 stratified samples in ``fast`` precision (`DEFAULT_PIXEL`,
+    `DEFAULT_AGGREGATE`; 16 evaluations in batched backwards), on clips presence gradients averaged
     over 4 uniform random coalitions in float32; any other technique in float32 unless asked."""
 
     name = "gws"
