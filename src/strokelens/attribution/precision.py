@@ -1,10 +1,11 @@
 """The arithmetic precision of a gradient method's model calls: float32, or bfloat16 through autocast.
 
 ``gws`` averages gradients over random coalitions; their sampling noise is far larger than bfloat16's
-rounding (on 24 train photos, Tiny Darknet's scores at 12 coalitions in bfloat16 and in float32 agree
-at median Spearman 0.97, and both at 0.72 with lime_image), and on hardware that computes bfloat16
-natively the convolutions run ~1.5x faster (docs/variants.md). ``fast`` is bfloat16 there and float32
-elsewhere (emulated bfloat16 is slower than float32); ``bfloat16`` asks for it anywhere.
+rounding (Tiny Darknet at 12 stratified coalitions: scores in the two precisions agree at median
+Spearman 0.97 on 8 photos; on 24 train photos both agree with lime_image at 0.72), and on hardware
+that computes bfloat16 natively the gradients cost ~1.6x less (docs/variants.md). ``fast`` is bfloat16
+there and float32 elsewhere (emulated bfloat16 is slower than float32); ``bfloat16`` asks for it
+anywhere.
 """
 
 from __future__ import annotations
