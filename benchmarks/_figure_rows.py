@@ -130,8 +130,8 @@ ROWS: dict[str, list[Row]] = {
     ],
     "gws_samplers": [
         (
-            "gws on photos (default: coalitions drawn `{gws_sampler}`, {gws_samples} evaluations, model "
-            "calls in {gws_precision}) vs "
+            "gws on photos (the rule's choice: coalitions drawn `{gws_sampler}`, {gws_samples} evaluations, "
+            "model calls in {gws_precision}) vs "
             "`lime_image` on Tiny Darknet ({n_photos} test photos, ~{superpixels_mean:.0f} superpixels, "
             "{lime_samples} samples)",
             lambda f: (
@@ -443,3 +443,4 @@ ROWS: dict[str, list[Row]] = {
         ),
     ],
 }
+ROWS["gws_samplers_rerun"] = ROWS["gws_samplers"]  # the same command run again (the choice's stability)
