@@ -42,7 +42,7 @@ from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import benchmark_parser, write_figures
 from _photo_batches import batch_game, run, spread_test_photos, warm_up
 from strokelens.attribution.pixel_scores import SAMPLERS
-from strokelens.attribution.precision import BFLOAT16, FLOAT32, native_bfloat16
+from strokelens.attribution.precision import BFLOAT16, FLOAT32, autocast, native_bfloat16
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import ImageView
@@ -121,7 +121,7 @@ def measure_batch(view: ImageView, args, table: dict, chunk: list, lime_bf16: bo
         out["ms"][name] = 1000 * seconds / len(units)
         out["scores"][name] = scores
     if lime_bf16:
-        with torch.autocast(game.device.type, dtype=torch.bfloat16):
+        with autocast(BFLOAT16, game.device):
             seconds = run(view, units, game.target, table[REFERENCE], args.seed)[1]
         out["ms"][LIME_BF16] = 1000 * seconds / len(units)
     reference = out["scores"][REFERENCE]
@@ -267,15 +267,19 @@ def main() -> None:
 def speedup_at_equal_precision(batches: list[dict], chosen: str) -> dict:
     """lime_image's ms a photo in bfloat16 and the chosen variant's speedup over it, on the batches
     that timed both (none where the device lacks native bfloat16)."""
-    timed = [res["ms"] for res in batches if LIME_BF16 in res["ms"]]
+    timed = [res for res in batches if LIME_BF16 in res["ms"]]
     if not timed:
         return {}
-    lime = statistics.median(ms[LIME_BF16] for ms in timed)
+
+    def median(name: str) -> float:
+        return statistics.median(res["ms"][name] for res in timed)
+
+    lime = median(LIME_BF16)
     return {
-        f"{LIME_BF16}_photos": sum(len(res["n_units"]) for res in batches if LIME_BF16 in res["ms"]),
+        f"{LIME_BF16}_photos": sum(len(res["n_units"]) for res in timed),
         f"{LIME_BF16}_ms_per_image": lime,
-        f"{LIME_BF16}_speedup_vs_lime_image": statistics.median(ms[REFERENCE] for ms in timed) / lime,
-        "gws_speedup_vs_lime_image_bf16": lime / statistics.median(ms[chosen] for ms in timed),
+        f"{LIME_BF16}_speedup_vs_lime_image": median(REFERENCE) / lime,
+        "gws_speedup_vs_lime_image_bf16": lime / median(chosen),
     }
 
 

@@ -99,3 +99,14 @@ def test_the_photos_default_precision_is_for_their_default_technique_only(dark, 
     assert default.extras["pixel"] == ImageView.gws_default.pixel
     assert gws.attribute(one, score="prob", pixel="ig-black", steps=2).extras["precision"] == FLOAT32
     assert gws.attribute(one, pixel="presence", aggregate="sum").extras["precision"] == FLOAT32
+
+
+def test_pixel_maps_come_back_in_the_photos_dtype(dark, units):
+    """Grad-CAM reads activations that autocast left in bfloat16; the map it returns is float32."""
+    from strokelens.attribution.pixel_scores import pixel_scores
+
+    game = ImageView(dark).game(units.select([0]), 0, "prob")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cam = pixel_scores(game, "gradcam", precision=BFLOAT16)
+    assert cam.dtype == torch.float32 and torch.isfinite(cam).all()

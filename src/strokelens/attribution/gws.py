@@ -32,7 +32,7 @@ from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, SAMPLE
 from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.precision import autocast, resolve_precision
 from strokelens.attribution.smoothgrad import SmoothGrad
-from strokelens.games import REDUCED_FLOATS, Game
+from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.views.image import AUTO, ImageView
 
@@ -94,8 +94,6 @@ class GWS(GradientAttribution):
             with autocast(precision, game.device):
                 return presence_gradient(game, game.full()), {"precision": precision}
         pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted, precision)
-        if pixels.dtype in REDUCED_FLOATS:  # Grad-CAM's activations under autocast
-            pixels = pixels.float()
         extras = {"pixel": pixel, "aggregate": aggregate, "precision": precision}
         if pixel == "coalition":
             extras |= {"samples": samples, "sampler": sampler, "weighted": weighted}

@@ -253,19 +253,37 @@ def pixel_scores(
     rows = torch.arange(len(x), device=game.device)
     base = _baseline(pixel, view, units, x)  # outside autocast: a blur's convolution stays float32
     with autocast(precision, game.device):
-        if pixel in ("presence", "gradient", "gradient-x-input"):
-            grad = input_gradient(game, x, rows)
-            return grad.sum(1) if pixel == "gradient" else (grad * (x - base)).sum(1)
-        if pixel.startswith("ig-"):
-            return _integrated(game, x, base, steps)
-        if pixel == "coalition":
-            return _coalition(game, x, base, samples, sampler, weighted, seed)
-        if pixel == "smoothgrad":
-            return _smoothgrad(game, x, rows, samples, sigma, seed)
-        technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
-            _gradcam if pixel == "gradcam" else _guided
-        )
-        return technique(game, x, rows)
+        pixels = _pixel_map(game, pixel, x, rows, base, steps, samples, sigma, seed, sampler, weighted)
+    return pixels.to(x.dtype)  # Grad-CAM's activations come out of autocast in bfloat16
+
+
+def _pixel_map(
+    game: Game,
+    pixel: str,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    base: torch.Tensor | None,
+    steps: int,
+    samples: int,
+    sigma: float,
+    seed: int,
+    sampler: str,
+    weighted: bool,
+) -> torch.Tensor:
+    """Technique ``pixel``'s map for photos ``x`` against ``base`` (`_baseline`)."""
+    if pixel in ("presence", "gradient", "gradient-x-input"):
+        grad = input_gradient(game, x, rows)
+        return grad.sum(1) if pixel == "gradient" else (grad * (x - base)).sum(1)
+    if pixel.startswith("ig-"):
+        return _integrated(game, x, base, steps)
+    if pixel == "coalition":
+        return _coalition(game, x, base, samples, sampler, weighted, seed)
+    if pixel == "smoothgrad":
+        return _smoothgrad(game, x, rows, samples, sigma, seed)
+    technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
+        _gradcam if pixel == "gradcam" else _guided
+    )
+    return technique(game, x, rows)
 
 
 def _baseline(pixel: str, view: ImageView, units: SuperpixelUnits, x: torch.Tensor) -> torch.Tensor | None:
