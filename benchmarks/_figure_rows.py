@@ -112,6 +112,14 @@ ROWS: dict[str, list[Row]] = {
                 f"{_n(f['stroke_transformer_mixed_qd345x25_heldout_top1'], 3)}"
             ),
         ),
+        (
+            "reference: DoodleNet (trained on all of QuickDraw) top-1 among the SPG classes only, "
+            "SPG test / the same held-out quickdraw-345x25 drawings",
+            lambda f: (
+                f"{_n(f['doodlenet_spg_classes_spg_test_top1'], 4)} / "
+                f"{_n(f['doodlenet_spg_classes_qd345x25_heldout_top1'], 3)}"
+            ),
+        ),
     ],
     "faithfulness": [
         (

@@ -60,7 +60,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: ``stroke-transformer``: SPG train split, basic augmentation (the benchmarks measure this one).
 WEIGHTS_NAME = "stroke_transformer_spg"
 #: ``stroke-transformer-mixed``: SPG train plus quickdraw-345x25's train drawings of the SPG classes,
-#: varied augmentation (``strokelens train stroke-transformer --augment varied --extra-repeat 32
+#: varied augmentation (``strokelens train stroke-transformer --augment varied --extra-repeat 4
 #: --epochs 36``; the record is ``stroke_transformer_mixed.training.json``).
 MIXED_WEIGHTS_NAME = "stroke_transformer_mixed"
 
