@@ -42,7 +42,7 @@ from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import benchmark_parser, write_figures
 from _photo_batches import batch_game, run, spread_test_photos, warm_up
 from strokelens.attribution.pixel_scores import SAMPLERS
-from strokelens.attribution.precision import BFLOAT16, FLOAT32, autocast, native_bfloat16
+from strokelens.attribution.precision import BFLOAT16, FLOAT32, native_bfloat16
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model
 from strokelens.views import ImageView
@@ -121,8 +121,8 @@ def measure_batch(view: ImageView, args, table: dict, chunk: list, lime_bf16: bo
         out["ms"][name] = 1000 * seconds / len(units)
         out["scores"][name] = scores
     if lime_bf16:
-        with autocast(BFLOAT16, game.device):
-            seconds = run(view, units, game.target, table[REFERENCE], args.seed)[1]
+        method, score, opts = table[REFERENCE]
+        seconds = run(view, units, game.target, (method, score, opts | {"precision": BFLOAT16}), args.seed)[1]
         out["ms"][LIME_BF16] = 1000 * seconds / len(units)
     reference = out["scores"][REFERENCE]
     out["vs_lime"] = {

@@ -1,6 +1,6 @@
-"""The precision of ``gws``'s model calls: names refused or resolved per device, bfloat16 through
-autocast scored in float32, and on real photos with Tiny Darknet, bfloat16 ranking superpixels as
-float32 does."""
+"""The precision of ``gws``'s and ``lime-image``'s model calls: names refused or resolved per device,
+bfloat16 through autocast scored in float32, and on real photos with Tiny Darknet, bfloat16 ranking
+superpixels as float32 does."""
 
 from __future__ import annotations
 
@@ -110,3 +110,23 @@ def test_pixel_maps_come_back_in_the_photos_dtype(dark, units):
         warnings.simplefilter("ignore", UserWarning)
         cam = pixel_scores(game, "gradcam", precision=BFLOAT16)
     assert cam.dtype == torch.float32 and torch.isfinite(cam).all()
+
+
+def test_lime_image_in_bfloat16_ranks_superpixels_as_in_float32(dark, units):
+    """The same seeded lime_image samples, the model called in either precision: bfloat16's rounding
+    moves lime's weights far less than another sampling seed does."""
+    lime, one = get_method("lime-image")(ImageView(dark)), units.select([0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # emulated bfloat16 on a CPU without it
+        half = lime.attribute(one, score="prob", n_samples=200, precision=BFLOAT16)
+    full = lime.attribute(one, score="prob", n_samples=200)
+    reseeded = lime.attribute(one, score="prob", n_samples=200, seed=1)
+    assert half.extras["precision"] == BFLOAT16 and full.extras["precision"] == FLOAT32
+    assert half.evaluations == full.evaluations == 200
+    k = one.n_units
+    across = float(agreement(half.scores, full.scores, k)["spearman"][0])
+    seeds = float(agreement(reseeded.scores, full.scores, k)["spearman"][0])
+    assert across > 0.9 and across > seeds, (across, seeds)
+    assert not torch.equal(half.scores, full.scores)  # bfloat16 did run
+    with pytest.raises(StrokelensError, match="unknown precision 'half'"):
+        lime.attribute(one, score="prob", n_samples=20, precision="half")

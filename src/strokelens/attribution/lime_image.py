@@ -12,6 +12,7 @@ import torch
 from strokelens.attribution.base import register
 from strokelens.attribution.cost import per_option
 from strokelens.attribution.families import PerturbationAttribution
+from strokelens.attribution.precision import FLOAT32, autocast, resolve_precision
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
@@ -25,7 +26,10 @@ class LimeImage(PerturbationAttribution):
     ``hide_color`` (``None``, i.e. each superpixel's mean colour, for the ``mean`` baseline; the
     constant for ``constant``; ``blur`` has no lime equivalent). ``classifier_fn`` returns the
     game's score for every class (``prob``: softmax, lime's usual input). One input at a time, as
-    lime works; its Python masking loop is part of its cost. Needs the ``lime`` package."""
+    lime works; its Python masking loop is part of its cost. ``precision``: the model calls'
+    arithmetic, as for ``gws`` (`strokelens.attribution.precision`; default ``float32``, lime's
+    own; ``bfloat16`` or ``fast`` run them under autocast and score their outputs in float32).
+    Needs the ``lime`` package."""
 
     name = "lime-image"
     uses_seed = True
@@ -42,6 +46,7 @@ class LimeImage(PerturbationAttribution):
         n_samples: int = 1000,
         batch_size: int = 16,
         kernel_width: float = 0.25,
+        precision: str = FLOAT32,
     ):
         try:
             from lime.lime_image import LimeImageExplainer
@@ -55,6 +60,7 @@ class LimeImage(PerturbationAttribution):
         hide_color = view.hide_color()
         if game.target is None:
             raise StrokelensError("lime-image needs class targets, not a callable")
+        precision = resolve_precision(precision, game.device)
         out = torch.zeros(game.batch_size, game.max_units, device=game.device)
         for i in range(game.batch_size):
             image = units.images[i].movedim(0, -1).detach().cpu().numpy().astype(np.float64)
@@ -64,7 +70,7 @@ class LimeImage(PerturbationAttribution):
             with contextlib.redirect_stderr(io.StringIO()):  # lime's tqdm bar
                 exp = explainer.explain_instance(
                     image,
-                    lambda batch: _classify(game, view, batch),
+                    lambda batch: _classify(game, view, batch, precision),
                     labels=(label,),
                     hide_color=hide_color,
                     top_labels=None,
@@ -76,14 +82,16 @@ class LimeImage(PerturbationAttribution):
                 )
             for k, w in exp.local_exp[label]:
                 out[i, int(k)] = float(w)
-        return out, {"n_samples": n_samples}
+        return out, {"n_samples": n_samples, "precision": precision}
 
 
-def _classify(game: Game, view: ImageView, batch: np.ndarray) -> np.ndarray:
+def _classify(game: Game, view: ImageView, batch: np.ndarray, precision: str) -> np.ndarray:
     """lime's ``classifier_fn``: ``(N, H, W, 3)`` images (or ``(N, T, H, W, 3)`` clips) -> the game's
-    score of every class ``(N, C)``."""
+    score of every class ``(N, C)``, the model called in ``precision`` (a resolved one)."""
     x = torch.from_numpy(batch).to(game.device, torch.float32).movedim(-1, 1)
     with torch.no_grad():
-        outputs = game.transform(view.forward(x))
+        with autocast(precision, game.device):
+            logits = view.forward(x)
+        outputs = game.transform(logits.float())
     game.count(len(x))
     return outputs.double().cpu().numpy()
