@@ -25,10 +25,10 @@ import torch
 from rich.console import Console
 
 from _common import benchmark_parser, print_figures, spg_classes_for, write_figures
+from model_accuracy import classify, labels, preset_images
 from strokelens.datasets import load_qd345_spg, load_spg, spg_classes
 from strokelens.models import load_model
 from strokelens.training.sketch_data import prepare_sketches
-from strokelens.views import view_for
 
 MODELS = {"stroke_transformer": "stroke-transformer", "stroke_transformer_mixed": "stroke-transformer-mixed"}
 
@@ -66,20 +66,16 @@ def measure(name: str, key: str, spg, held_out, args, device: str) -> tuple[dict
 
 
 def doodlenet_reference(spg, held_out, classes: list[str], args, device: str) -> dict[str, float]:
-    """DoodleNet's top-1 on ``spg`` and ``held_out`` among ``classes`` only (its other outputs ignored)."""
+    """DoodleNet's top-1 on ``spg`` and ``held_out`` among ``classes`` only (its other outputs ignored),
+    drawn and classified as `model_accuracy` does (``doodlenet_spg_test_top1_spg20`` there)."""
     model = load_model("doodlenet", home=args.home, device=device)
-    view = view_for(model)
-    columns = torch.tensor([model.class_names.index(c) for c in classes], device=device)
+    columns = torch.tensor([model.class_names.index(c) for c in classes])
     figures = {}
     for key, sketches in (("spg_test", spg), ("qd345x25_heldout", held_out)):
-        labels = torch.tensor([classes.index(s.label) for s in sketches])
-        preds = []
-        for i in range(0, len(sketches), args.batch_size):
-            batch = view.prepare(sketches[i : i + args.batch_size])
-            game = view.game(view.units_for(batch), "auto")
-            preds.append(game.full_outputs[:, columns].argmax(1).cpu())
-        correct = (torch.cat(preds) == labels).float()
-        figures[f"doodlenet_spg_classes_{key}_top1"] = round(float(correct.mean()), 4)
+        images = preset_images(sketches, args.batch_size, torch.device(device))
+        logits = classify(model, images, args.batch_size)
+        correct = columns[logits[:, columns].argmax(1)] == labels(model, sketches)
+        figures[f"doodlenet_spg_classes_{key}_top1"] = round(float(correct.float().mean()), 4)
     return figures
 
 
