@@ -62,6 +62,7 @@ def test_outputs_under_autocast_are_scored_in_float32(dark, units):
         scores = game.scores_of(logits, torch.tensor([0]))
     assert logits.dtype == torch.bfloat16
     assert scores.dtype == torch.float32
+    assert game.transform(logits).dtype == torch.float32  # lime-image's scores come this way
     with torch.no_grad():
         exact = game.scores_of(dark(x), torch.tensor([0]))
     torch.testing.assert_close(scores.detach(), exact, rtol=0.05, atol=1e-3)  # bfloat16: ~3 digits

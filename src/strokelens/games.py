@@ -182,7 +182,10 @@ class Game:
         return self.view.outputs(z, rows, **{**self.inputs, **override})
 
     def transform(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Model outputs ``(R, C)`` in the game's score space (softmax for ``prob``, ...)."""
+        """Model outputs ``(R, C)`` in the game's score space (softmax for ``prob``, ...); outputs in a
+        reduced precision, as under autocast, are scored in float32."""
+        if outputs.dtype in REDUCED_FLOATS:
+            outputs = outputs.float()
         if self.score == "prob":
             return outputs.softmax(-1)
         if self.score == "log-prob":
@@ -190,10 +193,8 @@ class Game:
         return outputs
 
     def scores_of(self, outputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """The target's score ``(R,)`` from model outputs of input items ``rows`` (outputs in a reduced
-        precision, as under autocast, are scored in float32)."""
-        if outputs.dtype in REDUCED_FLOATS:
-            outputs = outputs.float()
+        """The target's score ``(R,)`` from model outputs of input items ``rows`` (in float32 where the
+        outputs are in a reduced precision: `transform`)."""
         outputs = self.transform(outputs)
         if self.target_fn is not None:
             scores = self.target_fn(outputs, rows=rows) if self.target_takes_rows else self.target_fn(outputs)

@@ -92,6 +92,6 @@ def _classify(game: Game, view: ImageView, batch: np.ndarray, precision: str) ->
     with torch.no_grad():
         with autocast(precision, game.device):
             logits = view.forward(x)
-        outputs = game.transform(logits.float())
+        outputs = game.transform(logits)  # in float32 whatever the model calls' precision
     game.count(len(x))
     return outputs.double().cpu().numpy()

@@ -57,7 +57,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def autocast(precision: str, device: torch.device) -> AbstractContextManager:
     """Model calls inside run in ``precision`` (a resolved one: `FLOAT32` or `BFLOAT16`); the game
-    scores their outputs in float32 (`strokelens.games.Game.scores_of`)."""
+    scores their outputs in float32 (`strokelens.games.Game.transform`)."""
     if precision == FLOAT32:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
