@@ -156,7 +156,7 @@ def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> di
     game = view.game(units, "auto")
     explainer = explainer_for(game, "wys", weights)
     with torch.no_grad():
-        masks = torch.sigmoid(explainer.unit_outputs(game.units))  # (B, K, C)
+        masks = torch.sigmoid(explainer.unit_outputs(game))  # (B, K, C)
     mask = game.unit_mask[..., None].to(masks.dtype)
     mass = (masks * mask).sum(1) / mask.sum(1)  # (B, C): mean mask over each input's units
     own = mass.gather(1, game.target[:, None])[:, 0]

@@ -178,3 +178,17 @@ def test_cli_refuses_data_it_cannot_train_on(qd345_dir, tmp_path, capsys, data, 
     assert main([*args, "--data", str(tmp_path / data)]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
+
+
+def test_cli_photo_explainers_subtract_the_empty_photo_by_default(home, tmp_path, capsys):
+    """Photo explainers read the empty photo's class map unless told not to; sketch models refuse it."""
+    args = ["train", "explainer", "--model", "darknet-tiny", "--kind", "wys", "--home", str(home)]
+    args += ["--limit", "2", "--epochs", "1", "--heldout", "0", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--no-subtract-empty", "--out", str(tmp_path / "b")]) == 0
+    configs = [json.loads((tmp_path / run / "explainer.json").read_text())["net_config"] for run in "ab"]
+    assert [c["subtract_empty"] for c in configs] == [True, False]
+    sketch = ["train", "explainer", "--model", "doodlenet", "--kind", "wys", "--subtract-empty"]
+    assert main([*sketch, "--out", str(tmp_path / "c"), "--home", str(home)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--subtract-empty is for photo explainers" in errors[0]

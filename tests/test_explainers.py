@@ -189,6 +189,29 @@ def test_photo_explainer_starts_as_the_class_activation_map(home):
     assert torch.allclose(shares.sum(1), logits, atol=1e-3)
 
 
+def test_photo_explainer_subtracting_the_empty_photo_starts_efficient(home):
+    """With ``subtract_empty`` the shares at initialisation sum to v(N) - v(empty) on their own, and the
+    empty photo's feature pass gives v(empty): two evaluations, as without it."""
+    from strokelens.explainers.explainer import empty_outputs
+
+    photo_view = view_for(load_model("darknet-tiny", home=home))
+    units = photo_view.units_for(load_photos(photo_split("train", home)[:2]), n_segments=20)
+    explainer = Explainer.create(photo_view, "fastshap", "darknet-tiny", subtract_empty=True)
+    game = photo_view.game(units, "auto")
+    with torch.no_grad():
+        raw, null = explainer.raw_members(game)
+        empty = empty_outputs(game)
+    assert torch.allclose(null, empty, atol=1e-4)
+    assert torch.allclose(raw[0].sum(1), game.full_outputs - empty, atol=1e-3)
+    assert explainer.evaluations == 2
+    with pytest.raises(StrokelensError, match="give the empty photos"):
+        explainer.net(units)
+    wys = Explainer.create(photo_view, "wys", "darknet-tiny", subtract_empty=True)
+    before = game.evaluations
+    wys.explain(game)
+    assert game.evaluations - before == 2 * len(units) == wys.evaluations * len(units)
+
+
 # ----------------------------------------------------------------------------- command line
 def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     runner = CliRunner()

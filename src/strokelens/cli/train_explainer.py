@@ -138,6 +138,13 @@ from strokelens.training.user_data import NAMED
     "uncertainty (default 3; 1 elsewhere).",
 )
 @click.option(
+    "--subtract-empty/--no-subtract-empty",
+    default=None,
+    help="Photo explainers: read each superpixel's share of the class map minus its share of the empty "
+    "photo's (every superpixel at the view's baseline; one more feature pass, which also gives "
+    "v(empty)). Default: on, as measured (docs/explainers.md).",
+)
+@click.option(
     "--val-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True
 )
 @click.option("--test-share", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
@@ -199,6 +206,7 @@ def explainer(
     model_features: str | None,
     model_gradient: bool,
     ensemble: int | None,
+    subtract_empty: bool | None,
     val_share: float,
     test_share: float,
     heldout: int,
@@ -237,6 +245,8 @@ def explainer(
         raise StrokelensError(f"no learned explainer network for {reader.words} (only {', '.join(NETWORKS)})")
     if not sketches and units is not None:
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
+    if sketches and subtract_empty is not None:
+        raise StrokelensError("--subtract-empty is for photo explainers (a sketch's empty input is blank)")
     fastshap_sketches = sketches and kind == "fastshap"
     if ensemble is not None and ensemble > 1 and not fastshap_sketches:
         raise StrokelensError("--ensemble is for fastshap explainers of sketch models")
@@ -263,7 +273,9 @@ def explainer(
         )
     if amortized and label_units < 1:
         raise StrokelensError("--permutations trains on labels: --label-units must be at least 1")
-    net_options = {"ensemble": ensemble or 3} if fastshap_sketches else {}
+    net_options: dict = {"ensemble": ensemble or 3} if fastshap_sketches else {}
+    if not sketches:
+        net_options["subtract_empty"] = subtract_empty is not False
     if model_features:
         net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
     made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)

@@ -32,7 +32,6 @@ from strokelens.explainers.networks import (
 from strokelens.explainers.objectives import efficient
 from strokelens.kinds import PHOTO_FILES, SKETCH_FILES
 from strokelens.models.tfjs import TFJSModel
-from strokelens.units.base import Units
 
 if TYPE_CHECKING:
     from strokelens.games import Game
@@ -138,7 +137,7 @@ class ExplainerInfo:
 class Explainer:
     """A trained (or freshly made) explainer network and what it is for.
 
-    ``unit_outputs(units)``: ``(B, K, C)`` network outputs (mask logits or raw values).
+    ``unit_outputs(game)``: ``(B, K, C)`` network outputs (mask logits or raw values).
     ``scores(game)``: ``(B, K)`` scores for the game's targets, in one forward pass: the target mask
     logit (``wys``) or the efficient Shapley estimate in the game's score space (``fastshap``).
     """
@@ -216,15 +215,32 @@ class Explainer:
     # ------------------------------------------------------------------ use
     @property
     def evaluations(self) -> int:
-        """Model evaluations an explanation costs an input: the feature pass where the network reads
-        the model, and the empty input's outputs where ``fastshap`` has none stored (photos)."""
-        return self.net.model_evaluations + int(self.info.kind == "fastshap" and self.null_outputs is None)
+        """Model evaluations an explanation costs an input: the feature passes where the network reads
+        the model, and the empty input's outputs where ``fastshap`` has none stored and no feature pass
+        gives them (photos)."""
+        null_pass = self.info.kind == "fastshap" and self.null_outputs is None and not self.reads_empty
+        return self.net.model_evaluations + int(null_pass)
 
-    def unit_outputs(self, units: Units) -> torch.Tensor:
-        """``(B, K, C)`` network outputs: mask logits for ``wys``, raw values for ``fastshap``."""
-        if self.info.kind == "wys" and isinstance(self.net, PhotoExplainerNet):
-            return self.net.mask_logits(units)
-        return self.net(units)
+    @property
+    def reads_empty(self) -> bool:
+        """Whether the network reads the empty input's features (a photo net with ``subtract_empty``),
+        whose pass also gives ``v(empty)``."""
+        return isinstance(self.net, PhotoExplainerNet) and self.net.config.subtract_empty
+
+    def empty_inputs(self, game: Game) -> torch.Tensor | None:
+        """The empty inputs ``(B, ...)`` (every unit at the view's baseline) where the network reads
+        them, else None."""
+        if not self.reads_empty:
+            return None
+        return game.view.images(game.units, torch.zeros_like(game.unit_mask, dtype=game.dtype))
+
+    def unit_outputs(self, game: Game) -> torch.Tensor:
+        """``(B, K, C)`` network outputs for the game's units: mask logits for ``wys``, raw values
+        for ``fastshap``."""
+        if isinstance(self.net, PhotoExplainerNet):
+            read = self.net.mask_logits if self.info.kind == "wys" else self.net
+            return read(game.units, self.empty_inputs(game))
+        return self.net(game.units)
 
     def null_scores(self, game: Game) -> torch.Tensor:
         """``v(empty)`` ``(B, C)`` in the game's score space: the stored output where the empty input
@@ -234,19 +250,27 @@ class Explainer:
             return game.transform(null[None]).expand(game.batch_size, -1)
         return game.transform(empty_outputs(game))
 
+    def raw_members(self, game: Game) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's raw values ``(E, B, K, C)`` and ``v(empty)`` ``(B, C)`` in the game's score
+        space (``fastshap``), the latter from the network's own pass where it reads the empty input."""
+        if isinstance(self.net, FeatureSketchNet):
+            # the game's ink coverage, reused; a gradient-reading net differentiates the asked class
+            raw = self.net.members(game.units, bound=game.inputs, classes=game.target)
+        elif self.reads_empty:
+            raw, outputs = self.net.read(game.units, self.empty_inputs(game))
+            return raw[None], game.transform(outputs)
+        else:
+            raw = self.net.members(game.units)
+        return raw, self.null_scores(game)
+
     def values(self, game: Game) -> torch.Tensor:
         """Efficient Shapley estimates ``(B, K, C)`` for every class (``fastshap``)."""
         return self.member_values(game).mean(0)
 
     def member_values(self, game: Game) -> torch.Tensor:
         """Each ensemble member's efficient Shapley estimates ``(E, B, K, C)`` (``fastshap``)."""
-        if isinstance(self.net, FeatureSketchNet):
-            # the game's ink coverage, reused; a gradient-reading net differentiates the asked class
-            raw = self.net.members(game.units, bound=game.inputs, classes=game.target)
-        else:
-            raw = self.net.members(game.units)
-        total = game.transform(game.full_outputs) - self.null_scores(game)
-        return efficient(raw, game.unit_mask, total)
+        raw, null = self.raw_members(game)
+        return efficient(raw, game.unit_mask, game.transform(game.full_outputs) - null)
 
     def scores(self, game: Game) -> torch.Tensor:
         """``(B, K)`` scores for the game's targets (class targets only)."""
@@ -262,10 +286,7 @@ class Explainer:
         self.net.eval()
         game.count(game.batch_size * self.net.model_evaluations)  # the frozen model's feature pass
         with torch.no_grad():
-            if self.info.kind == "fastshap":
-                out = self.member_values(game)
-            else:
-                out = self.unit_outputs(game.units)[None]
+            out = self.member_values(game) if self.info.kind == "fastshap" else self.unit_outputs(game)[None]
         t = game.target[None, :, None, None].expand(*out.shape[:3], 1)
         members = out.gather(3, t)[..., 0]  # (E, B, K)
         return members.mean(0), uncertainty(members, game.unit_mask)

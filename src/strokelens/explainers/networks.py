@@ -82,6 +82,10 @@ class PhotoNetConfig:
     feature_layer: str = "leaky_re_lu_15"
     head_layer: str = "conv2d_16"
     hidden: int = 128
+    #: Read each superpixel's share of the class map minus its share of the *empty* photo's map (every
+    #: superpixel at the view's baseline): one more feature pass, whose outputs are also ``v(empty)``.
+    #: At initialisation the shares then sum to ``v(N) - v(empty)`` exactly. Off in files from before.
+    subtract_empty: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PhotoNetConfig:
@@ -134,9 +138,6 @@ class PhotoExplainerNet(nn.Module):
     of ``head_layer`` (a 1x1 convolution) applied to ``feature_layer``; checked when built.
     """
 
-    #: Model evaluations an input (the frozen model's feature pass), counted by `Explainer.explain`.
-    model_evaluations = 1
-
     def __init__(self, config: PhotoNetConfig, explanandum: nn.Module) -> None:
         super().__init__()
         self.config = config
@@ -168,41 +169,66 @@ class PhotoExplainerNet(nn.Module):
     def explanandum(self) -> nn.Module:
         return self._explanandum[0]
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """The explanandum's ``feature_layer`` output for ``images`` (no gradient: it is frozen)."""
+    @property
+    def model_evaluations(self) -> int:
+        """Model evaluations an input, counted by `Explainer.explain`: the photo's feature pass, and
+        the empty photo's with ``subtract_empty``."""
+        return 1 + int(self.config.subtract_empty)
+
+    def features(
+        self, images: torch.Tensor, outputs: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The explanandum's ``feature_layer`` output for ``images`` (no gradient: it is frozen) and,
+        with ``outputs``, its outputs from the same pass (else None)."""
         model = self.explanandum
-        values = {model.input_name: images}
+        values = {model.input_name: images.contiguous(memory_format=torch.channels_last)}
+        features = None
         with torch.no_grad():
             for name, inputs in model.graph:
                 values[name] = model.layers[name](*(values[i] for i in inputs))
                 if name == self.config.feature_layer:
-                    return values[name]
-        raise StrokelensError(f"layer {self.config.feature_layer!r} was never reached")
+                    features = values[name]
+                    if not outputs:
+                        return features, None
+        if features is None:
+            raise StrokelensError(f"layer {self.config.feature_layer!r} was never reached")
+        return features, values[model.output_name]
 
-    def class_maps(self, images: torch.Tensor) -> torch.Tensor:
-        """Per-cell class logits ``(B, C, h, w)`` whose spatial mean is the explanandum's output at
-        initialisation."""
-        f = self.features(images)
-        return self.explanandum.layers[self.config.head_layer](f + self.refine(f))
+    def class_maps(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-cell class logits ``(B, C, h, w)`` from the explanandum's features, whose spatial mean
+        is the explanandum's output at initialisation."""
+        return self.explanandum.layers[self.config.head_layer](features + self.refine(features))
 
-    def forward(self, units: SuperpixelUnits) -> torch.Tensor:
-        """Each superpixel's share of every class map, ``(B, K, C)``: cells weighted by the fraction
-        of their pixels in the superpixel, divided by the cell count (so the K shares sum to the
-        map's mean)."""
-        maps = self.class_maps(units.images.contiguous(memory_format=torch.channels_last))
+    def read(
+        self, units: SuperpixelUnits, empty: torch.Tensor | None = None, mean: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each superpixel's share of every class map ``(B, K, C)`` (``mean``: its mean instead) and
+        the explanandum's outputs on the ``empty`` photos ``(B, 3, S, S)`` (None unless
+        ``subtract_empty``, which needs them). A share weights cells by the fraction of their pixels
+        in the superpixel over the cell count, so the K shares sum to the map's mean."""
+        maps = self.class_maps(self.features(units.images)[0])
+        empty_outputs = None
+        if self.config.subtract_empty:
+            if empty is None:
+                msg = "this explainer reads the empty photo's class map: give the empty photos"
+                raise StrokelensError(msg)
+            features, empty_outputs = self.features(empty, outputs=True)
+            maps = maps - self.class_maps(features)
         area = cell_areas(units, maps.shape[-2:])  # (B, K, h*w)
-        return area @ maps.flatten(2).transpose(1, 2) / area.shape[-1]
+        norm = area.sum(-1, keepdim=True).clamp_min(1e-6) if mean else area.shape[-1]
+        return area @ maps.flatten(2).transpose(1, 2) / norm, empty_outputs
 
-    def members(self, units: SuperpixelUnits) -> torch.Tensor:
+    def forward(self, units: SuperpixelUnits, empty: torch.Tensor | None = None) -> torch.Tensor:
+        """Each superpixel's share of every class map, ``(B, K, C)`` (see `read`)."""
+        return self.read(units, empty)[0]
+
+    def members(self, units: SuperpixelUnits, empty: torch.Tensor | None = None) -> torch.Tensor:
         """``(1, B, K, C)``: one member (a photo explainer is no ensemble)."""
-        return self(units)[None]
+        return self(units, empty)[None]
 
-    def mask_logits(self, units: SuperpixelUnits) -> torch.Tensor:
+    def mask_logits(self, units: SuperpixelUnits, empty: torch.Tensor | None = None) -> torch.Tensor:
         """Mask logits ``(B, K, C)``: each superpixel's mean class-map value, scaled and offset."""
-        maps = self.class_maps(units.images.contiguous(memory_format=torch.channels_last))
-        area = cell_areas(units, maps.shape[-2:])
-        mean = area @ maps.flatten(2).transpose(1, 2) / area.sum(-1, keepdim=True).clamp_min(1e-6)
-        return mean * self.mask_scale + self.mask_offset
+        return self.read(units, empty, mean=True)[0] * self.mask_scale + self.mask_offset
 
 
 def encode_with_cls(

@@ -246,10 +246,9 @@ def _label_list(labels: ShapleyLabels | None, n: int) -> list[torch.Tensor | Non
 
 def _loss(explainer: Explainer, game, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     if explainer.info.kind == "fastshap":
-        null = explainer.null_scores(game)
-        out = explainer.net.members(game.units)
+        out, null = explainer.raw_members(game)
         return fastshap_loss(game, out, null, config.pairs, config.target_weight, generator)
-    return wys_loss(game, explainer.unit_outputs(game.units), config.wys)["total"]
+    return wys_loss(game, explainer.unit_outputs(game), config.wys)["total"]
 
 
 def _batch_loss(
@@ -273,8 +272,8 @@ def _batch_loss(
         target = torch.zeros(len(labelled), k, c, device=game.device)
         for row, i in enumerate(labelled):
             target[row, : len(labels[i])] = labels[i].to(game.device)
-        out = explainer.net.members(game.units)
-        loss = label_loss(game, out, explainer.null_scores(game), target, config.target_weight)
+        out, null = explainer.raw_members(game)
+        loss = label_loss(game, out, null, target, config.target_weight)
         parts.append(loss * len(labelled))
     if others:
         game = batches.game([inputs[i] for i in others], rng, train)
