@@ -175,24 +175,16 @@ class PhotoExplainerNet(nn.Module):
         the empty photo's with ``subtract_empty``."""
         return 1 + int(self.config.subtract_empty)
 
-    def features(
-        self, images: torch.Tensor, outputs: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The explanandum's ``feature_layer`` output for ``images`` (no gradient: it is frozen) and,
-        with ``outputs``, its outputs from the same pass (else None)."""
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The explanandum's ``feature_layer`` output for ``images`` (no gradient: it is frozen)."""
         model = self.explanandum
         values = {model.input_name: images.contiguous(memory_format=torch.channels_last)}
-        features = None
         with torch.no_grad():
             for name, inputs in model.graph:
                 values[name] = model.layers[name](*(values[i] for i in inputs))
                 if name == self.config.feature_layer:
-                    features = values[name]
-                    if not outputs:
-                        return features, None
-        if features is None:
-            raise StrokelensError(f"layer {self.config.feature_layer!r} was never reached")
-        return features, values[model.output_name]
+                    return values[name]
+        raise StrokelensError(f"layer {self.config.feature_layer!r} was never reached")
 
     def class_maps(self, features: torch.Tensor) -> torch.Tensor:
         """Per-cell class logits ``(B, C, h, w)`` from the explanandum's features, whose spatial mean
@@ -206,14 +198,18 @@ class PhotoExplainerNet(nn.Module):
         the explanandum's outputs on the ``empty`` photos ``(B, 3, S, S)`` (None unless
         ``subtract_empty``, which needs them). A share weights cells by the fraction of their pixels
         in the superpixel over the cell count, so the K shares sum to the map's mean."""
-        maps = self.class_maps(self.features(units.images)[0])
+        from strokelens.explainers.features import run_layers
+
+        maps = self.class_maps(self.features(units.images))
         empty_outputs = None
         if self.config.subtract_empty:
             if empty is None:
                 msg = "this explainer reads the empty photo's class map: give the empty photos"
                 raise StrokelensError(msg)
-            features, empty_outputs = self.features(empty, outputs=True)
-            maps = maps - self.class_maps(features)
+            layer = self.config.feature_layer
+            ran = run_layers(self.explanandum, empty.contiguous(memory_format=torch.channels_last), [layer])
+            maps = maps - self.class_maps(ran[layer])
+            empty_outputs = ran["__out__"]
         area = cell_areas(units, maps.shape[-2:])  # (B, K, h*w)
         norm = area.sum(-1, keepdim=True).clamp_min(1e-6) if mean else area.shape[-1]
         return area @ maps.flatten(2).transpose(1, 2) / norm, empty_outputs
