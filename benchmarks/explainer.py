@@ -13,7 +13,9 @@ training record) and ``fastshap_seed_agreement`` (median Spearman between the sh
 second seed's explanations of the SPG test sketches, ``--seed-weights``; else the record's figure).
 ``wys``'s class specificity: the mean target-class mask over a sketch's
 strokes against the mean of every other class's mask (and the runner-up class's), as the paper
-compares own-class and other-class masks.
+compares own-class and other-class masks; ``wys_runner_up_mask_spearman`` is the median rank agreement
+of the target's and the runner-up's masks over a sketch's strokes (1: the same strokes, whatever their
+mass).
 
 Photos: Tiny Darknet on the held-out test part of the ImageNet sample photos (`photo_split`), at
 about 10 SLIC superpixels (``--segments``) so exact Shapley values (2^K evaluations a photo, about
@@ -156,19 +158,26 @@ def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> di
     game = view.game(units, "auto")
     explainer = explainer_for(game, "wys", weights)
     with torch.no_grad():
-        masks = torch.sigmoid(explainer.unit_outputs(game))  # (B, K, C)
+        logits = explainer.unit_outputs(game)  # (B, K, C)
+    masks = torch.sigmoid(logits)
     mask = game.unit_mask[..., None].to(masks.dtype)
     mass = (masks * mask).sum(1) / mask.sum(1)  # (B, C): mean mask over each input's units
     own = mass.gather(1, game.target[:, None])[:, 0]
     runner = game.full_outputs.topk(2, dim=-1).indices[:, 1]
     other = (mass.sum(1) - own) / (mass.shape[1] - 1)
     second = mass.gather(1, runner[:, None])[:, 0]
+    own_logits, runner_logits = (
+        logits.gather(2, c[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
+        for c in (game.target, runner)
+    )
+    pattern = agreement(own_logits.float().cpu(), runner_logits.float().cpu(), game.n_units.cpu())["spearman"]
     return {
         f"{prefix}wys_own_mask_mass": float(own.mean()),
         f"{prefix}wys_other_mask_mass": float(other.mean()),
         f"{prefix}wys_runner_up_mask_mass": float(second.mean()),
         f"{prefix}wys_class_specificity": float(own.mean() / other.mean()),
         f"{prefix}wys_runner_up_specificity": float(own.mean() / second.mean()),
+        f"{prefix}wys_runner_up_mask_spearman": float(np.nanmedian(pattern)),
     }
 
 

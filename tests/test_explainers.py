@@ -212,6 +212,30 @@ def test_photo_explainer_subtracting_the_empty_photo_starts_efficient(home):
     assert game.evaluations - before == 2 * len(units) == wys.evaluations * len(units)
 
 
+def test_class_gate_scales_each_class_mask_odds_by_the_model_probability(view, test_sketches):
+    """With the class gate a wys mask's logit is the net's plus the model's log-probability of that
+    class, read from the game's full outputs at no evaluation; so, untrained, the predicted class keeps
+    several times the mask the other classes get. Only wys masks have it."""
+    torch.manual_seed(0)
+    gated = Explainer.create(view, "wys", "doodlenet", class_gate=True)
+    gated.net.eval()  # no dropout: two passes agree
+    game = view.game(view.units_for(test_sketches[:8], "stroke"), "auto")
+    with torch.no_grad():
+        out = gated.unit_outputs(game)
+        raw = gated.net(game.units)
+    log_p = game.full_outputs.log_softmax(-1)
+    assert torch.allclose(out, raw + log_p[:, None, :], atol=1e-5)
+    mask = game.unit_mask[..., None].float()
+    mass = (torch.sigmoid(out) * mask).sum(1) / mask.sum(1)
+    own = mass.gather(1, game.target[:, None])[:, 0]
+    assert own.mean() > 2 * (mass.sum(1) - own).mean() / (mass.shape[1] - 1)
+    before = game.evaluations
+    gated.explain(game)
+    assert game.evaluations == before and gated.evaluations == 0
+    with pytest.raises(StrokelensError, match="the class gate shapes wys masks"):
+        Explainer.create(view, "fastshap", "doodlenet", class_gate=True)
+
+
 # ----------------------------------------------------------------------------- command line
 def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     runner = CliRunner()
@@ -241,6 +265,7 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert summary["epochs_run"] == 1
     record = json.loads((out / "training.json").read_text())
     assert record["data"] == ["quickdraw-spg"] and record["n_train"] == 40
+    assert json.loads((out / "explainer.json").read_text())["net_config"]["class_gate"] is True  # default
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,
@@ -282,6 +307,19 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     ]
     assert main(args) == 2  # one line on stderr, exit code 2
     assert "--weights is for the learned explainers" in capsys.readouterr().err
+    args = [
+        "train",
+        "explainer",
+        "--model",
+        "doodlenet",
+        "--kind",
+        "fastshap",
+        "--class-gate",
+        "--out",
+        str(out),
+    ]
+    assert main([*args, "--home", str(home)]) == 2
+    assert "--class-gate shapes the masks of wys explainers" in capsys.readouterr().err
 
 
 def test_docs_examples_run(run_doc, tmp_path):

@@ -171,6 +171,13 @@ from strokelens.training.user_data import NAMED
     "0.3); what makes the masks class-specific.",
 )
 @click.option(
+    "--class-gate/--no-class-gate",
+    default=None,
+    help="wys on sketches: add a learned multiple of the model's log-probability of each class (from "
+    "the whole drawing's outputs, no extra evaluation) to that class's mask, so classes the model sees "
+    "no evidence of get empty masks. Default: on, as measured (docs/explainers.md).",
+)
+@click.option(
     "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
 )
 @click.option(
@@ -212,6 +219,7 @@ def explainer(
     heldout: int,
     area_weight: float,
     other_mask_weight: float,
+    class_gate: bool | None,
     min_area: float,
     max_area: float,
     seed: int,
@@ -248,6 +256,8 @@ def explainer(
     if sketches and subtract_empty is not None:
         raise StrokelensError("--subtract-empty is for photo explainers (a sketch's empty input is blank)")
     fastshap_sketches = sketches and kind == "fastshap"
+    if class_gate is not None and not (sketches and kind == "wys"):
+        raise StrokelensError("--class-gate shapes the masks of wys explainers of sketch models")
     if ensemble is not None and ensemble > 1 and not fastshap_sketches:
         raise StrokelensError("--ensemble is for fastshap explainers of sketch models")
     entries = data_entries or tuple(name for name, (files, _) in NAMED.items() if files is reader)
@@ -276,6 +286,8 @@ def explainer(
     net_options: dict = {"ensemble": ensemble or 3} if fastshap_sketches else {}
     if not sketches:
         net_options["subtract_empty"] = subtract_empty is not False
+    elif kind == "wys":
+        net_options["class_gate"] = class_gate is not False
     if model_features:
         net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
     made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)

@@ -173,6 +173,8 @@ class Explainer:
         net_name = view.kind.files.word
         config_type, build = NETWORKS[net_name]
         net: nn.Module = build(config_type(n_classes=n_classes, **net_options), view)
+        if kind != "wys" and isinstance(net.config, SketchNetConfig) and net.config.class_gate:
+            raise StrokelensError("the class gate shapes wys masks; a fastshap explainer has none")
         info = ExplainerInfo(
             kind=kind,
             model=model_name,
@@ -240,7 +242,10 @@ class Explainer:
         if isinstance(self.net, PhotoExplainerNet):
             read = self.net.mask_logits if self.info.kind == "wys" else self.net
             return read(game.units, self.empty_inputs(game))
-        return self.net(game.units)
+        out = self.net(game.units)
+        if self.info.kind == "wys" and isinstance(self.net, SketchExplainerNet):
+            return self.net.gated(out, game.full_outputs)
+        return out
 
     def null_scores(self, game: Game) -> torch.Tensor:
         """``v(empty)`` ``(B, C)`` in the game's score space: the stored output where the empty input

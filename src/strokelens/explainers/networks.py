@@ -54,6 +54,10 @@ class SketchNetConfig:
     feature_channels: tuple[int, ...] = ()
     #: Size of the head's input (set when the net is made).
     embedding_size: int = 0
+    #: ``wys``: multiply each class's mask odds by the model's probability of that class (from the whole
+    #: drawing's outputs, which every game has), so a class the model sees no evidence of gets an empty
+    #: mask, as the paper's non-target masks (`gated`).
+    class_gate: bool = False
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
@@ -64,6 +68,8 @@ class SketchNetConfig:
             raise StrokelensError("an explainer reading model features needs embedding_layer and head_layer")
         if self.read_gradient and not self.feature_layers:
             raise StrokelensError("an explainer reads the model's gradient beside its features: name them")
+        if self.class_gate and (self.feature_layers or self.ensemble > 1):
+            raise StrokelensError("the class gate is for wys masks of a geometry-only net with one member")
 
     @property
     def reads_model(self) -> bool:
@@ -121,6 +127,14 @@ class SketchExplainerNet(nn.Module):
         """``(E, B, K, C)``: every member's values."""
         tokens = unit_tokens(units, self.config.points_per_unit)
         return self.from_tokens(tokens.features, tokens.exists)
+
+    def gated(self, logits: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        """Mask logits ``(B, K, C)`` plus the model's log-probability of each class (its odds times that
+        probability), from the whole inputs' raw class logits ``outputs`` ``(B, C)``; as given without
+        the class gate."""
+        if not self.config.class_gate:
+            return logits
+        return logits + outputs.float().log_softmax(-1).to(logits.dtype)[:, None, :]
 
     def from_tokens(self, features: torch.Tensor, exists: torch.Tensor) -> torch.Tensor:
         """``(E, B, K, C)`` from unit tokens ``(B, K, F)`` and their presence ``(B, K)``."""
