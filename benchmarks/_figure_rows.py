@@ -254,11 +254,13 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
         (
-            "wys class specificity, DoodleNet: own-class / other-class mean mask",
+            "wys class specificity, DoodleNet, SPG test: own-class / other-class mean mask; runner-up "
+            "class's mask and its rank agreement with the own class's over the strokes",
             lambda f: (
                 f"{_n(f['wys_own_mask_mass'], 3)} / {_n(f['wys_other_mask_mass'], 4)} "
-                f"({_n(f['wys_class_specificity'], 1)}x; runner-up class "
-                f"{_n(f['wys_runner_up_mask_mass'], 3)})"
+                f"({_n(f['wys_class_specificity'], 1)}x); runner-up class "
+                f"{_n(f['wys_runner_up_mask_mass'], 3)} ({_n(f['wys_runner_up_specificity'], 2)}x), "
+                f"Spearman {_n(f['wys_runner_up_mask_spearman'], 2)}"
             ),
         ),
         (
