@@ -253,6 +253,8 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
             "40",
             "--epochs",
             "1",
+            "--entropy-weight",
+            "2",
             "--out",
             str(out),
             "--quiet",
@@ -265,6 +267,7 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert summary["epochs_run"] == 1
     record = json.loads((out / "training.json").read_text())
     assert record["data"] == ["quickdraw-spg"] and record["n_train"] == 40
+    assert record["config"]["wys"]["entropy"] == 2.0
     assert json.loads((out / "explainer.json").read_text())["net_config"]["class_gate"] is True  # default
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(

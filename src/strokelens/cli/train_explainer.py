@@ -171,6 +171,13 @@ from strokelens.training.user_data import NAMED
     "0.3); what makes the masks class-specific.",
 )
 @click.option(
+    "--entropy-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="wys: weight lambda_e of the model's negative entropy on what the mask leaves out (the paper's 1).",
+)
+@click.option(
     "--class-gate/--no-class-gate",
     default=None,
     help="wys on sketches: add a learned multiple of the model's log-probability of each class (from "
@@ -219,6 +226,7 @@ def explainer(
     heldout: int,
     area_weight: float,
     other_mask_weight: float,
+    entropy_weight: float,
     class_gate: bool | None,
     min_area: float,
     max_area: float,
@@ -336,7 +344,11 @@ def explainer(
             max_minutes=max_minutes,
             pairs=pairs or (8 if sketches else 4),
             wys=WysWeights(
-                area=area_weight, other_mask=other_mask_weight, min_area=min_area, max_area=max_area
+                area=area_weight,
+                entropy=entropy_weight,
+                other_mask=other_mask_weight,
+                min_area=min_area,
+                max_area=max_area,
             ),
         )
         record = train_explainer(
