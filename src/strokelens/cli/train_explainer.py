@@ -168,7 +168,7 @@ from strokelens.training.user_data import NAMED
     default=0.3,
     show_default=True,
     help="wys: weight of the other classes' masks (their largest, per unit) kept small (the paper's "
-    "0.3); what makes the masks class-specific.",
+    "0.3); with the class gate most of them are empty already.",
 )
 @click.option(
     "--entropy-weight",
@@ -180,9 +180,9 @@ from strokelens.training.user_data import NAMED
 @click.option(
     "--class-gate/--no-class-gate",
     default=None,
-    help="wys on sketches: add a learned multiple of the model's log-probability of each class (from "
-    "the whole drawing's outputs, no extra evaluation) to that class's mask, so classes the model sees "
-    "no evidence of get empty masks. Default: on, as measured (docs/explainers.md).",
+    help="wys on sketches: multiply each class's mask odds by the model's probability of that class on "
+    "the whole drawing (no extra evaluation), so classes the model sees no evidence of get empty masks. "
+    "Default: on, as measured (docs/explainers.md).",
 )
 @click.option(
     "--min-area", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="wys: area bound."
