@@ -14,7 +14,7 @@ from strokelens.cli.app import app
 from strokelens.datasets import load_spg, photo_split
 from strokelens.errors import StrokelensError
 from strokelens.explainers import Explainer, TrainConfig, model_fingerprint, train_explainer
-from strokelens.explainers.objectives import area_loss, efficient, shapley_kernel_coalitions
+from strokelens.explainers.objectives import area_loss, efficient, shapley_kernel_coalitions, soft_deletion
 from strokelens.io.photos import load_photos
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, randomized_model
@@ -69,6 +69,21 @@ def test_area_loss_bounds():
 
 
 # ----------------------------------------------------------------------------- training and files
+def test_soft_deletion_is_a_point_of_the_deletion_curve_when_the_ranking_is_hard(view, test_sketches):
+    from strokelens.metrics import deletion_insertion
+
+    units = view.units_for(test_sketches[:12], "stroke")
+    game = view.game(units, "auto")
+    scores = torch.randn(game.batch_size, game.max_units, generator=torch.Generator().manual_seed(3))
+    curve = deletion_insertion(game, scores).deletion  # (B, K + 1): step j = top j units removed
+    rows = torch.nonzero(game.n_units >= 2)[:, 0]
+    draw = torch.rand(len(rows), generator=torch.Generator().manual_seed(7))
+    j = (draw * (game.n_units[rows] - 1)).long().clamp_max(game.n_units[rows] - 2) + 1
+    expected = curve[rows, j].mean()
+    hard = soft_deletion(game, scores * 1e4, torch.Generator().manual_seed(7), draws=1)
+    assert float(hard) == pytest.approx(float(expected), abs=1e-4)
+
+
 def test_training_lowers_the_fastshap_loss_and_round_trips(home, view, tmp_path):
     train = view.prepare(load_spg("train", per_class=6, home=home))
     val = view.prepare(load_spg("val", per_class=2, home=home))
@@ -269,6 +284,21 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert record["data"] == ["quickdraw-spg"] and record["n_train"] == 40
     assert record["config"]["wys"]["entropy"] == 2.0
     assert json.loads((out / "explainer.json").read_text())["net_config"]["class_gate"] is True  # default
+    tuned = tmp_path / "tuned"
+    base = ["train", "explainer", "--model", "stroke-transformer", "--limit", "40", "--epochs", "1"]
+    tail = ["--quiet", "--home", str(home)]
+    args = [*base, "--kind", "wys", "--init", str(out), "--deletion-weight", "5", "--out", str(tuned)]
+    result = runner.invoke(app, [*args, *tail])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tuned / "training.json").read_text())
+    assert record["fine_tuned_from"] == str(out) and record["config"]["wys"]["deletion"] == 5.0
+    before = Explainer.load(out, view_for(load_model("stroke-transformer"))).net.state_dict()
+    after = Explainer.load(tuned, view_for(load_model("stroke-transformer"))).net.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained from there
+    assert main([*args, "--class-gate", *tail]) == 2
+    assert "--init keeps the network it starts from" in capsys.readouterr().err
+    assert main([*base, "--kind", "fastshap", "--init", str(out), "--out", str(tuned), *tail]) == 2
+    assert "holds a wys explainer, not fastshap" in capsys.readouterr().err
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,

@@ -178,6 +178,21 @@ from strokelens.training.user_data import NAMED
     help="wys: weight lambda_e of the model's negative entropy on what the mask leaves out (the paper's 1).",
 )
 @click.option(
+    "--init",
+    "init_weights",
+    default=None,
+    help="Fine-tune: start from these explainer weights for the same model, kind and units (shipped, "
+    "or a folder `train explainer --out` wrote) rather than a fresh network.",
+)
+@click.option(
+    "--deletion-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="wys: weight of a soft deletion curve, the target probability left once the mask's top units "
+    "(a random number of them) are removed; 0 trains the paper's objective alone.",
+)
+@click.option(
     "--class-gate/--no-class-gate",
     default=None,
     help="wys on sketches: multiply each class's mask odds by the model's probability of that class on "
@@ -227,6 +242,8 @@ def explainer(
     area_weight: float,
     other_mask_weight: float,
     entropy_weight: float,
+    init_weights: str | None,
+    deletion_weight: float,
     class_gate: bool | None,
     min_area: float,
     max_area: float,
@@ -298,7 +315,15 @@ def explainer(
         net_options["class_gate"] = class_gate is not False
     if model_features:
         net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
-    made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
+    if init_weights is None:
+        made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
+    elif model_features or ensemble is not None or class_gate is not None or subtract_empty is not None:
+        raise StrokelensError(
+            "--init keeps the network it starts from: drop --model-features, --ensemble, --class-gate "
+            "and --subtract-empty"
+        )
+    else:
+        made = Explainer.to_fine_tune(view, kind, init_weights, units, score)
     labelled = fastshap_sketches and label_units > 0
     labels = {}
     if amortized:
@@ -347,6 +372,7 @@ def explainer(
                 area=area_weight,
                 entropy=entropy_weight,
                 other_mask=other_mask_weight,
+                deletion=deletion_weight,
                 min_area=min_area,
                 max_area=max_area,
             ),
@@ -359,6 +385,7 @@ def explainer(
         "n_train_inputs": len(train_set),
         "n_val_inputs": len(val_set),
         "limit": limit,
+        "fine_tuned_from": init_weights,
         "explanation_evaluations": made.evaluations,
     }
     info["labels"] = {name: lab.summary() for name, lab in labels.items()}

@@ -8,7 +8,8 @@
 - `wys_loss` (Stalder et al., NeurIPS 2022, "What You See is What You Classify"): the target mask
   must keep the explanandum's class (cross entropy on the masked input), what it leaves out must
   leave the explanandum unsure (negative entropy on the inverse-masked input), its area must stay in
-  bounds, and the target and non-target masks are kept small.
+  bounds, and the target and non-target masks are kept small. Beyond the paper, a ``deletion``
+  weight adds `soft_deletion`, points of the deletion curve that the mask's ranking gives.
 
 Masks and coalitions reach the explanandum through the game, as every other method's ``z`` does.
 """
@@ -129,6 +130,7 @@ class WysWeights:
     other_mask: float = 0.3
     min_area: float = 0.05
     max_area: float = 0.3
+    deletion: float = 0.0
 
 
 def area_loss(mask: torch.Tensor, unit_mask: torch.Tensor, min_area: float, max_area: float) -> torch.Tensor:
@@ -161,9 +163,39 @@ def masks_of(
     return torch.where(unit_mask, m, zero), torch.where(unit_mask, n, zero)
 
 
-def wys_loss(game: Game, logits: torch.Tensor, weights: WysWeights) -> dict[str, torch.Tensor]:
+def soft_deletion(
+    game: Game, target_logits: torch.Tensor, generator: torch.Generator | None = None, draws: int = 4
+) -> torch.Tensor:
+    """Points of a differentiable deletion curve: for each input with ``n >= 2`` units, ``draws``
+    budgets ``j`` drawn uniformly from ``1..n-1``; the units whose logit is above the midpoint between
+    the ``j``-th and ``j+1``-th largest are removed softly (``1 - sigmoid(logit - midpoint)``), and the
+    mean target probability of what is left is returned. Its expectation is the deletion curve's area
+    (`strokelens.metrics.deletion_insertion`) with the mask's ranking made soft (hard where the
+    logits are far apart); 0 if no input has two units."""
+    mask, n = game.unit_mask, game.n_units
+    rows = torch.nonzero(n >= 2)[:, 0].repeat_interleave(draws)
+    if len(rows) == 0:
+        return target_logits.sum() * 0.0
+    logits = target_logits[rows]
+    ordered = (
+        torch.where(mask[rows], logits, torch.full_like(logits, float("-inf")))
+        .sort(dim=1, descending=True)
+        .values.detach()
+    )
+    draw = torch.rand(len(rows), generator=generator).to(game.device)
+    j = (draw * (n[rows] - 1).to(draw.dtype)).long().clamp_max(n[rows] - 2) + 1  # 1..n-1
+    midpoint = (ordered.gather(1, (j - 1)[:, None]) + ordered.gather(1, j[:, None])) / 2
+    kept = torch.where(mask[rows], 1 - torch.sigmoid(logits - midpoint), torch.zeros_like(logits))
+    probs = game.outputs(kept, rows).float().softmax(-1)
+    return probs.gather(1, game.target[rows][:, None])[:, 0].mean()
+
+
+def wys_loss(
+    game: Game, logits: torch.Tensor, weights: WysWeights, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
     """The terms of the mask explainer's loss and their weighted ``total``, for mask logits
-    ``(B, K, C)`` and the game's targets (the explanandum's own predictions when trained)."""
+    ``(B, K, C)`` and the game's targets (the explanandum's own predictions when trained); with a
+    ``deletion`` weight, `soft_deletion` of the target's logits (budgets drawn from ``generator``)."""
     mask = game.unit_mask
     m, n = masks_of(logits, game.target, mask)
     rows = torch.arange(game.batch_size, device=game.device)
@@ -183,7 +215,13 @@ def wys_loss(game: Game, logits: torch.Tensor, weights: WysWeights) -> dict[str,
         + weights.target_mask * mean_m
         + weights.other_mask * mean_n
     )
+    terms = {}
+    if weights.deletion > 0:
+        target_logits = logits.gather(2, game.target[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
+        terms["soft_deletion"] = soft_deletion(game, target_logits, generator)
+        total = total + weights.deletion * terms["soft_deletion"]
     return {
+        **terms,
         "total": total,
         "classification": classification,
         "negative_entropy": negative_entropy,

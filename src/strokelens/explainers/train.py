@@ -248,7 +248,7 @@ def _loss(explainer: Explainer, game, config: TrainConfig, generator: torch.Gene
     if explainer.info.kind == "fastshap":
         out, null = explainer.raw_members(game)
         return fastshap_loss(game, out, null, config.pairs, config.target_weight, generator)
-    return wys_loss(game, explainer.unit_outputs(game), config.wys)["total"]
+    return wys_loss(game, explainer.unit_outputs(game), config.wys, generator)["total"]
 
 
 def _batch_loss(
