@@ -291,7 +291,9 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     result = runner.invoke(app, [*args, *tail])
     assert result.exit_code == 0, result.output
     record = json.loads((tuned / "training.json").read_text())
-    assert record["fine_tuned_from"] == str(out) and record["config"]["wys"]["deletion"] == 5.0
+    assert record["config"]["wys"]["deletion"] == 5.0
+    assert record["fine_tuned_from"]["weights"] == str(out)  # with the record of how that was trained
+    assert record["fine_tuned_from"]["training"]["config"]["wys"]["entropy"] == 2.0
     before = Explainer.load(out, view_for(load_model("stroke-transformer"))).net.state_dict()
     after = Explainer.load(tuned, view_for(load_model("stroke-transformer"))).net.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained from there

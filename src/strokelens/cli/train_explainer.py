@@ -315,6 +315,7 @@ def explainer(
         net_options["class_gate"] = class_gate is not False
     if model_features:
         net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
+    started_from = None  # the weights fine-tuned from, with their training record
     if init_weights is None:
         made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
     elif model_features or ensemble is not None or class_gate is not None or subtract_empty is not None:
@@ -324,6 +325,7 @@ def explainer(
         )
     else:
         made = Explainer.to_fine_tune(view, kind, init_weights, units, score)
+        started_from = {"weights": init_weights, "training": dict(made.info.training)}
     labelled = fastshap_sketches and label_units > 0
     labels = {}
     if amortized:
@@ -385,7 +387,7 @@ def explainer(
         "n_train_inputs": len(train_set),
         "n_val_inputs": len(val_set),
         "limit": limit,
-        "fine_tuned_from": init_weights,
+        "fine_tuned_from": started_from,
         "explanation_evaluations": made.evaluations,
     }
     info["labels"] = {name: lab.summary() for name, lab in labels.items()}
