@@ -301,6 +301,8 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert "--init keeps the network it starts from" in capsys.readouterr().err
     assert main([*base, "--kind", "fastshap", "--init", str(out), "--out", str(tuned), *tail]) == 2
     assert "holds a wys explainer, not fastshap" in capsys.readouterr().err
+    assert main([*base, "--kind", "fastshap", "--deletion-weight", "1", "--out", str(tuned), *tail]) == 2
+    assert "--deletion-weight weighs a term of the wys objective" in capsys.readouterr().err
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,

@@ -283,6 +283,8 @@ def explainer(
     fastshap_sketches = sketches and kind == "fastshap"
     if class_gate is not None and not (sketches and kind == "wys"):
         raise StrokelensError("--class-gate shapes the masks of wys explainers of sketch models")
+    if deletion_weight > 0 and kind != "wys":
+        raise StrokelensError("--deletion-weight weighs a term of the wys objective; fastshap has none")
     if ensemble is not None and ensemble > 1 and not fastshap_sketches:
         raise StrokelensError("--ensemble is for fastshap explainers of sketch models")
     entries = data_entries or tuple(name for name, (files, _) in NAMED.items() if files is reader)
