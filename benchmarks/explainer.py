@@ -46,6 +46,7 @@ from strokelens.defaults import default_method
 from strokelens.errors import StrokelensError
 from strokelens.evaluation import evaluate
 from strokelens.explainers.learned import explainer_for
+from strokelens.explainers.objectives import of_class
 from strokelens.io.photos import load_photos
 from strokelens.metrics import agreement
 from strokelens.models import load_model
@@ -166,10 +167,7 @@ def class_specificity(view, inputs, prefix: str, weights: str = "shipped") -> di
     runner = game.full_outputs.topk(2, dim=-1).indices[:, 1]
     other = (mass.sum(1) - own) / (mass.shape[1] - 1)
     second = mass.gather(1, runner[:, None])[:, 0]
-    own_logits, runner_logits = (
-        logits.gather(2, c[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
-        for c in (game.target, runner)
-    )
+    own_logits, runner_logits = of_class(logits, game.target), of_class(logits, runner)
     pattern = agreement(own_logits.float().cpu(), runner_logits.float().cpu(), game.n_units.cpu())["spearman"]
     return {
         f"{prefix}wys_own_mask_mass": float(own.mean()),

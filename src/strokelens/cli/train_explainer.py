@@ -326,7 +326,7 @@ def explainer(
             "and --subtract-empty"
         )
     else:
-        made = Explainer.to_fine_tune(view, kind, init_weights, units, score)
+        made = Explainer.from_weights(view, kind, init_weights, units, score)
         started_from = {"weights": init_weights, "training": dict(made.info.training)}
     labelled = fastshap_sketches and label_units > 0
     labels = {}

@@ -189,12 +189,17 @@ class Explainer:
         return cls(net.to(view.device), info)
 
     @classmethod
-    def to_fine_tune(
-        cls, view: View, kind: str, weights: str, units: str | None = None, score: str | None = None
+    def from_weights(
+        cls,
+        view: View,
+        kind: str,
+        weights: str = "shipped",
+        units: str | None = None,
+        score: str | None = None,
     ) -> Explainer:
-        """The explainer in ``weights`` (``"shipped"``, or files or a folder from `strokelens train
-        explainer --out`) for ``view``'s model, to train further: refused unless it is a ``kind``
-        explainer for ``units`` and ``score`` (None: its own)."""
+        """A fresh copy of the ``kind`` explainer in ``weights`` (``"shipped"``, or files or a folder
+        from `strokelens train explainer --out`) for ``view``'s model: refused unless it is one for
+        ``units`` and ``score`` (None: any)."""
         explainer = shipped(view, kind, units) if weights == "shipped" else cls.load(weights, view)
         if explainer.info.kind != kind:
             raise StrokelensError(f"{weights} holds a {explainer.info.kind} explainer, not {kind}")

@@ -24,7 +24,7 @@ from strokelens.attribution.base import register
 from strokelens.attribution.cost import Cost
 from strokelens.attribution.families import LearnedAttribution
 from strokelens.errors import StrokelensError
-from strokelens.explainers.explainer import Explainer, shipped
+from strokelens.explainers.explainer import Explainer
 from strokelens.games import Game
 
 if TYPE_CHECKING:
@@ -39,13 +39,7 @@ def loaded_explainer(view: View, kind: str, units: str, weights: str = "shipped"
     from ``weights``; loaded once."""
     key = (id(view.model), kind, units, str(weights))
     if key not in _CACHE:
-        if weights == "shipped":
-            explainer = shipped(view, kind, units)
-        else:
-            explainer = Explainer.load(weights, view)
-            if explainer.info.kind != kind:
-                raise StrokelensError(f"{weights} holds a {explainer.info.kind} explainer, not {kind}")
-        _CACHE[key] = explainer
+        _CACHE[key] = Explainer.from_weights(view, kind, weights, units)
     return _CACHE[key]
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.games import Game
+from strokelens.metrics import ranking
 
 
 def shapley_kernel_coalitions(
@@ -149,14 +150,18 @@ def area_loss(mask: torch.Tensor, unit_mask: torch.Tensor, min_area: float, max_
     return (dev.sum(1) / n.clamp_min(1).to(mask.dtype)).mean()
 
 
+def of_class(values: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Each input's values ``(B, K, C)`` for its class in ``classes`` ``(B,)``: ``(B, K)``."""
+    return values.gather(2, classes[:, None, None].expand(-1, values.shape[1], 1))[..., 0]
+
+
 def masks_of(
     logits: torch.Tensor, target: torch.Tensor, unit_mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Target mask ``m = sigmoid(logit of the target class)`` and non-target mask ``n = sigmoid(max
     over the other classes)``, both ``(B, K)`` and 0 on padding."""
     c = logits.shape[-1]
-    idx = target[:, None, None].expand(-1, logits.shape[1], 1)
-    m = torch.sigmoid(logits.gather(2, idx)[..., 0])
+    m = torch.sigmoid(of_class(logits, target))
     others = logits.masked_fill(F.one_hot(target, c).bool()[:, None, :], float("-inf"))
     n = torch.sigmoid(others.amax(-1))
     zero = torch.zeros_like(m)
@@ -177,11 +182,8 @@ def soft_deletion(
     if len(rows) == 0:
         return target_logits.sum() * 0.0
     logits = target_logits[rows]
-    ordered = (
-        torch.where(mask[rows], logits, torch.full_like(logits, float("-inf")))
-        .sort(dim=1, descending=True)
-        .values.detach()
-    )
+    fixed = logits.detach()
+    ordered = fixed.gather(1, ranking(fixed, mask[rows]))  # sorted as the metric ranks them
     draw = torch.rand(len(rows), generator=generator).to(game.device)
     j = (draw * (n[rows] - 1).to(draw.dtype)).long().clamp_max(n[rows] - 2) + 1  # 1..n-1
     midpoint = (ordered.gather(1, (j - 1)[:, None]) + ordered.gather(1, j[:, None])) / 2
@@ -217,8 +219,7 @@ def wys_loss(
     )
     terms = {}
     if weights.deletion > 0:
-        target_logits = logits.gather(2, game.target[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
-        terms["soft_deletion"] = soft_deletion(game, target_logits, generator)
+        terms["soft_deletion"] = soft_deletion(game, of_class(logits, game.target), generator)
         total = total + weights.deletion * terms["soft_deletion"]
     return {
         **terms,
