@@ -14,7 +14,13 @@ from strokelens.cli.app import app
 from strokelens.datasets import load_spg, photo_split
 from strokelens.errors import StrokelensError
 from strokelens.explainers import Explainer, TrainConfig, model_fingerprint, train_explainer
-from strokelens.explainers.objectives import area_loss, efficient, shapley_kernel_coalitions, soft_deletion
+from strokelens.explainers.objectives import (
+    area_loss,
+    efficient,
+    label_ranking,
+    shapley_kernel_coalitions,
+    soft_deletion,
+)
 from strokelens.io.photos import load_photos
 from strokelens.methods import get_method
 from strokelens.metrics import agreement, randomized_model
@@ -66,6 +72,38 @@ def test_area_loss_bounds():
     assert float(area_loss(everything, mask, 0.05, 0.3)) == pytest.approx(0.7)
     nothing = torch.zeros(1, 10)
     assert float(area_loss(nothing, mask, 0.05, 0.3)) == pytest.approx(0.1)
+
+
+def test_label_ranking_counts_inverted_pairs_by_their_label_gap():
+    labels = torch.tensor([[3.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True, False], [True, True, False, False]])
+    agreeing = torch.tensor([[30.0, 10.0, 0.0, 99.0], [5.0, 0.0, 0.0, 0.0]])
+    # row 2 has one unit per label value but both labelled units tie: no pair, so it is left out
+    assert float(label_ranking(agreeing, labels, mask)) < 1e-4
+    inverted = torch.tensor([[0.0, 10.0, 30.0, 99.0], [5.0, 0.0, 0.0, 0.0]])
+    # pairs (0,1) gap 2 inverted by 10, (0,2) gap 3 by 30, (1,2) gap 1 by 20: weights 2/6, 3/6, 1/6
+    expected = (2 * 10 + 3 * 30 + 1 * 20) / 6
+    assert float(label_ranking(inverted, labels, mask)) == pytest.approx(expected, rel=1e-4)
+    padding_high = torch.tensor([[30.0, 10.0, 0.0, 1e3], [5.0, 0.0, 0.0, 0.0]])  # unit 4 is padding
+    assert float(label_ranking(padding_high, labels, mask)) < 1e-4
+    assert float(label_ranking(agreeing, torch.zeros(2, 4), mask)) == 0.0  # no labelled pair at all
+
+
+def test_wys_takes_labels_for_its_ranking_term_and_only_then(home, view):
+    from strokelens.explainers.labels import exact_labels
+    from strokelens.explainers.objectives import WysWeights
+
+    train = view.prepare(load_spg("train", per_class=1, home=home)[:8])
+    labels = exact_labels(view, train, "stroke", "logit", 8)
+    explainer = Explainer.create(view, "wys", "doodlenet", d_model=16, n_layers=1, d_ff=16)
+    quick = {"epochs": 1, "batch_size": 8}
+    with pytest.raises(StrokelensError, match="ranking term"):
+        train_explainer(view, explainer, train, train, TrainConfig(**quick), False, labels, labels)
+    ranked = TrainConfig(**quick, wys=WysWeights(ranking=1.0))
+    with pytest.raises(StrokelensError, match="ranking term"):
+        train_explainer(view, explainer, train, train, ranked, False)
+    record = train_explainer(view, explainer, train, train, ranked, False, labels, labels)
+    assert record.epochs_run == 1 and record.config["wys"]["ranking"] == 1.0
 
 
 # ----------------------------------------------------------------------------- training and files
@@ -302,7 +340,16 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert main([*base, "--kind", "fastshap", "--init", str(out), "--out", str(tuned), *tail]) == 2
     assert "holds a wys explainer, not fastshap" in capsys.readouterr().err
     assert main([*base, "--kind", "fastshap", "--deletion-weight", "1", "--out", str(tuned), *tail]) == 2
-    assert "--deletion-weight weighs a term of the wys objective" in capsys.readouterr().err
+    assert "--ranking-weight weigh terms of the wys objective" in capsys.readouterr().err
+    ranked = [*base, "--kind", "wys", "--init", str(out), "--ranking-weight", "3", "--label-units", "8"]
+    result = runner.invoke(app, [*ranked, "--out", str(tmp_path / "ranked"), *tail])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "ranked" / "training.json").read_text())
+    assert record["config"]["wys"]["ranking"] == 3.0
+    assert record["labels"]["train"]["labelled"] > 0 and record["label_evaluations"] > 0
+    assert "test" not in record["labels"] and "heldout" not in record  # the held-out report is fastshap's
+    assert main([*ranked, "--label-units", "0", "--out", str(tuned), *tail]) == 2
+    assert "--label-units must be at least 1" in capsys.readouterr().err
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,

@@ -193,6 +193,15 @@ from strokelens.training.user_data import NAMED
     "(a random number of them) are removed; 0 trains the paper's objective alone.",
 )
 @click.option(
+    "--ranking-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="wys on sketches: weight of a pairwise ranking term that teaches the explained class's mask "
+    "the order of its exact Shapley values (labels as for fastshap: --label-units, --permutations, "
+    "--label-cache); 0: no labels.",
+)
+@click.option(
     "--class-gate/--no-class-gate",
     default=None,
     help="wys on sketches: multiply each class's mask odds by the model's probability of that class on "
@@ -244,6 +253,7 @@ def explainer(
     entropy_weight: float,
     init_weights: str | None,
     deletion_weight: float,
+    ranking_weight: float,
     class_gate: bool | None,
     min_area: float,
     max_area: float,
@@ -263,6 +273,7 @@ def explainer(
     from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
     from strokelens.explainers.heldout import heldout_report
     from strokelens.explainers.labels import LabelCache, LabelSpec, estimate_labels, exact_labels
+    from strokelens.explainers.networks import feature_layers
     from strokelens.explainers.objectives import WysWeights
     from strokelens.training.user_data import load_training_data
     from strokelens.views.loader import ViewLoader
@@ -283,8 +294,13 @@ def explainer(
     fastshap_sketches = sketches and kind == "fastshap"
     if class_gate is not None and not (sketches and kind == "wys"):
         raise StrokelensError("--class-gate shapes the masks of wys explainers of sketch models")
-    if deletion_weight > 0 and kind != "wys":
-        raise StrokelensError("--deletion-weight weighs a term of the wys objective; fastshap has none")
+    if (deletion_weight > 0 or ranking_weight > 0) and kind != "wys":
+        raise StrokelensError("--deletion-weight and --ranking-weight weigh terms of the wys objective")
+    ranked = sketches and kind == "wys" and ranking_weight > 0
+    if ranking_weight > 0 and not ranked:
+        raise StrokelensError("--ranking-weight is for wys explainers of sketch models")
+    if ranked and label_units < 1:
+        raise StrokelensError("--ranking-weight learns from Shapley labels: --label-units must be at least 1")
     if ensemble is not None and ensemble > 1 and not fastshap_sketches:
         raise StrokelensError("--ensemble is for fastshap explainers of sketch models")
     entries = data_entries or tuple(name for name, (files, _) in NAMED.items() if files is reader)
@@ -298,11 +314,11 @@ def explainer(
         val_set = val_set[: max(1, limit // 5)]
     test_set = _spread(splits.test, heldout)
     amortized = fastshap_sketches and permutations > 0
-    if (permutations or model_features or label_cache) and not fastshap_sketches:
-        raise StrokelensError(
-            "--permutations, --label-cache and --model-features are for fastshap on sketches"
-        )
-    if (model_features or label_cache) and not amortized:
+    if (permutations or label_cache) and not (fastshap_sketches or ranked):
+        raise StrokelensError("--permutations and --label-cache label sketches: fastshap or --ranking-weight")
+    if model_features and not fastshap_sketches:
+        raise StrokelensError("--model-features is for fastshap on sketches")
+    if (model_features or label_cache) and not permutations:
         raise StrokelensError("--model-features and --label-cache train on labels: give --permutations too")
     if model_gradient and not model_features:
         raise StrokelensError(
@@ -316,7 +332,7 @@ def explainer(
     elif kind == "wys":
         net_options["class_gate"] = class_gate is not False
     if model_features:
-        net_options.update(_feature_layers(model_features), read_gradient=model_gradient)
+        net_options.update(feature_layers(model_features), read_gradient=model_gradient)
     started_from = None  # the weights fine-tuned from, with their training record
     if init_weights is None:
         made = Explainer.create(view, kind, model_spec.name, units=units, score=score, **net_options)
@@ -330,7 +346,7 @@ def explainer(
         started_from = {"weights": init_weights, "training": dict(made.info.training)}
     labelled = fastshap_sketches and label_units > 0
     labels = {}
-    if amortized:
+    if amortized or (ranked and permutations):
         spec = LabelSpec(
             exact_units=min(label_units, MAX_EXACT_UNITS),
             permutations=permutations,
@@ -342,6 +358,7 @@ def explainer(
         cache = None if label_cache is None else LabelCache(label_cache, model_fingerprint(view.model), spec)
         for name, inputs in (("train", train_set), ("val", val_set)):
             labels[name] = estimate_labels(view, inputs, spec, cache)
+    if amortized:
         labels["test"] = exact_labels(view, test_set, made.info.units, score, label_units)
         record = train_amortized(
             view,
@@ -361,8 +378,8 @@ def explainer(
             not quiet,
         )
     else:
-        if labelled:
-            for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
+        for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
+            if (labelled or (ranked and name != "test")) and name not in labels:
                 labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
         config = TrainConfig(
             epochs=epochs,
@@ -377,6 +394,7 @@ def explainer(
                 entropy=entropy_weight,
                 other_mask=other_mask_weight,
                 deletion=deletion_weight,
+                ranking=ranking_weight,
                 min_area=min_area,
                 max_area=max_area,
             ),
@@ -420,20 +438,6 @@ def explainer(
         },
     }
     click.echo(json.dumps(summary))
-
-
-def _feature_layers(text: str) -> dict[str, object]:
-    """``--model-features``: DoodleNet's layers by name, or FEATURES:EMBEDDING:HEAD."""
-    from strokelens.errors import StrokelensError
-    from strokelens.explainers.networks import DOODLENET_LAYERS
-
-    if text == "doodlenet":
-        return dict(DOODLENET_LAYERS)
-    parts = text.split(":")
-    if len(parts) != 3 or not all(parts):
-        raise StrokelensError(f"--model-features {text!r}: expected 'doodlenet' or FEATURES:EMBEDDING:HEAD")
-    layers = tuple(name for name in parts[0].split(",") if name)
-    return {"feature_layers": layers, "embedding_layer": parts[1], "head_layer": parts[2]}
 
 
 def _spread(items: list, n: int) -> list:

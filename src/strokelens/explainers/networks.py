@@ -281,6 +281,18 @@ DOODLENET_LAYERS: dict[str, Any] = {
 }
 
 
+def feature_layers(text: str) -> dict[str, Any]:
+    """The layers a feature-reading explainer uses, named ``doodlenet`` (`DOODLENET_LAYERS`) or
+    ``FEATURES:EMBEDDING:HEAD`` (feature layers separated by commas)."""
+    if text == "doodlenet":
+        return dict(DOODLENET_LAYERS)
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise StrokelensError(f"--model-features {text!r}: expected 'doodlenet' or FEATURES:EMBEDDING:HEAD")
+    layers = tuple(name for name in parts[0].split(",") if name)
+    return {"feature_layers": layers, "embedding_layer": parts[1], "head_layer": parts[2]}
+
+
 class FeatureSketchNet(nn.Module):
     """Stroke geometry tokens beside the frozen raster model's own per-stroke features
     (`strokelens.explainers.features`, one evaluation a drawing) -> ``(B, K, C)``.

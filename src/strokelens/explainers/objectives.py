@@ -9,7 +9,9 @@
   must keep the explanandum's class (cross entropy on the masked input), what it leaves out must
   leave the explanandum unsure (negative entropy on the inverse-masked input), its area must stay in
   bounds, and the target and non-target masks are kept small. Beyond the paper, a ``deletion``
-  weight adds `soft_deletion`, points of the deletion curve that the mask's ranking gives.
+  weight adds `soft_deletion`, points of the deletion curve that the mask's ranking gives, and a
+  ``ranking`` weight adds `label_ranking`, the order of the explained class's Shapley labels taught
+  to its mask.
 
 Masks and coalitions reach the explanandum through the game, as every other method's ``z`` does.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.metrics import ranking
 
@@ -132,6 +135,7 @@ class WysWeights:
     min_area: float = 0.05
     max_area: float = 0.3
     deletion: float = 0.0
+    ranking: float = 0.0
 
 
 def area_loss(mask: torch.Tensor, unit_mask: torch.Tensor, min_area: float, max_area: float) -> torch.Tensor:
@@ -192,12 +196,35 @@ def soft_deletion(
     return probs.gather(1, game.target[rows][:, None])[:, 0].mean()
 
 
+def label_ranking(logits: torch.Tensor, labels: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
+    """A pairwise ranking loss of ``logits`` ``(B, K)`` against Shapley ``labels`` ``(B, K)``: for every
+    pair of units whose labels differ, ``softplus`` of how far the logits invert their order, weighted
+    by the labels' gap (the weights of an input sum to 1, so near-ties matter little); the mean over
+    inputs with such a pair (0 if none). Padding (``unit_mask`` False) takes part in no pair."""
+    gap = labels[:, :, None] - labels[:, None, :]
+    pairs = unit_mask[:, :, None] & unit_mask[:, None, :] & (gap > 0)
+    weight = torch.where(pairs, gap, torch.zeros_like(gap))
+    weight = weight / weight.sum((1, 2), keepdim=True).clamp_min(1e-12)
+    inverted = F.softplus(logits[:, None, :] - logits[:, :, None])  # large where l_j > l_i, phi_i > phi_j
+    per_input = (weight * inverted).sum((1, 2))
+    ranked = pairs.flatten(1).any(1)
+    if not ranked.any():
+        return logits.sum() * 0.0
+    return per_input[ranked].mean()
+
+
 def wys_loss(
-    game: Game, logits: torch.Tensor, weights: WysWeights, generator: torch.Generator | None = None
+    game: Game,
+    logits: torch.Tensor,
+    weights: WysWeights,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The terms of the mask explainer's loss and their weighted ``total``, for mask logits
     ``(B, K, C)`` and the game's targets (the explanandum's own predictions when trained); with a
-    ``deletion`` weight, `soft_deletion` of the target's logits (budgets drawn from ``generator``)."""
+    ``deletion`` weight, `soft_deletion` of the target's logits (budgets drawn from ``generator``);
+    with a ``ranking`` weight, `label_ranking` of the target's logits against Shapley ``labels``
+    ``(B, K, C)`` (an input without labels: all 0, which ranks no pair)."""
     mask = game.unit_mask
     m, n = masks_of(logits, game.target, mask)
     rows = torch.arange(game.batch_size, device=game.device)
@@ -221,6 +248,12 @@ def wys_loss(
     if weights.deletion > 0:
         terms["soft_deletion"] = soft_deletion(game, of_class(logits, game.target), generator)
         total = total + weights.deletion * terms["soft_deletion"]
+    if weights.ranking > 0:
+        if labels is None:
+            raise StrokelensError("the wys ranking term needs Shapley labels of the training inputs")
+        target = of_class(logits, game.target)
+        terms["label_ranking"] = label_ranking(target, of_class(labels, game.target), mask)
+        total = total + weights.ranking * terms["label_ranking"]
     return {
         **terms,
         "total": total,

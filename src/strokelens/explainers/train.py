@@ -1,9 +1,10 @@
 """Training a learned explainer for a frozen explanandum, on unlabelled drawings or photos.
 
 The targets are the explanandum's own predictions (each batch's game resolves ``target="auto"``),
-so any sketches or photos train it. Inputs that come with exact Shapley labels
-(`strokelens.explainers.labels`) are regressed on them (`label_loss`); the others train on the
-kind's own objective (FastSHAP's kernel coalitions, or the mask losses). Each epoch shuffles the
+so any sketches or photos train it. A ``fastshap`` explainer regresses on exact Shapley labels
+(`strokelens.explainers.labels`) where inputs come with them (`label_loss`) and trains the others on
+FastSHAP's kernel coalitions; a ``wys`` explainer trains every input on the mask losses, and with a
+``ranking`` weight learns the labels' order of units too (`label_ranking`). Each epoch shuffles the
 training inputs (seeded), takes Adam steps on the explainer's objective
 (`strokelens.explainers.objectives`), then scores the validation inputs with the same objective and
 a fixed seed. `ExplainerTask` is this for the one training loop
@@ -28,6 +29,7 @@ from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer, empty_outputs
 from strokelens.explainers.labels import ShapleyLabels
 from strokelens.explainers.objectives import WysWeights, fastshap_loss, label_loss, wys_loss
+from strokelens.games import Game
 from strokelens.models.gradients import require_gradients
 from strokelens.photo import CropTransform, Photo
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
@@ -209,8 +211,10 @@ def train_explainer(
         raise StrokelensError("training an explainer needs at least one training and one validation input")
     kind = explainer.info.kind
     ensemble = getattr(explainer.net.config, "ensemble", 1)
-    if kind != "fastshap" and (train_labels is not None or val_labels is not None or ensemble > 1):
-        raise StrokelensError("Shapley labels and ensembles are for fastshap explainers")
+    if kind != "fastshap" and ensemble > 1:
+        raise StrokelensError("ensembles are for fastshap explainers")
+    if kind == "wys" and (train_labels is not None) != (config.wys.ranking > 0):
+        raise StrokelensError("a wys explainer takes Shapley labels for its ranking term, and only then")
     if kind == "wys" and not view.outputs_are_logits:
         raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
     if get_method(kind).training_needs_gradients:
@@ -244,11 +248,13 @@ def _label_list(labels: ShapleyLabels | None, n: int) -> list[torch.Tensor | Non
     return list(labels.values)
 
 
-def _loss(explainer: Explainer, game, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    if explainer.info.kind == "fastshap":
-        out, null = explainer.raw_members(game)
-        return fastshap_loss(game, out, null, config.pairs, config.target_weight, generator)
-    return wys_loss(game, explainer.unit_outputs(game), config.wys, generator)["total"]
+def _stacked_labels(game: Game, labels: list[torch.Tensor | None]) -> torch.Tensor:
+    """The game's inputs' labels ``(K_i, C)`` padded into ``(B, K, C)``; 0 for an input without."""
+    target = torch.zeros(game.batch_size, game.max_units, game.full_outputs.shape[-1], device=game.device)
+    for row, label in enumerate(labels):
+        if label is not None:
+            target[row, : len(label)] = label.to(game.device)
+    return target
 
 
 def _batch_loss(
@@ -261,23 +267,27 @@ def _batch_loss(
     generator: torch.Generator,
     train: bool,
 ) -> torch.Tensor:
-    """The mean loss over a batch: labelled inputs regress on their labels, the rest train on the
-    kind's objective."""
+    """The mean loss over a batch: for ``fastshap``, labelled inputs regress on their labels and the
+    rest train on FastSHAP's objective; ``wys`` trains every input on its objective, whose ranking
+    term reads the labels there are."""
+    if explainer.info.kind == "wys":
+        game = batches.game(inputs, rng, train)
+        stacked = _stacked_labels(game, labels) if config.wys.ranking > 0 else None
+        return wys_loss(game, explainer.unit_outputs(game), config.wys, generator, stacked)["total"]
     parts = []
     labelled = [i for i, label in enumerate(labels) if label is not None]
     others = [i for i, label in enumerate(labels) if label is None]
     if labelled:
         game = batches.game([inputs[i] for i in labelled], rng, train)
-        k, c = game.max_units, game.full_outputs.shape[-1]
-        target = torch.zeros(len(labelled), k, c, device=game.device)
-        for row, i in enumerate(labelled):
-            target[row, : len(labels[i])] = labels[i].to(game.device)
         out, null = explainer.raw_members(game)
+        target = _stacked_labels(game, [labels[i] for i in labelled])
         loss = label_loss(game, out, null, target, config.target_weight)
         parts.append(loss * len(labelled))
     if others:
         game = batches.game([inputs[i] for i in others], rng, train)
-        parts.append(_loss(explainer, game, config, generator) * len(others))
+        out, null = explainer.raw_members(game)
+        loss = fastshap_loss(game, out, null, config.pairs, config.target_weight, generator)
+        parts.append(loss * len(others))
     return torch.stack(parts).sum() / len(inputs)
 
 
