@@ -350,6 +350,11 @@ def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     assert "test" not in record["labels"] and "heldout" not in record  # the held-out report is fastshap's
     assert main([*ranked, "--label-units", "0", "--out", str(tuned), *tail]) == 2
     assert "--label-units must be at least 1" in capsys.readouterr().err
+    assert main([*base, "--kind", "wys", "--permutations", "4", "--out", str(tuned), *tail]) == 2
+    assert "label sketches: fastshap or --ranking-weight" in capsys.readouterr().err
+    photos = ["train", "explainer", "--model", "darknet-tiny", "--kind", "wys", "--ranking-weight", "1"]
+    assert main([*photos, "--out", str(tuned), *tail]) == 2
+    assert "--ranking-weight is for wys explainers of sketch models" in capsys.readouterr().err
     spg = home / "data" / "quickdraw-spg" / "apple.ndjson.gz"
     result = runner.invoke(
         app,
