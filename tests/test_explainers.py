@@ -104,6 +104,11 @@ def test_wys_takes_labels_for_its_ranking_term_and_only_then(home, view):
         train_explainer(view, explainer, train, train, ranked, False)
     record = train_explainer(view, explainer, train, train, ranked, False, labels, labels)
     assert record.epochs_run == 1 and record.config["wys"]["ranking"] == 1.0
+    photo_view = view_for(load_model("darknet-tiny"))
+    photos = load_photos(photo_split("train", home)[:1])
+    on_photos = Explainer.create(photo_view, "wys", "darknet-tiny")
+    with pytest.raises(StrokelensError, match="photos get new superpixels each epoch"):
+        train_explainer(photo_view, on_photos, photos, photos, ranked, False, labels, labels)
 
 
 # ----------------------------------------------------------------------------- training and files

@@ -202,8 +202,9 @@ def train_explainer(
     val_labels: ShapleyLabels | None = None,
 ) -> TrainingRecord:
     """Train ``explainer`` (from `Explainer.create`) for ``view``'s frozen model in place; returns
-    the record (also stored in ``explainer.info.training``). ``train_labels``/``val_labels``: exact
-    Shapley values for the inputs that have them (``fastshap`` only), in the same order. Seeded: the
+    the record (also stored in ``explainer.info.training``). ``train_labels``/``val_labels``: Shapley
+    values for the inputs that have them, in the same order (``fastshap`` regresses on them, ``wys``
+    ranks by them with a ``ranking`` weight; sketches only, whose units stay as given). Seeded: the
     same call gives the same weights on the same machine."""
 
     config = config or TrainConfig()
@@ -213,6 +214,8 @@ def train_explainer(
     ensemble = getattr(explainer.net.config, "ensemble", 1)
     if kind != "fastshap" and ensemble > 1:
         raise StrokelensError("ensembles are for fastshap explainers")
+    if train_labels is not None and isinstance(view, ImageView):
+        raise StrokelensError("Shapley labels are for sketches: photos get new superpixels each epoch")
     if kind == "wys" and (train_labels is not None) != (config.wys.ranking > 0):
         raise StrokelensError("a wys explainer takes Shapley labels for its ranking term, and only then")
     if kind == "wys" and not view.outputs_are_logits:
