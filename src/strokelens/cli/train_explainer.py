@@ -346,7 +346,7 @@ def explainer(
         started_from = {"weights": init_weights, "training": dict(made.info.training)}
     labelled = fastshap_sketches and label_units > 0
     labels = {}
-    if amortized or (ranked and permutations):
+    if permutations:  # fastshap's amortized training or the wys ranking term: estimates above the exact
         spec = LabelSpec(
             exact_units=min(label_units, MAX_EXACT_UNITS),
             permutations=permutations,
@@ -358,8 +358,12 @@ def explainer(
         cache = None if label_cache is None else LabelCache(label_cache, model_fingerprint(view.model), spec)
         for name, inputs in (("train", train_set), ("val", val_set)):
             labels[name] = estimate_labels(view, inputs, spec, cache)
-    if amortized:
+    elif labelled or ranked:
+        for name, inputs in (("train", train_set), ("val", val_set)):
+            labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
+    if labelled:  # the held-out report's references
         labels["test"] = exact_labels(view, test_set, made.info.units, score, label_units)
+    if amortized:
         record = train_amortized(
             view,
             made,
@@ -378,9 +382,6 @@ def explainer(
             not quiet,
         )
     else:
-        for name, inputs in (("train", train_set), ("val", val_set), ("test", test_set)):
-            if (labelled or (ranked and name != "test")) and name not in labels:
-                labels[name] = exact_labels(view, inputs, made.info.units, score, label_units)
         config = TrainConfig(
             epochs=epochs,
             batch_size=batch_size or (64 if sketches else 16),
