@@ -21,6 +21,7 @@ from strokelens.models.stroke_transformer import (
 )
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.training.augment import AugmentConfig, augment, simplified_copies
+from strokelens.training.distill import Distillation, distillation_loss, teacher_logits
 from strokelens.training.sketch_data import evaluate, prepare_sketches
 from strokelens.training.stroke_transformer import train_stroke_transformer
 
@@ -375,3 +376,57 @@ def test_rows_of_short_sketches_in_a_long_batch(shipped, sketches):
             n = int(counts[i])
             alone = shipped(points[i : i + 1], stroke_ids[i : i + 1], presence[r : r + 1, :n])
             torch.testing.assert_close(cached[r : r + 1], alone, atol=1e-5, rtol=0)
+
+
+def test_distillation_loss_is_the_tempered_kl_and_zero_at_the_teacher():
+    g = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g)
+    t = 2.0
+    p = (teacher / t).softmax(-1)
+    by_hand = t**2 * (p * ((teacher / t).log_softmax(-1) - (student / t).log_softmax(-1))).sum(-1).mean()
+    assert distillation_loss(student, teacher, t) == pytest.approx(float(by_hand), rel=1e-5)
+    assert distillation_loss(teacher, teacher, t) == pytest.approx(0.0, abs=1e-6)
+    assert Distillation(teacher, weight=3.0).loss(student, torch.arange(5)) == pytest.approx(
+        3 * float(distillation_loss(student, teacher, 2.0)), rel=1e-5
+    )
+    with pytest.raises(StrokelensError, match="temperature"):
+        Distillation(teacher, temperature=0.0)
+
+
+def test_teacher_logits_are_the_teachers_own_columns(home):
+    from strokelens.views import view_for
+
+    view = view_for(load_model("doodlenet", home=home))
+    sk = load_spg("test", classes=CLASSES, per_class=2, home=home)
+    logits = teacher_logits(view, sk, CLASSES, batch_size=3)  # batches of 3: the same as all at once
+    full = view.game(view.units_for(view.prepare(sk), "stroke")).full_outputs
+    cols = [view.class_names.index(c) for c in CLASSES]
+    torch.testing.assert_close(logits, full[:, cols].float())
+    assert (logits.argmax(1) == torch.tensor([CLASSES.index(s.label) for s in sk])).float().mean() >= 0.75
+    with pytest.raises(StrokelensError, match="no class 'unicorn'"):
+        teacher_logits(view, sk, [*CLASSES, "unicorn"])
+
+
+def test_training_distils_a_teacher_with_drawings_of_other_classes(home):
+    """Transfer drawings of classes the student lacks join training with the teacher's targets alone."""
+    from strokelens.views import view_for
+
+    train = load_spg("train", classes=CLASSES, per_class=4, home=home)
+    transfer = [s for s in load_qd345_spg("train", home=home) if s.label not in CLASSES][:6]
+    assert transfer  # other SPG classes' drawings: labels the student does not have
+    teacher = view_for(load_model("doodlenet", home=home))
+    cfg = StrokeTransformerConfig(n_classes=4, d_model=16, n_layers=1, n_heads=2, d_ff=32, lstm_hidden=8)
+    kwargs = dict(epochs=1, seed=0, out_dir=None, progress=False, batch_size=8)
+    record = train_stroke_transformer(
+        cfg, train, train[::3], teacher=teacher, transfer=transfer, distill_weight=2.0, **kwargs
+    ).record.to_dict()
+    assert record["n_train"] == len(train) + len(transfer) and record["skipped_steps"] == 0
+    assert record["distillation"] == {
+        "teacher_classes": 345,
+        "weight": 2.0,
+        "temperature": 2.0,
+        "n_transfer": len(transfer),
+    }
+    with pytest.raises(StrokelensError, match="need a teacher"):
+        train_stroke_transformer(cfg, train, train[::3], transfer=transfer, **kwargs)
+    assert main(["train", "stroke-transformer", "--teacher", "nosuch", "--out", "x"]) == 2

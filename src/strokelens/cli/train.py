@@ -100,6 +100,36 @@ train.add_command(explainer)
     "(stroke-transformer-mixed's): also shear, jitter, stroke shifts, reversal and reordering, "
     "RDP-simplified copies.",
 )
+@click.option(
+    "--teacher",
+    default=None,
+    help="Distil this model's soft targets over the SPG classes (a shipped model that knows them all: "
+    "doodlenet) into the training, and train on --transfer-per-class drawings of its other classes "
+    "too (docs/models.md).",
+)
+@click.option(
+    "--teacher-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="With --teacher: weight of the distillation term beside the cross-entropy.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="With --teacher: softmax temperature of the distillation term.",
+)
+@click.option(
+    "--transfer-per-class",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="With --teacher: at most this many drawings a class of every class outside SPG, from "
+    "quickdraw-extra and quickdraw-345x25's train split (held-out drawings left out), learning from "
+    "the teacher alone.",
+)
 @quiet_option
 @home_option
 def stroke_transformer(
@@ -114,6 +144,10 @@ def stroke_transformer(
     extra_data: tuple[str, ...],
     extra_per_class: int,
     augment_name: str,
+    teacher: str | None,
+    teacher_weight: float,
+    temperature: float,
+    transfer_per_class: int,
     quiet: bool,
     home,
 ) -> None:
@@ -129,6 +163,7 @@ def stroke_transformer(
 
     if threads is not None:
         torch.set_num_threads(threads)
+    teacher_view, transfer = _teacher(teacher, transfer_per_class, spg_classes(home), home)
     train_set, val_set, test_set = (load_spg(split, home=home) for split in ("train", "val", "test"))
     qd_train, qd_val, qd_test = (load_qd345_spg(split, home=home) for split in ("train", "val", "test"))
     sources = {
@@ -150,8 +185,14 @@ def stroke_transformer(
         augment_config=AugmentConfig() if augment_name == "varied" else AugmentConfig.basic(),
         extra_train=extra,
         extra_repeat=max(1, extra_repeat),
+        teacher=teacher_view,
+        transfer=transfer,
+        distill_weight=teacher_weight,
+        temperature=temperature,
     )
     model, record = trained.model, trained.record
+    if teacher is not None:
+        record.info["distillation"]["teacher"] = teacher
     record.info["data"] = data
     named = (EXTRA_SOURCES[name].format(per_class=extra_per_class) for name in extra_data)
     record.info["extra_data"] = " + ".join(named) if extra_repeat else None
@@ -164,6 +205,20 @@ def stroke_transformer(
     metrics = record.to_dict()
     keys = ("best_epoch", "best_val_top1", "test_top1", "qd345_test_top1", "wall_seconds", "cpu_seconds")
     click.echo(json.dumps({k: metrics[k] for k in keys}))
+
+
+def _teacher(name: str | None, per_class: int, classes: list[str], home):
+    """The teacher's view and the transfer drawings (classes outside ``classes``), or (None, [])."""
+    if name is None:
+        return None, []
+    from strokelens.models import load_model
+    from strokelens.training.explainer_data import explainer_sources, spread_per_class
+    from strokelens.views import view_for
+
+    view = view_for(load_model(name, home=home))
+    sources = explainer_sources(home, {"spg-train": 0})
+    others = [s for key in ("quickdraw-extra", "qd345-train") for s in sources[key] if s.label not in classes]
+    return view, spread_per_class(others, per_class) if per_class else []
 
 
 @train.command("completion")

@@ -33,13 +33,15 @@ class PreparedSketches:
 
 
 def prepare_sketches(
-    model: StrokeTransformer, sketches: Sequence[Sketch], chunk: int = 512
+    model: StrokeTransformer, sketches: Sequence[Sketch], chunk: int = 512, unlabelled: int = 0
 ) -> PreparedSketches:
-    """Run `StrokeTransformer.prepare` once over ``sketches`` (in chunks) and pad the results together."""
+    """Run `StrokeTransformer.prepare` once over ``sketches`` (in chunks) and pad the results together;
+    the last ``unlabelled`` sketches may be of any class (label -1: a distillation transfer set)."""
     if not sketches:
         raise StrokelensError("no sketches to prepare")
     index = {name: i for i, name in enumerate(model.class_names)}
-    missing = sorted({s.label for s in sketches if s.label not in index}, key=str)
+    labelled = len(sketches) - unlabelled
+    missing = sorted({s.label for s in sketches[:labelled] if s.label not in index}, key=str)
     if missing:
         raise StrokelensError(f"sketch labels {missing} are not among the model's classes")
     count = model.config.points_per_stroke
@@ -54,7 +56,7 @@ def prepare_sketches(
         points=points,
         stroke_ids=stroke_ids,
         n_strokes=torch.tensor([s.n_strokes for s in sketches]),
-        labels=torch.tensor([index[s.label] for s in sketches]),
+        labels=torch.tensor([index[s.label] if i < labelled else -1 for i, s in enumerate(sketches)]),
         points_per_stroke=count,
     )
 

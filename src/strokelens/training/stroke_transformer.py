@@ -22,17 +22,21 @@ from strokelens.errors import StrokelensError
 from strokelens.models.stroke_transformer import WEIGHTS_NAME, StrokeTransformer, StrokeTransformerConfig
 from strokelens.sketch import Sketch
 from strokelens.training.augment import AugmentConfig, augment, simplified_copies
+from strokelens.training.distill import Distillation, teacher_logits
 from strokelens.training.loop import LoopConfig, Trained, Validation, fit
 from strokelens.training.schedule import Schedule
 from strokelens.training.sketch_data import bucketed_batches, evaluate, prepare_sketches
+from strokelens.views.base import View
 
 #: Epochs the CLI trains the default config for.
 DEFAULT_EPOCHS = 20
 
 
 class StrokeTransformerTask:
-    """Classify sketches with label-smoothed cross-entropy; validation top-1 over every validation
-    sketch pooled (``val_top1``; with several named sets also each set's, ``val_top1_by_set``)."""
+    """Classify sketches with label-smoothed cross-entropy, plus a teacher's soft targets with
+    ``distill`` (its ``logits`` aligned with ``sketches``; the last ``unlabelled`` sketches, of any
+    class, learn from them alone); validation top-1 over every validation sketch pooled
+    (``val_top1``; with several named sets also each set's, ``val_top1_by_set``)."""
 
     score = "val_top1"
     higher_is_better = True
@@ -49,14 +53,21 @@ class StrokeTransformerTask:
         label_smoothing: float,
         augment_config: AugmentConfig | None,
         device: torch.device,
+        distill: Distillation | None = None,
+        unlabelled: int = 0,
     ) -> None:
+        if distill is not None and len(distill.logits) != len(sketches):
+            raise StrokelensError(f"{len(distill.logits)} teacher logits for {len(sketches)} sketches")
+        if unlabelled and distill is None:
+            raise StrokelensError("sketches without a label train only on a teacher's targets (distill)")
+        self.distill = distill
         self.model = StrokeTransformer(config, class_names)
-        self.train = prepare_sketches(self.model, sketches)
+        self.train = prepare_sketches(self.model, sketches, unlabelled=unlabelled)
         self.aug = augment_config
         self.simple = None
         if augment_config is not None and augment_config.simplify > 0:
             copies = simplified_copies(sketches, augment_config.simplify_epsilon, seed)
-            self.simple = prepare_sketches(self.model, copies)
+            self.simple = prepare_sketches(self.model, copies, unlabelled=unlabelled)
             if not torch.equal(self.simple.n_strokes, self.train.n_strokes):
                 raise StrokelensError("simplification changed a sketch's stroke count")
         self.vals = {key: prepare_sketches(self.model, v) for key, v in val_sets.items()}
@@ -92,7 +103,15 @@ class StrokeTransformerTask:
             pts, presence = augment(pts, sid, self.generator, self.aug, self.train.points_per_stroke)
             presence = presence.to(self.device)
         logits = self.model(pts.to(self.device), sid.to(self.device), presence)
-        return F.cross_entropy(logits, lab.to(self.device), label_smoothing=self.label_smoothing)
+        lab = lab.to(self.device)
+        if self.distill is None:
+            return F.cross_entropy(logits, lab, label_smoothing=self.label_smoothing)
+        known = lab >= 0  # transfer sketches (-1) learn from the teacher alone
+        loss = self.distill.loss(logits, index)
+        if known.any():
+            ce = F.cross_entropy(logits[known], lab[known], label_smoothing=self.label_smoothing)
+            loss = loss + ce * known.float().mean()
+        return loss
 
     def validate(self) -> Validation:
         accs = {key: evaluate(self.model, v) for key, v in self.vals.items()}
@@ -119,13 +138,20 @@ def train_stroke_transformer(
     augment_config: AugmentConfig | None = None,
     extra_train: Sequence[Sketch] = (),
     extra_repeat: int = 1,
+    teacher: View | None = None,
+    transfer: Sequence[Sketch] = (),
+    distill_weight: float = 1.0,
+    temperature: float = 2.0,
     device: torch.device | str | None = None,
     name: str = WEIGHTS_NAME,
 ) -> Trained:
     """Train a `StrokeTransformer` with AdamW, a warm-up and a cosine; keep the best validation epoch.
 
     ``extra_train`` sketches join the training set ``extra_repeat`` times each (each repeat augmented
-    anew). ``val_sketches`` may be several named sets: the best epoch is then the one with the best
+    anew). With a ``teacher`` (a view of a model that knows every class), every training sketch also
+    learns the teacher's soft targets (`strokelens.training.distill`, ``distill_weight`` and
+    ``temperature``), and the ``transfer`` sketches, of any class, join the training set learning
+    from them alone. ``val_sketches`` may be several named sets: the best epoch is then the one with the best
     top-1 over all their sketches pooled. Pooled, not the mean of the sets' figures: a small set (30
     drawings) would make the choice a coin toss. Writes ``name.safetensors`` + ``name.json`` (config,
     class names) and the record as ``metrics.json`` to ``out_dir`` (unless None).
@@ -143,10 +169,15 @@ def train_stroke_transformer(
         progress=progress,
     )
     aug = augment_config or AugmentConfig()
-    sketches = [*train_sketches, *(list(extra_train) * extra_repeat)]
     class_names = sorted({str(s.label) for s in train_sketches})
     if len(class_names) != config.n_classes:
         raise StrokelensError(f"training data has {len(class_names)} classes, config says {config.n_classes}")
+    if transfer and teacher is None:
+        raise StrokelensError("transfer sketches need a teacher: they learn from its soft targets alone")
+    sketches = [*train_sketches, *(list(extra_train) * extra_repeat), *transfer]
+    distill = None
+    if teacher is not None:
+        distill = Distillation(teacher_logits(teacher, sketches, class_names), distill_weight, temperature)
     val_sets = dict(val_sketches) if isinstance(val_sketches, Mapping) else {"val": val_sketches}
     dev = torch.device(device) if device is not None else torch.device("cpu")
     trained = fit(
@@ -161,6 +192,8 @@ def train_stroke_transformer(
             label_smoothing,
             aug if use_augment else None,
             dev,
+            distill,
+            len(transfer),
         ),
         loop,
     )
@@ -172,6 +205,13 @@ def train_stroke_transformer(
         extra_repeat=extra_repeat,
         augment=aug.to_dict() if use_augment else None,
     )
+    if distill is not None:
+        record.info["distillation"] = {
+            "teacher_classes": len(teacher.class_names),
+            "weight": distill_weight,
+            "temperature": temperature,
+            "n_transfer": len(transfer),
+        }
     record.config = config.to_dict()
     if out_dir is not None:
         out = Path(out_dir)
