@@ -430,3 +430,4 @@ def test_training_distils_a_teacher_with_drawings_of_other_classes(home):
     with pytest.raises(StrokelensError, match="need a teacher"):
         train_stroke_transformer(cfg, train, train[::3], transfer=transfer, **kwargs)
     assert main(["train", "stroke-transformer", "--teacher", "nosuch", "--out", "x"]) == 2
+    assert main(["train", "stroke-transformer", "--temperature", "3", "--out", "x"]) == 2

@@ -11,6 +11,7 @@ import click
 from strokelens.cli.app import app, home_option
 from strokelens.cli.options import device_option, quiet_option, threads_option
 from strokelens.cli.train_explainer import explainer
+from strokelens.errors import StrokelensError
 from strokelens.training.stroke_transformer import DEFAULT_EPOCHS
 
 DATASETS = ("quickdraw-spg",)
@@ -105,7 +106,7 @@ train.add_command(explainer)
     default=None,
     help="Distil this model's soft targets over the SPG classes (a shipped model that knows them all: "
     "doodlenet) into the training, and train on --transfer-per-class drawings of its other classes "
-    "too (docs/models.md).",
+    "too (docs/cli.md).",
 )
 @click.option(
     "--teacher-weight",
@@ -161,6 +162,11 @@ def stroke_transformer(
     from strokelens.training.sketch_data import evaluate, prepare_sketches
     from strokelens.training.stroke_transformer import train_stroke_transformer
 
+    if teacher is None:
+        context = click.get_current_context()
+        for option in ("teacher_weight", "temperature", "transfer_per_class"):
+            if context.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT:
+                raise StrokelensError(f"--{option.replace('_', '-')} needs --teacher")
     if threads is not None:
         torch.set_num_threads(threads)
     teacher_view, transfer = _teacher(teacher, transfer_per_class, spg_classes(home), home)
@@ -280,7 +286,6 @@ def completion(
     import torch
 
     from strokelens.datasets import load_spg
-    from strokelens.errors import StrokelensError
     from strokelens.generation import (
         CompletionData,
         StrokeInks,
