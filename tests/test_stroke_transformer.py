@@ -265,6 +265,7 @@ def test_mixed_weights_read_held_out_drawings_better_and_ship_their_explainers(h
     record = json.loads((WEIGHTS_DIR / f"{MIXED_WEIGHTS_NAME}.training.json").read_text())
     assert record["extra_repeat"] == 4 and record["n_extra_train"] == 88 + 555  # qd345 train + extra
     assert "quickdraw-extra" in record["extra_data"]
+    assert record["distillation"]["teacher"] == "doodlenet" and record["distillation"]["n_transfer"] > 7000
     mixed, spg = (
         load_model("stroke-transformer-mixed", home=home),
         load_model("stroke-transformer", home=home),
@@ -272,7 +273,7 @@ def test_mixed_weights_read_held_out_drawings_better_and_ship_their_explainers(h
     assert mixed.class_names == spg.class_names
     held_out = load_qd345_spg("test", home=home)
     acc = {name: evaluate(m, prepare_sketches(m, held_out)) for name, m in (("mixed", mixed), ("spg", spg))}
-    assert acc["mixed"] > acc["spg"] + 0.1  # 0.776 against 0.645 with quickdraw-extra's drawings
+    assert acc["mixed"] > acc["spg"] + 0.15  # 0.869 against 0.645 (0.776 before DoodleNet was distilled)
     assert weights_ship("stroke-transformer-mixed", "fastshap") and weights_ship(
         "stroke-transformer-mixed", "wys"
     )
