@@ -218,12 +218,18 @@ def _teacher(name: str | None, per_class: int, classes: list[str], home):
     if name is None:
         return None, []
     from strokelens.models import load_model
-    from strokelens.training.explainer_data import explainer_sources, spread_per_class
+    from strokelens.training.explainer_data import (
+        heldout_keys,
+        qd345_split,
+        quickdraw_extra,
+        spread_per_class,
+        unseen,
+    )
     from strokelens.views import view_for
 
     view = view_for(load_model(name, home=home))
-    sources = explainer_sources(home, {"spg-train": 0})
-    others = [s for key in ("quickdraw-extra", "qd345-train") for s in sources[key] if s.label not in classes]
+    drawings = unseen([*quickdraw_extra(home), *qd345_split("train", home=home)], heldout_keys(home))
+    others = [s for s in drawings if s.label not in classes]
     return view, spread_per_class(others, per_class) if per_class else []
 
 
