@@ -21,7 +21,7 @@ from strokelens.models.stroke_transformer import (
 )
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.training.augment import AugmentConfig, augment, simplified_copies
-from strokelens.training.distill import Distillation, distillation_loss, teacher_logits
+from strokelens.training.distill import AugmentedTeacher, Distillation, distillation_loss, teacher_logits
 from strokelens.training.sketch_data import evaluate, prepare_sketches
 from strokelens.training.stroke_transformer import train_stroke_transformer
 
@@ -427,8 +427,55 @@ def test_training_distils_a_teacher_with_drawings_of_other_classes(home):
         "weight": 2.0,
         "temperature": 2.0,
         "n_transfer": len(transfer),
+        "teacher_sees": "each sketch as it is",
     }
     with pytest.raises(StrokelensError, match="need a teacher"):
         train_stroke_transformer(cfg, train, train[::3], transfer=transfer, **kwargs)
     assert main(["train", "stroke-transformer", "--teacher", "nosuch", "--out", "x"]) == 2
     assert main(["train", "stroke-transformer", "--temperature", "3", "--out", "x"]) == 2
+    assert main(["train", "stroke-transformer", "--teacher-sees", "augmented", "--out", "x"]) == 2
+
+
+def test_augmented_teacher_draws_the_batch_the_student_sees(home):
+    """The teacher reads prepared (and augmented) points upright and in frame: it names real SPG
+    drawings from them about as well as from the sketches; a dropped stroke is not drawn."""
+    from strokelens.views import view_for
+
+    view = view_for(load_model("doodlenet", home=home))
+    sk = load_spg("test", classes=CLASSES, per_class=4, home=home)
+    student = StrokeTransformer(StrokeTransformerConfig(n_classes=4), CLASSES)
+    data = prepare_sketches(student, sk)
+    pts, sid, labels = data.batch(torch.arange(len(sk)))
+    teacher = AugmentedTeacher(view, CLASSES)
+    logits = teacher(pts, sid, None)
+    assert logits.shape == (len(sk), 4)
+    assert (logits.argmax(1) == labels).float().mean() >= 0.75  # upside down or off-frame reads ~chance
+    torch.testing.assert_close(teacher(pts, sid, torch.ones(len(sk), int(sid.max()) + 1)), logits)
+    gone = torch.ones(len(sk), int(sid.max()) + 1)
+    gone[:, 0] = 0  # every sketch's first stroke dropped
+    assert not torch.allclose(teacher(pts, sid, gone), logits)
+    g = torch.Generator().manual_seed(0)
+    aug, presence = augment(pts, sid, g, AugmentConfig(), data.points_per_stroke)
+    assert (teacher(aug, sid, presence).argmax(1) == labels).float().mean() >= 0.5
+    with pytest.raises(StrokelensError, match="must draw them"):
+        AugmentedTeacher(view_for(load_model("stroke-transformer", home=home)), CLASSES)
+    with pytest.raises(StrokelensError, match="no class 'unicorn'"):
+        AugmentedTeacher(view, [*CLASSES, "unicorn"])
+
+
+def test_training_with_a_teacher_that_sees_augmented_batches(home):
+    from strokelens.views import view_for
+
+    train = load_spg("train", classes=CLASSES, per_class=4, home=home)
+    teacher = view_for(load_model("doodlenet", home=home))
+    cfg = StrokeTransformerConfig(n_classes=4, d_model=16, n_layers=1, n_heads=2, d_ff=32, lstm_hidden=8)
+    kwargs = dict(epochs=1, seed=0, out_dir=None, progress=False, batch_size=8)
+    record = train_stroke_transformer(
+        cfg, train, train[::3], teacher=teacher, teacher_sees_augmented=True, **kwargs
+    ).record.to_dict()
+    assert record["distillation"]["teacher_sees"] == "augmented batches"
+    assert record["skipped_steps"] == 0 and all(torch.isfinite(torch.tensor(record["train_loss"])))
+    with pytest.raises(StrokelensError, match="needs a teacher"):
+        train_stroke_transformer(cfg, train, train[::3], teacher_sees_augmented=True, **kwargs)
+    with pytest.raises(StrokelensError, match="not both"):
+        Distillation(torch.zeros(2, 4), teacher=AugmentedTeacher(teacher, CLASSES))

@@ -131,6 +131,14 @@ train.add_command(explainer)
     "quickdraw-extra and quickdraw-345x25's train split (held-out drawings left out), learning from "
     "the teacher alone.",
 )
+@click.option(
+    "--teacher-sees",
+    type=click.Choice(["originals", "augmented"]),
+    default="originals",
+    show_default=True,
+    help="With --teacher: its targets for each drawing as it is (read once), or for each augmented "
+    "batch as the student sees it (consistent teaching).",
+)
 @quiet_option
 @home_option
 def stroke_transformer(
@@ -149,6 +157,7 @@ def stroke_transformer(
     teacher_weight: float,
     temperature: float,
     transfer_per_class: int,
+    teacher_sees: str,
     quiet: bool,
     home,
 ) -> None:
@@ -164,7 +173,7 @@ def stroke_transformer(
 
     if teacher is None:
         context = click.get_current_context()
-        for option in ("teacher_weight", "temperature", "transfer_per_class"):
+        for option in ("teacher_weight", "temperature", "transfer_per_class", "teacher_sees"):
             if context.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT:
                 raise StrokelensError(f"--{option.replace('_', '-')} needs --teacher")
     if threads is not None:
@@ -195,6 +204,7 @@ def stroke_transformer(
         transfer=transfer,
         distill_weight=teacher_weight,
         temperature=temperature,
+        teacher_sees_augmented=teacher_sees == "augmented",
     )
     model, record = trained.model, trained.record
     if teacher is not None:

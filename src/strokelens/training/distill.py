@@ -3,7 +3,10 @@ student's classes, and the loss that pulls the student towards them (Hinton et a
 
 The teacher reads every training drawing its own way (its view: DoodleNet rasterises it), so a
 drawing of any class can teach: drawings of classes the student does not know (a *transfer set*)
-carry the teacher's sense of which of the student's classes they resemble.
+carry the teacher's sense of which of the student's classes they resemble. It reads each drawing
+once as it is (`teacher_logits`), or, with `AugmentedTeacher`, each training batch as the student sees
+it after augmentation: rotated, sheared, strokes dropped ("consistent teaching", Beyer et al., CVPR
+2022, where the teacher's targets for an augmented view describe that view).
 """
 
 from __future__ import annotations
@@ -15,33 +18,80 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.errors import StrokelensError
-from strokelens.sketch import Sketch
+from strokelens.sketch import Sketch, SketchBatch
 from strokelens.views.base import View
+from strokelens.views.raster import RasterSketchView
+
+
+class AugmentedTeacher:
+    """A raster teacher reading training batches as the stroke transformer holds them: points
+    ``(B, N, 2)`` with stroke ids ``(B, N)`` (-1 on padding) and stroke presences ``(B, S)`` (dropped
+    strokes at 0), drawn by the view's renderer; its logits over ``class_names``."""
+
+    def __init__(self, view: View, class_names: Sequence[str]) -> None:
+        if not isinstance(view, RasterSketchView):
+            raise StrokelensError(
+                f"a teacher that reads augmented drawings must draw them (a raster sketch model), "
+                f"not a {type(view).__name__}"
+            )
+        self.view = view
+        self.columns = teacher_columns(view, class_names)
+
+    @torch.no_grad()
+    def __call__(
+        self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None
+    ) -> torch.Tensor:
+        device = self.view.device
+        points, stroke_ids = points.to(device), stroke_ids.to(device)
+        mask = stroke_ids >= 0
+        batch = SketchBatch(points, stroke_ids, mask, stroke_ids.amax(1) + 1, sketches=[])
+        weight = None if presence is None else presence.to(device)
+        images = self.view.renderer(batch, unit_weight=weight)
+        return self.view.model(images)[:, self.columns.to(device)].float()
 
 
 @dataclass(frozen=True)
 class Distillation:
     """Soft targets for training: ``logits`` ``(N, C)``, the teacher's logits over the student's
-    classes for each training sketch in order; ``weight`` of the distillation term beside the
-    cross-entropy; ``temperature`` of both softmaxes."""
+    classes for each training sketch in order, or ``teacher`` reading each augmented batch (then
+    ``logits`` is None); ``weight`` of the distillation term beside the cross-entropy;
+    ``temperature`` of both softmaxes."""
 
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     weight: float = 1.0
     temperature: float = 2.0
+    teacher: AugmentedTeacher | None = None
 
     def __post_init__(self) -> None:
         if self.weight < 0 or not self.temperature > 0:
             raise StrokelensError(
                 f"distillation needs weight >= 0 and temperature > 0, got {self.weight}, {self.temperature}"
             )
-        if self.logits.dim() != 2 or not torch.isfinite(self.logits).all():
+        if (self.logits is None) == (self.teacher is None):
+            raise StrokelensError("distillation needs either fixed teacher logits or a teacher, not both")
+        if self.logits is not None and (self.logits.dim() != 2 or not torch.isfinite(self.logits).all()):
             raise StrokelensError(
                 f"teacher logits must be a finite (N, C) tensor, got {tuple(self.logits.shape)}"
             )
 
-    def loss(self, student: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """``weight * T^2 * KL(teacher || student)`` at temperature ``T``, averaged over ``rows``."""
-        return self.weight * distillation_loss(student, self.logits[rows].to(student), self.temperature)
+    def loss(
+        self,
+        student: torch.Tensor,
+        rows: torch.Tensor,
+        points: torch.Tensor | None = None,
+        stroke_ids: torch.Tensor | None = None,
+        presence: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``weight * T^2 * KL(teacher || student)`` at temperature ``T``, averaged over ``rows``: the
+        fixed logits of those rows, or the teacher's on the batch the student saw (``points``,
+        ``stroke_ids``, ``presence``)."""
+        if self.logits is not None:
+            target = self.logits[rows]
+        elif points is None or stroke_ids is None:
+            raise StrokelensError("a teacher that reads augmented drawings needs the batch's points")
+        else:
+            target = self.teacher(points, stroke_ids, presence)
+        return self.weight * distillation_loss(student, target.to(student), self.temperature)
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -59,16 +109,21 @@ def teacher_logits(
 ) -> torch.Tensor:
     """``(N, C)`` logits of ``view``'s model for ``class_names`` (all among its classes) on each sketch,
     read the model's own way (`View.prepare`)."""
-    index = {name: i for i, name in enumerate(view.class_names)}
-    missing = [name for name in class_names if name not in index]
-    if missing:
-        raise StrokelensError(f"the teacher model has no class {', '.join(map(repr, missing))}")
+    columns = teacher_columns(view, class_names)
     if not sketches:
         raise StrokelensError("no sketches for the teacher to read")
-    columns = torch.tensor([index[name] for name in class_names])
     out = []
     for lo in range(0, len(sketches), batch_size):
         prepared = view.prepare(list(sketches[lo : lo + batch_size]))
         outputs = view.game(view.units_for(prepared, "stroke")).full_outputs
         out.append(outputs[:, columns.to(outputs.device)].float().cpu())
     return torch.cat(out)
+
+
+def teacher_columns(view: View, class_names: Sequence[str]) -> torch.Tensor:
+    """The teacher's output column of each of ``class_names``; refuses a class it does not know."""
+    index = {name: i for i, name in enumerate(view.class_names)}
+    missing = [name for name in class_names if name not in index]
+    if missing:
+        raise StrokelensError(f"the teacher model has no class {', '.join(map(repr, missing))}")
+    return torch.tensor([index[name] for name in class_names])

@@ -22,7 +22,7 @@ from strokelens.errors import StrokelensError
 from strokelens.models.stroke_transformer import WEIGHTS_NAME, StrokeTransformer, StrokeTransformerConfig
 from strokelens.sketch import Sketch
 from strokelens.training.augment import AugmentConfig, augment, simplified_copies
-from strokelens.training.distill import Distillation, teacher_logits
+from strokelens.training.distill import AugmentedTeacher, Distillation, teacher_logits
 from strokelens.training.loop import LoopConfig, Trained, Validation, fit
 from strokelens.training.schedule import Schedule
 from strokelens.training.sketch_data import bucketed_batches, evaluate, prepare_sketches
@@ -56,7 +56,7 @@ class StrokeTransformerTask:
         distill: Distillation | None = None,
         unlabelled: int = 0,
     ) -> None:
-        if distill is not None and len(distill.logits) != len(sketches):
+        if distill is not None and distill.logits is not None and len(distill.logits) != len(sketches):
             raise StrokelensError(f"{len(distill.logits)} teacher logits for {len(sketches)} sketches")
         if unlabelled and distill is None:
             raise StrokelensError("sketches without a label train only on a teacher's targets (distill)")
@@ -107,7 +107,7 @@ class StrokeTransformerTask:
         if self.distill is None:
             return F.cross_entropy(logits, lab, label_smoothing=self.label_smoothing)
         known = lab >= 0  # transfer sketches (-1) learn from the teacher alone
-        loss = self.distill.loss(logits, index)
+        loss = self.distill.loss(logits, index, pts, sid, presence)
         if known.any():
             ce = F.cross_entropy(logits[known], lab[known], label_smoothing=self.label_smoothing)
             loss = loss + ce * known.float().mean()
@@ -142,6 +142,7 @@ def train_stroke_transformer(
     transfer: Sequence[Sketch] = (),
     distill_weight: float = 1.0,
     temperature: float = 2.0,
+    teacher_sees_augmented: bool = False,
     device: torch.device | str | None = None,
     name: str = WEIGHTS_NAME,
 ) -> Trained:
@@ -151,10 +152,12 @@ def train_stroke_transformer(
     anew). With a ``teacher`` (a view of a model that knows every class), every training sketch also
     learns the teacher's soft targets (`strokelens.training.distill`, ``distill_weight`` and
     ``temperature``), and the ``transfer`` sketches, of any class, join the training set learning
-    from them alone. ``val_sketches`` may be several named sets: the best epoch is then the one with the best
-    top-1 over all their sketches pooled. Pooled, not the mean of the sets' figures: a small set (30
-    drawings) would make the choice a coin toss. Writes ``name.safetensors`` + ``name.json`` (config,
-    class names) and the record as ``metrics.json`` to ``out_dir`` (unless None).
+    from them alone; ``teacher_sees_augmented``: the teacher reads each augmented batch as the
+    student sees it (`AugmentedTeacher`) instead of each sketch once as it is. ``val_sketches`` may
+    be several named sets: the best epoch is then the one with the best top-1 over all their
+    sketches pooled. Pooled, not the mean of the sets' figures: a small set (30 drawings) would make
+    the choice a coin toss. Writes ``name.safetensors`` + ``name.json`` (config, class names) and the
+    record as ``metrics.json`` to ``out_dir`` (unless None).
     """
     if extra_repeat < 1:
         raise StrokelensError(f"extra_repeat must be at least 1, got {extra_repeat}")
@@ -175,8 +178,12 @@ def train_stroke_transformer(
     if transfer and teacher is None:
         raise StrokelensError("transfer sketches need a teacher: they learn from its soft targets alone")
     sketches = [*train_sketches, *(list(extra_train) * extra_repeat), *transfer]
+    if teacher_sees_augmented and teacher is None:
+        raise StrokelensError("teacher_sees_augmented needs a teacher")
     distill = None
-    if teacher is not None:
+    if teacher_sees_augmented:
+        distill = Distillation(None, distill_weight, temperature, AugmentedTeacher(teacher, class_names))
+    elif teacher is not None:
         distill = Distillation(teacher_logits(teacher, sketches, class_names), distill_weight, temperature)
     val_sets = dict(val_sketches) if isinstance(val_sketches, Mapping) else {"val": val_sketches}
     dev = torch.device(device) if device is not None else torch.device("cpu")
@@ -211,6 +218,7 @@ def train_stroke_transformer(
             "weight": distill_weight,
             "temperature": temperature,
             "n_transfer": len(transfer),
+            "teacher_sees": "augmented batches" if teacher_sees_augmented else "each sketch as it is",
         }
     record.config = config.to_dict()
     if out_dir is not None:
