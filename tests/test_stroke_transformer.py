@@ -286,6 +286,8 @@ def test_cli_lists_the_training_command_and_rejects_unknown_data(capsys):
     assert main(["train", "stroke-transformer", "--data", "mnist", "--out", "x"]) == 2
     assert main(["train", "stroke-transformer", "--extra-data", "mnist", "--out", "x"]) == 2
     assert "quickdraw-extra" in capsys.readouterr().err
+    assert main(["train", "stroke-transformer", "--points-per-stroke", "1", "--out", "x"]) == 2
+    assert "--points-per-stroke" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

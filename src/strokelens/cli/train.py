@@ -92,6 +92,13 @@ train.add_command(explainer)
     "over a thousand, most 15).",
 )
 @click.option(
+    "--points-per-stroke",
+    type=click.IntRange(min=2),
+    default=16,
+    show_default=True,
+    help="Points each stroke is resampled to (evenly in arc length) before the model reads it.",
+)
+@click.option(
     "--augment",
     "augment_name",
     type=click.Choice(["varied", "basic"]),
@@ -152,6 +159,7 @@ def stroke_transformer(
     extra_repeat: int,
     extra_data: tuple[str, ...],
     extra_per_class: int,
+    points_per_stroke: int,
     augment_name: str,
     teacher: str | None,
     teacher_weight: float,
@@ -188,7 +196,7 @@ def stroke_transformer(
     extra_data = tuple(dict.fromkeys(extra_data))  # each source once, however often it was named
     extra = [s for name in extra_data for s in sources[name]()] if extra_repeat else []
     trained = train_stroke_transformer(
-        StrokeTransformerConfig(),
+        StrokeTransformerConfig(points_per_stroke=points_per_stroke),
         train_set,
         {"spg": val_set, "qd345": qd_val},
         epochs,
