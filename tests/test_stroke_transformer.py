@@ -479,5 +479,7 @@ def test_training_with_a_teacher_that_sees_augmented_batches(home):
     assert record["skipped_steps"] == 0 and all(torch.isfinite(torch.tensor(record["train_loss"])))
     with pytest.raises(StrokelensError, match="needs a teacher"):
         train_stroke_transformer(cfg, train, train[::3], teacher_sees_augmented=True, **kwargs)
-    with pytest.raises(StrokelensError, match="not both"):
+    with pytest.raises(StrokelensError, match="exactly one"):
         Distillation(torch.zeros(2, 4), teacher=AugmentedTeacher(teacher, CLASSES))
+    with pytest.raises(StrokelensError, match="exactly one"):
+        Distillation(None)

@@ -68,7 +68,7 @@ class Distillation:
                 f"distillation needs weight >= 0 and temperature > 0, got {self.weight}, {self.temperature}"
             )
         if (self.logits is None) == (self.teacher is None):
-            raise StrokelensError("distillation needs either fixed teacher logits or a teacher, not both")
+            raise StrokelensError("distillation needs exactly one of fixed teacher logits and a teacher")
         if self.logits is not None and (self.logits.dim() != 2 or not torch.isfinite(self.logits).all()):
             raise StrokelensError(
                 f"teacher logits must be a finite (N, C) tensor, got {tuple(self.logits.shape)}"
