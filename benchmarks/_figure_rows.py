@@ -121,6 +121,17 @@ ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "stroke_transformer_candidates": [
+        (
+            "stroke-transformer candidates, validation only: drawings read right of {qd345_val_n} qd345 "
+            "val + {extra_left_n} left-out quickdraw-extra, SPG val top-1; shipped / 32 points + "
+            "augmented teacher",
+            lambda f: " / ".join(
+                f"{_n(f[k + '_other_drawers_correct'])}, {_n(f[k + '_spg_val_top1'], 4)}"
+                for k in ("shipped", "points32_teacher_sees_augmented")
+            ),
+        ),
+    ],
     "faithfulness": [
         (
             "SLA vs `lime_image` on DoodleNet, the same {n_reference_sketches} SPG sketches",
