@@ -49,18 +49,37 @@ def normalise_class_name(name: str) -> str:
 def class_index(name: int | str, class_names: Sequence[str]) -> int:
     """A class index from a name (compared by `normalise_class_name`) or an index in range.
     The one class lookup of targets, inversion goals and every command."""
-    if not isinstance(name, str):
+    return class_indices([name], class_names)[0]
+
+
+def class_indices(
+    names: Sequence[int | str], class_names: Sequence[str], *, owner: str = "this model"
+) -> list[int]:
+    """`class_index` of every name with one lookup table; a refusal names every unknown class at once
+    (``owner`` says whose classes they are)."""
+    lookup: dict[str, int] = {}
+    for k, n in enumerate(class_names):
+        lookup.setdefault(normalise_class_name(n), k)
+    indices: list[int] = []
+    unknown: list[str] = []
+    for name in names:
+        if isinstance(name, str):
+            k = lookup.get(normalise_class_name(name))
+            if k is None:
+                unknown.append(name)
+            else:
+                indices.append(k)
+            continue
         k = int(name)
         if not 0 <= k < len(class_names):
             raise StrokelensError(f"class index {k} is outside 0..{len(class_names) - 1}")
-        return k
-    key = normalise_class_name(name)
-    for k, n in enumerate(class_names):
-        if normalise_class_name(n) == key:
-            return k
-    raise StrokelensError(
-        f"unknown class {name!r} for this model ({len(class_names)} classes, e.g. {class_names[0]!r})"
-    )
+        indices.append(k)
+    if unknown:
+        raise StrokelensError(
+            f"unknown class {', '.join(map(repr, unknown))} for {owner} "
+            f"({len(class_names)} classes, e.g. {class_names[0]!r})"
+        )
+    return indices
 
 
 def resolve_target(target: Target, full_outputs: torch.Tensor, class_names: Sequence[str]) -> torch.Tensor:

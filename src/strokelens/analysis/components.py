@@ -31,7 +31,7 @@ from strokelens.analysis.disturb import DEFAULT_SIGMA
 from strokelens.analysis.game import COMPONENTS, ComponentView
 from strokelens.attribution.shapley import coalitions, shapley_from_values
 from strokelens.errors import StrokelensError, where
-from strokelens.games import Game, class_index
+from strokelens.games import Game, class_index, class_indices
 from strokelens.sketch import Sketch
 from strokelens.views.base import View
 
@@ -305,10 +305,10 @@ def _labels_and_columns(
         labels = list(labels)
         if len(labels) != len(sketches):
             raise StrokelensError(f"{len(labels)} labels given for {len(sketches)} sketches")
-        label_idx = [class_index(c, names) for c in labels]
+        label_idx = class_indices(labels, names)
     if classes is None:
         return label_idx, list(range(len(names)))
-    columns = sorted({class_index(c, names) for c in classes})
+    columns = sorted(set(class_indices(list(classes), names)))
     if len(columns) < 2:
         raise StrokelensError("classes must name at least two distinct classes")
     outside = [i for i, c in enumerate(label_idx) if c not in columns]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from strokelens.errors import StrokelensError
+from strokelens.games import class_indices
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.views.base import View
 from strokelens.views.raster import RasterSketchView
@@ -121,9 +122,5 @@ def teacher_logits(
 
 
 def teacher_columns(view: View, class_names: Sequence[str]) -> torch.Tensor:
-    """The teacher's output column of each of ``class_names``; refuses a class it does not know."""
-    index = {name: i for i, name in enumerate(view.class_names)}
-    missing = [name for name in class_names if name not in index]
-    if missing:
-        raise StrokelensError(f"the teacher model has no class {', '.join(map(repr, missing))}")
-    return torch.tensor([index[name] for name in class_names])
+    """The teacher's output column of each of ``class_names``; refuses classes it does not know."""
+    return torch.tensor(class_indices(class_names, view.class_names, owner="the teacher model"))
