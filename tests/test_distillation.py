@@ -12,7 +12,13 @@ from strokelens.errors import StrokelensError
 from strokelens.models import load_model
 from strokelens.models.stroke_transformer import StrokeTransformer, StrokeTransformerConfig
 from strokelens.training.augment import AugmentConfig, augment
-from strokelens.training.distill import AugmentedTeacher, Distillation, distillation_loss, teacher_logits
+from strokelens.training.distill import (
+    AugmentedTeacher,
+    Distillation,
+    FixedTeacherLogits,
+    distillation_loss,
+    teacher_logits,
+)
 from strokelens.training.sketch_data import prepare_sketches
 from strokelens.training.stroke_transformer import train_stroke_transformer
 from strokelens.views import view_for
@@ -30,11 +36,15 @@ def test_distillation_loss_is_the_tempered_kl_and_zero_at_the_teacher():
     by_hand = t**2 * (p * ((teacher / t).log_softmax(-1) - (student / t).log_softmax(-1))).sum(-1).mean()
     assert distillation_loss(student, teacher, t) == pytest.approx(float(by_hand), rel=1e-5)
     assert distillation_loss(teacher, teacher, t) == pytest.approx(0.0, abs=1e-6)
-    assert Distillation(teacher, weight=3.0).loss(student, torch.arange(5)) == pytest.approx(
-        3 * float(distillation_loss(student, teacher, 2.0)), rel=1e-5
-    )
+    assert Distillation(FixedTeacherLogits(teacher), weight=3.0).loss(
+        student, torch.arange(5)
+    ) == pytest.approx(3 * float(distillation_loss(student, teacher, 2.0)), rel=1e-5)
     with pytest.raises(StrokelensError, match="temperature"):
-        Distillation(teacher, temperature=0.0)
+        Distillation(FixedTeacherLogits(teacher), temperature=0.0)
+    with pytest.raises(StrokelensError, match="finite"):
+        FixedTeacherLogits(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(StrokelensError, match="5 teacher logits for 6 sketches"):
+        FixedTeacherLogits(teacher).check_rows(6)
 
 
 def test_teacher_logits_are_the_teachers_own_columns(home):
@@ -84,16 +94,16 @@ def test_augmented_teacher_draws_the_batch_the_student_sees(home):
     data = prepare_sketches(student, sk)
     pts, sid, labels = data.batch(torch.arange(len(sk)))
     teacher = AugmentedTeacher(view, CLASSES)
-    logits = teacher(pts, sid, None)
+    logits = teacher.read(pts, sid, None)
     assert logits.shape == (len(sk), 4)
     assert (logits.argmax(1) == labels).float().mean() >= 0.75  # upside down or off-frame reads ~chance
-    torch.testing.assert_close(teacher(pts, sid, torch.ones(len(sk), int(sid.max()) + 1)), logits)
+    torch.testing.assert_close(teacher.read(pts, sid, torch.ones(len(sk), int(sid.max()) + 1)), logits)
     gone = torch.ones(len(sk), int(sid.max()) + 1)
     gone[:, 0] = 0  # every sketch's first stroke dropped
-    assert not torch.allclose(teacher(pts, sid, gone), logits)
+    assert not torch.allclose(teacher.read(pts, sid, gone), logits)
     g = torch.Generator().manual_seed(0)
     aug, presence = augment(pts, sid, g, AugmentConfig(), data.points_per_stroke)
-    assert (teacher(aug, sid, presence).argmax(1) == labels).float().mean() >= 0.5
+    assert (teacher.read(aug, sid, presence).argmax(1) == labels).float().mean() >= 0.5
     with pytest.raises(StrokelensError, match="must draw them"):
         AugmentedTeacher(view_for(load_model("stroke-transformer", home=home)), CLASSES)
     with pytest.raises(StrokelensError, match="unknown class 'unicorn' for the teacher model"):
@@ -112,7 +122,6 @@ def test_training_with_a_teacher_that_sees_augmented_batches(home):
     assert record["skipped_steps"] == 0 and all(torch.isfinite(torch.tensor(record["train_loss"])))
     with pytest.raises(StrokelensError, match="needs a teacher"):
         train_stroke_transformer(cfg, train, train[::3], teacher_sees_augmented=True, **kwargs)
-    with pytest.raises(StrokelensError, match="exactly one"):
-        Distillation(torch.zeros(2, 4), teacher=AugmentedTeacher(teacher, CLASSES))
-    with pytest.raises(StrokelensError, match="exactly one"):
-        Distillation(None)
+    augmented = Distillation(AugmentedTeacher(teacher, CLASSES))
+    with pytest.raises(StrokelensError, match="needs the batch's points"):
+        augmented.loss(torch.zeros(2, 4), torch.arange(2))

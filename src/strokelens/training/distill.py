@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,49 @@ from strokelens.games import class_indices
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.views.base import View
 from strokelens.views.raster import RasterSketchView
+
+
+class TeacherTargets(Protocol):
+    """The teacher's logits over the student's classes for a training batch: its ``rows`` of the
+    training sketches, as the student saw them (``points``, ``stroke_ids``, ``presence``)."""
+
+    def check_rows(self, n_sketches: int) -> None:
+        """Refuse targets that cannot serve ``n_sketches`` training sketches."""
+
+    def __call__(
+        self,
+        rows: torch.Tensor,
+        points: torch.Tensor | None,
+        stroke_ids: torch.Tensor | None,
+        presence: torch.Tensor | None,
+    ) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class FixedTeacherLogits:
+    """The teacher's logits ``(N, C)`` over the student's classes for each training sketch in order,
+    read once from the drawings as they are (`teacher_logits`)."""
+
+    logits: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.logits.dim() != 2 or not torch.isfinite(self.logits).all():
+            raise StrokelensError(
+                f"teacher logits must be a finite (N, C) tensor, got {tuple(self.logits.shape)}"
+            )
+
+    def check_rows(self, n_sketches: int) -> None:
+        if len(self.logits) != n_sketches:
+            raise StrokelensError(f"{len(self.logits)} teacher logits for {n_sketches} sketches")
+
+    def __call__(
+        self,
+        rows: torch.Tensor,
+        points: torch.Tensor | None,
+        stroke_ids: torch.Tensor | None,
+        presence: torch.Tensor | None,
+    ) -> torch.Tensor:
+        return self.logits[rows]
 
 
 class AugmentedTeacher:
@@ -38,10 +82,25 @@ class AugmentedTeacher:
         self.view = view
         self.columns = teacher_columns(view, class_names)
 
-    @torch.no_grad()
+    def check_rows(self, n_sketches: int) -> None:
+        """Any number: it reads each batch afresh."""
+
     def __call__(
+        self,
+        rows: torch.Tensor,
+        points: torch.Tensor | None,
+        stroke_ids: torch.Tensor | None,
+        presence: torch.Tensor | None,
+    ) -> torch.Tensor:
+        if points is None or stroke_ids is None:
+            raise StrokelensError("a teacher that reads augmented drawings needs the batch's points")
+        return self.read(points, stroke_ids, presence)
+
+    @torch.no_grad()
+    def read(
         self, points: torch.Tensor, stroke_ids: torch.Tensor, presence: torch.Tensor | None
     ) -> torch.Tensor:
+        """The teacher's logits ``(B, C)`` on a batch of prepared points."""
         device = self.view.device
         points, stroke_ids = points.to(device), stroke_ids.to(device)
         mask = stroke_ids >= 0
@@ -53,26 +112,18 @@ class AugmentedTeacher:
 
 @dataclass(frozen=True)
 class Distillation:
-    """Soft targets for training: ``logits`` ``(N, C)``, the teacher's logits over the student's
-    classes for each training sketch in order, or ``teacher`` reading each augmented batch (then
-    ``logits`` is None); ``weight`` of the distillation term beside the cross-entropy;
-    ``temperature`` of both softmaxes."""
+    """Soft targets for training: the teacher's logits (`FixedTeacherLogits`, read once, or an
+    `AugmentedTeacher` reading each batch); ``weight`` of the distillation term beside the
+    cross-entropy; ``temperature`` of both softmaxes."""
 
-    logits: torch.Tensor | None
+    targets: TeacherTargets
     weight: float = 1.0
     temperature: float = 2.0
-    teacher: AugmentedTeacher | None = None
 
     def __post_init__(self) -> None:
         if self.weight < 0 or not self.temperature > 0:
             raise StrokelensError(
                 f"distillation needs weight >= 0 and temperature > 0, got {self.weight}, {self.temperature}"
-            )
-        if (self.logits is None) == (self.teacher is None):
-            raise StrokelensError("distillation needs exactly one of fixed teacher logits and a teacher")
-        if self.logits is not None and (self.logits.dim() != 2 or not torch.isfinite(self.logits).all()):
-            raise StrokelensError(
-                f"teacher logits must be a finite (N, C) tensor, got {tuple(self.logits.shape)}"
             )
 
     def loss(
@@ -83,15 +134,10 @@ class Distillation:
         stroke_ids: torch.Tensor | None = None,
         presence: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``weight * T^2 * KL(teacher || student)`` at temperature ``T``, averaged over ``rows``: the
-        fixed logits of those rows, or the teacher's on the batch the student saw (``points``,
-        ``stroke_ids``, ``presence``)."""
-        if self.logits is not None:
-            target = self.logits[rows]
-        elif points is None or stroke_ids is None:
-            raise StrokelensError("a teacher that reads augmented drawings needs the batch's points")
-        else:
-            target = self.teacher(points, stroke_ids, presence)
+        """``weight * T^2 * KL(teacher || student)`` at temperature ``T``, averaged over ``rows`` (the
+        batch's indices into the training sketches, which the student saw as ``points``,
+        ``stroke_ids`` and ``presence``)."""
+        target = self.targets(rows, points, stroke_ids, presence)
         return self.weight * distillation_loss(student, target.to(student), self.temperature)
 
 

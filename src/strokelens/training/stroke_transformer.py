@@ -22,7 +22,7 @@ from strokelens.errors import StrokelensError
 from strokelens.models.stroke_transformer import WEIGHTS_NAME, StrokeTransformer, StrokeTransformerConfig
 from strokelens.sketch import Sketch
 from strokelens.training.augment import AugmentConfig, augment, simplified_copies
-from strokelens.training.distill import AugmentedTeacher, Distillation, teacher_logits
+from strokelens.training.distill import AugmentedTeacher, Distillation, FixedTeacherLogits, teacher_logits
 from strokelens.training.loop import LoopConfig, Trained, Validation, fit
 from strokelens.training.schedule import Schedule
 from strokelens.training.sketch_data import bucketed_batches, evaluate, prepare_sketches
@@ -34,7 +34,7 @@ DEFAULT_EPOCHS = 20
 
 class StrokeTransformerTask:
     """Classify sketches with label-smoothed cross-entropy, plus a teacher's soft targets with
-    ``distill`` (its ``logits`` aligned with ``sketches``; the last ``unlabelled`` sketches, of any
+    ``distill`` (its targets serve every one of ``sketches``; the last ``unlabelled`` sketches, of any
     class, learn from them alone); validation top-1 over every validation sketch pooled
     (``val_top1``; with several named sets also each set's, ``val_top1_by_set``)."""
 
@@ -56,8 +56,8 @@ class StrokeTransformerTask:
         distill: Distillation | None = None,
         unlabelled: int = 0,
     ) -> None:
-        if distill is not None and distill.logits is not None and len(distill.logits) != len(sketches):
-            raise StrokelensError(f"{len(distill.logits)} teacher logits for {len(sketches)} sketches")
+        if distill is not None:
+            distill.targets.check_rows(len(sketches))
         if unlabelled and distill is None:
             raise StrokelensError("sketches without a label train only on a teacher's targets (distill)")
         self.distill = distill
@@ -182,9 +182,10 @@ def train_stroke_transformer(
         raise StrokelensError("teacher_sees_augmented needs a teacher")
     distill = None
     if teacher_sees_augmented:
-        distill = Distillation(None, distill_weight, temperature, AugmentedTeacher(teacher, class_names))
+        distill = Distillation(AugmentedTeacher(teacher, class_names), distill_weight, temperature)
     elif teacher is not None:
-        distill = Distillation(teacher_logits(teacher, sketches, class_names), distill_weight, temperature)
+        logits = FixedTeacherLogits(teacher_logits(teacher, sketches, class_names))
+        distill = Distillation(logits, distill_weight, temperature)
     val_sets = dict(val_sketches) if isinstance(val_sketches, Mapping) else {"val": val_sketches}
     dev = torch.device(device) if device is not None else torch.device("cpu")
     trained = fit(
