@@ -77,6 +77,18 @@ MODEL_ROWS: dict[str, list[Row]] = {
             ),
         ),
     ],
+    "stroke_transformer_accuracy_candidate_points32": [
+        (
+            "not shipped: the 32-point, augmented-teacher candidate installed as "
+            "`stroke-transformer-mixed` in a scratch worktree (docs/cli.md), top-1 SPG test / held-out "
+            "quickdraw-345x25; sketches/s",
+            lambda f: (
+                f"{_n(f['stroke_transformer_mixed_spg_test_top1'], 4)} / "
+                f"{_n(f['stroke_transformer_mixed_qd345x25_heldout_top1'], 3)}; "
+                f"{_n(f['stroke_transformer_mixed_sketches_per_second'])}"
+            ),
+        ),
+    ],
     "stroke_transformer_candidates": [
         (
             "stroke-transformer candidates, validation only: drawings read right of {qd345_val_n} qd345 "
