@@ -48,8 +48,28 @@ def normalise_class_name(name: str) -> str:
 
 def class_index(name: int | str, class_names: Sequence[str]) -> int:
     """A class index from a name (compared by `normalise_class_name`) or an index in range.
-    The one class lookup of targets, inversion goals and every command."""
-    return class_indices([name], class_names)[0]
+    The one class lookup of targets, inversion goals and every command (`class_indices` for many)."""
+    if not isinstance(name, str):
+        return _index_in_range(name, class_names)
+    key = normalise_class_name(name)
+    for k, n in enumerate(class_names):
+        if normalise_class_name(n) == key:
+            return k
+    raise _unknown_classes([name], class_names, "this model")
+
+
+def _index_in_range(index: int, class_names: Sequence[str]) -> int:
+    k = int(index)
+    if not 0 <= k < len(class_names):
+        raise StrokelensError(f"class index {k} is outside 0..{len(class_names) - 1}")
+    return k
+
+
+def _unknown_classes(names: Sequence[str], class_names: Sequence[str], owner: str) -> StrokelensError:
+    return StrokelensError(
+        f"unknown class {', '.join(map(repr, names))} for {owner} "
+        f"({len(class_names)} classes, e.g. {class_names[0]!r})"
+    )
 
 
 def class_indices(
@@ -63,22 +83,14 @@ def class_indices(
     indices: list[int] = []
     unknown: list[str] = []
     for name in names:
-        if isinstance(name, str):
-            k = lookup.get(normalise_class_name(name))
-            if k is None:
-                unknown.append(name)
-            else:
-                indices.append(k)
-            continue
-        k = int(name)
-        if not 0 <= k < len(class_names):
-            raise StrokelensError(f"class index {k} is outside 0..{len(class_names) - 1}")
-        indices.append(k)
+        if not isinstance(name, str):
+            indices.append(_index_in_range(name, class_names))
+        elif (k := lookup.get(normalise_class_name(name))) is not None:
+            indices.append(k)
+        else:
+            unknown.append(name)
     if unknown:
-        raise StrokelensError(
-            f"unknown class {', '.join(map(repr, unknown))} for {owner} "
-            f"({len(class_names)} classes, e.g. {class_names[0]!r})"
-        )
+        raise _unknown_classes(unknown, class_names, owner)
     return indices
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from strokelens.errors import StrokelensError
-from strokelens.games import class_index
+from strokelens.games import class_index, class_indices
 from strokelens.inversion.problem import LocationProblem
 from strokelens.inversion.result import InversionResult
 from strokelens.sketch import Sketch, SketchBatch
@@ -265,4 +265,4 @@ def _goals(
     to = list(to)
     if len(to) != b:
         raise StrokelensError(f"{len(to)} transfer goals given for {b} sketches")
-    return torch.tensor([class_index(t, names) for t in to], dtype=torch.long)
+    return torch.tensor(class_indices(to, names), dtype=torch.long)
