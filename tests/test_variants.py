@@ -73,17 +73,16 @@ def test_a_wrong_option_is_an_error(dark, units):
 def test_every_pixel_technique_runs_at_its_declared_cost(dark, units, pixel):
     view = ImageView(dark)
     sub = units.select([0, 1])
-    cost = 3 if pixel.startswith("ig-") or pixel in ("smoothgrad", "coalition") else 1
-    expl = get_method("gws")(view).attribute(
-        sub, score="prob", pixel=pixel, aggregate="mean", steps=3, samples=3
-    )
-    assert expl.evaluations == cost
+    cost = 3 if pixel.startswith("ig-") else 5 if pixel in ("smoothgrad", "coalition") else 1
+    gws = get_method("gws")
+    expl = gws(view).attribute(sub, score="prob", pixel=pixel, aggregate="mean", steps=3, samples=5)
+    assert expl.evaluations == cost == gws.evaluations(sub.max_units, pixel=pixel, steps=3, samples=5)
     assert expl.scores.shape == (2, sub.max_units)
     assert torch.isfinite(expl.scores).all() and expl.scores.abs().sum() > 0
     assert (expl.scores[~sub.unit_mask.cpu()] == 0).all()
     # batched like one photo at a time
     alone = get_method("gws")(view).attribute(
-        sub.select([1]), score="prob", pixel=pixel, aggregate="mean", steps=3, samples=3
+        sub.select([1]), score="prob", pixel=pixel, aggregate="mean", steps=3, samples=5
     )
     k = int(sub.n_units[1])
     torch.testing.assert_close(expl.scores[1, :k], alone.scores[0, :k], rtol=1e-3, atol=1e-6)

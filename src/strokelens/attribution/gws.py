@@ -28,7 +28,13 @@ from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import check_options, register
 from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.integrated_gradients import IntegratedGradients
-from strokelens.attribution.pixel_scores import AGGREGATES, PIXEL_SCORES, SAMPLERS, check_choice, pixel_scores
+from strokelens.attribution.pixel_scores import (
+    AGGREGATES,
+    SAMPLERS,
+    check_choice,
+    pixel_scores,
+    technique,
+)
 from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.precision import autocast, resolve_precision
 from strokelens.attribution.smoothgrad import SmoothGrad
@@ -68,7 +74,7 @@ class GWS(GradientAttribution):
         pixel, _, samples, _ = ImageView.gws_default.resolve(
             options.get("pixel", AUTO), AUTO, options.get("samples", 0)
         )
-        return _pixel_cost(pixel, options.get("steps", 16), samples)
+        return float(technique(pixel).evaluations(options.get("steps", 16), samples))
 
     def scores(
         self,
@@ -86,25 +92,20 @@ class GWS(GradientAttribution):
     ):
         default = getattr(game.view, "gws_default", ImageView.gws_default)  # measured per kind of input
         pixel, aggregate, samples, sampler = default.resolve(pixel, aggregate, samples, sampler)
-        check_choice("pixel score", pixel, PIXEL_SCORES)
+        chosen = technique(pixel)
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)
         precision = resolve_precision(default.precision_for(pixel, precision), game.device)
-        if pixel == "presence" and aggregate == "sum":
+        if chosen.summed_is_presence_gradient and aggregate == "sum":
             with autocast(precision, game.device):
                 return presence_gradient(game, game.full()), {"precision": precision}
         pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted, precision)
         extras = {"pixel": pixel, "aggregate": aggregate, "precision": precision}
-        if pixel == "coalition":
+        if chosen.draws_coalitions:
             extras |= {"samples": samples, "sampler": sampler, "weighted": weighted}
         return aggregate_pixels(
             pixels, game.units.labels.to(pixels.device), game.max_units, aggregate
         ), extras
-
-
-def _pixel_cost(pixel: str, steps: int, samples: int) -> float:
-    """Evaluations per photo of the pixel technique ``pixel`` (see `strokelens.attribution.pixel_scores`)."""
-    return float(steps if pixel.startswith("ig-") else samples if pixel in ("smoothgrad", "coalition") else 1)
 
 
 def _pooled(game: Game, pixel: str, how: str, steps: int, samples: int, sigma: float, seed: int):
@@ -124,7 +125,7 @@ class SWAG(GradientAttribution):
     @classmethod
     def evaluations(cls, k: int, **options) -> float:
         check_options(cls, options)
-        return _pixel_cost(options.get("pixel", "gradient"), 16, 16)
+        return float(technique(options.get("pixel", "gradient")).evaluations(16, 16))
 
     def scores(self, game: Game, *, seed: int = 0, pixel: str = "gradient"):
         return _pooled(game, pixel, "abs-mean", 16, 16, 0.15, seed), {"pixel": pixel}

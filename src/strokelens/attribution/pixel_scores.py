@@ -34,6 +34,7 @@ SmoothGrad, coalitions) make their model inputs a chunk of the view's rows at a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -44,18 +45,6 @@ from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
 from strokelens.views.image import ImageView, gaussian_blur
 
-PIXEL_SCORES = (
-    "presence",
-    "gradient",
-    "gradient-x-input",
-    "ig-black",
-    "ig-blur",
-    "ig-mean",
-    "smoothgrad",
-    "coalition",
-    "gradcam",
-    "guided-backprop",
-)
 AGGREGATES = ("sum", "mean", "abs-sum", "pos-mean", "abs-mean")
 #: How ``coalition`` draws presences: lime_image's fair coin per superpixel, fractional presences
 #: ``U(0, 1)``, the same stratified per unit (a Latin hypercube: each unit's ``samples`` presences fall
@@ -233,6 +222,118 @@ def _guided(game: Game, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             m.inplace = True
 
 
+@dataclass(frozen=True)
+class PixelOptions:
+    """The settings the many-evaluation techniques read (see the module docstring)."""
+
+    steps: int = 16
+    samples: int = 16
+    sigma: float = 0.15
+    seed: int = 0
+    sampler: str = "uniform"
+    weighted: bool = False
+
+
+#: A technique's pixel map ``(B, S, S)``: (game, photos, their rows, baseline or None, options).
+PixelMap = Callable[[Game, torch.Tensor, torch.Tensor, "torch.Tensor | None", PixelOptions], torch.Tensor]
+#: What a technique weighs the gradient against: (view, units, photos) -> baseline or None.
+Baseline = Callable[[ImageView, SuperpixelUnits, torch.Tensor], "torch.Tensor | None"]
+
+
+def _no_baseline(_view: ImageView, _units: SuperpixelUnits, _x: torch.Tensor) -> None:
+    return None
+
+
+def _view_baseline(view: ImageView, units: SuperpixelUnits, _x: torch.Tensor) -> torch.Tensor:
+    return view.baselines(units)
+
+
+def _black(_view: ImageView, _units: SuperpixelUnits, x: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(x)
+
+
+def _one(_steps: int, _samples: int) -> int:
+    return 1
+
+
+@dataclass(frozen=True)
+class PixelTechnique:
+    """A pixel scoring technique: its map, what it weighs the gradient against (computed outside
+    autocast: a blur's convolution stays float32), its model evaluations a photo from ``(steps,
+    samples)``, whether it draws coalitions (``samples``, ``sampler`` and ``weighted`` apply), and
+    whether its map summed per superpixel is the presence gradient (which `presence_gradient`
+    computes without the pixel map)."""
+
+    name: str
+    map: PixelMap
+    baseline: Baseline = _no_baseline
+    evaluations: Callable[[int, int], int] = _one
+    draws_coalitions: bool = False
+    summed_is_presence_gradient: bool = False
+
+
+def _weighted_gradient(game: Game, x: torch.Tensor, rows: torch.Tensor, base, _o) -> torch.Tensor:
+    return (input_gradient(game, x, rows) * (x - base)).sum(1)
+
+
+def _integrated_map(
+    game: Game, x: torch.Tensor, _rows: torch.Tensor, base, options: PixelOptions
+) -> torch.Tensor:
+    return _integrated(game, x, base, options.steps)
+
+
+def _steps(steps: int, _samples: int) -> int:
+    return steps
+
+
+def _samples(_steps: int, samples: int) -> int:
+    return samples
+
+
+TECHNIQUES: dict[str, PixelTechnique] = {
+    t.name: t
+    for t in (
+        PixelTechnique("presence", _weighted_gradient, _view_baseline, summed_is_presence_gradient=True),
+        PixelTechnique("gradient", lambda g, x, rows, _b, _o: input_gradient(g, x, rows).sum(1)),
+        PixelTechnique("gradient-x-input", _weighted_gradient, _black),
+        PixelTechnique("ig-black", _integrated_map, _black, evaluations=_steps),
+        PixelTechnique(
+            "ig-blur",
+            _integrated_map,
+            lambda view, _u, x: gaussian_blur(x, view.blur_sigma),
+            evaluations=_steps,
+        ),
+        PixelTechnique(
+            "ig-mean",
+            _integrated_map,
+            lambda _v, units, _x: superpixel_means(units),
+            evaluations=_steps,
+        ),
+        PixelTechnique(
+            "smoothgrad",
+            lambda g, x, rows, _b, o: _smoothgrad(g, x, rows, o.samples, o.sigma, o.seed),
+            evaluations=_samples,
+        ),
+        PixelTechnique(
+            "coalition",
+            lambda g, x, _r, b, o: _coalition(g, x, b, o.samples, o.sampler, o.weighted, o.seed),
+            _view_baseline,
+            draws_coalitions=True,
+            evaluations=_samples,
+        ),
+        PixelTechnique("gradcam", lambda g, x, rows, _b, _o: _gradcam(g, x, rows)),
+        PixelTechnique("guided-backprop", lambda g, x, rows, _b, _o: _guided(g, x, rows)),
+    )
+}
+PIXEL_SCORES = tuple(TECHNIQUES)
+
+
+def technique(name: str) -> PixelTechnique:
+    """The pixel technique called ``name`` (one of `PIXEL_SCORES`); refuses any other."""
+    check_choice("pixel score", name, PIXEL_SCORES)
+    return TECHNIQUES[name]
+
+
 def pixel_scores(
     game: Game,
     pixel: str,
@@ -247,57 +348,15 @@ def pixel_scores(
     """The ``(B, S, S)`` pixel map of technique ``pixel`` (see the module docstring) for the game's
     photos, all superpixels present; the model calls in ``precision`` (a resolved one,
     `strokelens.attribution.precision`), the baselines and the pooling in the photos' own."""
-    check_choice("pixel score", pixel, PIXEL_SCORES)
+    chosen = technique(pixel)
     view, units = _image_game(game)
     x = units.images.to(game.device)
     rows = torch.arange(len(x), device=game.device)
-    base = _baseline(pixel, view, units, x)  # outside autocast: a blur's convolution stays float32
+    base = chosen.baseline(view, units, x)
+    options = PixelOptions(steps, samples, sigma, seed, sampler, weighted)
     with autocast(precision, game.device):
-        pixels = _pixel_map(game, pixel, x, rows, base, steps, samples, sigma, seed, sampler, weighted)
+        pixels = chosen.map(game, x, rows, base, options)
     return pixels.to(x.dtype)  # Grad-CAM's activations come out of autocast in bfloat16
-
-
-def _pixel_map(
-    game: Game,
-    pixel: str,
-    x: torch.Tensor,
-    rows: torch.Tensor,
-    base: torch.Tensor | None,
-    steps: int,
-    samples: int,
-    sigma: float,
-    seed: int,
-    sampler: str,
-    weighted: bool,
-) -> torch.Tensor:
-    """Technique ``pixel``'s map for photos ``x`` against ``base`` (`_baseline`)."""
-    if pixel in ("presence", "gradient", "gradient-x-input"):
-        grad = input_gradient(game, x, rows)
-        return grad.sum(1) if pixel == "gradient" else (grad * (x - base)).sum(1)
-    if pixel.startswith("ig-"):
-        return _integrated(game, x, base, steps)
-    if pixel == "coalition":
-        return _coalition(game, x, base, samples, sampler, weighted, seed)
-    if pixel == "smoothgrad":
-        return _smoothgrad(game, x, rows, samples, sigma, seed)
-    technique: Callable[[Game, torch.Tensor, torch.Tensor], torch.Tensor] = (
-        _gradcam if pixel == "gradcam" else _guided
-    )
-    return technique(game, x, rows)
-
-
-def _baseline(pixel: str, view: ImageView, units: SuperpixelUnits, x: torch.Tensor) -> torch.Tensor | None:
-    """What technique ``pixel`` weighs the gradient against: the view's baseline (``presence``,
-    ``coalition``), black, the view's blur or the superpixels' means; None where it needs none."""
-    if pixel in ("presence", "coalition"):
-        return view.baselines(units)
-    if pixel in ("gradient-x-input", "ig-black"):
-        return torch.zeros_like(x)
-    if pixel == "ig-blur":
-        return gaussian_blur(x, view.blur_sigma)
-    if pixel == "ig-mean":
-        return superpixel_means(units)
-    return None
 
 
 def _smoothgrad(
