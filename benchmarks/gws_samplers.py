@@ -22,7 +22,7 @@ span sessions, and a second process with ``--resume DIR --measure-backward`` tak
     python benchmarks/gws_samplers.py --smoke    # or --quick: 2 photos, 50 LIME samples
     python benchmarks/gws_samplers.py --json benchmarks/results/gws_samplers.json   # 100 photos
 
-Cost on 2 CPU cores: lime_image ~9 s a photo, the variants ~2 s, the curves ~1 s: about 21 minutes
+Cost on 2 CPU cores: lime_image ~9 s a photo, the variants ~3 s, the curves ~1 s: about 24 minutes
 for 100 photos (the full run of 2026-12-04), less with a second process.
 """
 
@@ -50,7 +50,7 @@ from strokelens.views import ImageView
 #: The samplers compared (lime_image's own fair coin, ``bernoulli``, stays far behind: docs/variants.md).
 COMPARED = tuple(s for s in SAMPLERS if s != "bernoulli")
 #: Coalition counts compared, and issue 25's bars for the default.
-COUNTS = (4, 8, 12, 16)
+COUNTS = (4, 8, 12, 14, 16)
 MAX_EVALUATIONS = 16
 MIN_SPEEDUP = 50.0
 REFERENCE = "lime_image"

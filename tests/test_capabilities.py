@@ -120,7 +120,7 @@ def test_cost_model_text_and_values():
     assert str(get_method("occlusion").cost) == "K + 1" and get_method("occlusion").evaluations(7) == 8
     assert str(get_method("shapley").cost) == "2^K" and get_method("shapley").evaluations(4) == 16
     assert str(get_method("ig").cost) == "steps" and get_method("ig").evaluations(9, steps=32) == 32
-    assert get_method("gws").evaluations(50) == ImageView.gws_default.samples == 16  # measured default
+    assert get_method("gws").evaluations(50) == ImageView.gws_default.samples == 14  # measured default
     assert get_method("gws").evaluations(50, pixel="ig-black", steps=8) == 8
     assert get_method("gws").evaluations(50, pixel="smoothgrad", samples=4) == 4
     assert get_method("sla-variant").evaluations(3, presence="full+half") == 2

@@ -3,11 +3,11 @@
 Hartley et al. (2019) score superpixels "through gradient based pixel scoring techniques". ``gws``
 takes any technique x aggregation of `strokelens.attribution.pixel_scores` as options; its default is
 the one measured closest to ``lime_image`` at <= 16 model evaluations and >= 50x faster than it on
-100 real photos (Tiny Darknet): presence gradients averaged over 16 stratified random coalitions,
+100 real photos (Tiny Darknet): presence gradients averaged over 14 stratified random coalitions,
 pooled by sum, the model calls in bfloat16 where the hardware computes it (`DEFAULT_PIXEL`,
 `DEFAULT_AGGREGATE` from ``benchmarks/superpixels.py``; sampler, count and precision from
-``benchmarks/gws_samplers.py``: median Spearman 0.72 with lime_image, whose own second seed reaches
-0.81, 50x faster than lime_image in float32, 36x than lime_image in bfloat16; Grad-CAM by sum, the
+``benchmarks/gws_samplers.py``: median Spearman 0.75 with lime_image, whose own second seed reaches
+0.81, 55x faster than lime_image in float32, 40x than lime_image in bfloat16; Grad-CAM by sum, the
 default before, 0.54).
 ``pixel="presence", aggregate="sum"`` is the gradient w.r.t. superpixel presence at z = 1, i.e.
 ``sum_k dF/dx * (x - base)`` over superpixel ``k``'s pixels (SLA on superpixel units; the default before
@@ -57,8 +57,8 @@ class GWS(GradientAttribution):
     ``bfloat16`` or ``fast``: `strokelens.attribution.precision`). Evaluations per photo: ``steps``
     for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``,
     ``samples=0``, ``precision="auto"``): the view's measured `GwsDefault`: on photos `coalition`
-    pooled by sum over 16 stratified samples in ``fast`` precision (`DEFAULT_PIXEL`,
-    `DEFAULT_AGGREGATE`; 16 evaluations in batched backwards), on clips presence gradients averaged
+    pooled by sum over 14 stratified samples in ``fast`` precision (`DEFAULT_PIXEL`,
+    `DEFAULT_AGGREGATE`; 14 evaluations in batched backwards), on clips presence gradients averaged
     over 4 uniform random coalitions in float32; any other technique in float32 unless asked."""
 
     name = "gws"

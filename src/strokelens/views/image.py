@@ -102,7 +102,7 @@ class ImageView(View):
     units_type = SuperpixelUnits
     kind = kinds.IMAGE
     max_rows = 256
-    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 16, "stratified", "fast")
+    gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 14, "stratified", "fast")
 
     def __init__(
         self,
