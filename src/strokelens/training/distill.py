@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,20 +25,23 @@ from strokelens.views.base import View
 from strokelens.views.raster import RasterSketchView
 
 
+class SeenBatch(NamedTuple):
+    """A training batch as the student saw it: its ``rows`` of the training sketches, and (where the
+    caller has them) their augmented ``points``, ``stroke_ids`` and stroke ``presence``."""
+
+    rows: torch.Tensor
+    points: torch.Tensor | None = None
+    stroke_ids: torch.Tensor | None = None
+    presence: torch.Tensor | None = None
+
+
 class TeacherTargets(Protocol):
-    """The teacher's logits over the student's classes for a training batch: its ``rows`` of the
-    training sketches, as the student saw them (``points``, ``stroke_ids``, ``presence``)."""
+    """The teacher's logits over the student's classes for a training batch (`SeenBatch`)."""
 
     def check_rows(self, n_sketches: int) -> None:
         """Refuse targets that cannot serve ``n_sketches`` training sketches."""
 
-    def __call__(
-        self,
-        rows: torch.Tensor,
-        points: torch.Tensor | None,
-        stroke_ids: torch.Tensor | None,
-        presence: torch.Tensor | None,
-    ) -> torch.Tensor: ...
+    def __call__(self, batch: SeenBatch) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,8 @@ class FixedTeacherLogits:
         if len(self.logits) != n_sketches:
             raise StrokelensError(f"{len(self.logits)} teacher logits for {n_sketches} sketches")
 
-    def __call__(
-        self,
-        rows: torch.Tensor,
-        points: torch.Tensor | None,
-        stroke_ids: torch.Tensor | None,
-        presence: torch.Tensor | None,
-    ) -> torch.Tensor:
-        return self.logits[rows]
+    def __call__(self, batch: SeenBatch) -> torch.Tensor:
+        return self.logits[batch.rows]
 
 
 class AugmentedTeacher:
@@ -85,16 +82,10 @@ class AugmentedTeacher:
     def check_rows(self, n_sketches: int) -> None:
         """Any number: it reads each batch afresh."""
 
-    def __call__(
-        self,
-        rows: torch.Tensor,
-        points: torch.Tensor | None,
-        stroke_ids: torch.Tensor | None,
-        presence: torch.Tensor | None,
-    ) -> torch.Tensor:
-        if points is None or stroke_ids is None:
+    def __call__(self, batch: SeenBatch) -> torch.Tensor:
+        if batch.points is None or batch.stroke_ids is None:
             raise StrokelensError("a teacher that reads augmented drawings needs the batch's points")
-        return self.read(points, stroke_ids, presence)
+        return self.read(batch.points, batch.stroke_ids, batch.presence)
 
     @torch.no_grad()
     def read(
@@ -137,7 +128,7 @@ class Distillation:
         """``weight * T^2 * KL(teacher || student)`` at temperature ``T``, averaged over ``rows`` (the
         batch's indices into the training sketches, which the student saw as ``points``,
         ``stroke_ids`` and ``presence``)."""
-        target = self.targets(rows, points, stroke_ids, presence)
+        target = self.targets(SeenBatch(rows, points, stroke_ids, presence))
         return self.weight * distillation_loss(student, target.to(student), self.temperature)
 
 
