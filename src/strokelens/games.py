@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from strokelens.errors import StrokelensError
+from strokelens.scores import ScoreSpace, score_space
 from strokelens.targets import takes_rows
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 #: output, e.g. a generated image; see `strokelens.targets`). A callable with a keyword ``rows`` also
 #: gets the input item of each row.
 Target = int | str | Sequence[int | str] | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
-SCORES = ("logit", "prob", "log-prob")
 #: Floating dtypes of less than float32's precision (model outputs under autocast).
 REDUCED_FLOATS = (torch.bfloat16, torch.float16)
 
@@ -116,15 +116,16 @@ def resolve_target(target: Target, full_outputs: torch.Tensor, class_names: Sequ
     return torch.tensor([one(t, i) for i, t in enumerate(target)], device=full_outputs.device)
 
 
-def check_score(score: str, view: View) -> None:
-    """Refuse unknown scores, and probabilities of outputs that are not logits."""
-    if score not in SCORES:
-        raise StrokelensError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
-    if score != "logit" and not view.outputs_are_logits:
+def check_score(score: str, view: View) -> ScoreSpace:
+    """The score space called ``score``; refuses unknown scores, and probabilities of outputs that
+    are not logits."""
+    space = score_space(score)
+    if space.needs_logits and not view.outputs_are_logits:
         raise StrokelensError(
             f"{type(view).__name__} outputs are not logits, so score {score!r} means nothing; use 'logit' "
             "(the raw output)"
         )
+    return space
 
 
 def slice_target(target: Target, start: int, stop: int, total: int) -> Target:
@@ -163,7 +164,7 @@ class Game:
         max_rows: int = 1024,
         inputs: dict[str, Any] | None = None,
     ) -> None:
-        check_score(score, view)
+        self.score_space = check_score(score, view)
         if max_rows < 1:
             raise StrokelensError(f"max_rows must be at least 1, got {max_rows}")
         self.view = view
@@ -217,11 +218,7 @@ class Game:
         reduced precision, as under autocast, are scored in float32."""
         if outputs.dtype in REDUCED_FLOATS:
             outputs = outputs.float()
-        if self.score == "prob":
-            return outputs.softmax(-1)
-        if self.score == "log-prob":
-            return outputs.log_softmax(-1)
-        return outputs
+        return self.score_space(outputs)
 
     def scores_of(self, outputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The target's score ``(R,)`` from model outputs of input items ``rows`` (in float32 where the
@@ -299,10 +296,10 @@ class Game:
 
     def with_score(self, score: str) -> Game:
         """The same game and targets scored as ``logit``/``prob``/``log-prob`` (evaluations counted anew)."""
-        check_score(score, self.view)
+        space = check_score(score, self.view)
         other = object.__new__(Game)
         other.__dict__.update(self.__dict__)
-        other.score = score
+        other.score, other.score_space = score, space
         other.evaluations = 0
         return other
 

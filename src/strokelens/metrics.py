@@ -67,8 +67,9 @@ def deletion_insertion(game: Game, scores: torch.Tensor) -> Curves:
             f"scores must have shape {(game.batch_size, game.max_units)} for this game, "
             f"got {tuple(scores.shape)}"
         )
-    quantity = "prob" if game.view.outputs_are_logits else "raw"
-    prob_game = game.with_score("prob" if quantity == "prob" else "logit")
+    logits = game.view.outputs_are_logits
+    quantity = "prob" if logits else "raw"
+    prob_game = game.with_score("prob" if logits else "logit")
     mask = game.unit_mask
     order = ranking(scores.to(game.device), mask)
     b, k = mask.shape

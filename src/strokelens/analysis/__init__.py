@@ -10,7 +10,6 @@
 
 from strokelens.analysis.components import (
     NOT_APPLICABLE,
-    SCORES,
     ComponentAnalysis,
     analyse,
     component_accuracy,
@@ -28,7 +27,6 @@ __all__ = [
     "COMPONENTS",
     "DEFAULT_SIGMA",
     "NOT_APPLICABLE",
-    "SCORES",
     "ComponentAnalysis",
     "ComponentUnits",
     "ComponentView",

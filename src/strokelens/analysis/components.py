@@ -32,11 +32,10 @@ from strokelens.analysis.game import COMPONENTS, ComponentView
 from strokelens.attribution.shapley import coalitions, shapley_from_values
 from strokelens.errors import StrokelensError, where
 from strokelens.games import Game, class_index, class_indices
+from strokelens.scores import score_space
 from strokelens.sketch import Sketch
 from strokelens.views.base import View
 
-#: Scores of the target class the Shapley values split (over the allowed classes).
-SCORES = ("log-prob", "prob", "logit")
 #: What a not-applicable component is called in tables.
 NOT_APPLICABLE = "n/a"
 
@@ -169,17 +168,13 @@ def drawing_labels(sketches: Sequence[Sketch], class_names: Sequence[str]) -> li
 
 def label_target(labels: torch.Tensor, columns: torch.Tensor, score: str) -> Callable[..., torch.Tensor]:
     """A game target: the score of each row's label among the allowed class ``columns``."""
+    space = score_space(score)
     col_of = torch.full((int(columns.max()) + 1,), -1, dtype=torch.long, device=columns.device)
     col_of[columns] = torch.arange(len(columns), device=columns.device)
     label_cols = col_of[labels]
 
     def target(outputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        sub = outputs[:, columns]
-        if score == "log-prob":
-            sub = sub.log_softmax(-1)
-        elif score == "prob":
-            sub = sub.softmax(-1)
-        return sub.gather(1, label_cols[rows][:, None])[:, 0]
+        return space(outputs[:, columns]).gather(1, label_cols[rows][:, None])[:, 0]
 
     return target
 
@@ -211,8 +206,7 @@ def analyse(
     view = model if isinstance(model, View) else view_for(model)
     if isinstance(view, ComponentView):
         raise StrokelensError("give analyse the model or its sketch view, not a ComponentView")
-    if score not in SCORES:
-        raise StrokelensError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
+    score_space(score)  # refuses an unknown one before any work
     if batch_size < 1:
         raise StrokelensError(f"batch size must be at least 1, got {batch_size}")
     seeds = tuple(int(s) for s in seeds)

@@ -19,8 +19,7 @@ from strokelens.cli.app import app, files_argument, home_option
 from strokelens.cli.options import device_option, model_options, read_all
 from strokelens.errors import StrokelensError
 from strokelens.models.spec import ModelSpec, resolve_device
-
-SCORES = ("log-prob", "prob", "logit")
+from strokelens.scores import SCORES
 
 
 @app.command(name="analyse")

@@ -20,6 +20,7 @@ import click
 
 from strokelens.cli.options import device_option, model_options, quiet_option, threads_option
 from strokelens.methods import learned_methods
+from strokelens.scores import SCORES
 from strokelens.training.user_data import NAMED
 
 
@@ -49,7 +50,7 @@ from strokelens.training.user_data import NAMED
 )
 @click.option(
     "--score",
-    type=click.Choice(["logit", "prob", "log-prob"]),
+    type=click.Choice(SCORES),
     default="logit",
     show_default=True,
     help="Score space of the fastshap values.",

@@ -32,6 +32,7 @@ from strokelens.explainers.labels import ShapleyLabels
 from strokelens.explainers.networks import FeatureSketchNet, SketchExplainerNet
 from strokelens.explainers.objectives import efficient
 from strokelens.explainers.tokens import unit_tokens
+from strokelens.scores import score_space
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
 
 
@@ -92,14 +93,6 @@ class Precomputed:
 
     def __len__(self) -> int:
         return len(self.geo)
-
-
-def _transform(outputs: torch.Tensor, score: str) -> torch.Tensor:
-    if score == "prob":
-        return outputs.softmax(-1)
-    if score == "log-prob":
-        return outputs.log_softmax(-1)
-    return outputs
 
 
 def precompute(
@@ -202,7 +195,7 @@ class LabelTask:
         self.explainer, self.train, self.val, self.config = explainer, train, val, config
         self.model = explainer.net
         self.null = null_outputs.cpu()
-        self.score_space = explainer.info.score
+        self.score_space = score_space(explainer.info.score)
         self.rng = random.Random(config.seed)
         self.n_train, self.n_val = len(train), len(val)
         self.steps_per_epoch = -(-len(train) // config.batch_size)
@@ -226,7 +219,7 @@ class LabelTask:
             raw = net.from_tokens(batch.geo, batch.exists)
         else:
             raise StrokelensError(f"label training takes sketch explainers, not {type(net).__name__}")
-        total = _transform(batch.outputs, self.score_space) - _transform(self.null[None], self.score_space)
+        total = self.score_space(batch.outputs) - self.score_space(self.null[None])
         return efficient(raw, batch.exists, total)
 
     def _weights(self, outputs: torch.Tensor) -> torch.Tensor:

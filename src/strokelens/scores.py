@@ -1,0 +1,52 @@
+"""Score spaces: what a game scores a model's outputs as before its target picks a value.
+
+``logit`` is the raw output, ``prob`` its softmax and ``log-prob`` its log-softmax over the last
+dimension. Each space is a `ScoreSpace` that knows its transform and whether it needs class logits
+(a softmax of a generator's image means nothing), so callers ask it instead of comparing names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from strokelens.errors import StrokelensError
+
+
+@dataclass(frozen=True)
+class ScoreSpace:
+    """One score space: its ``name``, its ``transform`` of raw outputs ``(R, ..., C)`` and whether it
+    only means something for class logits (``needs_logits``)."""
+
+    name: str
+    transform: Callable[[torch.Tensor], torch.Tensor]
+    needs_logits: bool
+
+    def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self.transform(outputs)
+
+
+def _raw(outputs: torch.Tensor) -> torch.Tensor:
+    return outputs
+
+
+LOGIT = ScoreSpace("logit", _raw, needs_logits=False)
+PROB = ScoreSpace("prob", lambda outputs: outputs.softmax(-1), needs_logits=True)
+LOG_PROB = ScoreSpace("log-prob", lambda outputs: outputs.log_softmax(-1), needs_logits=True)
+
+#: Every score space by name, ``logit`` first.
+SCORE_SPACES: dict[str, ScoreSpace] = {space.name: space for space in (LOGIT, PROB, LOG_PROB)}
+#: Their names.
+SCORES: tuple[str, ...] = tuple(SCORE_SPACES)
+
+
+def score_space(name: str | ScoreSpace) -> ScoreSpace:
+    """The score space called ``name`` (or ``name`` itself when it is one); refuses any other."""
+    if isinstance(name, ScoreSpace):
+        return name
+    space = SCORE_SPACES.get(name)
+    if space is None:
+        raise StrokelensError(f"unknown score {name!r}; expected one of {', '.join(SCORES)}")
+    return space
