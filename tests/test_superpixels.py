@@ -266,3 +266,41 @@ def test_model_calls_take_small_chunks_on_cpu_and_any_chunk_gives_the_same_score
     atol = 5e-3 * float(scores[1].abs().max())
     torch.testing.assert_close(scores[0], scores[1], rtol=0, atol=atol)
     torch.testing.assert_close(scores[1], scores[2], rtol=0, atol=atol)
+
+
+def test_baselines_are_objects_that_know_their_fill_and_their_lime_twin():
+    from strokelens.views.baselines import (
+        IMAGE_BASELINES,
+        VIDEO_BASELINES,
+        BlurBaseline,
+        ConstantBaseline,
+        FrozenBaseline,
+        MeanBaseline,
+        make_baseline,
+    )
+
+    assert isinstance(make_baseline("mean", IMAGE_BASELINES), MeanBaseline)
+    assert make_baseline("blur", IMAGE_BASELINES, blur_sigma=3) == BlurBaseline(3.0)
+    rgb = make_baseline("constant", IMAGE_BASELINES, constant=[0.1, 0.2, 0.3])
+    assert rgb.hide_color() == (0.1, 0.2, 0.3)
+    assert ConstantBaseline(0.5).hide_color() == 0.5 and MeanBaseline().hide_color() is None
+    with pytest.raises(StrokelensError, match="unknown baseline 'frozen'; expected one of mean, blur, const"):
+        make_baseline("frozen", IMAGE_BASELINES)
+    assert isinstance(make_baseline("frozen", VIDEO_BASELINES), FrozenBaseline)
+    with pytest.raises(StrokelensError, match="cannot show a blurred baseline"):
+        BlurBaseline(2.0).hide_color()
+    with pytest.raises(StrokelensError, match="cannot show a frozen-frame baseline"):
+        FrozenBaseline().hide_color()
+    with pytest.raises(StrokelensError, match="one value or an RGB triple"):
+        ConstantBaseline((0.1, 0.2))
+    for grey in (np.float32(0.25), torch.tensor(0.25), [0.25]):  # any number-like, as the view took before
+        assert make_baseline("constant", IMAGE_BASELINES, constant=grey) == ConstantBaseline(0.25)
+    with pytest.raises(StrokelensError, match="one value or an RGB triple, got 'grey'"):
+        make_baseline("constant", IMAGE_BASELINES, constant="grey")
+    with pytest.raises(StrokelensError, match="blur_sigma must be positive"):
+        BlurBaseline(0.0)
+    clip = torch.rand(2, 3, 4, 8, 8)
+    units = type("Clip", (), {"images": clip})()
+    filled = ConstantBaseline((0.1, 0.2, 0.3)).fill(units)  # an RGB constant over every frame of a clip
+    assert filled.shape == clip.shape and torch.allclose(filled[:, 1], torch.full((2, 4, 8, 8), 0.2))
+    assert torch.equal(FrozenBaseline().fill(units)[:, :, 3], clip[:, :, 0])

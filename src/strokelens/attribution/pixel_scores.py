@@ -43,7 +43,8 @@ from strokelens.attribution.precision import FLOAT32, autocast
 from strokelens.errors import StrokelensError
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
-from strokelens.views.image import ImageView, gaussian_blur
+from strokelens.views.baselines import gaussian_blur
+from strokelens.views.image import ImageView
 
 AGGREGATES = ("sum", "mean", "abs-sum", "pos-mean", "abs-mean")
 #: How ``coalition`` draws presences: lime_image's fair coin per superpixel, fractional presences

@@ -7,7 +7,6 @@ superpixel), a blurred copy of the photo, or a constant colour.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,34 +14,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.io.photos import load_photos
 from strokelens.photo import Photo
-from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
+from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.views.base import View
-
-BASELINES = ("mean", "blur", "constant")
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders (clips ``(B, C, T, H, W)``:
-    every frame)."""
-    if images.dim() == 5:
-        frames = images.transpose(1, 2)
-        return gaussian_blur(frames.flatten(0, 1), sigma).view_as(frames).transpose(1, 2)
-    radius = max(1, min(math.ceil(3 * sigma), min(images.shape[-2:]) - 1))
-    t = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-(t**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    c = images.shape[1]
-    x = F.pad(images, (radius, radius, 0, 0), mode="reflect")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    x = F.pad(x, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
+from strokelens.views.baselines import IMAGE_BASELINES, make_baseline
 
 #: ``gws``'s ``pixel``/``aggregate`` value (with ``samples=0``) that asks for the view's `GwsDefault`.
 AUTO = "auto"
@@ -101,6 +80,8 @@ class ImageView(View):
 
     units_type = SuperpixelUnits
     kind = kinds.IMAGE
+    #: The baselines this view takes, by name (`strokelens.views.baselines`).
+    baseline_names: ClassVar[tuple[str, ...]] = IMAGE_BASELINES
     max_rows = 256
     gws_default: ClassVar[GwsDefault] = GwsDefault("coalition", "sum", 14, "stratified", "fast")
 
@@ -112,8 +93,7 @@ class ImageView(View):
         blur_sigma: float = 8.0,
         chunk: int | None = None,
     ) -> None:
-        if baseline not in BASELINES:
-            raise StrokelensError(f"unknown baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
+        self.replacement = make_baseline(baseline, self.baseline_names, constant, blur_sigma)
         if blur_sigma <= 0:
             raise StrokelensError(f"blur_sigma must be positive, got {blur_sigma}")
         self.model = model
@@ -134,16 +114,8 @@ class ImageView(View):
         return CUDA_CHUNK if self.device.type == "cuda" else CPU_CHUNK
 
     def baselines(self, units: SuperpixelUnits) -> torch.Tensor:
-        """What a removed superpixel shows: ``(B, 3, S, S)``."""
-        x = units.images
-        if self.baseline == "mean":
-            return superpixel_means(units)
-        if self.baseline == "blur":
-            return gaussian_blur(x, self.blur_sigma)
-        value = torch.as_tensor(self.constant, dtype=x.dtype, device=x.device).reshape(-1)
-        if value.numel() not in (1, 3):
-            raise StrokelensError(f"constant must be one value or an RGB triple, got {self.constant!r}")
-        return value.view(1, -1, 1, 1).expand_as(x).contiguous()
+        """What a removed superpixel shows: ``(B, 3, S, S)`` (the baseline's `fill`)."""
+        return self.replacement.fill(units)
 
     def bind(self, units: SuperpixelUnits) -> dict[str, Any]:
         size = self.input_size
@@ -182,12 +154,7 @@ class ImageView(View):
     def hide_color(self) -> float | tuple[float, ...] | None:
         """The baseline as the ``lime`` package's ``hide_color``: None (each superpixel's mean colour)
         for ``mean``, the constant for ``constant``; ``blur`` has no lime equivalent."""
-        if self.baseline == "mean":
-            return None
-        if self.baseline == "constant":
-            const = np.asarray(self.constant, dtype=np.float64).reshape(-1)
-            return float(const[0]) if const.size == 1 else tuple(const.tolist())
-        raise StrokelensError("the lime package cannot show a blurred baseline (use mean or constant)")
+        return self.replacement.hide_color()
 
     def compose(
         self, z: torch.Tensor, rows: torch.Tensor, units: SuperpixelUnits, base: torch.Tensor

@@ -20,9 +20,8 @@ from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.io.video import Clip, ClipRef, VideoRecipe, clips_tensor, read_windows
 from strokelens.units.supervoxels import SupervoxelUnits
+from strokelens.views.baselines import VIDEO_BASELINES
 from strokelens.views.image import GwsDefault, ImageView
-
-BASELINES = ("mean", "blur", "frozen", "constant")
 
 
 class VideoView(ImageView):
@@ -34,6 +33,7 @@ class VideoView(ImageView):
 
     units_type = SupervoxelUnits
     kind = kinds.VIDEO
+    baseline_names: ClassVar[tuple[str, ...]] = VIDEO_BASELINES
     max_rows = 64
     #: Grad-CAM does not carry over to this 3D network (its last spatial map has no time left):
     #: presence gradients averaged over 4 random coalitions track LIME on clips.
@@ -47,18 +47,12 @@ class VideoView(ImageView):
         blur_sigma: float = 4.0,
         chunk: int = 8,
     ) -> None:
-        if baseline not in BASELINES:
-            raise StrokelensError(f"unknown baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
-        frozen = baseline == "frozen"
-        super().__init__(model, "mean" if frozen else baseline, constant, blur_sigma, chunk)
-        self.baseline = baseline
+        super().__init__(model, baseline, constant, blur_sigma, chunk)
         self.recipe: VideoRecipe = getattr(model, "video_recipe", None) or VideoRecipe()
 
     def baselines(self, units: SupervoxelUnits) -> torch.Tensor:  # type: ignore[override]
-        """What a removed supervoxel shows: ``(B, 3, T, S, S)``."""
-        if self.baseline == "frozen":
-            return units.images[:, :, :1].expand_as(units.images).contiguous()
-        return super().baselines(units)
+        """What a removed supervoxel shows: ``(B, 3, T, S, S)`` (the baseline's `fill`)."""
+        return self.replacement.fill(units)
 
     def bind(self, units: SupervoxelUnits) -> dict[str, Any]:  # type: ignore[override]
         return {"units": units, "base": self.baselines(units)}
@@ -119,10 +113,3 @@ class VideoView(ImageView):
             starts=[c.start for c in clips],
             device=self.device,
         )
-
-    def hide_color(self) -> float | tuple[float, ...] | None:
-        if self.baseline == "frozen":
-            raise StrokelensError(
-                "the lime package cannot show a frozen-frame baseline (use mean or constant)"
-            )
-        return super().hide_color()
