@@ -170,7 +170,6 @@ class Game:
         self.view = view
         self.units = units
         self.n_units = units.n_units
-        self.score = score
         self.max_rows = max_rows
         self.inputs = inputs or {}
         self.evaluations = 0
@@ -212,6 +211,11 @@ class Game:
         self._check_rows(z, rows)
         self.evaluations += len(rows)
         return self.view.outputs(z, rows, **{**self.inputs, **override})
+
+    @property
+    def score(self) -> str:
+        """The score space's name: ``logit``, ``prob`` or ``log-prob``."""
+        return self.score_space.name
 
     def transform(self, outputs: torch.Tensor) -> torch.Tensor:
         """Model outputs ``(R, C)`` in the game's score space (softmax for ``prob``, ...); outputs in a
@@ -299,7 +303,7 @@ class Game:
         space = check_score(score, self.view)
         other = object.__new__(Game)
         other.__dict__.update(self.__dict__)
-        other.score, other.score_space = score, space
+        other.score_space = space
         other.evaluations = 0
         return other
 
