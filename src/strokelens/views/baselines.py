@@ -90,23 +90,28 @@ class BlurBaseline(Baseline):
 class ConstantBaseline(Baseline):
     """One grey value or one RGB colour everywhere."""
 
+    #: Given as a number, a sequence, an array or a tensor; kept as one float or a tuple of floats.
     value: float | tuple[float, ...]
     name: ClassVar[str] = "constant"
     described: ClassVar[str] = "a constant"
 
     def __post_init__(self) -> None:
-        size = np.asarray(self.value, dtype=np.float64).size
-        if size not in (1, 3):
+        try:
+            given = self.value.detach().cpu().numpy() if isinstance(self.value, torch.Tensor) else self.value
+            flat = np.asarray(given, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise StrokelensError(f"constant must be one value or an RGB triple, got {self.value!r}") from exc
+        if flat.size not in (1, 3):
             raise StrokelensError(f"constant must be one value or an RGB triple, got {self.value!r}")
+        object.__setattr__(self, "value", float(flat[0]) if flat.size == 1 else tuple(flat.tolist()))
 
     def fill(self, units: Any) -> torch.Tensor:
         x = units.images
-        value = torch.as_tensor(self.value, dtype=x.dtype, device=x.device).reshape(1, -1)
-        return value.view(1, -1, *([1] * (x.dim() - 2))).expand_as(x).contiguous()
+        value = torch.as_tensor(self.value, dtype=x.dtype, device=x.device)
+        return value.reshape(1, -1, *([1] * (x.dim() - 2))).expand_as(x).contiguous()
 
     def hide_color(self) -> float | tuple[float, ...]:
-        const = np.asarray(self.value, dtype=np.float64).reshape(-1)
-        return float(const[0]) if const.size == 1 else tuple(const.tolist())
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,6 @@ class FrozenBaseline(Baseline):
         if units.images.dim() != 5:
             raise StrokelensError("a frozen-frame baseline needs clips (B, 3, T, S, S)")
         return units.images[:, :, :1].expand_as(units.images).contiguous()
-
-
-def _colour(value: Any) -> float | tuple[float, ...]:
-    """A constant given as a number, a sequence, an array or a tensor: one float, or a tuple of them."""
-    try:
-        given = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-        flat = np.asarray(given, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise StrokelensError(f"constant must be one value or an RGB triple, got {value!r}") from exc
-    return float(flat[0]) if flat.size == 1 else tuple(flat.tolist())
 
 
 #: The baselines a photo takes, by name.
@@ -150,7 +145,7 @@ def make_baseline(
     made: dict[str, Any] = {
         "mean": MeanBaseline,
         "blur": lambda: BlurBaseline(float(blur_sigma)),
-        "constant": lambda: ConstantBaseline(_colour(constant)),
+        "constant": lambda: ConstantBaseline(constant),
         "frozen": FrozenBaseline,
     }
     return made[name]()

@@ -97,8 +97,6 @@ class ImageView(View):
         if blur_sigma <= 0:
             raise StrokelensError(f"blur_sigma must be positive, got {blur_sigma}")
         self.model = model
-        self.baseline = baseline
-        self.constant = constant
         self.blur_sigma = blur_sigma
         if chunk is not None and chunk < 1:
             raise StrokelensError(f"chunk must be at least 1, got {chunk}")
@@ -112,6 +110,11 @@ class ImageView(View):
         if self._chunk is not None:
             return self._chunk
         return CUDA_CHUNK if self.device.type == "cuda" else CPU_CHUNK
+
+    @property
+    def baseline(self) -> str:
+        """The baseline's name (`replacement` is the baseline itself)."""
+        return self.replacement.name
 
     def baselines(self, units: SuperpixelUnits) -> torch.Tensor:
         """What a removed superpixel shows: ``(B, 3, S, S)`` (the baseline's `fill`)."""
