@@ -50,6 +50,22 @@ def test_plan_packs_files_into_shards_and_splits_long_ones():
     assert shards[2].segments == (Segment("b", 11, 1), Segment("c", 0, 1))
 
 
+def test_spec_asks_its_command_what_it_takes_and_writes():
+    evaluate = JobSpec("evaluate", "sketch", {"name": "doodlenet"}, ("sla", "occlusion"))
+    assert evaluate.rows_per_input == 2 and sla_spec().rows_per_input == 1
+    from strokelens.evaluation import figure_names
+
+    figure = figure_names("sketch")[0]
+    explain_columns = sla_spec().job_command.schema("sketch").names
+    evaluate_columns = evaluate.job_command.schema("sketch").names
+    assert "scores" in explain_columns and figure not in explain_columns
+    assert figure in evaluate_columns and "scores" not in evaluate_columns
+    with pytest.raises(StrokelensError, match="an explain job runs one method, got 2"):
+        JobSpec("explain", "sketch", {"name": "doodlenet"}, ("sla", "occlusion"))
+    with pytest.raises(StrokelensError, match="job command must be one of explain, evaluate, got 'train'"):
+        JobSpec("train", "sketch", {"name": "doodlenet"}, ("sla",))
+
+
 def test_explain_job_rows_match_the_method_run_directly(tmp_path, files, view):
     from strokelens.explain import explain
     from strokelens.io import read_sketches

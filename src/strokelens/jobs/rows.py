@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from strokelens.evaluation import figure_names
 
 #: Columns every row has: where the drawing came from, whether it was done, and with what.
-_COMMON = [
+_COMMON_FIELDS = [
     pa.field("source", pa.string(), nullable=False),
     pa.field("index", pa.int64()),  # the drawing's place in its file; null: the file as a whole
     pa.field("id", pa.string()),
@@ -27,9 +27,12 @@ _COMMON = [
     pa.field("target_name", pa.string()),
 ]
 
+#: Their names (what is not one of them in an evaluate row is a figure).
+COMMON_COLUMNS = frozenset(f.name for f in _COMMON_FIELDS)
+
 EXPLAIN_SCHEMA = pa.schema(
     [
-        *_COMMON,
+        *_COMMON_FIELDS,
         pa.field("scores", pa.list_(pa.float32())),
         pa.field("evaluations", pa.float64()),
         pa.field("seconds", pa.float64()),
@@ -39,15 +42,25 @@ EXPLAIN_SCHEMA = pa.schema(
 
 def evaluate_schema(per: str) -> pa.Schema:
     """Schema of evaluate rows: the figures `strokelens.evaluation` measures per ``sketch``/``image``."""
-    return pa.schema([*_COMMON, *(pa.field(f, pa.float64()) for f in figure_names(per))])
+    return pa.schema([*_COMMON_FIELDS, *(pa.field(f, pa.float64()) for f in figure_names(per))])
 
 
 #: Columns that measure time, which differ from run to run (left out when rows are compared).
 TIMING_COLUMNS = ("seconds", "ms_per_sketch", "ms_per_image")
 
 
-def schema_for(command: str, per: str) -> pa.Schema:
-    return EXPLAIN_SCHEMA if command == "explain" else evaluate_schema(per)
+class Item:
+    """One input of a shard: where it came from, and the drawing (a `Sketch`) or photo path."""
+
+    __slots__ = ("index", "source", "value")
+
+    def __init__(self, source: str, index: int | None, value: Any) -> None:
+        self.source, self.index, self.value = source, index, value
+
+    def ids(self) -> dict[str, Any]:
+        """The identity columns of its rows (``id`` and ``label`` where the drawing has them)."""
+        value = self.value
+        return {"id": getattr(value, "key_id", None), "label": getattr(value, "label", None)}
 
 
 def skipped_row(source: str, index: int | None, reason: str, method: str, **ids: Any) -> dict[str, Any]:

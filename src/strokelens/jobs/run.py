@@ -12,6 +12,7 @@ from typing import Any
 
 from strokelens.errors import StrokelensError
 from strokelens.jobs.backends import BACKENDS, run_local, run_ray
+from strokelens.jobs.commands import job_command
 from strokelens.jobs.folder import JobFolder
 from strokelens.jobs.plan import Shard, file_segments, plan_shards
 from strokelens.jobs.spec import JobSpec
@@ -38,11 +39,8 @@ class JobResult:
     @property
     def computed_inputs(self) -> int:
         """Drawings (or photos) this call computed."""
-        return (
-            self.computed_rows // len(self.summary["methods"])
-            if self.summary["command"] == "evaluate"
-            else self.computed_rows
-        )
+        per_input = job_command(self.summary["command"]).rows_per_input(self.summary["methods"])
+        return self.computed_rows // per_input
 
 
 class _Progress:
@@ -111,7 +109,7 @@ def run_job(
     start = time.perf_counter()
     already = bool(manifest.get("finished")) and not todo
     captured = None
-    if pictures and spec.command == "explain" and backend == "local" and todo and todo[0].id == 0:
+    if pictures and spec.job_command.captures_pictures and backend == "local" and todo and todo[0].id == 0:
         captured = PicturesSink(pictures, draw)
     if todo and backend == "local":
         run_local(spec, load_view, todo, progress.shard_done, on_rows=on_rows, pictures=captured)
@@ -132,8 +130,8 @@ def run_job(
 
 
 def summarise(folder: JobFolder, spec: JobSpec) -> dict[str, Any]:
-    """Counts of a finished job's rows (done, skipped and why) and, for evaluate, each method's
-    figures over its rows as `MethodReport.summary` gives them."""
+    """Counts of a finished job's rows (done, skipped and why) and what its command adds (evaluate:
+    each method's figures over its rows, `commands.method_figures`)."""
     rows = folder.read_rows()
     status = rows.column("status").to_pylist()
     reasons = Counter(
@@ -147,34 +145,8 @@ def summarise(folder: JobFolder, spec: JobSpec) -> dict[str, Any]:
         "skipped": status.count("skipped"),
         "skipped_reasons": dict(reasons.most_common(20)),
     }
-    if spec.command == "evaluate":
-        out["figures"] = _method_figures(rows, spec.methods)
+    out.update(spec.job_command.summary_extra(rows, spec.methods))
     return out
-
-
-def _method_figures(rows, methods: Sequence[str]) -> dict[str, dict[str, float]]:
-    from strokelens.evaluation import MethodReport
-    from strokelens.jobs.rows import _COMMON
-
-    common = {f.name for f in _COMMON}
-    figures = [n for n in rows.column_names if n not in common]
-    ok = rows.filter(_ok_mask(rows))
-    out = {}
-    method_col = ok.column("method").to_pylist()
-    for method in methods:
-        report = MethodReport()
-        keep = [i for i, m in enumerate(method_col) if m == method]
-        for name in figures:
-            col = ok.column(name).to_pylist()
-            report.add(name, [float("nan") if col[i] is None else col[i] for i in keep])
-        out[method] = report.summary()
-    return out
-
-
-def _ok_mask(rows):
-    import pyarrow.compute as pc
-
-    return pc.equal(rows.column("status"), "ok")
 
 
 def rows_equal(a: str | Path, b: str | Path) -> bool:

@@ -8,18 +8,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from strokelens.errors import StrokelensError
+from strokelens.jobs.commands import JobCommand, job_command
 from strokelens.kinds import FILES, InputFiles, files_named
 
-#: What a job computes: one method's explanations, or several methods' figures.
-COMMANDS = ("explain", "evaluate")
 #: Input kinds: the names of the kinds of files a job reads (`strokelens.kinds.FILES`).
 KINDS = tuple(FILES)
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A dataset job: ``command`` over ``kind`` inputs (the name of their kind of files, see `files`;
-    an `InputFiles` given is stored by name) with ``methods`` on ``model``.
+    """A dataset job: ``command`` (a `JobCommand`'s name, see `job_command`) over ``kind`` inputs
+    (the name of their kind of files, see `files`; an `InputFiles` given is stored by name) with
+    ``methods`` on ``model``.
 
     ``model``: a JSON-ready description of the model (its name or file and options), compared on
     resume. ``target``: a class name or index, ``auto`` or (photos) ``file``. ``units`` /
@@ -42,16 +42,14 @@ class JobSpec:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        if self.command not in COMMANDS:
-            raise StrokelensError(f"job command must be one of {', '.join(COMMANDS)}, got {self.command!r}")
+        command = job_command(self.command)
         if isinstance(self.kind, InputFiles):
             object.__setattr__(self, "kind", self.kind.name)
         if self.kind not in KINDS:
             raise StrokelensError(f"job input kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if not self.methods:
             raise StrokelensError("a job needs at least one method")
-        if self.command == "explain" and len(self.methods) != 1:
-            raise StrokelensError(f"an explain job runs one method, got {len(self.methods)}")
+        command.check_methods(self.methods)
         for name, value in (("batch_size", self.batch_size), ("shard_size", self.shard_size)):
             if value < 1:
                 raise StrokelensError(f"{name} must be at least 1, got {value}")
@@ -86,9 +84,14 @@ class JobSpec:
         return self.files.file_targets(inputs, class_names)
 
     @property
+    def job_command(self) -> JobCommand:
+        """What the job computes (`strokelens.jobs.commands`), from its ``command`` name."""
+        return job_command(self.command)
+
+    @property
     def rows_per_input(self) -> int:
         """Rows a job writes per input: one (explain) or one per method (evaluate)."""
-        return 1 if self.command == "explain" else len(self.methods)
+        return self.job_command.rows_per_input(self.methods)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -11,29 +11,14 @@ from typing import Any
 
 from strokelens.errors import StrokelensError
 from strokelens.jobs.plan import Shard
-from strokelens.jobs.rows import parquet_bytes, schema_for, skipped_row, table
+from strokelens.jobs.rows import Item, parquet_bytes, skipped_row, table
 from strokelens.jobs.spec import JobSpec
 from strokelens.kinds import InputFiles
-from strokelens.methods import get_method
-from strokelens.runner import Batch, BatchResult, BatchRunner, MethodRun, PicturesSink, prefetch
+from strokelens.runner import Batch, BatchRunner, MethodRun, PicturesSink, prefetch
 from strokelens.views.base import View
 
 #: ``on_shard_rows(shard, rows)``: a shard's rows, in input order, once all are computed.
 OnShardRows = Callable[[Shard, list[dict[str, Any]]], None]
-
-
-class Item:
-    """One input of a shard: where it came from, and the drawing (a `Sketch`) or photo path."""
-
-    __slots__ = ("index", "source", "value")
-
-    def __init__(self, source: str, index: int | None, value: Any) -> None:
-        self.source, self.index, self.value = source, index, value
-
-    def ids(self) -> dict[str, Any]:
-        """The identity columns of its rows (``id`` and ``label`` where the drawing has them)."""
-        value = self.value
-        return {"id": getattr(value, "key_id", None), "label": getattr(value, "label", None)}
 
 
 def shard_items(shard: Shard, files: InputFiles) -> Iterator[Item | tuple[Item, str]]:
@@ -103,7 +88,7 @@ class ShardWorker:
         """Compute ``shards`` in order, handing each one's rows to ``on_shard_rows`` as it completes
         (evaluate: each input's methods in spec order). The next batches are read and prepared in a
         background thread while the model works, across shard boundaries."""
-        _ = self.runner if self.spec.command == "explain" else self.view  # load outside the guards
+        self.spec.job_command.load(self)  # outside the guards: a model that cannot load is an error
         rows: list[dict[str, Any]] = []
         for step in prefetch(self._steps(shards)):
             if step[0] == "end":
@@ -129,7 +114,7 @@ class ShardWorker:
 
     def encode(self, rows: list[dict[str, Any]]) -> bytes:
         """Rows as the bytes of a Parquet shard."""
-        return parquet_bytes(table(rows, schema_for(self.spec.command, self.view.kind.item)))
+        return parquet_bytes(table(rows, self.spec.job_command.schema(self.view.kind.item)))
 
     def _steps(self, shards: Sequence[Shard]) -> Iterator[tuple]:
         """``("batch", items, prepared or the error preparing them)``, ``("skip", item, reason)``
@@ -186,95 +171,7 @@ class ShardWorker:
         inputs = [it.value for it in items]
         inputs = view.prepare(inputs)
         target = spec.target_for(inputs, view.class_names)
-        if spec.command == "explain":
-            return self.runner.prepare(inputs, target, tags=list(items))
-        return Batch(0, inputs, None, target, list(items))  # type: ignore[arg-type]
+        return spec.job_command.prepare(self, inputs, target, list(items))
 
     def _batch_rows(self, batch: Batch) -> list[dict[str, Any]]:
-        if self.spec.command == "explain":
-            pictures = self.pictures
-            curves = pictures is not None and pictures.wants_more
-            result = self.runner.run_batch(batch, curves=curves)
-            if curves:
-                pictures.add(result)
-            return explain_rows(result, self.spec.methods[0])
-        return evaluate_rows(self.spec, self.view, batch)
-
-
-def explain_rows(result: BatchResult, method: str) -> list[dict[str, Any]]:
-    """One row per input of ``result``'s batch: its scores, or why it was skipped."""
-    items, expl, kept = result.batch.tags, result.explanation, result.rows.tolist()
-    units = result.batch.units
-    rows: list[dict[str, Any] | None] = [None] * len(items)
-    if len(kept) < len(items):
-        limit = get_method(method).max_units
-        for i in result.skipped:
-            reason = f"{int(units.n_units[i])} units exceed {method}'s limit of {limit}"
-            rows[i] = skipped_row(items[i].source, items[i].index, reason, method, **items[i].ids())
-    if expl is not None:
-        seconds = result.seconds / len(kept)
-        n_units = expl.units.n_units.tolist()
-        targets = expl.target.tolist() if expl.target is not None else [None] * len(kept)
-        names = expl.target_names
-        for j, i in enumerate(kept):
-            item = items[i]
-            rows[i] = {
-                "source": item.source,
-                "index": item.index,
-                **item.ids(),
-                "status": "ok",
-                "method": method,
-                "units": expl.units.kind,
-                "n_units": n_units[j],
-                "target": targets[j],
-                "target_name": names[j] if names else None,
-                "scores": expl.scores[j, : n_units[j]].tolist(),
-                "evaluations": float(expl.evaluations),
-                "seconds": seconds,
-            }
-    return rows  # type: ignore[return-value]
-
-
-def evaluate_rows(spec: JobSpec, view: View, batch: Batch) -> list[dict[str, Any]]:
-    """One row per input of ``batch`` and method of ``spec``: its figures, or why it was skipped."""
-    from strokelens.evaluation import evaluate
-
-    items, inputs = batch.tags, batch.inputs
-    unit_options = dict(spec.unit_options)
-    if spec.units is not None:
-        unit_options["kind"] = spec.units
-    reports = evaluate(
-        view,
-        inputs,
-        spec.methods,
-        batch_size=len(inputs),
-        target=batch.target,
-        unit_options=unit_options,
-        seed=spec.seed,
-        score=spec.score,
-        options=spec.options,  # spec.check refused options for methods it does not run
-    )
-    names = list(view.class_names)
-    # What every method's rows share, from any method that measured the input.
-    common: dict[int, dict[str, Any]] = {}
-    for report in reports.values():
-        for i, t, k in zip(report.inputs, report.targets, report.n_units, strict=True):
-            common.setdefault(
-                i, {"n_units": k, "target": t, "target_name": names[t] if t is not None else None}
-            )
-    positions = {m: {i: j for j, i in enumerate(r.inputs)} for m, r in reports.items()}
-    out = []
-    for i, item in enumerate(items):
-        ids = {"source": item.source, "index": item.index, "units": spec.units, **item.ids()}
-        ids.update(common.get(i, {}))
-        for method in spec.methods:
-            report, j = reports[method], positions[method].get(i)
-            if j is None:
-                limit = get_method(method).max_units
-                k = common.get(i, {}).get("n_units", "its")
-                reason = f"{k} units exceed {method}'s limit of {limit}"
-                out.append({**ids, **skipped_row(item.source, item.index, reason, method)})
-                continue
-            figures = {name: vals[j] for name, vals in report.values.items()}
-            out.append({**ids, "status": "ok", "method": method, **figures})
-    return out
+        return self.spec.job_command.batch_rows(self, batch)
