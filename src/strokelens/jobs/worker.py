@@ -7,7 +7,7 @@ batches (a raster view's simplification, the units) happen in its prefetch threa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from strokelens.errors import StrokelensError
 from strokelens.jobs.plan import Shard
@@ -36,6 +36,26 @@ def shard_items(shard: Shard, files: InputFiles) -> Iterator[Item | tuple[Item, 
                 got += 1
             for index in range(seg.start + got, seg.start + seg.count):  # the file ended early
                 yield Item(seg.source, index, None), f"{seg.source}: record {index} is missing"
+
+
+class _Prepared(NamedTuple):
+    """A batch of readable inputs, prepared by the prefetch thread (or the error preparing them)."""
+
+    items: list[Item]
+    batch: Batch | StrokelensError
+
+
+class _Unreadable(NamedTuple):
+    """An input that could not be read, and why."""
+
+    item: Item
+    reason: str
+
+
+class _ShardEnd(NamedTuple):
+    """Every input of ``shard`` has gone before."""
+
+    shard: Shard
 
 
 class ShardWorker:
@@ -91,15 +111,15 @@ class ShardWorker:
         self.spec.job_command.load(self)  # outside the guards: a model that cannot load is an error
         rows: list[dict[str, Any]] = []
         for step in prefetch(self._steps(shards)):
-            if step[0] == "end":
-                on_shard_rows(step[1], rows)
-                rows = []
-            elif step[0] == "skip":
-                item, reason = step[1], step[2]
-                rows.extend(skipped_row(item.source, item.index, reason, m) for m in self.spec.methods)
-                self._advance(1)
-            else:
-                rows.extend(self._guarded(step[1], step[2]))
+            match step:
+                case _ShardEnd(shard):
+                    on_shard_rows(shard, rows)
+                    rows = []
+                case _Unreadable(item, reason):
+                    rows.extend(skipped_row(item.source, item.index, reason, m) for m in self.spec.methods)
+                    self._advance(1)
+                case _Prepared(items, batch):
+                    rows.extend(self._guarded(items, batch))
 
     def rows(self, shard: Shard) -> list[dict[str, Any]]:
         """The rows of ``shard``, in input order."""
@@ -116,25 +136,25 @@ class ShardWorker:
         """Rows as the bytes of a Parquet shard."""
         return parquet_bytes(table(rows, self.spec.job_command.schema(self.view.kind.item)))
 
-    def _steps(self, shards: Sequence[Shard]) -> Iterator[tuple]:
-        """``("batch", items, prepared or the error preparing them)``, ``("skip", item, reason)``
-        and ``("end", shard)``, in order: the work of the prefetch thread."""
+    def _steps(self, shards: Sequence[Shard]) -> Iterator[_Prepared | _Unreadable | _ShardEnd]:
+        """Each shard's batches and unreadable inputs in order, then its end: the work of the
+        prefetch thread."""
         for shard in shards:
             batch: list[Item] = []
             for entry in shard_items(shard, self.spec.files):
                 if isinstance(entry, tuple):
                     if batch:
-                        yield "batch", batch, self._try_prepare(batch)
+                        yield _Prepared(batch, self._try_prepare(batch))
                         batch = []
-                    yield "skip", *entry
+                    yield _Unreadable(*entry)
                     continue
                 batch.append(entry)
                 if len(batch) == self.spec.batch_size:
-                    yield "batch", batch, self._try_prepare(batch)
+                    yield _Prepared(batch, self._try_prepare(batch))
                     batch = []
             if batch:
-                yield "batch", batch, self._try_prepare(batch)
-            yield "end", shard
+                yield _Prepared(batch, self._try_prepare(batch))
+            yield _ShardEnd(shard)
 
     def _try_prepare(self, items: Sequence[Item]) -> Batch | StrokelensError:
         try:
