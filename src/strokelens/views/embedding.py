@@ -9,7 +9,7 @@ inner view (raster, vector or image) decides how presence reaches the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -19,7 +19,25 @@ from strokelens.errors import StrokelensError
 from strokelens.units.base import Units
 from strokelens.views.base import View
 
-SIMILARITIES = ("cosine", "dot", "neg-l2")
+
+def _cosine(emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return F.cosine_similarity(emb, ref, dim=1)
+
+
+def _dot(emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return (emb * ref).sum(1)
+
+
+def _neg_l2(emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return -(emb - ref).norm(dim=1)
+
+
+#: Each similarity by name: ``(R, D)`` embeddings and references to ``(R,)`` similarities.
+SIMILARITIES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "cosine": _cosine,
+    "dot": _dot,
+    "neg-l2": _neg_l2,
+}
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Module:
@@ -52,6 +70,7 @@ class EmbeddingView(View):
         self.model = inner.model
         self.layer = layer if layer is not None else last_linear(inner.model)
         self.similarity = similarity
+        self._similar = SIMILARITIES[similarity]
         self.class_names: Sequence[str] = ["similarity"]
         self.units_type = inner.units_type
         self.kind = inner.kind
@@ -123,10 +142,4 @@ class EmbeddingView(View):
         ref = reference[rows].to(emb.dtype)
         if ref.shape[1] != emb.shape[1]:
             raise StrokelensError(f"reference has {ref.shape[1]} dimensions, the embedding {emb.shape[1]}")
-        if self.similarity == "cosine":
-            sim = F.cosine_similarity(emb, ref, dim=1)
-        elif self.similarity == "dot":
-            sim = (emb * ref).sum(1)
-        else:
-            sim = -(emb - ref).norm(dim=1)
-        return sim[:, None]
+        return self._similar(emb, ref)[:, None]
