@@ -33,7 +33,7 @@ SmoothGrad, coalitions) make their model inputs a chunk of the view's rows at a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import torch
@@ -46,17 +46,58 @@ from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
 from strokelens.views.baselines import gaussian_blur
 from strokelens.views.image import ImageView
 
-AGGREGATES = ("sum", "mean", "abs-sum", "pos-mean", "abs-mean")
-#: How ``coalition`` draws presences: lime_image's fair coin per superpixel, fractional presences
-#: ``U(0, 1)``, the same stratified per unit (a Latin hypercube: each unit's ``samples`` presences fall
-#: one in each of ``samples`` equal strata, in a random order of its own), or uniform draws each with
-#: its mirror ``1 - z`` (antithetic pairs; an odd last draw unpaired).
-SAMPLERS = ("bernoulli", "uniform", "stratified", "antithetic")
+
+def _bernoulli(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    return (torch.rand((k, samples), generator=gen).T < 0.5).float()
+
+
+def _uniform(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand((k, samples), generator=gen).T
+
+
+def _stratified(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    draws = torch.rand((k, 2, samples), generator=gen)  # unit by unit: (offset, order key) x samples
+    return ((draws[:, 1].argsort(dim=1) + draws[:, 0]) / samples).T
+
+
+def _antithetic(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    half = torch.rand((k, (samples + 1) // 2), generator=gen)
+    return torch.cat([half, 1 - half], dim=1)[:, :samples].T
+
+
+#: How ``coalition`` draws presences ``(samples, K)``, unit by unit: lime_image's fair coin per
+#: superpixel, fractional presences ``U(0, 1)``, the same stratified per unit (a Latin hypercube: each
+#: unit's ``samples`` presences fall one in each of ``samples`` equal strata, in a random order of its
+#: own), or uniform draws each with its mirror ``1 - z`` (antithetic pairs; an odd last draw unpaired).
+SAMPLERS: dict[str, Callable[[int, int, torch.Generator], torch.Tensor]] = {
+    "bernoulli": _bernoulli,
+    "uniform": _uniform,
+    "stratified": _stratified,
+    "antithetic": _antithetic,
+}
+
+
+@dataclass(frozen=True)
+class _Pooling:
+    """How `aggregate` pools a unit's pixels: ``values`` of each pixel, then their sum or mean."""
+
+    values: Callable[[torch.Tensor], torch.Tensor]
+    mean: bool
+
+
+#: The ways to pool pixel scores into unit scores, by name.
+AGGREGATES: dict[str, _Pooling] = {
+    "sum": _Pooling(lambda v: v, mean=False),
+    "mean": _Pooling(lambda v: v, mean=True),
+    "abs-sum": _Pooling(torch.abs, mean=False),
+    "pos-mean": _Pooling(lambda v: v.clamp(min=0), mean=True),
+    "abs-mean": _Pooling(torch.abs, mean=True),
+}
 #: lime_image's default kernel width (on the cosine distance to all superpixels present).
 LIME_KERNEL_WIDTH = 0.25
 
 
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, choices: Collection[str]) -> None:
     """Refuse a value outside ``choices``, naming them."""
     if value not in choices:
         raise StrokelensError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
@@ -130,15 +171,7 @@ def draw_coalitions(
         raise StrokelensError(f"coalition needs samples >= 1, got {samples}")
     k = int(n_units.max()) if max_units is None else max_units
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    if sampler == "stratified":  # unit by unit: (offset, order key) x samples each
-        draws = torch.rand((k, 2, samples), generator=gen)
-        z = ((draws[:, 1].argsort(dim=1) + draws[:, 0]) / samples).T
-    elif sampler == "antithetic":
-        half = torch.rand((k, (samples + 1) // 2), generator=gen)
-        z = torch.cat([half, 1 - half], dim=1)[:, :samples].T
-    else:
-        u = torch.rand((k, samples), generator=gen).T
-        z = (u < 0.5).float() if sampler == "bernoulli" else u
+    z = SAMPLERS[sampler](k, samples, gen)
     valid = torch.arange(k)[None, None, :] < n_units.cpu()[:, None, None]
     return torch.where(valid, z[None], torch.zeros(()))
 
@@ -385,12 +418,13 @@ def aggregate(pixels: torch.Tensor, labels: torch.Tensor, n_units: int, how: str
     if pixels.shape != labels.shape:
         raise StrokelensError(f"pixel map {tuple(pixels.shape)} and labels {tuple(labels.shape)} differ")
     b = len(labels)
-    values = pixels.clamp(min=0) if how == "pos-mean" else pixels.abs() if how.startswith("abs") else pixels
+    pooling = AGGREGATES[how]
+    values = pooling.values(pixels)
     flat = (labels.flatten(1) + n_units * torch.arange(b, device=labels.device)[:, None]).flatten()
     total = torch.zeros(b * n_units, device=pixels.device, dtype=pixels.dtype)
     total.index_add_(0, flat, values.flatten().to(pixels.dtype))
     total = total.view(b, n_units)
-    if how.endswith("mean"):
+    if pooling.mean:
         counts = torch.bincount(flat, minlength=b * n_units).view(b, n_units).to(pixels.dtype)
         total = total / counts.clamp(min=1)
     return total
