@@ -11,6 +11,8 @@ image, i.e. no saturation where strokes overlap) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -23,7 +25,6 @@ from strokelens.games import Game
 from strokelens.units.strokes import SketchUnits, piece_units
 
 PRESENCES = {"full": (1.0,), "half": (0.5,), "full+half": (1.0, 0.5)}
-COMPOSITIONS = ("ink", "additive")
 
 
 @register
@@ -62,12 +63,9 @@ def additive_ink(coverage, z: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(ink, s) if s > 1 else ink
 
 
-def composed_gradient(game: Game, z: torch.Tensor, composition: str) -> torch.Tensor:
-    """The gradient at presence ``z`` ``(B, K)`` with the view's ink composition, or with the model
-    seeing the same image but the chain rule through the additive composition."""
-    check_choice("composition", composition, COMPOSITIONS)
-    if composition == "ink":
-        return presence_gradient(game, z)
+def additive_gradient(game: Game, z: torch.Tensor) -> torch.Tensor:
+    """The gradient at presence ``z`` ``(B, K)`` with the model seeing the view's ink-composed image
+    but the chain rule running through the additive composition (`additive_ink`)."""
     coverage = game.inputs.get("coverage")
     if coverage is None or not hasattr(game.view, "renderer"):
         raise StrokelensError("additive composition needs a raster sketch view with its ink coverage cached")
@@ -80,6 +78,19 @@ def composed_gradient(game: Game, z: torch.Tensor, composition: str) -> torch.Te
     game.count(len(rows))
     (grad,) = torch.autograd.grad(value.sum(), z)
     return grad
+
+
+#: How presence composes ink for the gradient: the view's own composition, or additive ink.
+COMPOSITIONS: dict[str, Callable[[Game, torch.Tensor], torch.Tensor]] = {
+    "ink": presence_gradient,
+    "additive": additive_gradient,
+}
+
+
+def composed_gradient(game: Game, z: torch.Tensor, composition: str) -> torch.Tensor:
+    """The gradient at presence ``z`` ``(B, K)`` with the ``composition`` named (`COMPOSITIONS`)."""
+    check_choice("composition", composition, COMPOSITIONS)
+    return COMPOSITIONS[composition](game, z)
 
 
 @register
