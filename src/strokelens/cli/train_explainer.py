@@ -273,6 +273,7 @@ def explainer(
     from strokelens.explainers.amortized import AmortizedConfig, train_amortized
     from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
     from strokelens.explainers.heldout import heldout_report
+    from strokelens.explainers.kinds import explainer_kind
     from strokelens.explainers.labels import LabelCache, LabelSpec, estimate_labels, exact_labels
     from strokelens.explainers.networks import feature_layers
     from strokelens.explainers.objectives import WysWeights
@@ -292,12 +293,13 @@ def explainer(
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
     if sketches and subtract_empty is not None:
         raise StrokelensError("--subtract-empty is for photo explainers (a sketch's empty input is blank)")
-    fastshap_sketches = sketches and kind == "fastshap"
-    if class_gate is not None and not (sketches and kind == "wys"):
+    masks = not explainer_kind(kind).estimates_values  # wys; else fastshap's values
+    fastshap_sketches = sketches and not masks
+    if class_gate is not None and not (sketches and masks):
         raise StrokelensError("--class-gate shapes the masks of wys explainers of sketch models")
-    if (deletion_weight > 0 or ranking_weight > 0) and kind != "wys":
+    if (deletion_weight > 0 or ranking_weight > 0) and not masks:
         raise StrokelensError("--deletion-weight and --ranking-weight weigh terms of the wys objective")
-    ranked = sketches and kind == "wys" and ranking_weight > 0
+    ranked = sketches and masks and ranking_weight > 0
     if ranking_weight > 0 and not ranked:
         raise StrokelensError("--ranking-weight is for wys explainers of sketch models")
     if ranked and label_units < 1:
@@ -322,15 +324,13 @@ def explainer(
     if (model_features or label_cache) and not permutations:
         raise StrokelensError("--model-features and --label-cache train on labels: give --permutations too")
     if model_gradient and not model_features:
-        raise StrokelensError(
-            "--model-gradient reads the gradient beside the model's features: give --model-features"
-        )
+        raise StrokelensError("--model-gradient reads beside the model's features: give --model-features")
     if amortized and label_units < 1:
         raise StrokelensError("--permutations trains on labels: --label-units must be at least 1")
     net_options: dict = {"ensemble": ensemble or 3} if fastshap_sketches else {}
     if not sketches:
         net_options["subtract_empty"] = subtract_empty is not False
-    elif kind == "wys":
+    elif masks:
         net_options["class_gate"] = class_gate is not False
     if model_features:
         net_options.update(feature_layers(model_features), read_gradient=model_gradient)

@@ -310,7 +310,7 @@ def train_amortized(
     """Train a sketch ``explainer`` (``fastshap``) in place on the labels (see the module
     docstring); returns the record (also in ``explainer.info.training``)."""
     config = config or AmortizedConfig()
-    if explainer.info.kind != "fastshap":
+    if not explainer.kind.estimates_values:
         raise StrokelensError("label training is for fastshap explainers")
     if not view.empty_is_constant:
         raise StrokelensError("label training needs a view whose empty input is the same for every input")
@@ -332,7 +332,7 @@ def train_amortized(
     record = trained.record
     record.info.update(
         {
-            "kind": "fastshap",
+            "kind": explainer.kind.name,
             "objective": "label regression (stochastic amortization)",
             "precompute_seconds": round(train.seconds + val.seconds, 1),
             "train_labels": train_labels.summary() | train_labels.extra,

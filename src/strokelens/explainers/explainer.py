@@ -22,6 +22,7 @@ from torch import nn
 
 from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
+from strokelens.explainers.kinds import EXPLAINER_KINDS, ExplainerKind, explainer_kind
 from strokelens.explainers.networks import (
     FeatureSketchNet,
     PhotoExplainerNet,
@@ -88,16 +89,8 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def kinds() -> tuple[str, ...]:
-    """The explainer kinds: the names of the learned methods (``wys``, ``fastshap``)."""
-    from strokelens.attribution.catalogue import learned_methods  # explainers/learned.py registers them
-
-    return learned_methods()
-
-
-def check_kind(kind: str) -> None:
-    """Refuse a kind that is no learned method's."""
-    if kind not in kinds():
-        raise StrokelensError(f"unknown explainer kind {kind!r}; expected one of {', '.join(kinds())}")
+    """The explainer kinds' names (``wys``, ``fastshap``; `strokelens.explainers.kinds`)."""
+    return tuple(EXPLAINER_KINDS)
 
 
 def empty_outputs(game: Game) -> torch.Tensor:
@@ -143,7 +136,9 @@ class Explainer:
     """
 
     def __init__(self, net: nn.Module, info: ExplainerInfo, null_outputs: torch.Tensor | None = None) -> None:
-        check_kind(info.kind)
+        #: What its outputs are and how they are read (`ExplainerKind`), from ``info.kind``.
+        self.kind: ExplainerKind = explainer_kind(info.kind)
+        self.kind.check_network(net.config)
         self.net = net
         self.info = info
         #: Raw explanandum outputs ``(C,)`` on the empty input, where that does not depend on the input.
@@ -163,7 +158,7 @@ class Explainer:
     ) -> Explainer:
         """An untrained explainer of ``kind`` for ``view``'s model (a set network for sketch views,
         a feature decoder for image views)."""
-        check_kind(kind)
+        explainer_kind(kind)  # an unknown kind is refused before any network is built
         n_classes = len(view.class_names)
         units = units or view.units_type.KINDS[0]
         if units not in view.units_type.KINDS:
@@ -173,8 +168,6 @@ class Explainer:
         net_name = view.kind.files.word
         config_type, build = NETWORKS[net_name]
         net: nn.Module = build(config_type(n_classes=n_classes, **net_options), view)
-        if kind != "wys" and isinstance(net.config, SketchNetConfig) and net.config.class_gate:
-            raise StrokelensError("the class gate shapes wys masks; a fastshap explainer has none")
         info = ExplainerInfo(
             kind=kind,
             model=model_name,
@@ -226,11 +219,8 @@ class Explainer:
             raise StrokelensError(
                 f"this {info.kind} explainer of {info.model!r} was trained on {info.units} units, not {units}"
             )
-        if score is not None and info.kind == "fastshap" and score != info.score:
-            raise StrokelensError(
-                f"this fastshap explainer of {info.model!r} estimates Shapley values of {info.score!r} "
-                f"scores; the game asks for {score!r}"
-            )
+        if score is not None:
+            self.kind.check_score(self, score)
 
     # ------------------------------------------------------------------ use
     @property
@@ -238,8 +228,7 @@ class Explainer:
         """Model evaluations an explanation costs an input: the feature passes where the network reads
         the model, and the empty input's outputs where ``fastshap`` has none stored and no feature pass
         gives them (photos)."""
-        null_pass = self.info.kind == "fastshap" and self.null_outputs is None and not self.reads_empty
-        return self.net.model_evaluations + int(null_pass)
+        return self.net.model_evaluations + int(self.kind.null_pass(self))
 
     @property
     def reads_empty(self) -> bool:
@@ -257,13 +246,7 @@ class Explainer:
     def unit_outputs(self, game: Game) -> torch.Tensor:
         """``(B, K, C)`` network outputs for the game's units: mask logits for ``wys``, raw values
         for ``fastshap``."""
-        if isinstance(self.net, PhotoExplainerNet):
-            read = self.net.mask_logits if self.info.kind == "wys" else self.net
-            return read(game.units, self.empty_inputs(game))
-        out = self.net(game.units)
-        if self.info.kind == "wys" and isinstance(self.net, SketchExplainerNet):
-            return self.net.gated(out, game.full_outputs)
-        return out
+        return self.kind.unit_outputs(self, game)
 
     def null_scores(self, game: Game) -> torch.Tensor:
         """``v(empty)`` ``(B, C)`` in the game's score space: the stored output where the empty input
@@ -309,7 +292,7 @@ class Explainer:
         self.net.eval()
         game.count(game.batch_size * self.net.model_evaluations)  # the frozen model's feature pass
         with torch.no_grad():
-            out = self.member_values(game) if self.info.kind == "fastshap" else self.unit_outputs(game)[None]
+            out = self.kind.member_outputs(self, game)
         t = game.target[None, :, None, None].expand(*out.shape[:3], 1)
         members = out.gather(3, t)[..., 0]  # (E, B, K)
         return members.mean(0), uncertainty(members, game.unit_mask)

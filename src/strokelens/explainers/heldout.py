@@ -48,7 +48,7 @@ def heldout_report(
     ``labels`` (see the module docstring); keys ``<method>_spearman_vs_shapley`` (median over the
     labelled inputs), ``<method>_deletion_auc`` (mean over all), ``occlusion_evaluations``,
     ``fallback_<share>pct_*`` (the share in percent) and ``uncertainty_vs_error_spearman``."""
-    if explainer.info.kind != "fastshap":
+    if not explainer.kind.estimates_values:
         raise StrokelensError("the held-out report compares Shapley estimates: a fastshap explainer")
     if len(labels.values) != len(inputs) or not inputs:
         raise StrokelensError(f"{len(labels.values)} labels for {len(inputs)} held-out inputs")

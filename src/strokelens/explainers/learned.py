@@ -25,6 +25,7 @@ from strokelens.attribution.cost import Cost
 from strokelens.attribution.families import LearnedAttribution
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer
+from strokelens.explainers.kinds import MASKS, VALUES, ExplainerKind
 from strokelens.games import Game
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def occlusion_rows(game: Game, rows: torch.Tensor) -> torch.Tensor:
 
 
 class _Learned(LearnedAttribution):
-    kind: ClassVar[str] = ""
+    #: The explainer kind it loads (its name is the method's).
+    kind: ClassVar[ExplainerKind]
     interactive = True
     evaluated_on = ("stroke", "superpixel")
     cost = Cost(per_unit=1.0, scale="fallback")
@@ -78,13 +80,13 @@ class _Learned(LearnedAttribution):
         """The occlusion fallback's share (`evaluations`) plus what the explainer for this view's
         model costs every input (`Explainer.evaluations`: its feature pass, photos' empty input)."""
         fallback_cost = self.evaluations(k, **options)  # checks the options before loading weights
-        explainer = loaded_explainer(self.view, self.kind, units, options.get("weights", "shipped"))
+        explainer = loaded_explainer(self.view, self.kind.name, units, options.get("weights", "shipped"))
         return fallback_cost + explainer.evaluations
 
     def scores(self, game: Game, *, seed: int = 0, weights: str = "shipped", fallback: float = 0.0):
         if not 0.0 <= fallback <= 1.0:
             raise StrokelensError(f"fallback is a share of the inputs, 0 to 1, not {fallback}")
-        explainer = explainer_for(game, self.kind, weights)
+        explainer = explainer_for(game, self.kind.name, weights)
         scores, doubt = explainer.explain(game)
         chosen = torch.zeros(game.batch_size, dtype=torch.bool, device=scores.device)
         n = math.ceil(fallback * game.batch_size - 1e-9)
@@ -104,8 +106,8 @@ class _Learned(LearnedAttribution):
 class Wys(_Learned):
     """Class-specific mask logits from a trained mask explainer (Stalder et al., NeurIPS 2022)."""
 
-    name = "wys"
-    kind = "wys"
+    name = MASKS.name
+    kind = MASKS
     training_needs_gradients = True
     listing = 41
 
@@ -114,6 +116,6 @@ class Wys(_Learned):
 class FastSHAP(_Learned):
     """Shapley value estimates from a trained FastSHAP explainer (Jethani et al., ICLR 2022)."""
 
-    name = "fastshap"
-    kind = "fastshap"
+    name = VALUES.name
+    kind = VALUES
     listing = 40

@@ -211,15 +211,9 @@ def train_explainer(
     if len(train_inputs) < 1 or len(val_inputs) < 1:
         raise StrokelensError("training an explainer needs at least one training and one validation input")
     kind = explainer.info.kind
-    ensemble = getattr(explainer.net.config, "ensemble", 1)
-    if kind != "fastshap" and ensemble > 1:
-        raise StrokelensError("ensembles are for fastshap explainers")
     if train_labels is not None and isinstance(view, ImageView):
         raise StrokelensError("Shapley labels are for sketches: photos get new superpixels each epoch")
-    if kind == "wys" and (train_labels is not None) != (config.wys.ranking > 0):
-        raise StrokelensError("a wys explainer takes Shapley labels for its ranking term, and only then")
-    if kind == "wys" and not view.outputs_are_logits:
-        raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
+    explainer.kind.check_training(view, train_labels is not None, config.wys.ranking)
     if get_method(kind).training_needs_gradients:
         others = [m.name for m in METHODS.values() if m.learned and not m.training_needs_gradients]
         require_gradients(view.model, f"training a {kind} explainer", [f"a {n} explainer" for n in others])
@@ -273,7 +267,7 @@ def _batch_loss(
     """The mean loss over a batch: for ``fastshap``, labelled inputs regress on their labels and the
     rest train on FastSHAP's objective; ``wys`` trains every input on its objective, whose ranking
     term reads the labels there are."""
-    if explainer.info.kind == "wys":
+    if not explainer.kind.estimates_values:
         game = batches.game(inputs, rng, train)
         stacked = _stacked_labels(game, labels) if config.wys.ranking > 0 else None
         return wys_loss(game, explainer.unit_outputs(game), config.wys, generator, stacked)["total"]
