@@ -297,6 +297,9 @@ def test_baselines_are_objects_that_know_their_fill_and_their_lime_twin():
         assert make_baseline("constant", IMAGE_BASELINES, constant=grey) == ConstantBaseline(0.25)
     with pytest.raises(StrokelensError, match="one value or an RGB triple, got 'grey'"):
         make_baseline("constant", IMAGE_BASELINES, constant="grey")
+    for bad in (None, [0.1, None, 0.3], float("nan"), 255, -1.0, (0.1, 1.5, 0.3)):
+        with pytest.raises(StrokelensError, match="constant must be in \\[0, 1\\] as the pixels are"):
+            ConstantBaseline(bad)
     with pytest.raises(StrokelensError, match="blur_sigma must be positive"):
         BlurBaseline(0.0)
     clip = torch.rand(2, 3, 4, 8, 8)

@@ -88,7 +88,7 @@ class BlurBaseline(Baseline):
 
 @dataclass(frozen=True)
 class ConstantBaseline(Baseline):
-    """One grey value or one RGB colour everywhere."""
+    """One grey value or one RGB colour everywhere, in [0, 1] as the pixels are."""
 
     #: Given as a number, a sequence, an array or a tensor; kept as one float or a tuple of floats.
     value: float | tuple[float, ...]
@@ -103,6 +103,8 @@ class ConstantBaseline(Baseline):
             raise StrokelensError(f"constant must be one value or an RGB triple, got {self.value!r}") from exc
         if flat.size not in (1, 3):
             raise StrokelensError(f"constant must be one value or an RGB triple, got {self.value!r}")
+        if not (np.isfinite(flat).all() and (flat >= 0).all() and (flat <= 1).all()):
+            raise StrokelensError(f"constant must be in [0, 1] as the pixels are, got {self.value!r}")
         object.__setattr__(self, "value", float(flat[0]) if flat.size == 1 else tuple(flat.tolist()))
 
     def fill(self, units: Any) -> torch.Tensor:
