@@ -1,5 +1,8 @@
 """Score spaces: each knows its transform and whether it needs logits; games and trainers ask it."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 
@@ -22,6 +25,13 @@ def test_names_and_lookup() -> None:
     assert [LOGIT.needs_logits, PROB.needs_logits, LOG_PROB.needs_logits] == [False, True, True]
     with pytest.raises(StrokelensError, match="unknown score 'probability'; expected one of logit, prob"):
         score_space("probability")
+
+
+def test_a_space_pickled_or_copied_is_the_same_space() -> None:
+    """Games and trainers travel to worker processes: a space comes back as the one instance."""
+    for space in (LOGIT, PROB, LOG_PROB):
+        assert pickle.loads(pickle.dumps(space)) is space
+        assert copy.deepcopy(space) is space
 
 
 class _RawView:

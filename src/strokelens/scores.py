@@ -27,14 +27,25 @@ class ScoreSpace:
     def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
         return self.transform(outputs)
 
+    def __reduce__(self) -> tuple[Callable[[str], ScoreSpace], tuple[str]]:  # unpickled: the one instance
+        return score_space, (self.name,)
+
 
 def _raw(outputs: torch.Tensor) -> torch.Tensor:
     return outputs
 
 
+def _softmax(outputs: torch.Tensor) -> torch.Tensor:
+    return outputs.softmax(-1)
+
+
+def _log_softmax(outputs: torch.Tensor) -> torch.Tensor:
+    return outputs.log_softmax(-1)
+
+
 LOGIT = ScoreSpace("logit", _raw, needs_logits=False)
-PROB = ScoreSpace("prob", lambda outputs: outputs.softmax(-1), needs_logits=True)
-LOG_PROB = ScoreSpace("log-prob", lambda outputs: outputs.log_softmax(-1), needs_logits=True)
+PROB = ScoreSpace("prob", _softmax, needs_logits=True)
+LOG_PROB = ScoreSpace("log-prob", _log_softmax, needs_logits=True)
 
 #: Every score space by name, ``logit`` first.
 SCORE_SPACES: dict[str, ScoreSpace] = {space.name: space for space in (LOGIT, PROB, LOG_PROB)}
