@@ -131,6 +131,19 @@ def test_bad_requests_are_refused(transformer, sketches, home):
         invert(load_model("darknet-tiny", home=home), sketches[:1])
 
 
+def test_noisy_start_is_centred_where_its_kind_says_and_refuses_another_kind():
+    from strokelens.inversion import noisy_locations
+
+    true = torch.tensor([[[0.0, 0.0], [4.0, 2.0]]])
+    centre, n, eps = torch.tensor([[2.0, 1.0]]), torch.tensor([2]), torch.ones(1, 2, 2)
+    assert torch.equal(
+        noisy_locations(true, centre, n, eps, 0.5, "replace"), torch.full((1, 2, 2), 0.5) + centre
+    )
+    assert torch.equal(noisy_locations(true, centre, n, eps, 0.5, "add"), true + 0.5)
+    with pytest.raises(StrokelensError, match="unknown noise kind 'shift'; expected one of replace, add"):
+        noisy_locations(true, centre, n, eps, 0.5, "shift")
+
+
 def test_invert_command_writes_frames_gif_and_records(tmp_path, spg_dir, capsys):
     out = tmp_path / "inv"
     code = main(

@@ -27,13 +27,12 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.games import class_index, class_indices
-from strokelens.inversion.problem import LocationProblem
+from strokelens.inversion.problem import NOISE_KINDS, LocationProblem
 from strokelens.inversion.result import InversionResult
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.views.base import View
 
 MODES = ("recover", "transfer")
-NOISE_KINDS = ("replace", "add")
 
 #: A goal: a class name or index, one for every sketch, or one per sketch.
 Goal = int | str | Sequence[int | str] | torch.Tensor | None

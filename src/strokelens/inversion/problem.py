@@ -79,6 +79,24 @@ def location_bounds(
     return lo, torch.maximum(lo, hi)
 
 
+def _bbox_centre_origin(true_locations: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    return centre[:, None, :]  # broadcast over the strokes
+
+
+def _true_origin(true_locations: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    return true_locations
+
+
+#: Where the noisy start is centred, by noise kind: the bounding-box centre (``replace``, SketchXAI's
+#: recovery start) or the true locations (``add``).
+NOISE_ORIGINS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "replace": _bbox_centre_origin,
+    "add": _true_origin,
+}
+#: Their names.
+NOISE_KINDS: tuple[str, ...] = tuple(NOISE_ORIGINS)
+
+
 def noisy_locations(
     true_locations: torch.Tensor,
     centre: torch.Tensor,
@@ -92,9 +110,12 @@ def noisy_locations(
     centre plus ``sigma * eps`` (SketchXAI's recovery start); ``"add"``: the true locations plus it.
     ``eps`` ``(B, S, 2)`` is standard normal noise; ``bounds`` (`location_bounds`) clip the result so
     every stroke stays inside the sketch's bounding box. Zero on stroke slots a sketch does not have."""
+    origin_of = NOISE_ORIGINS.get(noise)
+    if origin_of is None:
+        raise StrokelensError(f"unknown noise kind {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
     slots = torch.arange(true_locations.shape[1], device=true_locations.device)
     mask = (slots[None] < n_strokes[:, None])[..., None]
-    origin = centre[:, None, :] if noise == "replace" else true_locations
+    origin = origin_of(true_locations, centre)
     start = torch.where(mask, origin + sigma * eps.to(true_locations), 0.0)
     if bounds is not None:
         start = torch.minimum(torch.maximum(start, bounds[0]), bounds[1])
