@@ -41,7 +41,7 @@ from rich.table import Table
 from _batches import BatchStore, add_resume_options, check_resume_options
 from _common import benchmark_parser, write_figures
 from _photo_batches import batch_game, run, spread_test_photos, warm_up
-from strokelens.attribution.pixel_scores import SAMPLERS
+from strokelens.attribution.coalitions import SAMPLERS
 from strokelens.attribution.precision import BFLOAT16, FLOAT32, native_bfloat16
 from strokelens.metrics import agreement, deletion_insertion
 from strokelens.models import load_model

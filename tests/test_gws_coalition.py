@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import pairwise_distances
 
 from strokelens.attribution._gradient import presence_gradient
-from strokelens.attribution.pixel_scores import LIME_KERNEL_WIDTH, draw_coalitions, lime_kernel
+from strokelens.attribution.coalitions import LIME_KERNEL_WIDTH, draw_coalitions, lime_kernel
 from strokelens.errors import StrokelensError
 from strokelens.explain import explain
 from strokelens.io.photos import file_targets, load_photos

@@ -1,6 +1,9 @@
-"""The one exception type strokelens raises for anything a user can cause."""
+"""The one exception type strokelens raises for anything a user can cause, and the helpers that
+raise it with the place or the choices."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 
 class StrokelensError(ValueError):
@@ -19,3 +22,9 @@ def where(source: str | None, record: int | str | None = None) -> str:
     if record is not None:
         parts.append(f"record {record}")
     return ", ".join(parts) if parts else "<input>"
+
+
+def check_choice(name: str, value: str, choices: Collection[str]) -> None:
+    """Refuse a value outside ``choices``, naming them."""
+    if value not in choices:
+        raise StrokelensError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")

@@ -26,18 +26,14 @@ from __future__ import annotations
 
 from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import check_options, register
+from strokelens.attribution.coalitions import SAMPLERS
 from strokelens.attribution.families import GradientAttribution
 from strokelens.attribution.integrated_gradients import IntegratedGradients
-from strokelens.attribution.pixel_scores import (
-    AGGREGATES,
-    SAMPLERS,
-    check_choice,
-    pixel_scores,
-    technique,
-)
+from strokelens.attribution.pixel_scores import AGGREGATES, pixel_scores, technique
 from strokelens.attribution.pixel_scores import aggregate as aggregate_pixels
 from strokelens.attribution.precision import autocast, resolve_precision
 from strokelens.attribution.smoothgrad import SmoothGrad
+from strokelens.errors import check_choice
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits
 from strokelens.views.image import AUTO, ImageView
@@ -96,7 +92,7 @@ class GWS(GradientAttribution):
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)
         precision = resolve_precision(default.precision_for(pixel, precision), game.device)
-        if chosen.summed_is_presence_gradient and aggregate == "sum":
+        if chosen.summed_is_presence_gradient and AGGREGATES[aggregate].is_signed_sum:
             with autocast(precision, game.device):
                 return presence_gradient(game, game.full()), {"precision": precision}
         pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted, precision)

@@ -15,9 +15,10 @@ Every technique here works on the photo itself (all superpixels present) through
 - ``smoothgrad``: ``sum_c`` of the gradient averaged over ``samples`` copies of the photo with
   Gaussian noise of standard deviation ``sigma`` (seeded). ``samples`` evaluations.
 - ``coalition``: ``sum_c dF/dx(x_z) * (x - base)`` averaged over ``samples`` random coalitions ``z``
-  (seeded) drawn as lime_image draws them (``sampler="bernoulli"``: each superpixel on with
-  probability 1/2) or as fractional presences (``"uniform"``: ``z_k ~ U(0, 1)``), optionally weighted
-  by lime_image's kernel (cosine distance to all-on, width 0.25); summed per superpixel it is the
+  (seeded; `strokelens.attribution.coalitions`) drawn as lime_image draws them
+  (``sampler="bernoulli"``: each superpixel on with probability 1/2) or as fractional presences
+  (``"uniform"``: ``z_k ~ U(0, 1)``; also ``stratified``, ``antithetic``), optionally weighted by
+  lime_image's kernel (cosine distance to all-on, width 0.25); summed per superpixel it is the
   expected gradient of the game over coalitions. ``samples`` evaluations.
 - ``gradcam``: Grad-CAM on the last spatial activation, ``relu(sum_k mean(dF/dA_k) A_k)``, bilinearly
   upsampled to the input. 1 evaluation.
@@ -33,74 +34,50 @@ SmoothGrad, coalitions) make their model inputs a chunk of the view's rows at a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from strokelens.attribution.coalitions import draw_coalitions, lime_kernel
 from strokelens.attribution.precision import FLOAT32, autocast
-from strokelens.errors import StrokelensError
+from strokelens.errors import StrokelensError, check_choice
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
 from strokelens.views.baselines import gaussian_blur
 from strokelens.views.image import ImageView
 
 
-def _bernoulli(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
-    return (torch.rand((k, samples), generator=gen).T < 0.5).float()
+def _signed(v: torch.Tensor) -> torch.Tensor:
+    return v
 
 
-def _uniform(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand((k, samples), generator=gen).T
-
-
-def _stratified(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
-    draws = torch.rand((k, 2, samples), generator=gen)  # unit by unit: (offset, order key) x samples
-    return ((draws[:, 1].argsort(dim=1) + draws[:, 0]) / samples).T
-
-
-def _antithetic(k: int, samples: int, gen: torch.Generator) -> torch.Tensor:
-    half = torch.rand((k, (samples + 1) // 2), generator=gen)
-    return torch.cat([half, 1 - half], dim=1)[:, :samples].T
-
-
-#: How ``coalition`` draws presences ``(samples, K)``, unit by unit: lime_image's fair coin per
-#: superpixel, fractional presences ``U(0, 1)``, the same stratified per unit (a Latin hypercube: each
-#: unit's ``samples`` presences fall one in each of ``samples`` equal strata, in a random order of its
-#: own), or uniform draws each with its mirror ``1 - z`` (antithetic pairs; an odd last draw unpaired).
-SAMPLERS: dict[str, Callable[[int, int, torch.Generator], torch.Tensor]] = {
-    "bernoulli": _bernoulli,
-    "uniform": _uniform,
-    "stratified": _stratified,
-    "antithetic": _antithetic,
-}
+def _positive(v: torch.Tensor) -> torch.Tensor:
+    return v.clamp(min=0)
 
 
 @dataclass(frozen=True)
-class _Pooling:
+class Pooling:
     """How `aggregate` pools a unit's pixels: ``values`` of each pixel, then their sum or mean."""
 
     values: Callable[[torch.Tensor], torch.Tensor]
     mean: bool
 
+    @property
+    def is_signed_sum(self) -> bool:
+        """Whether it sums the signed pixel scores (where a presence gradient's sum is the unit's)."""
+        return self.values is _signed and not self.mean
+
 
 #: The ways to pool pixel scores into unit scores, by name.
-AGGREGATES: dict[str, _Pooling] = {
-    "sum": _Pooling(lambda v: v, mean=False),
-    "mean": _Pooling(lambda v: v, mean=True),
-    "abs-sum": _Pooling(torch.abs, mean=False),
-    "pos-mean": _Pooling(lambda v: v.clamp(min=0), mean=True),
-    "abs-mean": _Pooling(torch.abs, mean=True),
+AGGREGATES: dict[str, Pooling] = {
+    "sum": Pooling(_signed, mean=False),
+    "mean": Pooling(_signed, mean=True),
+    "abs-sum": Pooling(torch.abs, mean=False),
+    "pos-mean": Pooling(_positive, mean=True),
+    "abs-mean": Pooling(torch.abs, mean=True),
 }
-#: lime_image's default kernel width (on the cosine distance to all superpixels present).
-LIME_KERNEL_WIDTH = 0.25
-
-
-def check_choice(name: str, value: str, choices: Collection[str]) -> None:
-    """Refuse a value outside ``choices``, naming them."""
-    if value not in choices:
-        raise StrokelensError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
 
 
 def _image_game(game: Game) -> tuple[ImageView, SuperpixelUnits]:
@@ -157,32 +134,6 @@ def _integrated(game: Game, x: torch.Tensor, base: torch.Tensor, steps: int) -> 
 
     weights = torch.full((len(rows),), 1 / steps, device=x.device, dtype=x.dtype)
     return ((x - base) * summed_gradient(game, x, rows, weights, path)).sum(1)
-
-
-def draw_coalitions(
-    n_units: torch.Tensor, samples: int, sampler: str, seed: int, max_units: int | None = None
-) -> torch.Tensor:
-    """Presences ``(B, samples, K)`` for ``coalition``, seeded; padding units (past ``n_units``) are 0.
-
-    Every photo gets the same draws (as lime_image with one ``random_state``), drawn unit by unit so
-    that unit ``k``'s draws do not depend on the batch: a photo scores the same alone or batched."""
-    check_choice("sampler", sampler, SAMPLERS)
-    if samples < 1:
-        raise StrokelensError(f"coalition needs samples >= 1, got {samples}")
-    k = int(n_units.max()) if max_units is None else max_units
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    z = SAMPLERS[sampler](k, samples, gen)
-    valid = torch.arange(k)[None, None, :] < n_units.cpu()[:, None, None]
-    return torch.where(valid, z[None], torch.zeros(()))
-
-
-def lime_kernel(z: torch.Tensor, n_units: torch.Tensor, width: float = LIME_KERNEL_WIDTH) -> torch.Tensor:
-    """lime_image's sample weights ``sqrt(exp(-d^2 / width^2))`` for presences ``z`` ``(B, P, K)``, ``d``
-    the cosine distance to all ``n_units`` present."""
-    on = z.sum(-1)
-    norm = (z.pow(2).sum(-1) * n_units.to(z)[:, None]).sqrt()
-    d = 1 - on / norm.clamp(min=1e-12)
-    return torch.exp(-(d**2) / width**2).sqrt()
 
 
 def _coalition(

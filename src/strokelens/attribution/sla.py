@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from strokelens.attribution._gradient import presence_gradient
 from strokelens.attribution.base import check_options, register
 from strokelens.attribution.families import GradientAttribution
-from strokelens.attribution.pixel_scores import check_choice
-from strokelens.errors import StrokelensError
+from strokelens.errors import StrokelensError, check_choice
 from strokelens.games import Game
 from strokelens.units.strokes import SketchUnits, piece_units
 
