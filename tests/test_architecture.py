@@ -158,6 +158,29 @@ def test_embedding_view_scores_similarity_to_a_reference(doodlenet, transformer,
     assert dim == 512  # DoodleNet's penultimate layer
 
 
+def test_embedding_view_similarities_are_what_their_names_say(doodlenet, sketches):
+    import pickle
+
+    from strokelens.views.embedding import COSINE, SIMILARITIES
+
+    inner = view_for(doodlenet)
+    units = inner.units_for(inner.prepare(sketches[:3]))
+    emb = EmbeddingView(inner).embed(units)
+    ref = emb[0]
+    expected = {
+        "cosine": torch.nn.functional.cosine_similarity(emb, ref[None], dim=1),
+        "dot": emb @ ref,
+        "neg-l2": -(emb - ref).norm(dim=1),
+    }
+    assert set(expected) == set(SIMILARITIES)
+    for name, want in expected.items():
+        game = EmbeddingView(inner, similarity=name).game(units, reference=ref)
+        torch.testing.assert_close(game(game.full()).detach(), want, atol=1e-3, rtol=1e-4)
+    assert pickle.loads(pickle.dumps(COSINE)) is COSINE
+    with pytest.raises(StrokelensError, match="unknown similarity 'l1'; expected one of cosine, dot, neg-l2"):
+        EmbeddingView(inner, similarity="l1")
+
+
 def test_embedding_view_faithfulness_curve_is_similarity(doodlenet, sketches):
     view = EmbeddingView(view_for(doodlenet))
     run = explain(view, view.prepare(sketches), "sla", batch_size=len(sketches))

@@ -15,6 +15,7 @@ import torch
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
 from strokelens.views import EmbeddingView, View, view_for
+from strokelens.views.embedding import COSINE
 
 #: Sketches per forward pass when embedding.
 EMBED_BATCH = 256
@@ -23,9 +24,10 @@ EMBED_BATCH = 256
 def embedding_view(model_or_view: torch.nn.Module | View) -> EmbeddingView:
     """The cosine `EmbeddingView` of a model (its last linear layer's input) or of a model view."""
     if isinstance(model_or_view, EmbeddingView):
-        if model_or_view.similarity != "cosine":
+        if model_or_view.similarity is not COSINE:
             raise StrokelensError(
-                f"retrieval ranks by cosine similarity; this embedding view uses {model_or_view.similarity!r}"
+                "retrieval ranks by cosine similarity; this embedding view uses "
+                f"{model_or_view.similarity.name!r}"
             )
         return model_or_view
     view = model_or_view if isinstance(model_or_view, View) else view_for(model_or_view)

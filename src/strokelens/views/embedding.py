@@ -10,6 +10,7 @@ inner view (raster, vector or image) decides how presence reaches the model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,12 +33,34 @@ def _neg_l2(emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return -(emb - ref).norm(dim=1)
 
 
-#: Each similarity by name: ``(R, D)`` embeddings and references to ``(R,)`` similarities.
-SIMILARITIES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "cosine": _cosine,
-    "dot": _dot,
-    "neg-l2": _neg_l2,
-}
+@dataclass(frozen=True)
+class Similarity:
+    """A similarity of ``(R, D)`` embeddings to references, ``(R,)``, known by ``name``."""
+
+    name: str
+    measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def __call__(self, emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return self.measure(emb, ref)
+
+    def __reduce__(self) -> tuple[Callable[[str], Similarity], tuple[str]]:  # unpickled: the one instance
+        return similarity_named, (self.name,)
+
+
+COSINE = Similarity("cosine", _cosine)
+DOT = Similarity("dot", _dot)
+NEG_L2 = Similarity("neg-l2", _neg_l2)
+#: Every similarity by name.
+SIMILARITIES: dict[str, Similarity] = {s.name: s for s in (COSINE, DOT, NEG_L2)}
+
+
+def similarity_named(name: str | Similarity) -> Similarity:
+    """The similarity called ``name`` (or ``name`` itself when it is one); refuses any other."""
+    if isinstance(name, Similarity):
+        return name
+    if name not in SIMILARITIES:
+        raise StrokelensError(f"unknown similarity {name!r}; expected one of {', '.join(SIMILARITIES)}")
+    return SIMILARITIES[name]
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Module:
@@ -59,18 +82,15 @@ class EmbeddingView(View):
 
     outputs_are_logits = False
 
-    def __init__(self, inner: View, layer: torch.nn.Module | None = None, similarity: str = "cosine") -> None:
+    def __init__(
+        self, inner: View, layer: torch.nn.Module | None = None, similarity: str | Similarity = "cosine"
+    ) -> None:
         if isinstance(inner, EmbeddingView):
             raise StrokelensError("an embedding view wraps a model view, not another embedding view")
-        if similarity not in SIMILARITIES:
-            raise StrokelensError(
-                f"unknown similarity {similarity!r}; expected one of {', '.join(SIMILARITIES)}"
-            )
         self.inner = inner
         self.model = inner.model
         self.layer = layer if layer is not None else last_linear(inner.model)
-        self.similarity = similarity
-        self._similar = SIMILARITIES[similarity]
+        self.similarity: Similarity = similarity_named(similarity)
         self.class_names: Sequence[str] = ["similarity"]
         self.units_type = inner.units_type
         self.kind = inner.kind
@@ -142,4 +162,4 @@ class EmbeddingView(View):
         ref = reference[rows].to(emb.dtype)
         if ref.shape[1] != emb.shape[1]:
             raise StrokelensError(f"reference has {ref.shape[1]} dimensions, the embedding {emb.shape[1]}")
-        return self._similar(emb, ref)[:, None]
+        return self.similarity(emb, ref)[:, None]
