@@ -73,6 +73,7 @@ def test_explain_job_rows_match_the_method_run_directly(tmp_path, files, view):
     result = run_job(sla_spec(), files, tmp_path / "job", lambda: view)
     rows = result.folder.read_rows().to_pylist()
     assert len(rows) == 40 and result.summary["ok"] == 40 and result.summary["skipped"] == 0
+    assert result.computed_inputs == result.computed_rows == 40
     assert [(Path(r["source"]).name, r["index"]) for r in rows[:2]] == [
         ("pig.ndjson.gz", 0),
         ("pig.ndjson.gz", 1),
@@ -165,6 +166,7 @@ def test_evaluate_job_summary_matches_in_memory_evaluate(tmp_path, files, view):
     result = run_job(spec, files, tmp_path / "job", lambda: view)
     rows = result.folder.read_rows()
     assert rows.num_rows == 12 * 3 and set(rows.column("method").to_pylist()) == set(methods)
+    assert result.computed_rows == 36 and result.computed_inputs == 12  # three rows a drawing
     sketches = view.prepare([s for f in files for s in read_sketches(f, limit=6)])
     reports = evaluate(view, sketches, methods, batch_size=12, unit_options={"kind": "stroke"})
     for m in methods:

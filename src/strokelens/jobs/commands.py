@@ -12,17 +12,27 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 
 from strokelens.errors import StrokelensError
-from strokelens.jobs.rows import EXPLAIN_SCHEMA, Item, evaluate_schema, skipped_row
+from strokelens.jobs.rows import COMMON_COLUMNS, EXPLAIN_SCHEMA, Item, evaluate_schema, skipped_row
 from strokelens.methods import get_method
 from strokelens.runner import Batch, BatchResult, BatchRunner, PicturesSink
 from strokelens.views.base import View
 
 
+class Spec(Protocol):
+    """What a command reads of its job's `JobSpec` (not imported here: the spec asks its command)."""
+
+    methods: tuple[str, ...]
+    units: str | None
+    unit_options: dict[str, Any]
+    options: dict[str, dict[str, Any]]
+    seed: int
+    score: str
+
+
 class Worker(Protocol):
     """What a command reads of the worker that runs it (`ShardWorker`)."""
 
-    #: The job's `JobSpec` (not imported here: the spec asks its command, not the other way).
-    spec: Any
+    spec: Spec
     pictures: PicturesSink | None
 
     @property
@@ -130,7 +140,7 @@ class EvaluateCommand(JobCommand):
 COMMANDS: dict[str, JobCommand] = {c.name: c for c in (ExplainCommand(), EvaluateCommand())}
 
 
-def job_command(name: str) -> JobCommand:
+def command_named(name: str) -> JobCommand:
     """The command called ``name``; any other name is refused with the list."""
     try:
         return COMMANDS[name]
@@ -172,7 +182,7 @@ def explain_rows(result: BatchResult, method: str) -> list[dict[str, Any]]:
     return rows  # type: ignore[return-value]
 
 
-def evaluate_rows(spec: Any, view: View, batch: Batch) -> list[dict[str, Any]]:
+def evaluate_rows(spec: Spec, view: View, batch: Batch) -> list[dict[str, Any]]:
     """One row per input of ``batch`` and method of ``spec`` (a `JobSpec`): its figures, or why it
     was skipped."""
     from strokelens.evaluation import evaluate
@@ -223,17 +233,14 @@ def method_figures(rows: pa.Table, methods: Sequence[str]) -> dict[str, dict[str
     import pyarrow.compute as pc
 
     from strokelens.evaluation import MethodReport
-    from strokelens.jobs.rows import COMMON_COLUMNS
 
     figures = [n for n in rows.column_names if n not in COMMON_COLUMNS]
     ok = rows.filter(pc.equal(rows.column("status"), "ok"))
     out = {}
-    method_col = ok.column("method").to_pylist()
     for method in methods:
+        mine = ok.filter(pc.equal(ok.column("method"), method))
         report = MethodReport()
-        keep = [i for i, m in enumerate(method_col) if m == method]
-        for name in figures:
-            col = ok.column(name).to_pylist()
-            report.add(name, [float("nan") if col[i] is None else col[i] for i in keep])
+        for name in figures:  # a null figure (not measured) is NaN, as MethodReport expects
+            report.add(name, mine.column(name).to_numpy(zero_copy_only=False).astype(float).tolist())
         out[method] = report.summary()
     return out

@@ -12,7 +12,7 @@ from typing import Any
 
 from strokelens.errors import StrokelensError
 from strokelens.jobs.backends import BACKENDS, run_local, run_ray
-from strokelens.jobs.commands import job_command
+from strokelens.jobs.commands import command_named
 from strokelens.jobs.folder import JobFolder
 from strokelens.jobs.plan import Shard, file_segments, plan_shards
 from strokelens.jobs.spec import JobSpec
@@ -39,7 +39,7 @@ class JobResult:
     @property
     def computed_inputs(self) -> int:
         """Drawings (or photos) this call computed."""
-        per_input = job_command(self.summary["command"]).rows_per_input(self.summary["methods"])
+        per_input = command_named(self.summary["command"]).rows_per_input(self.summary["methods"])
         return self.computed_rows // per_input
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from strokelens.errors import StrokelensError
-from strokelens.jobs.commands import JobCommand, job_command
+from strokelens.jobs.commands import JobCommand, command_named
 from strokelens.kinds import FILES, InputFiles, files_named
 
 #: Input kinds: the names of the kinds of files a job reads (`strokelens.kinds.FILES`).
@@ -42,7 +42,7 @@ class JobSpec:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        command = job_command(self.command)
+        command = command_named(self.command)
         if isinstance(self.kind, InputFiles):
             object.__setattr__(self, "kind", self.kind.name)
         if self.kind not in KINDS:
@@ -86,7 +86,7 @@ class JobSpec:
     @property
     def job_command(self) -> JobCommand:
         """What the job computes (`strokelens.jobs.commands`), from its ``command`` name."""
-        return job_command(self.command)
+        return command_named(self.command)
 
     @property
     def rows_per_input(self) -> int:

@@ -1,8 +1,10 @@
 """`ShardWorker`: computes shards' rows, holding the model. The local backend keeps one and streams
 every shard through it; on Ray each actor of the pool holds its own. A drawing that cannot be read,
 that a method cannot take or that the model refuses becomes a skipped row with the reason, and the
-rest of its batch goes on. The method runs through a `BatchRunner`: reading and preparing the next
-batches (a raster view's simplification, the units) happen in its prefetch thread, across shards."""
+rest of its batch goes on. What a batch becomes is the job's command's (`strokelens.jobs.commands`:
+an explain job's method runs through a `BatchRunner`, an evaluate job's methods through `evaluate`);
+reading and preparing the next batches (a raster view's simplification, the units) happen in a
+prefetch thread, across shards."""
 
 from __future__ import annotations
 
@@ -21,21 +23,28 @@ from strokelens.views.base import View
 OnShardRows = Callable[[Shard, list[dict[str, Any]]], None]
 
 
-def shard_items(shard: Shard, files: InputFiles) -> Iterator[Item | tuple[Item, str]]:
-    """The inputs of ``shard`` in order: an `Item`, or ``(item, reason)`` for one that cannot be read."""
+class Unreadable(NamedTuple):
+    """An input that could not be read, and why."""
+
+    item: Item
+    reason: str
+
+
+def shard_items(shard: Shard, files: InputFiles) -> Iterator[Item | Unreadable]:
+    """The inputs of ``shard`` in order: an `Item`, or an `Unreadable` for one that cannot be read."""
     for seg in shard.segments:
         if seg.problem is not None:
-            yield Item(seg.source, None, None), seg.problem
+            yield Unreadable(Item(seg.source, None, None), seg.problem)
         else:
             got = 0
             for index, record in files.records(seg.source, seg.start, seg.count):
                 if isinstance(record, StrokelensError):
-                    yield Item(seg.source, index, None), str(record)
+                    yield Unreadable(Item(seg.source, index, None), str(record))
                 else:
                     yield Item(seg.source, index, record)
                 got += 1
             for index in range(seg.start + got, seg.start + seg.count):  # the file ended early
-                yield Item(seg.source, index, None), f"{seg.source}: record {index} is missing"
+                yield Unreadable(Item(seg.source, index, None), f"{seg.source}: record {index} is missing")
 
 
 class _Prepared(NamedTuple):
@@ -43,13 +52,6 @@ class _Prepared(NamedTuple):
 
     items: list[Item]
     batch: Batch | StrokelensError
-
-
-class _Unreadable(NamedTuple):
-    """An input that could not be read, and why."""
-
-    item: Item
-    reason: str
 
 
 class _ShardEnd(NamedTuple):
@@ -115,11 +117,13 @@ class ShardWorker:
                 case _ShardEnd(shard):
                     on_shard_rows(shard, rows)
                     rows = []
-                case _Unreadable(item, reason):
+                case Unreadable(item, reason):
                     rows.extend(skipped_row(item.source, item.index, reason, m) for m in self.spec.methods)
                     self._advance(1)
                 case _Prepared(items, batch):
                     rows.extend(self._guarded(items, batch))
+                case _:
+                    raise TypeError(f"the prefetch thread handed over {type(step).__name__}")
 
     def rows(self, shard: Shard) -> list[dict[str, Any]]:
         """The rows of ``shard``, in input order."""
@@ -136,17 +140,17 @@ class ShardWorker:
         """Rows as the bytes of a Parquet shard."""
         return parquet_bytes(table(rows, self.spec.job_command.schema(self.view.kind.item)))
 
-    def _steps(self, shards: Sequence[Shard]) -> Iterator[_Prepared | _Unreadable | _ShardEnd]:
+    def _steps(self, shards: Sequence[Shard]) -> Iterator[_Prepared | Unreadable | _ShardEnd]:
         """Each shard's batches and unreadable inputs in order, then its end: the work of the
         prefetch thread."""
         for shard in shards:
             batch: list[Item] = []
             for entry in shard_items(shard, self.spec.files):
-                if isinstance(entry, tuple):
+                if isinstance(entry, Unreadable):
                     if batch:
                         yield _Prepared(batch, self._try_prepare(batch))
                         batch = []
-                    yield _Unreadable(*entry)
+                    yield entry
                     continue
                 batch.append(entry)
                 if len(batch) == self.spec.batch_size:
