@@ -116,7 +116,7 @@ def resolve_target(target: Target, full_outputs: torch.Tensor, class_names: Sequ
     return torch.tensor([one(t, i) for i, t in enumerate(target)], device=full_outputs.device)
 
 
-def check_score(score: str, view: View) -> ScoreSpace:
+def check_score(score: str | ScoreSpace, view: View) -> ScoreSpace:
     """The score space called ``score``; refuses unknown scores, and probabilities of outputs that
     are not logits."""
     space = score_space(score)
@@ -160,7 +160,7 @@ class Game:
         view: View,
         units: Units,
         target: Target = "auto",
-        score: str = "logit",
+        score: str | ScoreSpace = "logit",
         max_rows: int = 1024,
         inputs: dict[str, Any] | None = None,
     ) -> None:
@@ -298,7 +298,7 @@ class Game:
                 f"rows must index the game's {self.batch_size} input(s), got {rows.tolist()[:8]}"
             )
 
-    def with_score(self, score: str) -> Game:
+    def with_score(self, score: str | ScoreSpace) -> Game:
         """The same game and targets scored as ``logit``/``prob``/``log-prob`` (evaluations counted anew)."""
         space = check_score(score, self.view)
         other = object.__new__(Game)

@@ -16,6 +16,7 @@ import torch
 from strokelens.errors import StrokelensError
 from strokelens.explanation import Explanation
 from strokelens.games import Game
+from strokelens.scores import LOGIT, PROB
 
 HIGHER_IS_BETTER = {
     "deletion_auc": False,
@@ -69,7 +70,7 @@ def deletion_insertion(game: Game, scores: torch.Tensor) -> Curves:
         )
     logits = game.view.outputs_are_logits
     quantity = "prob" if logits else "raw"
-    prob_game = game.with_score("prob" if logits else "logit")
+    prob_game = game.with_score(PROB if logits else LOGIT)
     mask = game.unit_mask
     order = ranking(scores.to(game.device), mask)
     b, k = mask.shape

@@ -9,6 +9,7 @@ package's ``hide_color`` would be for it, or why there is none.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,7 +39,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-class Baseline:
+class Baseline(ABC):
     """A baseline: ``fill(units)`` is what removed units show; ``hide_color()`` its ``lime`` twin."""
 
     #: The option's name.
@@ -46,8 +47,14 @@ class Baseline:
     #: The baseline in words, for messages.
     described: ClassVar[str]
 
+    @classmethod
+    def make(cls, constant: Any, blur_sigma: float) -> Baseline:
+        """The baseline from a view's options (each class takes what it needs of them)."""
+        return cls()
+
+    @abstractmethod
     def fill(self, units: Any) -> torch.Tensor:
-        raise NotImplementedError
+        """What removed units show, shaped as ``units.images``."""
 
     def hide_color(self) -> float | tuple[float, ...] | None:
         """The ``lime`` package's ``hide_color`` for this baseline; an error where it has none."""
@@ -82,6 +89,10 @@ class BlurBaseline(Baseline):
         if self.sigma <= 0:
             raise StrokelensError(f"blur_sigma must be positive, got {self.sigma}")
 
+    @classmethod
+    def make(cls, constant: Any, blur_sigma: float) -> Baseline:
+        return cls(float(blur_sigma))
+
     def fill(self, units: Any) -> torch.Tensor:
         return gaussian_blur(units.images, self.sigma)
 
@@ -92,6 +103,11 @@ class ConstantBaseline(Baseline):
 
     #: Given as a number, a sequence, an array or a tensor; kept as one float or a tuple of floats.
     value: float | tuple[float, ...]
+
+    @classmethod
+    def make(cls, constant: Any, blur_sigma: float) -> Baseline:
+        return cls(constant)
+
     name: ClassVar[str] = "constant"
     described: ClassVar[str] = "a constant"
 
@@ -129,10 +145,13 @@ class FrozenBaseline(Baseline):
         return units.images[:, :, :1].expand_as(units.images).contiguous()
 
 
+_BY_NAME: dict[str, type[Baseline]] = {
+    b.name: b for b in (MeanBaseline, BlurBaseline, ConstantBaseline, FrozenBaseline)
+}
 #: The baselines a photo takes, by name.
-IMAGE_BASELINES = ("mean", "blur", "constant")
+IMAGE_BASELINES = (MeanBaseline.name, BlurBaseline.name, ConstantBaseline.name)
 #: The baselines a clip takes, by name.
-VIDEO_BASELINES = ("mean", "blur", "frozen", "constant")
+VIDEO_BASELINES = (MeanBaseline.name, BlurBaseline.name, FrozenBaseline.name, ConstantBaseline.name)
 
 
 def make_baseline(
@@ -144,10 +163,4 @@ def make_baseline(
     """The baseline called ``name`` (one of ``choices``), with its constant or blur width."""
     if name not in choices:
         raise StrokelensError(f"unknown baseline {name!r}; expected one of {', '.join(choices)}")
-    made: dict[str, Any] = {
-        "mean": MeanBaseline,
-        "blur": lambda: BlurBaseline(float(blur_sigma)),
-        "constant": lambda: ConstantBaseline(constant),
-        "frozen": FrozenBaseline,
-    }
-    return made[name]()
+    return _BY_NAME[name].make(constant, blur_sigma)

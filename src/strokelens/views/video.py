@@ -50,10 +50,6 @@ class VideoView(ImageView):
         super().__init__(model, baseline, constant, blur_sigma, chunk)
         self.recipe: VideoRecipe = getattr(model, "video_recipe", None) or VideoRecipe()
 
-    def baselines(self, units: SupervoxelUnits) -> torch.Tensor:  # type: ignore[override]
-        """What a removed supervoxel shows: ``(B, 3, T, S, S)`` (the baseline's `fill`)."""
-        return self.replacement.fill(units)
-
     def bind(self, units: SupervoxelUnits) -> dict[str, Any]:  # type: ignore[override]
         return {"units": units, "base": self.baselines(units)}
 
