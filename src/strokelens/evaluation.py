@@ -39,6 +39,9 @@ def figure_names(per: str = "sketch") -> tuple[str, ...]:
 
 #: Per-sketch figures every method gets.
 FIGURES = figure_names("sketch")
+#: The figures summarised by their median over inputs (rank correlations over a few units move in
+#: steps); every other figure by its mean.
+MEDIAN_FIGURES = frozenset({"spearman_vs_shapley", "kendall_vs_shapley"})
 
 
 @dataclass
@@ -84,18 +87,16 @@ class MethodReport:
         self.add(f"evaluations_per_{per}", [expl.evaluations] * len(scores))
 
     def summary(self, limit: int | None = None) -> dict[str, float]:
-        """Means, except rank agreement, which is the median over sketches (NaNs dropped); over the
-        first ``limit`` sketches only when given."""
+        """Means, except `MEDIAN_FIGURES`' medians, over the sketches (NaNs dropped); over the first
+        ``limit`` sketches only when given."""
         out = {}
         for name, vals in self.values.items():
             arr = np.asarray(vals[:limit], dtype=float)
             arr = arr[~np.isnan(arr)]
             if not len(arr):
                 out[name] = float("nan")
-            elif name.endswith("_vs_shapley") and name.startswith(("spearman", "kendall")):
-                out[name] = float(np.median(arr))
             else:
-                out[name] = float(arr.mean())
+                out[name] = float(np.median(arr) if name in MEDIAN_FIGURES else arr.mean())
         return out
 
 

@@ -28,8 +28,35 @@ import torch
 
 from strokelens.errors import StrokelensError
 
-REDUCTIONS = ("mean", "sum")
-DISTANCES = ("l2", "cosine")
+
+def _region_sum(total: torch.Tensor, area: torch.Tensor) -> torch.Tensor:
+    return total
+
+
+def _region_mean(total: torch.Tensor, area: torch.Tensor) -> torch.Tensor:
+    return total / area.clamp_min(1e-12)
+
+
+#: How a region target reduces an image output over its mask: ``(totals, areas) -> (R,)``.
+REDUCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mean": _region_mean,
+    "sum": _region_sum,
+}
+
+
+def _l2(vec: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return (vec - ref).square().sum(1).clamp_min(1e-12).sqrt()
+
+
+def _cosine_distance(vec: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return 1 - torch.nn.functional.cosine_similarity(vec, ref.expand_as(vec), dim=1)
+
+
+#: Embedding distances by name: ``(outputs (R, D), references) -> (R,)``.
+DISTANCES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "l2": _l2,
+    "cosine": _cosine_distance,
+}
 
 
 def takes_rows(fn: Callable) -> bool:
@@ -90,10 +117,7 @@ class Region:
                 f"the region mask is {tuple(self.mask.shape[-2:])}, the outputs {tuple(image.shape[-2:])}"
             )
         mask = _per_row(self.mask.to(image.device, image.dtype), rows, len(image), "region mask", 2)
-        total = (image * mask).flatten(1).sum(1)
-        if self.reduce == "sum":
-            return total
-        return total / mask.flatten(1).sum(1).clamp_min(1e-12)
+        return REDUCTIONS[self.reduce]((image * mask).flatten(1).sum(1), mask.flatten(1).sum(1))
 
     def __repr__(self) -> str:
         return f"Region(mask={tuple(self.mask.shape)}, reduce={self.reduce!r})"
@@ -145,9 +169,7 @@ class EmbeddingDistance:
                 f"outputs have {vec.shape[1]} values, the reference {self.reference.shape[-1]}"
             )
         ref = _per_row(self.reference.to(vec.device, vec.dtype), rows, len(vec), "reference", 1)
-        if self.metric == "l2":
-            return (vec - ref).square().sum(1).clamp_min(1e-12).sqrt()
-        return 1 - torch.nn.functional.cosine_similarity(vec, ref.expand_as(vec), dim=1)
+        return DISTANCES[self.metric](vec, ref)
 
 
 def embedding_distance(reference: torch.Tensor, metric: str = "l2") -> EmbeddingDistance:
