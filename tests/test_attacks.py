@@ -157,9 +157,13 @@ def test_attack_command_writes_drawings_records_and_report(tmp_path, spg_dir, ca
         for rec in records:
             assert (out / rec["files"]["png"]).is_file() and (out / rec["files"]["svg"]).is_file()
             assert rec["attack"] == kind and isinstance(rec["fooled"], bool)
+        report = (out / "report.html").read_text()
         if kind == "removal":
             assert [a.n_strokes for a in attacked] == [r["n_strokes"] - r["strokes_removed"] for r in records]
-        assert "fooled (read afresh)" in (out / "report.html").read_text()
+            assert all(r["method"] == "fastshap" for r in records) and "ink removed (mean)" in report
+        else:
+            assert "method" not in records[0] and "points moved (mean)" in report
+        assert "fooled (read afresh)" in report
 
 
 @pytest.mark.parametrize(

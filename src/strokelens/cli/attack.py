@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import torch
@@ -32,9 +34,137 @@ from strokelens.models.spec import ModelSpec, resolve_device
 from strokelens.viz.attacks import geometry_pair, removal_pair, write_attack_report
 from strokelens.viz.sketch_image import sketch_svg
 
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from strokelens.sketch import Sketch
+    from strokelens.views.base import View
+
 #: The removal ordering by default: among the best measured on SPG (benchmarks/results/attack.json)
 #: and free (no model evaluation).
 DEFAULT_ORDERING = "fastshap"
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The command's options that the attacks read."""
+
+    method: str
+    options: dict[str, Any]
+    max_strokes: int
+    selection: str
+    eps: float
+    pieces: int
+    steps: int
+    confidence: float
+    seed: int
+
+
+class _AttackKind:
+    """What ``--attack`` names: how it checks its options, attacks a batch and reports a drawing."""
+
+    def check_method(self, method: str) -> None:
+        """Refuse a ``--method`` the attack does not read."""
+
+    def check_view(self, view: View, model_name: str) -> None:
+        """Refuse a model the attack cannot work on."""
+
+    def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
+        raise NotImplementedError
+
+    def record_extras(self, settings: _Settings) -> dict[str, Any]:
+        """What a drawing's record says beside the result's own record."""
+        return {}
+
+    def pair(self, result: Any, i: int, before: Sketch, after: Sketch, rec: dict) -> Image.Image:
+        raise NotImplementedError
+
+    def what(self, rec: dict) -> str:
+        """What the attack did to one drawing, in words (the report's caption)."""
+        raise NotImplementedError
+
+    def summary_rows(self, records: list[dict]) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+
+class _Removal(_AttackKind):
+    """Remove the strokes ``--method`` ranks highest until the model reads another class."""
+
+    def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
+        units = view.units_for(chunk, "stroke")
+        target = view.game(units).full_outputs.argmax(1)
+        s = settings
+        scores, _ = stroke_scores(view, units, s.method, target, goals, seed=s.seed, options=s.options)
+        return removal_attack(view, units, scores, goal=goals, max_removed=s.max_strokes)
+
+    def record_extras(self, settings: _Settings) -> dict[str, Any]:
+        return {"method": settings.method}
+
+    def pair(self, result: Any, i: int, before: Sketch, after: Sketch, rec: dict) -> Image.Image:
+        return removal_pair(before, after, rec["removed_strokes"], (rec["original"], rec["reread"]))
+
+    def what(self, rec: dict) -> str:
+        return f"{rec['strokes_removed']} of {rec['n_strokes']} strokes removed"
+
+    def summary_rows(self, records: list[dict]) -> list[tuple[str, str]]:
+        done = [r for r in records if r["success"]]
+        mean = sum(r["strokes_removed"] for r in done) / max(len(done), 1)
+        ink = sum(r["ink_removed"] for r in done) / max(len(done), 1)
+        return [
+            ("strokes removed where it succeeded (mean)", f"{mean:.2f}"),
+            ("ink removed (mean)", f"{ink:.1%}"),
+        ]
+
+
+class _Geometry(_AttackKind):
+    """Move the points of the pieces P-SLA ranks highest (``--selection``), each by at most ``--eps``."""
+
+    def check_method(self, method: str) -> None:
+        if method != DEFAULT_ORDERING:
+            raise StrokelensError(
+                "--method orders strokes for --attack removal; the geometry attack uses --selection"
+            )
+
+    def check_view(self, view: View, model_name: str) -> None:
+        if not view.sketch_points:
+            raise StrokelensError(
+                f"the geometry attack moves the points a raster model draws; {model_name} is not one"
+            )
+
+    def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
+        s = settings
+        units = view.units_for(chunk, "piece", pieces_per_stroke=3)
+        return geometry_attack(
+            view,
+            units,
+            eps=s.eps,
+            selection=s.selection,
+            n_pieces=s.pieces,
+            steps=s.steps,
+            confidence=s.confidence,
+            goal=goals,
+            seed=s.seed + lo,
+        )
+
+    def pair(self, result: Any, i: int, before: Sketch, after: Sketch, rec: dict) -> Image.Image:
+        moved = result.moved[i, : before.n_points].tolist()
+        return geometry_pair(before, after, moved, (rec["original"], rec["reread"]))
+
+    def what(self, rec: dict) -> str:
+        return (
+            f"{rec['points_moved']} of {rec['n_points']} points moved, "
+            f"mean {rec['mean_displacement']:.3f} of the diagonal"
+        )
+
+    def summary_rows(self, records: list[dict]) -> list[tuple[str, str]]:
+        n = len(records)
+        moved = sum(r["points_moved"] for r in records) / n
+        disp = sum(r["mean_displacement"] for r in records) / n
+        return [("points moved (mean)", f"{moved:.1f}"), ("displacement / diagonal (mean)", f"{disp:.4f}")]
+
+
+#: ``--attack``'s choices.
+ATTACK_KINDS: dict[str, _AttackKind] = {"removal": _Removal(), "geometry": _Geometry()}
 
 
 @app.command(name="attack")
@@ -42,9 +172,7 @@ DEFAULT_ORDERING = "fastshap"
 @model_options(
     help="Model to attack (a sketch model).", user_models=False, takes=(RASTER_SKETCH, VECTOR_SKETCH)
 )
-@click.option(
-    "--attack", "kind", type=click.Choice(["removal", "geometry"]), default="removal", show_default=True
-)
+@click.option("--attack", "kind", type=click.Choice(list(ATTACK_KINDS)), default="removal", show_default=True)
 @click.option(
     "--method",
     type=click.Choice(sorted(METHODS)),
@@ -91,19 +219,15 @@ def attack(
     from strokelens.views import view_for
 
     options = learned_options([method], weights).get(method, {})
-    if kind == "geometry" and method != DEFAULT_ORDERING:
-        raise StrokelensError(
-            "--method orders strokes for --attack removal; the geometry attack uses --selection"
-        )
+    chosen = ATTACK_KINDS[kind]
     model_name = model_spec.name
+    chosen.check_method(method)
     view = view_for(model_spec.load(home=home, device=resolve_device(device)))
-    if kind == "geometry" and not view.sketch_points:
-        raise StrokelensError(
-            f"the geometry attack moves the points a raster model draws; {model_name} is not one"
-        )
+    chosen.check_view(view, model_name)
     goal_index = None if goal is None else class_index(goal, view.class_names)
     sketches = view.prepare(read_all(files, limit))
     out_dir.mkdir(parents=True, exist_ok=True)
+    settings = _Settings(method, options, max_strokes, selection, eps, pieces, steps, confidence, seed)
     attacked_all, records, items = [], [], []
     progress = Progress(transient=True, disable=len(sketches) <= batch_size)
     with open(out_dir / "results.jsonl", "w", encoding="utf-8") as jsonl, progress:
@@ -111,33 +235,13 @@ def attack(
         for lo in range(0, len(sketches), batch_size):
             chunk = sketches[lo : lo + batch_size]
             goals = None if goal_index is None else torch.full((len(chunk),), goal_index)
-            if kind == "removal":
-                units = view.units_for(chunk, "stroke")
-                target = view.game(units).full_outputs.argmax(1)
-                scores, _ = stroke_scores(view, units, method, target, goals, seed=seed, options=options)
-                result = removal_attack(view, units, scores, goal=goals, max_removed=max_strokes)
-            else:
-                units = view.units_for(chunk, "piece", pieces_per_stroke=3)
-                result = geometry_attack(
-                    view,
-                    units,
-                    eps=eps,
-                    selection=selection,
-                    n_pieces=pieces,
-                    steps=steps,
-                    confidence=confidence,
-                    goal=goals,
-                    seed=seed + lo,
-                )
+            result = chosen.run(view, chunk, goals, settings, lo)
             attacked = result.attacked_sketches()
             reread = classify(view, attacked)
             for i, (before, after) in enumerate(zip(chunk, attacked, strict=True)):
                 n = lo + i
                 stem = file_stem(n, before.key_id)
-                rec = result.record(i)
-                rec["model"] = model_name
-                if kind == "removal":
-                    rec["method"] = method
+                rec = {**result.record(i), "model": model_name, **chosen.record_extras(settings)}
                 rec["reread"] = reread[i]
                 wanted = rec["goal"] if goal_index is not None else None
                 rec["fooled"] = (
@@ -145,17 +249,17 @@ def attack(
                     if wanted is not None
                     else normalise_class_name(reread[i]) != normalise_class_name(rec["original"])
                 )
-                picture = _pair(kind, result, i, before, after, rec)
+                picture = chosen.pair(result, i, before, after, rec)
                 picture.save(out_dir / f"{stem}.png")
                 (out_dir / f"{stem}.svg").write_text(sketch_svg(after), encoding="utf-8")
                 rec["files"] = {"png": f"{stem}.png", "svg": f"{stem}.svg"}
                 jsonl.write(json.dumps(rec) + "\n")
                 records.append(rec)
-                items.append((picture, _caption(rec)))
+                items.append((picture, _caption(rec, chosen.what(rec))))
             attacked_all.extend(attacked)
             progress.advance(task, len(chunk))
     write_sketches(attacked_all, out_dir / "attacked.ndjson")
-    summary = _summary(records, kind)
+    summary = _summary(records) + chosen.summary_rows(records)
     title = f"strokelens: {kind} attack on {model_name}"
     write_attack_report(out_dir / "report.html", title, summary, items)
     console = Console()
@@ -164,21 +268,7 @@ def attack(
     console.print(f"attacked drawings, pictures, results.jsonl and report.html in {out_dir}")
 
 
-def _pair(kind, result, i, before, after, rec):
-    titles = (f"{rec['original']}", f"{rec['reread']}")
-    if kind == "removal":
-        return removal_pair(before, after, rec["removed_strokes"], titles)
-    moved = result.moved[i, : before.n_points].tolist()
-    return geometry_pair(before, after, moved, titles)
-
-
-def _caption(rec: dict) -> str:
-    what = (
-        f"{rec['strokes_removed']} of {rec['n_strokes']} strokes removed"
-        if rec["attack"] == "removal"
-        else f"{rec['points_moved']} of {rec['n_points']} points moved, "
-        f"mean {rec['mean_displacement']:.3f} of the diagonal"
-    )
+def _caption(rec: dict, what: str) -> str:
     verdict = "fooled" if rec["fooled"] else "not fooled"
     return (
         f"{html.escape(str(rec['label'] or ''))} {html.escape(str(rec['id']))}<br>"
@@ -187,20 +277,7 @@ def _caption(rec: dict) -> str:
     )
 
 
-def _summary(records: list[dict], kind: str) -> list[tuple[str, str]]:
+def _summary(records: list[dict]) -> list[tuple[str, str]]:
     n = len(records)
     fooled = sum(r["fooled"] for r in records)
-    rows = [("drawings", str(n)), ("fooled (read afresh)", f"{fooled} ({fooled / n:.1%})")]
-    if kind == "removal":
-        done = [r for r in records if r["success"]]
-        mean = sum(r["strokes_removed"] for r in done) / max(len(done), 1)
-        ink = sum(r["ink_removed"] for r in done) / max(len(done), 1)
-        rows += [
-            ("strokes removed where it succeeded (mean)", f"{mean:.2f}"),
-            ("ink removed (mean)", f"{ink:.1%}"),
-        ]
-    else:
-        moved = sum(r["points_moved"] for r in records) / n
-        disp = sum(r["mean_displacement"] for r in records) / n
-        rows += [("points moved (mean)", f"{moved:.1f}"), ("displacement / diagonal (mean)", f"{disp:.4f}")]
-    return rows
+    return [("drawings", str(n)), ("fooled (read afresh)", f"{fooled} ({fooled / n:.1%})")]
