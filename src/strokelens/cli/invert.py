@@ -18,7 +18,7 @@ from rich.table import Table
 
 from strokelens.cli.app import app, file_stem, files_argument, home_option
 from strokelens.errors import StrokelensError
-from strokelens.inversion import MODES, invert
+from strokelens.inversion import MODES, inversion_mode, invert
 from strokelens.io import read_sketches
 from strokelens.models import load_model
 
@@ -64,7 +64,7 @@ def invert_command(
     """Move only the strokes of every drawing in FILES until the model sees a class; save the frames."""
     from strokelens.viz.inversion import save_inversion
 
-    if to is not None and mode != "transfer":
+    if to is not None and not inversion_mode(mode).takes_goal:
         raise StrokelensError("--to only applies to --mode transfer")
     sketches = [s for f in files for s in read_sketches(f, limit=limit)]
     if not sketches:
@@ -117,5 +117,6 @@ def _table(rows: list[dict], mode: str, out_dir: Path) -> None:
     console = Console()
     console.print(table)
     done = sum(r["success"] for r in rows)
-    word = "recovered" if mode == "recover" else "transferred"
-    console.print(f"{done}/{len(rows)} {word}; frames, GIFs and results.jsonl in {out_dir}")
+    console.print(
+        f"{done}/{len(rows)} {inversion_mode(mode).done}; frames, GIFs and results.jsonl in {out_dir}"
+    )

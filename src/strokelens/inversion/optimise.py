@@ -22,20 +22,15 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 
-import numpy as np
 import torch
 
 from strokelens.errors import StrokelensError
-from strokelens.games import class_index, class_indices
+from strokelens.games import class_index
+from strokelens.inversion.modes import Goal, inversion_mode
 from strokelens.inversion.problem import NOISE_KINDS, LocationProblem
 from strokelens.inversion.result import InversionResult
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.views.base import View
-
-MODES = ("recover", "transfer")
-
-#: A goal: a class name or index, one for every sketch, or one per sketch.
-Goal = int | str | Sequence[int | str] | torch.Tensor | None
 
 
 def cosine_lr(step: int, iterations: int, lr: float, lr_min: float) -> float:
@@ -95,8 +90,7 @@ def invert(
     through ``renderer`` (default: the QuickDraw bitmap preset), on sketches simplified by
     QuickDraw's recipe when ``simplify``.
     """
-    if mode not in MODES:
-        raise StrokelensError(f"unknown inversion mode {mode!r}; expected one of {', '.join(MODES)}")
+    chosen = inversion_mode(mode)
     if noise not in NOISE_KINDS:
         raise StrokelensError(f"unknown noise kind {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
     if iterations < 0 or record_every < 1:
@@ -133,7 +127,7 @@ def invert(
         if len(cls) < 2 or len(set(cls.tolist())) != len(cls):
             raise StrokelensError("classes must name at least two distinct classes")
         true_class = torch.tensor([_label_index(s, names) for s in sketch_list], dtype=torch.long)
-        goal = _goals(mode, to, true_class, cls, sketch_list, names, gen)
+        goal = chosen.goals(to, true_class, cls, sketch_list, names, gen)
         col_of = torch.full((len(names),), -1, dtype=torch.long)
         col_of[cls] = torch.arange(len(cls))
         if bool((col_of[goal] < 0).any()):
@@ -145,13 +139,7 @@ def invert(
         mask = (slots[None] < prob.n_strokes[:, None])[..., None]
         if bound:
             lo, hi = prob.location_bounds()
-        if mode == "recover":
-            eps = torch.randn(prob.true_locations.shape, generator=gen).to(device, prob.true_locations.dtype)
-            start = prob.noisy_start(eps, sigma, noise, bound)
-        else:
-            start = prob.true_locations.clone()
-            if bound:
-                start = torch.minimum(torch.maximum(start, lo), hi)
+        start = chosen.start(prob, gen, sigma, noise, bound)
 
         loc = start.clone()
         steps: list[int] = []
@@ -226,42 +214,3 @@ def _label_index(sketch: Sketch, names: Sequence[str]) -> int:
         return class_index(sketch.label, names)
     except StrokelensError:
         return -1
-
-
-def _goals(
-    mode: str,
-    to: Goal,
-    true_class: torch.Tensor,
-    classes: torch.Tensor,
-    sketches: list[Sketch],
-    names: list[str],
-    gen: torch.Generator,
-) -> torch.Tensor:
-    b = len(sketches)
-    if mode == "recover":
-        if to is not None:
-            raise StrokelensError("recovery optimises toward the true label; 'to' is for transfer")
-        missing = (true_class < 0).nonzero().flatten().tolist()
-        if missing:
-            s = sketches[missing[0]]
-            raise StrokelensError(
-                f"{s.source or 'sketch ' + str(missing[0])}: recovery needs a label the model knows, "
-                f"got {s.label!r}"
-            )
-        return true_class
-    if to is None:
-        # A random class other than the true one (uniform over the allowed classes).
-        k = len(classes)
-        pos = torch.randint(0, k - 1, (b,), generator=gen)
-        in_cls = (classes[None] == true_class[:, None]).int().argmax(1)
-        known = (classes[None] == true_class[:, None]).any(1)
-        pos = torch.where(known & (pos >= in_cls), pos + 1, pos)
-        return classes[pos]
-    if isinstance(to, torch.Tensor):
-        to = to.tolist()
-    if isinstance(to, (int, str, np.integer)):
-        return torch.full((b,), class_index(to, names), dtype=torch.long)
-    to = list(to)
-    if len(to) != b:
-        raise StrokelensError(f"{len(to)} transfer goals given for {b} sketches")
-    return torch.tensor(class_indices(to, names), dtype=torch.long)
