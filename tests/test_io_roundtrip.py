@@ -6,10 +6,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strokelens import Sketch
+from strokelens.errors import StrokelensError
 from strokelens.io import read_sketches, write_sketches
 
 coord = st.one_of(
@@ -79,3 +81,15 @@ def test_round_trip_every_format(batch):
             (b,) = list(read_sketches(folder / "sk.svg"))
             close(a, b, 5e-4 + 1e-9)
             assert b.label == a.label
+
+
+def test_each_file_name_picks_its_format_object(tmp_path):
+    from strokelens.io import NDJSON, NPZ, SVG, format_named_by, sketch_format
+
+    for name, fmt in (("a.ndjson", NDJSON), ("b.JSONL.GZ", NDJSON), ("c.npz", NPZ), ("d.Svg", SVG)):
+        assert format_named_by(Path(name)) is fmt
+    with pytest.raises(StrokelensError, match="unsupported sketch file type"):
+        format_named_by(Path("e.txt"))
+    path = tmp_path / "one.svg"
+    path.write_text("<svg/>")
+    assert sketch_format(path) == (path, SVG)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from strokelens.errors import StrokelensError
@@ -22,7 +23,13 @@ from strokelens.io.svg import read_svg, svg_text, write_svg
 from strokelens.sketch import Sketch
 
 __all__ = [
+    "FORMATS",
+    "NDJSON",
+    "NPZ",
+    "SVG",
+    "SketchFormat",
     "count_records",
+    "format_named_by",
     "read_quickdraw",
     "read_records",
     "read_sketches",
@@ -38,23 +45,79 @@ __all__ = [
     "write_svg",
 ]
 
-_NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _SUPPORTED = ".ndjson, .ndjson.gz, .npz or .svg"
 
 
-def sketch_format(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    """The path and its format (``ndjson``, ``npz`` or ``svg``), chosen by name; `StrokelensError`
-    for a missing file, a folder or an unsupported type."""
+def _read_ndjson(path: Path, limit: int | None) -> Iterator[Sketch]:
+    if spg_part_names(path) is not None:  # SPG: its part names lie beside it
+        return read_spg(path, limit)
+    return read_quickdraw(path, limit)
+
+
+def _read_svg(path: Path, limit: int | None) -> Iterator[Sketch]:
+    return iter(read_svg(path))
+
+
+def _write_svg(sketches: Iterable[Sketch] | Sketch, path: Path) -> None:
+    items = [sketches] if isinstance(sketches, Sketch) else list(sketches)
+    if len(items) != 1:
+        raise StrokelensError(
+            f"{path}: an SVG file holds one drawing, got {len(items)}; write one file a sketch"
+        )
+    write_svg(items[0], path)
+
+
+@dataclass(frozen=True)
+class SketchFormat:
+    """A kind of sketch file: the name endings it has, how it is read and written, and whether its
+    records can be read one by one (ndjson: line by line) or only as a whole file."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable[[Path, int | None], Iterator[Sketch]]
+    write: Callable[[Iterable[Sketch], Path], None]
+    #: ``(path, start, limit) -> (index, sketch or error)`` reading records one by one; None: the
+    #: file is read whole.
+    read_each: Callable[[Path, int, int | None], Iterator[tuple[int, Sketch | StrokelensError]]] | None = None
+    #: ``path -> drawings`` without parsing them; None: count what reading gives.
+    count: Callable[[Path], int] | None = None
+
+    def holds(self, path: Path) -> bool:
+        """Whether ``path``'s name says it is a file of this format."""
+        return path.name.lower().endswith(self.suffixes)
+
+
+NDJSON = SketchFormat(
+    "ndjson",
+    (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz"),
+    _read_ndjson,
+    write_quickdraw,
+    quickdraw.read_records,
+    quickdraw.count_records,
+)
+NPZ = SketchFormat("npz", (".npz",), read_strokes3, write_strokes3)
+SVG = SketchFormat("svg", (".svg",), _read_svg, _write_svg)
+#: Every sketch file format, in the order its name is tried.
+FORMATS = (NDJSON, NPZ, SVG)
+
+
+def format_named_by(path: Path) -> SketchFormat:
+    """The format ``path``'s name says; `StrokelensError` for a name no format has."""
+    for fmt in FORMATS:
+        if fmt.holds(path):
+            return fmt
+    raise StrokelensError(f"{path}: unsupported sketch file type (expected {_SUPPORTED})")
+
+
+def sketch_format(path: str | os.PathLike[str]) -> tuple[Path, SketchFormat]:
+    """The path and its format (`NDJSON`, `NPZ` or `SVG`), chosen by name; `StrokelensError` for a
+    missing file, a folder or an unsupported type."""
     path = Path(path)
     if not path.exists():
         raise StrokelensError(f"no such file: {path}")
     if path.is_dir():
         raise StrokelensError(f"{path} is a folder; pass the sketch files inside it")
-    name = path.name.lower()
-    for suffixes, kind in ((_NDJSON, "ndjson"), ((".npz",), "npz"), ((".svg",), "svg")):
-        if name.endswith(suffixes):
-            return path, kind
-    raise StrokelensError(f"{path}: unsupported sketch file type (expected {_SUPPORTED})")
+    return path, format_named_by(path)
 
 
 def count_records(path: str | os.PathLike[str]) -> int:
@@ -63,10 +126,10 @@ def count_records(path: str | os.PathLike[str]) -> int:
     Raises `StrokelensError` for a missing or unsupported file, and for a whole-file format
     (``.npz``, ``.svg``) that cannot be read.
     """
-    path, kind = sketch_format(path)
-    if kind == "ndjson":
-        return quickdraw.count_records(path)
-    return sum(1 for _ in read_sketches(path))
+    path, fmt = sketch_format(path)
+    if fmt.count is not None:
+        return fmt.count(path)
+    return sum(1 for _ in fmt.read(path, None))
 
 
 def read_records(
@@ -77,12 +140,12 @@ def read_records(
     record it and go on. ndjson files are read line by line (one bad line costs only itself, earlier
     lines are skipped unparsed); an ``.npz`` or ``.svg`` file is read whole, and if that fails, one
     error stands for it."""
-    path, kind = sketch_format(path)
-    if kind == "ndjson":
-        yield from quickdraw.read_records(path, start, limit)
+    path, fmt = sketch_format(path)
+    if fmt.read_each is not None:
+        yield from fmt.read_each(path, start, limit)
         return
     try:
-        sketches = list(read_sketches(path))
+        sketches = list(fmt.read(path, None))
     except StrokelensError as exc:
         yield start, exc
         return
@@ -100,14 +163,8 @@ def read_sketches(path: str | os.PathLike[str], limit: int | None = None) -> Ite
     ``quickdraw.MAX_LINE_CHARS``, ``strokes3.MAX_MEMBER_BYTES``, ``svg.MAX_SVG_BYTES``; each error
     names the one it hit.
     """
-    path, kind = sketch_format(path)
-    if kind == "ndjson":
-        if spg_part_names(path) is not None:
-            return read_spg(path, limit)
-        return read_quickdraw(path, limit)
-    if kind == "npz":
-        return read_strokes3(path, limit)
-    return iter(read_svg(path))
+    path, fmt = sketch_format(path)
+    return fmt.read(path, limit)
 
 
 def read_uploaded(data: bytes, filename: str, limit: int | None = None) -> list[Sketch]:
@@ -135,17 +192,4 @@ def write_sketches(sketches: Iterable[Sketch], path: str | os.PathLike[str]) -> 
     each).
     """
     path = Path(path)
-    name = path.name.lower()
-    if name.endswith(_NDJSON):
-        write_quickdraw(sketches, path)
-    elif name.endswith(".npz"):
-        write_strokes3(sketches, path)
-    elif name.endswith(".svg"):
-        items = [sketches] if isinstance(sketches, Sketch) else list(sketches)
-        if len(items) != 1:
-            raise StrokelensError(
-                f"{path}: an SVG file holds one drawing, got {len(items)}; write one file a sketch"
-            )
-        write_svg(items[0], path)
-    else:
-        raise StrokelensError(f"{path}: unsupported sketch file type (expected {_SUPPORTED})")
+    format_named_by(path).write(sketches, path)
