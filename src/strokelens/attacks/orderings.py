@@ -46,7 +46,7 @@ def stroke_scores(
     """Removal scores ``(B, S)`` of every stroke of ``units`` (stroke units) and the model
     evaluations they cost per sketch. ``target``: the class each sketch is read as ``(B,)``;
     ``goal``: the class to reach (targeted), or None."""
-    if units.kind != "stroke":
+    if not units.whole_strokes:
         raise StrokelensError(f"the removal attack removes whole strokes; got {units.kind} units")
     method_cls = get_method(method)
     options = options or {}

@@ -117,7 +117,7 @@ def removal_attack(
 
     ``goal`` ``(B,)``: target classes (targeted attack) or None (any other class). ``max_removed``:
     the most strokes to take from a sketch (None: all but one)."""
-    if units.kind != "stroke":
+    if not units.whole_strokes:
         raise StrokelensError(f"the removal attack removes whole strokes; got {units.kind} units")
     if max_removed is not None and max_removed < 1:
         raise StrokelensError(f"max_removed must be at least 1, got {max_removed}")

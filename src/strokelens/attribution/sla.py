@@ -120,7 +120,7 @@ class SLAVariant(GradientAttribution):
             grads = [composed_gradient(game, a * game.full(), composition) for a in levels]
             return torch.stack(grads).mean(0), opts
         units = game.units
-        if not isinstance(units, SketchUnits) or units.kind != "stroke":
+        if not isinstance(units, SketchUnits) or not units.whole_strokes:
             raise StrokelensError(
                 "pieces > 0 pools pieces to strokes: it needs stroke units of a sketch view"
             )

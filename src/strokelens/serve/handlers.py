@@ -160,7 +160,7 @@ def explain(served: Served, method: str, units: str | None, items: Sequence[Item
             "unit_stroke": unit_set.unit_stroke[i, :n].tolist(),
             "milliseconds": round(ms, 2),
         }
-        if unit_set.kind == "piece":
+        if not unit_set.whole_strokes:
             origin, scale = canvas_frame(it.sketch, _normalises(view))
             reply["unit_points"] = polylines(
                 unit_set.batch.points[i].cpu().numpy(),

@@ -19,7 +19,9 @@ from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch, SketchBatch
 from strokelens.units.base import Units, rows_list
 
-UNIT_KINDS = ("stroke", "piece")
+#: The unit kinds of sketches: whole strokes, or pieces of strokes.
+STROKE, PIECE = "stroke", "piece"
+UNIT_KINDS = (STROKE, PIECE)
 
 
 @dataclass(eq=False)
@@ -99,12 +101,17 @@ class SketchUnits(Units):
         t = self.source_t[..., None].to(original_points.dtype)
         return a * (1 - t) + b * t
 
+    @property
+    def whole_strokes(self) -> bool:
+        """Whether each unit is a whole stroke (``stroke`` units), not a piece of one."""
+        return self.kind == STROKE
+
     def item(self, i: int) -> dict:
         """Identity of input ``i`` for records: ``id``, ``source`` (file and line) and, for pieces,
         ``unit_stroke`` (the stroke of every piece)."""
         sketch = self.original.sketches[i]
         out = {"id": sketch.key_id or str(i), "source": sketch.source}
-        if self.kind == "piece":
+        if not self.whole_strokes:
             out["unit_stroke"] = self.unit_stroke[i, : int(self.n_units[i])].tolist()
         return out
 
@@ -262,8 +269,8 @@ def make_units(
     piece_length: float | None = None,
 ) -> SketchUnits:
     """Build units of ``kind`` (``stroke`` or ``piece``) for a batch."""
-    if kind == "stroke":
+    if kind == STROKE:
         return stroke_units(batch)
-    if kind == "piece":
+    if kind == PIECE:
         return piece_units(batch, pieces_per_stroke, piece_length)
     raise StrokelensError(f"unknown unit kind {kind!r}; expected one of {', '.join(UNIT_KINDS)}")
