@@ -33,6 +33,7 @@ from strokelens.games import Game
 from strokelens.models.gradients import require_gradients
 from strokelens.photo import CropTransform, Photo
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
+from strokelens.training.schedule import KINDS as SCHEDULES
 from strokelens.views.base import View
 from strokelens.views.image import ImageView
 
@@ -68,8 +69,10 @@ class TrainConfig:
             raise StrokelensError("epochs, batch_size, pairs and patience must be at least 1")
         if not self.lr > 0:
             raise StrokelensError(f"lr must be positive, got {self.lr}")
-        if self.schedule not in ("cosine", "constant"):
-            raise StrokelensError(f"unknown schedule {self.schedule!r}; expected cosine or constant")
+        if self.schedule not in SCHEDULES:
+            raise StrokelensError(
+                f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}"
+            )
 
     def loop(self, progress: bool = True, label: str = "explainer training") -> LoopConfig:
         """The training loop's settings: Adam, gradients clipped to norm 5."""

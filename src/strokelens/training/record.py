@@ -131,18 +131,23 @@ class TrainingRecord:
             raise StrokelensError(f"{path}: cannot read the training record ({exc})") from None
 
 
-#: Per-epoch figures of the records the three loops wrote before `TrainingRecord`, by score.
-_OLDER = {"val_iou": ("val_loss", "val_threshold"), "val_top1": ("val_top1_by_set",), "val_loss": ()}
+#: The records the three loops wrote before `TrainingRecord`, by score: whether a higher score was
+#: better, and their per-epoch figures.
+_OLDER: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "val_iou": (True, ("val_loss", "val_threshold")),
+    "val_top1": (True, ("val_top1_by_set",)),
+    "val_loss": (False, ()),
+}
 
 
 def _older_validation(data: Mapping[str, Any]) -> dict[str, Any]:
     """The ``validation`` entry of a record written before it existed (explainer, stroke transformer
     or completion model), from the keys it has."""
-    for score, figures in _OLDER.items():
+    for score, (higher_is_better, figures) in _OLDER.items():
         if score in data and f"best_{score}" in data:
             return {
                 "score": score,
-                "higher_is_better": score != "val_loss",
+                "higher_is_better": higher_is_better,
                 "figures": [name for name in figures if name in data],
             }
     raise StrokelensError("not a training record: no validation score (val_loss, val_top1, val_iou)")
