@@ -292,15 +292,6 @@ def test_class_gate_scales_each_class_mask_odds_by_the_model_probability(view, t
     assert game.evaluations == before and gated.evaluations == 0
 
 
-def test_each_explainer_kind_refuses_a_network_it_cannot_use(view):
-    with pytest.raises(StrokelensError, match="the class gate shapes wys masks"):
-        Explainer.create(view, "fastshap", "doodlenet", class_gate=True)
-    with pytest.raises(StrokelensError, match="ensembles are for fastshap explainers"):
-        Explainer.create(view, "wys", "doodlenet", ensemble=2)
-    with pytest.raises(StrokelensError, match="unknown explainer kind 'shap'; expected one of wys, fastshap"):
-        Explainer.create(view, "shap", "doodlenet")
-
-
 # ----------------------------------------------------------------------------- command line
 def test_cli_trains_an_explainer_and_explains_with_it(home, tmp_path, capsys):
     runner = CliRunner()

@@ -21,7 +21,7 @@ import click
 from strokelens.cli.options import device_option, model_options, quiet_option, threads_option
 from strokelens.methods import learned_methods
 from strokelens.scores import SCORES
-from strokelens.training.user_data import NAMED
+from strokelens.training.user_data import NAMED, spread
 
 
 @click.command("explainer")
@@ -272,8 +272,8 @@ def explainer(
     from strokelens.explainers import Explainer, TrainConfig, train_explainer
     from strokelens.explainers.amortized import AmortizedConfig, train_amortized
     from strokelens.explainers.explainer import FOLDER_STEM, NETWORKS, model_fingerprint
+    from strokelens.explainers.explainer_kinds import explainer_kind
     from strokelens.explainers.heldout import heldout_report
-    from strokelens.explainers.kinds import explainer_kind
     from strokelens.explainers.labels import LabelCache, LabelSpec, estimate_labels, exact_labels
     from strokelens.explainers.networks import feature_layers
     from strokelens.explainers.objectives import WysWeights
@@ -293,7 +293,7 @@ def explainer(
         raise StrokelensError("--units is for sketch models; photo explainers score superpixels")
     if sketches and subtract_empty is not None:
         raise StrokelensError("--subtract-empty is for photo explainers (a sketch's empty input is blank)")
-    masks = not explainer_kind(kind).estimates_values  # wys; else fastshap's values
+    masks = explainer_kind(kind).gives_masks  # wys; else fastshap's values
     fastshap_sketches = sketches and not masks
     if class_gate is not None and not (sketches and masks):
         raise StrokelensError("--class-gate shapes the masks of wys explainers of sketch models")
@@ -315,7 +315,7 @@ def explainer(
         step = len(train_set) / limit
         train_set = [train_set[int(i * step)] for i in range(limit)]
         val_set = val_set[: max(1, limit // 5)]
-    test_set = _spread(splits.test, heldout)
+    test_set = spread(splits.test, heldout)
     amortized = fastshap_sketches and permutations > 0
     if (permutations or label_cache) and not (fastshap_sketches or ranked):
         raise StrokelensError("--permutations and --label-cache label sketches: fastshap or --ranking-weight")
@@ -324,7 +324,9 @@ def explainer(
     if (model_features or label_cache) and not permutations:
         raise StrokelensError("--model-features and --label-cache train on labels: give --permutations too")
     if model_gradient and not model_features:
-        raise StrokelensError("--model-gradient reads beside the model's features: give --model-features")
+        raise StrokelensError(
+            "--model-gradient reads the gradient beside the model's features: give --model-features"
+        )
     if amortized and label_units < 1:
         raise StrokelensError("--permutations trains on labels: --label-units must be at least 1")
     net_options: dict = {"ensemble": ensemble or 3} if fastshap_sketches else {}
@@ -440,10 +442,3 @@ def explainer(
         },
     }
     click.echo(json.dumps(summary))
-
-
-def _spread(items: list, n: int) -> list:
-    """``n`` items evenly spaced over ``items`` (all of them when there are no more)."""
-    if n >= len(items):
-        return list(items)
-    return [items[int(i * len(items) / n)] for i in range(n)]

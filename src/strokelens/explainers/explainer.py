@@ -22,7 +22,7 @@ from torch import nn
 
 from strokelens.config import dataclass_from_dict
 from strokelens.errors import StrokelensError
-from strokelens.explainers.kinds import EXPLAINER_KINDS, ExplainerKind, explainer_kind
+from strokelens.explainers.explainer_kinds import EXPLAINER_KINDS, ExplainerKind, explainer_kind
 from strokelens.explainers.networks import (
     FeatureSketchNet,
     PhotoExplainerNet,
@@ -89,7 +89,7 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def kinds() -> tuple[str, ...]:
-    """The explainer kinds' names (``wys``, ``fastshap``; `strokelens.explainers.kinds`)."""
+    """The explainer kinds' names (``wys``, ``fastshap``; `strokelens.explainers.explainer_kinds`)."""
     return tuple(EXPLAINER_KINDS)
 
 

@@ -25,7 +25,7 @@ from strokelens.attribution.cost import Cost
 from strokelens.attribution.families import LearnedAttribution
 from strokelens.errors import StrokelensError
 from strokelens.explainers.explainer import Explainer
-from strokelens.explainers.kinds import MASKS, VALUES, ExplainerKind
+from strokelens.explainers.explainer_kinds import MASKS, VALUES, ExplainerKind
 from strokelens.games import Game
 
 if TYPE_CHECKING:

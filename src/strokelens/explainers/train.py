@@ -33,7 +33,6 @@ from strokelens.games import Game
 from strokelens.models.gradients import require_gradients
 from strokelens.photo import CropTransform, Photo
 from strokelens.training import LoopConfig, Schedule, TrainingRecord, Validation, fit
-from strokelens.training.schedule import KINDS as SCHEDULES
 from strokelens.views.base import View
 from strokelens.views.image import ImageView
 
@@ -69,10 +68,7 @@ class TrainConfig:
             raise StrokelensError("epochs, batch_size, pairs and patience must be at least 1")
         if not self.lr > 0:
             raise StrokelensError(f"lr must be positive, got {self.lr}")
-        if self.schedule not in SCHEDULES:
-            raise StrokelensError(
-                f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}"
-            )
+        Schedule(kind=self.schedule)  # refuses an unknown schedule with the list
 
     def loop(self, progress: bool = True, label: str = "explainer training") -> LoopConfig:
         """The training loop's settings: Adam, gradients clipped to norm 5."""
@@ -270,7 +266,7 @@ def _batch_loss(
     """The mean loss over a batch: for ``fastshap``, labelled inputs regress on their labels and the
     rest train on FastSHAP's objective; ``wys`` trains every input on its objective, whose ranking
     term reads the labels there are."""
-    if not explainer.kind.estimates_values:
+    if explainer.kind.gives_masks:
         game = batches.game(inputs, rng, train)
         stacked = _stacked_labels(game, labels) if config.wys.ranking > 0 else None
         return wys_loss(game, explainer.unit_outputs(game), config.wys, generator, stacked)["total"]

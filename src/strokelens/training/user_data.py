@@ -93,6 +93,13 @@ def _rank(seed: int, key: str) -> str:
     return hashlib.sha1(f"{seed}:{key}".encode()).hexdigest()
 
 
+def spread(items: Sequence[Any], n: int) -> list[Any]:
+    """``n`` items evenly spaced over ``items`` (all of them when there are no more)."""
+    if n >= len(items):
+        return list(items)
+    return [items[int(i * len(items) / n)] for i in range(n)]
+
+
 def holdout_split(
     inputs: Sequence[Any],
     keys: Sequence[str],

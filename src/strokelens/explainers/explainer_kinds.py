@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from strokelens.views.base import View
 
 
-class Explainer(Protocol):
+class _ExplainerLike(Protocol):
     """What a kind reads of the `strokelens.explainers.explainer.Explainer` it serves (not imported:
     the explainer asks its kind, not the other way)."""
 
@@ -39,11 +39,19 @@ class ExplainerKind(ABC):
     """One kind of learned explainer; ``name`` is the learned method's and the saved file's."""
 
     name: ClassVar[str]
-    #: Whether its outputs estimate Shapley values in a score space (else they are mask logits).
+    #: Whether its outputs estimate Shapley values in a score space (``fastshap``).
     estimates_values: ClassVar[bool]
+
+    @property
+    def gives_masks(self) -> bool:
+        """Whether its outputs are class mask logits (``wys``): the other kind of output."""
+        return not self.estimates_values
 
     def __repr__(self) -> str:
         return f"<explainer kind {self.name}>"
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # unpickled or copied: the one instance
+        return explainer_kind, (self.name,)
 
     @abstractmethod
     def check_network(self, config: Any) -> None:
@@ -54,18 +62,18 @@ class ExplainerKind(ABC):
         """Refuse training on ``view`` with Shapley labels (``labelled``) and a ranking weight."""
 
     @abstractmethod
-    def unit_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def unit_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         """``(B, K, C)`` network outputs for the game's units, as this kind reads them."""
 
     @abstractmethod
-    def member_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def member_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         """``(E, B, K, C)``: each ensemble member's scores for every class (one member for masks)."""
 
     @abstractmethod
-    def check_score(self, explainer: Explainer, score: str) -> None:
+    def check_score(self, explainer: _ExplainerLike, score: str) -> None:
         """Refuse a game's score space the explainer's outputs do not hold."""
 
-    def null_pass(self, explainer: Explainer) -> bool:
+    def null_pass(self, explainer: _ExplainerLike) -> bool:
         """Whether an explanation evaluates the empty input besides the network's own passes."""
         return False
 
@@ -86,17 +94,17 @@ class MaskKind(ExplainerKind):
         if not view.outputs_are_logits:
             raise StrokelensError("a wys explainer needs a model whose outputs are class logits")
 
-    def unit_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def unit_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         net = explainer.net
         if isinstance(net, PhotoExplainerNet):
             return net.mask_logits(game.units, explainer.empty_inputs(game))
         out = net(game.units)
         return net.gated(out, game.full_outputs) if isinstance(net, SketchExplainerNet) else out
 
-    def member_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def member_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         return self.unit_outputs(explainer, game)[None]
 
-    def check_score(self, explainer: Explainer, score: str) -> None:
+    def check_score(self, explainer: _ExplainerLike, score: str) -> None:
         pass  # a mask ranks units for any score space
 
 
@@ -113,16 +121,16 @@ class ValueKind(ExplainerKind):
     def check_training(self, view: View, labelled: bool, ranking: float) -> None:
         pass  # labelled inputs regress on their labels, the rest train on FastSHAP's objective
 
-    def unit_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def unit_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         net = explainer.net
         if isinstance(net, PhotoExplainerNet):
             return net(game.units, explainer.empty_inputs(game))
         return net(game.units)
 
-    def member_outputs(self, explainer: Explainer, game: Game) -> torch.Tensor:
+    def member_outputs(self, explainer: _ExplainerLike, game: Game) -> torch.Tensor:
         return explainer.member_values(game)
 
-    def check_score(self, explainer: Explainer, score: str) -> None:
+    def check_score(self, explainer: _ExplainerLike, score: str) -> None:
         info = explainer.info
         if score != info.score:
             raise StrokelensError(
@@ -130,13 +138,13 @@ class ValueKind(ExplainerKind):
                 f"scores; the game asks for {score!r}"
             )
 
-    def null_pass(self, explainer: Explainer) -> bool:
+    def null_pass(self, explainer: _ExplainerLike) -> bool:
         return explainer.null_outputs is None and not explainer.reads_empty
 
 
 MASKS, VALUES = MaskKind(), ValueKind()
-#: The kinds by name.
-EXPLAINER_KINDS: dict[str, ExplainerKind] = {k.name: k for k in (MASKS, VALUES)}
+#: The kinds by name (in the order of the learned methods' listing).
+EXPLAINER_KINDS: dict[str, ExplainerKind] = {k.name: k for k in (VALUES, MASKS)}
 
 
 def explainer_kind(name: str) -> ExplainerKind:
