@@ -158,10 +158,14 @@ def test_embedding_view_scores_similarity_to_a_reference(doodlenet, transformer,
     assert dim == 512  # DoodleNet's penultimate layer
 
 
+def _l1_similarity(emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return -(emb - ref).abs().sum(1)
+
+
 def test_embedding_view_similarities_are_what_their_names_say(doodlenet, sketches):
     import pickle
 
-    from strokelens.views.embedding import COSINE, SIMILARITIES
+    from strokelens.views.embedding import COSINE, SIMILARITIES, Similarity
 
     inner = view_for(doodlenet)
     units = inner.units_for(inner.prepare(sketches[:3]))
@@ -177,6 +181,14 @@ def test_embedding_view_similarities_are_what_their_names_say(doodlenet, sketche
         game = EmbeddingView(inner, similarity=name).game(units, reference=ref)
         torch.testing.assert_close(game(game.full()).detach(), want, atol=1e-3, rtol=1e-4)
     assert pickle.loads(pickle.dumps(COSINE)) is COSINE
+    own = Similarity("l1", _l1_similarity)  # a user's own travels as itself
+    assert pickle.loads(pickle.dumps(own)) == own
+    from strokelens.retrieval.gallery import embedding_view
+
+    with pytest.raises(
+        StrokelensError, match="retrieval ranks by cosine similarity; this embedding view uses 'dot'"
+    ):
+        embedding_view(EmbeddingView(inner, similarity="dot"))
     with pytest.raises(StrokelensError, match="unknown similarity 'l1'; expected one of cosine, dot, neg-l2"):
         EmbeddingView(inner, similarity="l1")
 

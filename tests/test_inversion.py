@@ -144,6 +144,22 @@ def test_noisy_start_is_centred_where_its_kind_says_and_refuses_another_kind():
         noisy_locations(true, centre, n, eps, 0.5, "shift")
 
 
+def test_modes_are_objects_named_as_before():
+    import pickle
+
+    from strokelens.inversion import MODES, inversion_mode
+
+    assert MODES == ("recover", "transfer")
+    recover, transfer = (inversion_mode(m) for m in MODES)
+    assert not recover.takes_goal and transfer.takes_goal
+    assert (recover.done, transfer.done) == ("recovered", "transferred")
+    assert pickle.loads(pickle.dumps(transfer)) is transfer
+    with pytest.raises(
+        StrokelensError, match="unknown inversion mode 'scramble'; expected one of recover, transfer"
+    ):
+        inversion_mode("scramble")
+
+
 def test_invert_command_writes_frames_gif_and_records(tmp_path, spg_dir, capsys):
     out = tmp_path / "inv"
     code = main(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -93,3 +94,4 @@ def test_each_file_name_picks_its_format_object(tmp_path):
     path = tmp_path / "one.svg"
     path.write_text("<svg/>")
     assert sketch_format(path) == (path, SVG)
+    assert pickle.loads(pickle.dumps(NDJSON)) is NDJSON  # a format travels as the one instance

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,8 @@ def test_spec_asks_its_command_what_it_takes_and_writes():
         JobSpec("explain", "sketch", {"name": "doodlenet"}, ("sla", "occlusion"))
     with pytest.raises(StrokelensError, match="job command must be one of explain, evaluate, got 'train'"):
         JobSpec("train", "sketch", {"name": "doodlenet"}, ("sla",))
+    command = evaluate.job_command
+    assert pickle.loads(pickle.dumps(command)) is command  # specs and commands travel to Ray workers
 
 
 def test_explain_job_rows_match_the_method_run_directly(tmp_path, files, view):

@@ -8,7 +8,7 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.games import check_score
-from strokelens.scores import LOG_PROB, LOGIT, PROB, SCORES, score_space
+from strokelens.scores import LOG_PROB, LOGIT, PROB, SCORES, ScoreSpace, score_space
 
 
 def test_each_space_transforms_the_last_dimension() -> None:
@@ -32,6 +32,9 @@ def test_a_space_pickled_or_copied_is_the_same_space() -> None:
     for space in (LOGIT, PROB, LOG_PROB):
         assert pickle.loads(pickle.dumps(space)) is space
         assert copy.deepcopy(space) is space
+    own = ScoreSpace("logit", torch.tanh, needs_logits=False)  # a user's, named like a shipped one
+    back = pickle.loads(pickle.dumps(own))
+    assert back is not LOGIT and back == own
 
 
 class _RawView:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -27,8 +28,10 @@ class ScoreSpace:
     def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
         return self.transform(outputs)
 
-    def __reduce__(self) -> tuple[Callable[[str], ScoreSpace], tuple[str]]:  # unpickled: the one instance
-        return score_space, (self.name,)
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if SCORE_SPACES.get(self.name) is self:  # a registered space comes back as the one instance
+            return score_space, (self.name,)
+        return ScoreSpace, (self.name, self.transform, self.needs_logits)
 
 
 def _raw(outputs: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ knows where the locations start and what the goal classes are, so `invert` and t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -27,6 +27,9 @@ class InversionMode(ABC):
     done: ClassVar[str]
     #: Whether it takes goal classes (``to``).
     takes_goal: ClassVar[bool]
+
+    def __reduce__(self) -> tuple[Callable[[str], InversionMode], tuple[str]]:  # the one instance
+        return inversion_mode, (self.name,)
 
     @abstractmethod
     def start(

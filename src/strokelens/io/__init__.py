@@ -82,6 +82,9 @@ class SketchFormat:
     #: ``path -> drawings`` without parsing them; None: count what reading gives.
     count: Callable[[Path], int] | None = None
 
+    def __reduce__(self) -> tuple[Callable[[str], SketchFormat], tuple[str]]:  # the one instance
+        return format_named, (self.name,)
+
     def holds(self, path: Path) -> bool:
         """Whether ``path``'s name says it is a file of this format."""
         return path.name.lower().endswith(self.suffixes)
@@ -99,6 +102,14 @@ NPZ = SketchFormat("npz", (".npz",), read_strokes3, write_strokes3)
 SVG = SketchFormat("svg", (".svg",), _read_svg, _write_svg)
 #: Every sketch file format, in the order its name is tried.
 FORMATS = (NDJSON, NPZ, SVG)
+
+
+def format_named(name: str) -> SketchFormat:
+    """The format called ``name`` (``ndjson``, ``npz``, ``svg``)."""
+    by_name = {fmt.name: fmt for fmt in FORMATS}
+    if name not in by_name:
+        raise StrokelensError(f"unknown sketch format {name!r}; expected one of {', '.join(by_name)}")
+    return by_name[name]
 
 
 def format_named_by(path: Path) -> SketchFormat:

@@ -6,7 +6,7 @@ summary adds, so that the spec, the worker and the run ask it instead of compari
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
@@ -48,6 +48,9 @@ class JobCommand(ABC):
     name: ClassVar[str]
     #: Whether the report's pictures can be captured while it runs (they need explanations).
     captures_pictures: ClassVar[bool] = False
+
+    def __reduce__(self) -> tuple[Callable[[str], JobCommand], tuple[str]]:  # the one instance
+        return command_named, (self.name,)
 
     @abstractmethod
     def check_methods(self, methods: Sequence[str]) -> None:

@@ -43,8 +43,10 @@ class Similarity:
     def __call__(self, emb: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         return self.measure(emb, ref)
 
-    def __reduce__(self) -> tuple[Callable[[str], Similarity], tuple[str]]:  # unpickled: the one instance
-        return similarity_named, (self.name,)
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if SIMILARITIES.get(self.name) is self:  # a registered similarity comes back as the one instance
+            return similarity_named, (self.name,)
+        return Similarity, (self.name, self.measure)
 
 
 COSINE = Similarity("cosine", _cosine)
@@ -87,10 +89,10 @@ class EmbeddingView(View):
     ) -> None:
         if isinstance(inner, EmbeddingView):
             raise StrokelensError("an embedding view wraps a model view, not another embedding view")
+        self.similarity: Similarity = similarity_named(similarity)
         self.inner = inner
         self.model = inner.model
         self.layer = layer if layer is not None else last_linear(inner.model)
-        self.similarity: Similarity = similarity_named(similarity)
         self.class_names: Sequence[str] = ["similarity"]
         self.units_type = inner.units_type
         self.kind = inner.kind
