@@ -49,8 +49,9 @@ class GWS(GradientAttribution):
     """Gradient-weighted superpixels. ``pixel``: one of `PIXEL_SCORES`; ``aggregate``: one of
     `AGGREGATES`; ``steps`` (integrated gradients), ``samples`` (SmoothGrad copies, coalitions),
     ``sigma`` (SmoothGrad noise, in [0, 1] pixel units), ``sampler`` and ``weighted`` (``coalition``:
-    see `strokelens.attribution.pixel_scores`), ``precision`` of the model calls (``float32``,
-    ``bfloat16`` or ``fast``: `strokelens.attribution.precision`). Evaluations per photo: ``steps``
+    see `strokelens.attribution.pixel_scores` and `strokelens.attribution.coalitions`),
+    ``precision`` of the model calls (``float32``, ``bfloat16`` or ``fast``:
+    `strokelens.attribution.precision`). Evaluations per photo: ``steps``
     for ``ig-*``, ``samples`` for ``smoothgrad`` and ``coalition``, else 1. Default (``"auto"``,
     ``samples=0``, ``precision="auto"``): the view's measured `GwsDefault`: on photos `coalition`
     pooled by sum over 14 stratified samples in ``fast`` precision (`DEFAULT_PIXEL`,
@@ -92,7 +93,7 @@ class GWS(GradientAttribution):
         check_choice("aggregate", aggregate, AGGREGATES)
         check_choice("sampler", sampler, SAMPLERS)
         precision = resolve_precision(default.precision_for(pixel, precision), game.device)
-        if chosen.summed_is_presence_gradient and AGGREGATES[aggregate].is_signed_sum:
+        if chosen.summed_is_presence_gradient and AGGREGATES[aggregate].signed_sum:
             with autocast(precision, game.device):
                 return presence_gradient(game, game.full()), {"precision": precision}
         pixels = pixel_scores(game, pixel, steps, samples, sigma, seed, sampler, weighted, precision)

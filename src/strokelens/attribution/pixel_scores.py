@@ -63,16 +63,13 @@ class Pooling:
 
     values: Callable[[torch.Tensor], torch.Tensor]
     mean: bool
-
-    @property
-    def is_signed_sum(self) -> bool:
-        """Whether it sums the signed pixel scores (where a presence gradient's sum is the unit's)."""
-        return self.values is _signed and not self.mean
+    #: Whether it sums the signed pixel scores (so a presence gradient's pooled map is the unit's).
+    signed_sum: bool = False
 
 
 #: The ways to pool pixel scores into unit scores, by name.
 AGGREGATES: dict[str, Pooling] = {
-    "sum": Pooling(_signed, mean=False),
+    "sum": Pooling(_signed, mean=False, signed_sum=True),
     "mean": Pooling(_signed, mean=True),
     "abs-sum": Pooling(torch.abs, mean=False),
     "pos-mean": Pooling(_positive, mean=True),

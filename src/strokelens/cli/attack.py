@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import html
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 import torch
@@ -31,6 +32,7 @@ from strokelens.io import write_sketches
 from strokelens.kinds import RASTER_SKETCH, VECTOR_SKETCH
 from strokelens.methods import METHODS
 from strokelens.models.spec import ModelSpec, resolve_device
+from strokelens.units.strokes import PIECE, STROKE
 from strokelens.viz.attacks import geometry_pair, removal_pair, write_attack_report
 from strokelens.viz.sketch_image import sketch_svg
 
@@ -60,38 +62,45 @@ class _Settings:
     seed: int
 
 
-class _AttackKind:
+class _AttackKind(ABC):
     """What ``--attack`` names: how it checks its options, attacks a batch and reports a drawing."""
 
-    def check_method(self, method: str) -> None:
+    name: ClassVar[str]
+
+    def check_method(self, method: str) -> None:  # noqa: B027  (most attacks read any method)
         """Refuse a ``--method`` the attack does not read."""
 
-    def check_view(self, view: View, model_name: str) -> None:
+    def check_view(self, view: View, model_name: str) -> None:  # noqa: B027  (or work on any model)
         """Refuse a model the attack cannot work on."""
 
+    @abstractmethod
     def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
-        raise NotImplementedError
+        """The attack's result on ``chunk``, the drawings from ``lo`` on (a seed for each batch)."""
 
     def record_extras(self, settings: _Settings) -> dict[str, Any]:
         """What a drawing's record says beside the result's own record."""
         return {}
 
+    @abstractmethod
     def pair(self, result: Any, i: int, before: Sketch, after: Sketch, rec: dict) -> Image.Image:
-        raise NotImplementedError
+        """Drawing ``i`` before and after, what changed marked."""
 
+    @abstractmethod
     def what(self, rec: dict) -> str:
         """What the attack did to one drawing, in words (the report's caption)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def summary_rows(self, records: list[dict]) -> list[tuple[str, str]]:
-        raise NotImplementedError
+        """The attack's own lines of the summary."""
 
 
 class _Removal(_AttackKind):
     """Remove the strokes ``--method`` ranks highest until the model reads another class."""
 
+    name = "removal"
+
     def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
-        units = view.units_for(chunk, "stroke")
+        units = view.units_for(chunk, STROKE)
         target = view.game(units).full_outputs.argmax(1)
         s = settings
         scores, _ = stroke_scores(view, units, s.method, target, goals, seed=s.seed, options=s.options)
@@ -119,6 +128,8 @@ class _Removal(_AttackKind):
 class _Geometry(_AttackKind):
     """Move the points of the pieces P-SLA ranks highest (``--selection``), each by at most ``--eps``."""
 
+    name = "geometry"
+
     def check_method(self, method: str) -> None:
         if method != DEFAULT_ORDERING:
             raise StrokelensError(
@@ -133,7 +144,7 @@ class _Geometry(_AttackKind):
 
     def run(self, view: View, chunk: list, goals: torch.Tensor | None, settings: _Settings, lo: int) -> Any:
         s = settings
-        units = view.units_for(chunk, "piece", pieces_per_stroke=3)
+        units = view.units_for(chunk, PIECE, pieces_per_stroke=3)
         return geometry_attack(
             view,
             units,
@@ -164,7 +175,7 @@ class _Geometry(_AttackKind):
 
 
 #: ``--attack``'s choices.
-ATTACK_KINDS: dict[str, _AttackKind] = {"removal": _Removal(), "geometry": _Geometry()}
+ATTACK_KINDS: dict[str, _AttackKind] = {k.name: k for k in (_Removal(), _Geometry())}
 
 
 @app.command(name="attack")

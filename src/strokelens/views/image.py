@@ -117,7 +117,8 @@ class ImageView(View):
         return self.replacement.name
 
     def baselines(self, units: SuperpixelUnits) -> torch.Tensor:
-        """What a removed superpixel shows: ``(B, 3, S, S)`` (the baseline's `fill`)."""
+        """What a removed superpixel shows, shaped as the inputs: ``(B, 3, S, S)``, or ``(B, 3, T, S, S)``
+        for a clip's supervoxels (the baseline's `fill`)."""
         return self.replacement.fill(units)
 
     def bind(self, units: SuperpixelUnits) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 from strokelens import kinds
 from strokelens.errors import StrokelensError
 from strokelens.sketch import Sketch
-from strokelens.units.strokes import SketchUnits
+from strokelens.units.strokes import STROKE, SketchUnits
 from strokelens.views.base import View
 from strokelens.views.sketch_common import make_sketch_units
 
@@ -39,11 +39,11 @@ class VectorSketchView(View):
         self.cache = cache
 
     def make_units(self, inputs: Sequence[Sketch], **options: Any) -> SketchUnits:
-        self._check_strokes(options.pop("kind", "stroke"))
-        return make_sketch_units(inputs, self.device, kind="stroke", **options)
+        self._check_strokes(options.pop("kind", STROKE))
+        return make_sketch_units(inputs, self.device, kind=STROKE, **options)
 
     def _check_strokes(self, kind: str) -> None:
-        if kind != "stroke":
+        if kind != STROKE:
             raise StrokelensError(f"{type(self.model).__name__} reads whole strokes; use stroke units")
 
     def unit_options(self) -> tuple[str, ...]:
