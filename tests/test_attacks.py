@@ -120,6 +120,17 @@ def test_geometry_attack_moves_only_free_points_within_eps(view, sketches):
     assert geometry_attack(view, units, eps=0.05, selection="all").success.float().mean() >= 0.9
 
 
+def test_asking_for_more_pieces_than_a_drawing_has_frees_all_of_them(view, sketches):
+    """A drawing with fewer pieces than ``n_pieces`` has every piece chosen (piece 0 included: a
+    padding pick must not unmark it), so its free points are those of ``selection="all"``."""
+    units = view.units_for(sketches[:6], "piece", pieces_per_stroke=3)
+    many = int(units.n_units.max()) + 2
+    for selection in ("psla", "random"):
+        picked = geometry_attack(view, units, eps=0.05, selection=selection, n_pieces=many, steps=1)
+        every = geometry_attack(view, units, eps=0.05, selection="all", steps=1)
+        assert torch.equal(picked.free, every.free), selection
+
+
 def test_geometry_attack_refuses_what_it_cannot_do(view, stroke_transformer, sketches):
     units = view.units_for(sketches[:2], "piece")
     with pytest.raises(StrokelensError, match="selection"):

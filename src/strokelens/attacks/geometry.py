@@ -13,6 +13,7 @@ or the goal class (targeted); the loss is the logit margin between the two.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,12 +23,42 @@ import torch
 from strokelens.attacks.removal import as_goal
 from strokelens.attribution.psla import PSLA
 from strokelens.errors import StrokelensError
+from strokelens.games import Game
 from strokelens.sketch import Sketch
 from strokelens.units.strokes import SketchUnits
 from strokelens.views.base import View
 
-#: How the moving pieces are chosen.
-SELECTIONS = ("psla", "random", "all")
+
+def _top(ranked: torch.Tensor, game: Game, n_pieces: int) -> torch.Tensor:
+    """The ``n_pieces`` highest-ranked pieces of each sketch ``(B, m)``, -1 past a sketch's own."""
+    ranked = torch.where(game.unit_mask, ranked.detach(), torch.full_like(ranked, -torch.inf))
+    m = min(n_pieces, game.max_units)
+    pieces = ranked.topk(m, dim=1).indices
+    return torch.where(torch.arange(m, device=game.device)[None] < game.n_units[:, None], pieces, -1)
+
+
+def _by_psla(view: View, game: Game, n_pieces: int, seed: int) -> torch.Tensor:
+    ranked, _ = PSLA(view).scores(game)  # for the class the model reads (the game's "auto" target)
+    return _top(ranked, game, n_pieces)
+
+
+def _at_random(view: View, game: Game, n_pieces: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return _top(torch.rand(game.batch_size, game.max_units, generator=gen).to(game.device), game, n_pieces)
+
+
+def _every_piece(view: View, game: Game, n_pieces: int, seed: int) -> torch.Tensor:
+    every = torch.arange(game.max_units, device=game.device).expand(game.batch_size, -1)
+    return torch.where(game.unit_mask, every, torch.full_like(every, -1))
+
+
+#: How the moving pieces are chosen, by name: ``(view, game, n_pieces, seed) -> pieces (B, m)``, -1
+#: for none.
+SELECTIONS: dict[str, Callable[[View, Game, int, int], torch.Tensor]] = {
+    "psla": _by_psla,
+    "random": _at_random,
+    "all": _every_piece,
+}
 
 
 @dataclass(eq=False)
@@ -174,26 +205,10 @@ def geometry_attack(
     device, b, k = game.device, game.batch_size, game.max_units
     original = game.full_outputs.argmax(1)
     goal = as_goal(goal, b, device)
-    mask = game.unit_mask
-    if selection == "all":
-        ranked = mask.float()
-    elif selection == "psla":
-        # P-SLA for the class the model reads (the game's "auto" target): its top pieces move.
-        ranked, _ = PSLA(view).scores(game)
-    else:
-        gen = torch.Generator().manual_seed(seed)
-        ranked = torch.rand(b, k, generator=gen).to(device)
-    ranked = torch.where(mask, ranked.detach(), torch.full_like(ranked, -torch.inf))
-    if selection == "all":
-        chosen = mask
-        ar = torch.arange(k, device=device).expand(b, k)
-        pieces = torch.where(mask, ar, torch.full_like(ar, -1))
-    else:
-        m = min(n_pieces, k)
-        pieces = ranked.topk(m, dim=1).indices
-        pieces = torch.where(torch.arange(m, device=device)[None] < game.n_units[:, None], pieces, -1)
-        chosen = torch.zeros(b, k, dtype=torch.bool, device=device)
-        chosen.scatter_(1, pieces.clamp(min=0), pieces >= 0)
+    pieces = SELECTIONS[selection](view, game, n_pieces, seed)
+    chosen = torch.zeros(b, k, dtype=torch.bool, device=device)
+    picked = pieces >= 0  # a -1 must not land on piece 0: only the real picks are marked
+    chosen[torch.arange(b, device=device)[:, None].expand_as(pieces)[picked], pieces[picked]] = True
     base = units.original.points.detach()
     lo, hi = _bounding_box(base, units.original.point_mask)
     # The points that span the bounding box stay put, so the box cannot shrink either.

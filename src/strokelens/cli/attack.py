@@ -193,7 +193,7 @@ ATTACK_KINDS: dict[str, _AttackKind] = {k.name: k for k in (_Removal(), _Geometr
 )
 @click.option("--goal", default=None, help="A class to reach (targeted); default: any other class.")
 @click.option("--max-strokes", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--selection", type=click.Choice(SELECTIONS), default="psla", show_default=True)
+@click.option("--selection", type=click.Choice(list(SELECTIONS)), default="psla", show_default=True)
 @click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True)
 @click.option("--pieces", type=click.IntRange(min=1), default=3, show_default=True, help="Pieces to move.")
 @click.option("--steps", type=click.IntRange(min=1), default=30, show_default=True)
