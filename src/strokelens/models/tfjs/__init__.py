@@ -39,11 +39,12 @@ from strokelens.models.tfjs.manifest import read_model_json, read_weights
 from strokelens.models.tfjs.model import TFJSModel, load_tfjs
 from strokelens.models.tfjs.model import build_model as build_model
 from strokelens.models.tfjs.modules import ACTIVATIONS as ACTIVATIONS
+from strokelens.models.tfjs.modules import Add as Add
 from strokelens.models.tfjs.modules import AvgPoolSame as AvgPoolSame
 from strokelens.models.tfjs.modules import ChannelDense as ChannelDense
 from strokelens.models.tfjs.modules import ChannelsLastFlatten as ChannelsLastFlatten
+from strokelens.models.tfjs.modules import Concatenate as Concatenate
 from strokelens.models.tfjs.modules import Lambda as Lambda
-from strokelens.models.tfjs.modules import Merge as Merge
 from strokelens.models.tfjs.modules import SamePad2d as SamePad2d
 from strokelens.models.tfjs.modules import _same_pads as _same_pads
 

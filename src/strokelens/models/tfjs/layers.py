@@ -20,11 +20,12 @@ from torch import nn
 from strokelens.errors import StrokelensError
 from strokelens.models.tfjs.modules import (
     ACTIVATIONS,
+    Add,
     AvgPoolSame,
     ChannelDense,
     ChannelsLastFlatten,
+    Concatenate,
     Lambda,
-    Merge,
     SamePad2d,
 )
 
@@ -280,14 +281,14 @@ class _Builder:
     def _Add(self, name, cfg, shapes):
         if len(shapes) < 2 or any(s != shapes[0] for s in shapes):
             raise self.fail(name, f"Add needs two or more inputs of one shape, got {shapes}")
-        return Merge("add"), shapes[0]
+        return Add(), shapes[0]
 
     def _Concatenate(self, name, cfg, shapes):
         rank = len(shapes[0])
         if len(shapes) < 2 or any(len(s) != rank for s in shapes) or cfg.get("axis", -1) not in (-1, rank):
             raise self.fail(name, "Concatenate only joins two or more inputs along the channel axis")
         c = [s[-1] for s in shapes]
-        return Merge("cat", 1), (*shapes[0][:-1], None if None in c else sum(c))
+        return Concatenate(1), (*shapes[0][:-1], None if None in c else sum(c))
 
 
 #: The layer classes this loader builds: Keras class name -> builder. Anything else is refused.

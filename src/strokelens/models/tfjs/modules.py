@@ -92,19 +92,24 @@ class AvgPoolSame(nn.Module):
         return total / count
 
 
-class Merge(nn.Module):
-    """Keras ``Add`` / ``Concatenate`` of several inputs."""
-
-    def __init__(self, kind: str, dim: int = 1) -> None:
-        super().__init__()
-        self.kind, self.dim = kind, dim
+class Add(nn.Module):
+    """Keras ``Add`` of several inputs."""
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        if self.kind == "add":
-            out = xs[0]
-            for x in xs[1:]:
-                out = out + x
-            return out
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Concatenate(nn.Module):
+    """Keras ``Concatenate`` of several inputs along ``dim``."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=self.dim)
 
 
