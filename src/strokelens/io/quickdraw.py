@@ -40,44 +40,61 @@ PathLike = str | os.PathLike[str]
 MAX_LINE_CHARS = 8 * 1024 * 1024
 
 
-def _open_text(path: Path):
+def _open_bytes(path: Path):
     try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8")
-        return open(path, encoding="utf-8")
+        if path.suffix.lower() == ".gz":
+            return gzip.open(path, "rb")
+        return open(path, "rb")
     except OSError as exc:
         raise StrokelensError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 
-def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | None]]:
+def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | bytes | None]]:
     """Yield ``(line_number, index, text)`` for each non-blank line, ``index`` counting them from 0,
     from the ``start``-th on (earlier ones are skipped unparsed). ``text`` is None for a line longer
-    than `MAX_LINE_CHARS`, which is read past in chunks, never held whole. Unreadable bytes raise."""
+    than `MAX_LINE_CHARS` (its bytes), which is read past in chunks, never held whole, and the raw
+    bytes of a line that is not UTF-8 (`_parse` refuses it: one bad line costs only itself). Bytes
+    that cannot be read at all (a truncated gzip) end the file with an error."""
     lineno = 0
     index = -1
-    with _open_text(path) as fh:
+    with _open_bytes(path) as fh:
         try:
             while True:
-                line = fh.readline(MAX_LINE_CHARS + 1)
-                if not line:
+                raw = fh.readline(MAX_LINE_CHARS + 2)
+                if not raw:
                     return
                 lineno += 1
-                too_long = len(line) > MAX_LINE_CHARS
+                ended = raw.endswith(b"\n")
+                too_long = len(raw.rstrip(b"\r\n")) > MAX_LINE_CHARS or (
+                    len(raw) > MAX_LINE_CHARS and not ended
+                )
                 if too_long:
                     first = lineno
-                    while line and not line.endswith("\n"):
-                        line = fh.readline(MAX_LINE_CHARS + 1)
-                elif not line.strip():
+                    while raw and not raw.endswith(b"\n"):
+                        raw = fh.readline(MAX_LINE_CHARS + 2)
+                elif not raw.strip():
                     continue
                 index += 1
-                if index >= start:
-                    yield (first if too_long else lineno), index, None if too_long else line
-        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+                if index < start:
+                    continue
+                if too_long:
+                    yield first, index, None
+                    continue
+                try:
+                    yield lineno, index, raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield lineno, index, raw
+        except (OSError, EOFError, zlib.error) as exc:
             raise StrokelensError(f"{path}, line {lineno + 1}: unreadable ({exc})") from None
 
 
-def _parse(path: Path, lineno: int, line: str | None) -> dict:
+def _parse(path: Path, lineno: int, line: str | bytes | None) -> dict:
     """One line's record, or `StrokelensError` saying what is wrong with it and where."""
+    if isinstance(line, bytes):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StrokelensError(f"{path}, line {lineno}: unreadable ({exc})") from None
     if line is None:
         raise StrokelensError(
             f"{path}, line {lineno}: longer than the line length limit of {MAX_LINE_CHARS} characters "
@@ -91,6 +108,13 @@ def _parse(path: Path, lineno: int, line: str | None) -> dict:
         raise StrokelensError(f"{path}, line {lineno}: JSON nested too deeply") from None
     if not isinstance(rec, dict) or "drawing" not in rec:
         raise StrokelensError(f"{path}, line {lineno}: record has no 'drawing' field")
+    if rec.get("word") is not None and not isinstance(rec["word"], str):
+        raise StrokelensError(f"{path}, line {lineno}: 'word' must be a string, got {rec['word']!r}")
+    key_id = rec.get("key_id")
+    if key_id is not None and (isinstance(key_id, bool) or not isinstance(key_id, (str, int))):
+        raise StrokelensError(
+            f"{path}, line {lineno}: 'key_id' must be a string or an integer, got {key_id!r}"
+        )
     return rec
 
 
@@ -110,8 +134,18 @@ def _records(path: Path, limit: int | None) -> Iterator[tuple[int, dict]]:
 
 
 def count_records(path: PathLike) -> int:
-    """How many records (non-blank lines) an ndjson file holds, without parsing them."""
-    return sum(1 for _ in _lines(Path(path)))
+    """How many records (non-blank lines) an ndjson file holds, without parsing them. Where its bytes
+    end unreadably (a truncated gzip), the lines read before and one for the error, as `read_records`
+    yields them; a file that cannot be read from its first line raises."""
+    n = 0
+    try:
+        for _ in _lines(Path(path)):
+            n += 1
+    except StrokelensError:
+        if n == 0:
+            raise
+        return n + 1
+    return n
 
 
 def read_records(
@@ -192,6 +226,8 @@ def _qd_sketch(rec: dict, loc: str, path: Path) -> Sketch:
     """One QuickDraw record as a `Sketch` (refusing an SPG-shaped one: see `read_quickdraw`)."""
     arrs = _strokes(rec, loc, None)
     has_time = all(len(a) >= 3 for a in arrs)
+    if has_time and not all(np.isfinite(a[2]).all() for a in arrs):
+        raise StrokelensError(f"{loc}: times must be finite numbers")
     why = _spg_shaped(rec, arrs) if has_time else None
     if why is not None:
         raise StrokelensError(
@@ -203,7 +239,7 @@ def _qd_sketch(rec: dict, loc: str, path: Path) -> Sketch:
         strokes=[a[:2].T for a in arrs],
         times=[a[2] for a in arrs] if has_time else None,
         label=rec.get("word"),
-        key_id=str(rec["key_id"]) if "key_id" in rec else None,
+        key_id=str(rec["key_id"]) if rec.get("key_id") is not None else None,
         source=loc,
         meta={k: rec[k] for k in ("countrycode", "timestamp", "recognized") if k in rec},
     )
@@ -258,6 +294,10 @@ def _spg_sketch(rec: dict, loc: str, path: Path, names: list[str] | None, label:
     """One SPG record as a `Sketch` with its part labels (checked against ``names``)."""
     del path
     arrs = _strokes(rec, loc, 3)
+    third = np.concatenate([a[2] for a in arrs]).astype(np.float64)
+    if not (np.isfinite(third).all() and (third >= 0).all() and (third == np.round(third)).all()):
+        bad = third[~(np.isfinite(third) & (third >= 0) & (third == np.round(third)))][0]
+        raise StrokelensError(f"{loc}: part labels must be whole numbers from 0, got {bad}")
     parts = [a[2].astype(np.int64) for a in arrs]
     if names is not None:
         labels = np.concatenate(parts)
@@ -271,7 +311,7 @@ def _spg_sketch(rec: dict, loc: str, path: Path, names: list[str] | None, label:
         parts=parts,
         part_names=names,
         label=rec["word"] if isinstance(rec.get("word"), str) else label,
-        key_id=str(rec["key_id"]) if "key_id" in rec else None,
+        key_id=str(rec["key_id"]) if rec.get("key_id") is not None else None,
         source=loc,
         meta={"i": rec["i"]} if "i" in rec else {},
     )
@@ -305,7 +345,7 @@ def write_quickdraw(sketches, path: PathLike) -> None:
     `strokelens.io.read_sketches`) read the parts back.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     part_names: list[str] | None = None
     try:
         with opener(path, "wt", encoding="utf-8") as fh:
