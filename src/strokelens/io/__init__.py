@@ -191,9 +191,14 @@ def read_uploaded(data: bytes, filename: str, limit: int | None = None) -> list[
         path.write_bytes(data)
         reader = read_spg if looks_like_spg(path) else read_sketches
         try:
-            return list(reader(path, limit=limit))
+            sketches = list(reader(path, limit=limit))
         except StrokelensError as exc:
             raise StrokelensError(str(exc).replace(str(path), safe).replace(tmp, "")) from None
+    for sketch in sketches:  # nothing of the temporary folder stays: not its path, not its name
+        sketch.source = sketch.source and sketch.source.replace(str(path), safe)
+        if sketch.label == Path(tmp).name:
+            sketch.label = None
+    return sketches
 
 
 def write_sketches(sketches: Iterable[Sketch], path: str | os.PathLike[str]) -> None:

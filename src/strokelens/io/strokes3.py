@@ -315,6 +315,8 @@ def read_strokes3(path: PathLike, limit: int | None = None) -> Iterator[Sketch]:
                 arr = _read_member(zf, members[key])
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
                 raise StrokelensError(f"{path}, key {key!r}: truncated or corrupt ({exc})") from None
+            except (RuntimeError, NotImplementedError) as exc:  # encrypted, or a compression zip lacks
+                raise StrokelensError(f"{path}, key {key!r}: cannot be read ({exc})") from None
             for i, item in enumerate(_items(arr)):
                 loc = f"{path}, key {key!r}, record {i}"
                 data = np.asarray(item)

@@ -154,7 +154,7 @@ def read_svg(path: PathLike, limit: int | None = None) -> list[Sketch]:
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else "?"
         raise StrokelensError(f"{path}, line {line}: not well-formed XML ({exc})") from None
-    except (OSError, UnicodeError, ValueError) as exc:
+    except (OSError, UnicodeError, ValueError, LookupError) as exc:  # LookupError: an unknown encoding
         raise StrokelensError(f"{path}: unreadable ({exc})") from None
     return [_sketch_from_root(root, path)]
 
