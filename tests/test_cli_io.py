@@ -178,3 +178,22 @@ def test_predict_stroke_transformer_table_and_wrong_input(home, capsys):
     assert main(["predict", str(pig), "--model", "darknet-tiny", "--home", str(home)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "takes sketches" in err[0] and "takes photos" in err[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["explain", "{airplane}", "--method", "length", "--target=--5", "--out", "{tmp}/o"], "--5"),
+        (
+            ["explain", "{airplane}", "--method", "length", "--out", "/proc/no/such/job"],
+            "cannot make the job folder",
+        ),
+        (["check", "doodlenet", "{airplane}", "--limit", "2", "--out", "{tmp}/chk.txt"], "ending in .png"),
+        (["check", "doodlenet", "{airplane}", "--limit", "2", "--out", "/proc/no/x.png"], "cannot write"),
+    ],
+)
+def test_odd_targets_and_unusable_out_paths_exit_2_one_line(spg_dir, tmp_path, capsys, args, message):
+    filled = [a.format(airplane=spg_dir / "airplane.ndjson.gz", tmp=tmp_path) for a in args]
+    assert main(filled) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

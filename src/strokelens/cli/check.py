@@ -131,6 +131,8 @@ def check(
     what it receives, a warning near chance; --fit-recipe finds and saves the raster recipe."""
     from strokelens.recipe import check_model
 
+    if out.suffix.lower() != ".png":
+        raise StrokelensError(f"--out {out}: the picture is a PNG; give a file name ending in .png")
     kind = model_spec.kind()
     if fit_recipe and kind is not kinds.RASTER_SKETCH:
         raise StrokelensError(
@@ -176,8 +178,11 @@ def write_picture(result: CheckResult, items: list[Any], model: torch.nn.Module,
     grid = input_grid(
         result.kind, result.shown, labels, [model.class_names[i] for i in top.tolist()], correct
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        grid.save(out)
+    except OSError as exc:
+        raise StrokelensError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
 
 

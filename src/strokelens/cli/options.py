@@ -6,6 +6,7 @@ kind of input (`strokelens.kinds`) what its files and words are, and call the li
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,7 @@ segments_option = click.option(
 
 def parse_target(target: str) -> str | int:
     """``--target``: a class index (an integer) or a name (``auto``, ``file``, a class name)."""
-    return int(target) if target.lstrip("-").isdigit() else target
+    return int(target) if re.fullmatch(r"-?[0-9]+", target) else target
 
 
 def learned_options(

@@ -91,7 +91,10 @@ class JobFolder:
             raise StrokelensError(
                 f"{self.path} is not empty and holds no strokelens job; choose an empty or new --out"
             )
-        self.shards_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.shards_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StrokelensError(f"cannot make the job folder {self.path}: {exc.strerror or exc}") from None
         manifest = {
             "command": spec.command,
             "spec": spec.to_json(),
