@@ -251,3 +251,28 @@ def test_docs_examples_run(run_doc):
         and namespace["coal"].evaluations == 4
     )
     assert namespace["variant"].scores.shape[0] == len(sketches)
+
+
+class _Inverted(torch.nn.Module):
+    """DoodleNet fed ``1 - x``: with a dark-on-white preset it sees exactly what it sees unwrapped."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.class_names = model, model.class_names
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(1 - x)
+
+
+def test_additive_composition_keeps_the_presets_colouring(doodlenet, sketch_view, spg_sketches):
+    """The same game through a colouring preset gives the same additive gradient (the chain rule
+    through the preset's colour; without it the sign flipped for dark ink on white)."""
+    from strokelens.render.presets import RasterPreset
+    from strokelens.views import RasterSketchView
+
+    inverted = RasterSketchView(_Inverted(doodlenet), renderer=RasterPreset(ink=0.0, background=1.0))
+    sla = get_method("sla-variant")
+    for composition in ("ink", "additive"):
+        plain = sla(sketch_view).attribute(spg_sketches[:3], composition=composition).scores
+        through = sla(inverted).attribute(spg_sketches[:3], composition=composition).scores
+        torch.testing.assert_close(through, plain, atol=1e-3, rtol=1e-3)

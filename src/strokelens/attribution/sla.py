@@ -72,7 +72,8 @@ def additive_gradient(game: Game, z: torch.Tensor) -> torch.Tensor:
     z = z.detach().requires_grad_(True)
     with torch.no_grad():
         image = game.view.renderer.composite(coverage, z, rows)
-    linear = additive_ink(coverage, z)
+    # The additive ink coloured as the renderer colours ink (affine), so the chain rule keeps its factor.
+    linear = game.view.renderer.colour(additive_ink(coverage, z))
     value = game.scores_of(game.view.model(image + linear - linear.detach()), rows)
     game.count(len(rows))
     (grad,) = torch.autograd.grad(value.sum(), z)

@@ -134,6 +134,11 @@ class SketchCanvas(nn.Module):
             softness=self.softness,
         )
 
+    def colour(self, alpha: Tensor) -> Tensor:
+        """Ink opacity ``(B, 1, H, W)`` to the model input: the opacity itself (a preset that colours
+        and normalises overrides this; every override is affine in the opacity)."""
+        return alpha
+
     def composite(self, coverage: InkCoverage, unit_weight: Tensor, rows: Tensor | None = None) -> Tensor:
         """``(R, 1, size, size)``: items ``rows`` of ``coverage`` drawn with unit opacities ``unit_weight``
         ``(R, U)``; equals `forward` on those sketches with the same frame, and is differentiable in
