@@ -55,6 +55,9 @@ BAD = [
     ("blank canvas", {"json": {"strokes": []}}, 422, "blank"),
     ("one dot", {"json": {"strokes": [[[5, 5], [7, 7]]]}}, 422, "single dot"),
     ("top out of range", {"json": {"strokes": [[[1, 2], [1, 2]]], "top": 0}}, 422, "top"),
+    ("coordinates as strings", {"json": {"strokes": [[["1", "2"], ["1", "2"]]]}}, 422, "strokes"),
+    ("coordinates as booleans", {"json": {"strokes": [[[True, False], [1, 2]]]}}, 422, "strokes"),
+    ("top as a boolean", {"json": {"strokes": [[[1, 2], [1, 2]]], "top": True}}, 422, "top"),
     (
         "too many strokes",
         {"json": {"strokes": [[[1, 2], [1, 2]]] * (schemas.MAX_STROKES + 1)}},

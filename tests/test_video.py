@@ -81,6 +81,9 @@ def test_resampling_picks_the_nearest_source_frame():
     times = np.arange(10) / 15.0  # 15 fps, resampled to 12
     assert resample(times, 12.0).tolist() == [0, 1, 2, 4, 5, 6, 7, 9]  # ties go to the earlier frame
     assert resample(times, None).tolist() == list(range(10))
+    broken = np.append(times, 1e10)  # one timestamp far ahead: refused, not millions of frames
+    with pytest.raises(StrokelensError, match=r"clip\.mkv: 11 frames whose timestamps span 1e\+10 s"):
+        resample(broken, 12.0, "clip.mkv")
 
 
 def test_windows_are_read_in_one_pass_with_the_recipe(small_video):

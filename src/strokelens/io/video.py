@@ -161,12 +161,23 @@ def frame_times(path: str | os.PathLike[str]) -> np.ndarray:
     return times - times[0] if len(times) else times
 
 
-def resample(times: np.ndarray, fps: float | None) -> np.ndarray:
+#: Resampling may give at most this many output frames a source frame (plus one window's worth): a
+#: stream whose timestamps jump far ahead is refused, not resampled into millions of frames.
+MAX_FRAMES_PER_SOURCE_FRAME = 64
+
+
+def resample(times: np.ndarray, fps: float | None, where: str = "<video>") -> np.ndarray:
     """For every output frame, the index of the source frame it shows (times in seconds, sorted):
-    the nearest one to ``n / fps``; None keeps every source frame."""
+    the nearest one to ``n / fps``; None keeps every source frame. ``where`` names the file in errors."""
     if fps is None or len(times) == 0:
         return np.arange(len(times))
-    n = int(np.floor(times[-1] * fps + 1e-6)) + 1
+    span = float(times[-1]) * fps
+    if not np.isfinite(span) or span + 1 > MAX_FRAMES_PER_SOURCE_FRAME * (len(times) + 1):
+        raise StrokelensError(
+            f"{where}: {len(times)} frames whose timestamps span {times[-1]:.6g} s; at {fps:g} fps that is "
+            f"over {MAX_FRAMES_PER_SOURCE_FRAME} frames for each one (a broken timestamp?)"
+        )
+    n = int(np.floor(span + 1e-6)) + 1
     slots = np.arange(n) / fps
     right = np.clip(np.searchsorted(times, slots), 1, len(times) - 1) if len(times) > 1 else np.zeros(n, int)
     if len(times) == 1:
@@ -188,7 +199,7 @@ def count_windows(path: str | os.PathLike[str], recipe: VideoRecipe) -> int:
     times = frame_times(path)
     if not len(times):
         raise StrokelensError(f"{path}: no video frames (a truncated or corrupt file?)")
-    n = len(resample(times, recipe.fps))
+    n = len(resample(times, recipe.fps, str(path)))
     if n < recipe.span:
         raise StrokelensError(
             f"{path}: too short for one clip ({n} frames after resampling; a clip needs {recipe.span})"
@@ -256,7 +267,7 @@ def read_windows(
     """Windows ``windows`` (default: all) of a file as `Clip` objects, decoded in one pass that keeps
     only the frames windows still to come need; a window the file does not hold is an error."""
     times = frame_times(path)
-    source = resample(times, recipe.fps)
+    source = resample(times, recipe.fps, str(path))
     table = window_frames(len(source), recipe)
     wanted = list(range(len(table))) if windows is None else [int(w) for w in windows]
     if not len(table):

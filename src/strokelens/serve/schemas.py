@@ -27,7 +27,8 @@ Strokes = list[list[list[float]]]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "10" is not a coordinate, true is not a class or a count (an int is still a float)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DrawingRequest(_Request):
