@@ -6,12 +6,14 @@ import torch
 
 from strokelens.attribution.base import register
 from strokelens.attribution.families import BaselineAttribution
+from strokelens.attribution.seeding import per_input
 from strokelens.games import Game
 
 
 @register
 class RandomScores(BaselineAttribution):
-    """Uniform random scores, seeded."""
+    """Uniform random scores, seeded per input (`strokelens.attribution.seeding`): the same for an
+    input whatever batch it is in."""
 
     name = "random"
     uses_seed = True
@@ -19,8 +21,7 @@ class RandomScores(BaselineAttribution):
     listing = 70
 
     def scores(self, game: Game, *, seed: int = 0):
-        gen = torch.Generator().manual_seed(seed)
-        return torch.rand(game.batch_size, game.max_units, generator=gen).to(game.device), {}
+        return per_input(game.units, seed, lambda gen, n: torch.rand(n, generator=gen)), {}
 
 
 @register

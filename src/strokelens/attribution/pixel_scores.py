@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from strokelens.attribution.coalitions import draw_coalitions, lime_kernel
 from strokelens.attribution.precision import FLOAT32, autocast
+from strokelens.attribution.seeding import input_generator
 from strokelens.errors import StrokelensError, check_choice
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
@@ -344,16 +345,19 @@ def pixel_scores(
 def _smoothgrad(
     game: Game, x: torch.Tensor, rows: torch.Tensor, samples: int, sigma: float, seed: int
 ) -> torch.Tensor:
-    """``sum_c`` of the gradient averaged over ``samples`` noisy copies of each photo (seeded)."""
+    """``sum_c`` of the gradient averaged over ``samples`` noisy copies of each photo, copy ``s`` of a
+    photo seeded by the photo and ``s`` (`strokelens.attribution.seeding`): the same whatever the
+    batch or chunk."""
     if samples < 1 or sigma < 0:
         raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
     copies = rows.repeat_interleave(samples)
+    copy_of = torch.arange(samples).repeat(len(rows))
 
-    def noisy(part: slice) -> torch.Tensor:  # copy by copy in row order: the same for any chunk
-        r = copies[part]
-        noise = torch.stack([torch.randn(x.shape[1:], generator=gen) for _ in range(len(r))])
-        return x[r] + sigma * noise.to(x.device, x.dtype)
+    def noisy(part: slice) -> torch.Tensor:
+        r, s = copies[part].tolist(), copy_of[part].tolist()
+        gens = [input_generator(game.units, p, seed, c) for p, c in zip(r, s, strict=True)]
+        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens])
+        return x[copies[part]] + sigma * noise.to(x.device, x.dtype)
 
     weights = torch.full((len(copies),), 1 / samples, device=x.device, dtype=x.dtype)
     return summed_gradient(game, x, copies, weights, noisy).sum(1)

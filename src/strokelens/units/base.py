@@ -85,6 +85,12 @@ class Units(ABC):
         """The label (class name) input ``i`` came with, if any."""
         return None
 
+    def fingerprint(self, i: int) -> bytes:
+        """Bytes that tell input ``i`` and its units apart from others, whatever batch it is in: what
+        seeded methods seed each input's draws from. Default: its identity for records; units with
+        content (strokes, pixels) use the content."""
+        return repr(sorted(self.item(i).items())).encode()
+
 
 def rows_list(rows: Sequence[int] | torch.Tensor) -> list[int]:
     """Row indices as a plain list (from a tensor, a range or a list)."""

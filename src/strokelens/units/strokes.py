@@ -101,6 +101,12 @@ class SketchUnits(Units):
         t = self.source_t[..., None].to(original_points.dtype)
         return a * (1 - t) + b * t
 
+    def fingerprint(self, i: int) -> bytes:
+        """Sketch ``i``'s points and stroke lengths, and how it is cut into units."""
+        sketch = self.original.sketches[i]
+        cut = repr((self.kind, sorted(self.options.items()), [len(s) for s in sketch.strokes])).encode()
+        return cut + b"".join(np.ascontiguousarray(s, dtype=np.float64).tobytes() for s in sketch.strokes)
+
     @property
     def whole_strokes(self) -> bool:
         """Whether each unit is a whole stroke (``stroke`` units), not a piece of one."""

@@ -49,6 +49,11 @@ class SuperpixelUnits(Units):
         """Identity of input ``i`` for records: ``id`` and ``source`` (the photo file)."""
         return {"id": self.ids[i], "source": self.sources[i]}
 
+    def fingerprint(self, i: int) -> bytes:
+        """Photo (or clip) ``i``'s pixels and superpixel labels."""
+        image = self.images[i].detach().cpu().to(torch.float32).contiguous()
+        return image.numpy().tobytes() + self.labels[i].cpu().contiguous().numpy().tobytes()
+
     def unit_lengths(self) -> torch.Tensor:
         """``(B, K)`` area of every superpixel in model-input pixels (the "length" baseline)."""
         b, k = len(self), self.max_units
