@@ -156,7 +156,7 @@ def part_summary(explanation: Explanation) -> dict[str, dict[str, float]]:
     summary = {}
     for name, idx in groups.items():
         names = units.part_names(idx[0])
-        means = per_part[idx].mean(0).tolist()
+        means = per_part[idx].mean(0)[: len(names) or None].tolist()  # not other classes' padded parts
         pairs = [(names[p] if p < len(names) else f"part {p}", v) for p, v in enumerate(means)]
         summary[name] = dict(sorted(pairs, key=lambda kv: -kv[1]))
     return summary
