@@ -82,3 +82,30 @@ def test_upper_case_gz_is_gzip_both_ways(tmp_path):
     write_sketches(sketches, path)
     assert path.read_bytes()[:2] == b"\x1f\x8b"
     assert next(read_sketches(path)).label == "cat"
+
+
+def test_writing_keeps_meta_and_parts_or_refuses_what_it_cannot_keep(tmp_path):
+    from strokelens import Sketch
+
+    raw = {**GOOD, "countrycode": "FR", "recognized": True}
+    (sketch,) = read_sketches(write_lines(tmp_path / "a.ndjson", [json.dumps(raw).encode()]))
+    write_sketches([sketch], tmp_path / "b.ndjson")
+    assert next(read_sketches(tmp_path / "b.ndjson")).meta == {"countrycode": "FR", "recognized": True}
+    strokes = [sketch.strokes[0]]
+    unnamed = Sketch(strokes=strokes, parts=[[0, 2, 1]], label="cat")
+    write_sketches([unnamed], tmp_path / "cat.ndjson")
+    back = next(read_sketches(tmp_path / "cat.ndjson"))
+    assert back.part_names == ["part 0", "part 1", "part 2"] and back.parts[0].tolist() == [0, 2, 1]
+    named = [
+        Sketch(strokes=strokes, parts=[[0, 1, 1]], part_names=n, label="cat")
+        for n in (["a", "b"], ["x", "y"])
+    ]
+    with pytest.raises(StrokelensError, match="sketch 1 has other part names than the first"):
+        write_sketches(named, tmp_path / "two.ndjson")
+
+
+def test_stroke3_pen_values_are_zero_or_one():
+    from strokelens import Sketch
+
+    with pytest.raises(StrokelensError, match=r"stroke-3 pen values are 0 or 1, got 0\.3"):
+        Sketch.from_stroke3([[1, 2, 0], [3, 4, 0.3]])

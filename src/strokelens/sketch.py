@@ -217,8 +217,12 @@ class Sketch:
             raise StrokelensError(
                 f"{where(meta.get('source'))}: stroke-3 needs shape (n, 3), got {arr.shape}"
             )
+        pen = arr[:, 2]
+        if not np.isin(pen, (0.0, 1.0)).all():
+            bad = pen[~np.isin(pen, (0.0, 1.0))][0]
+            raise StrokelensError(f"{where(meta.get('source'))}: stroke-3 pen values are 0 or 1, got {bad:g}")
         pts = np.cumsum(arr[:, :2], axis=0)
-        ends = np.flatnonzero(arr[:, 2] > 0.5) + 1
+        ends = np.flatnonzero(pen > 0.5) + 1
         if len(ends) == 0 or ends[-1] != len(arr):
             ends = np.append(ends, len(arr))
         return cls(strokes=np.split(pts, ends[:-1]), **meta)

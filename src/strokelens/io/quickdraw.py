@@ -337,12 +337,19 @@ def _round(values: np.ndarray) -> list:
     return np.round(values, 3).tolist()
 
 
+def _unnamed_parts(parts) -> list[str]:
+    """Names ``part 0`` .. ``part N`` for part labels that came without names."""
+    return [f"part {k}" for k in range(int(max(np.max(p) for p in parts)) + 1)]
+
+
 def write_quickdraw(sketches, path: PathLike) -> None:
     """Write sketches as QuickDraw ndjson; time (raw format) or part labels (SPG) are kept if present.
 
-    Coordinates keep three decimals (whole numbers are written as integers). When the sketches carry
-    part names, they are also written to ``parts/<stem>.txt`` beside the file, so that `read_spg` (and
-    `strokelens.io.read_sketches`) read the parts back.
+    Coordinates keep three decimals (whole numbers are written as integers); QuickDraw's ``countrycode``,
+    ``timestamp`` and ``recognized`` are kept. When the sketches carry part labels, their part names
+    (``part 0`` .. where they have none) are also written to ``parts/<stem>.txt`` beside the file, so
+    that `read_spg` (and `strokelens.io.read_sketches`) read the parts back; sketches with other part
+    names than the first are refused (one file holds one class's parts).
     """
     path = Path(path)
     opener = gzip.open if path.suffix.lower() == ".gz" else open
@@ -361,9 +368,16 @@ def write_quickdraw(sketches, path: PathLike) -> None:
                 rec: dict = {"key_id": s.key_id or str(i), "drawing": drawing}
                 if s.parts is not None:
                     rec["i"] = i
-                    part_names = part_names or s.part_names
+                    names = list(s.part_names or _unnamed_parts(s.parts))
+                    if part_names is not None and names != part_names:
+                        raise StrokelensError(
+                            f"{path}: sketch {i} has other part names than the first ({names} against "
+                            f"{part_names}); one file holds one class's parts: write one file a class"
+                        )
+                    part_names = names
                 if s.label is not None:
                     rec["word"] = s.label
+                rec.update({k: s.meta[k] for k in ("countrycode", "timestamp", "recognized") if k in s.meta})
                 fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
         if part_names:
             folder = path.parent / "parts"
