@@ -44,3 +44,28 @@ def test_an_svg_in_an_unknown_encoding_is_refused_with_the_file(tmp_path):
 def test_an_upload_keeps_nothing_of_the_folder_it_was_unpacked_in():
     (sketch,) = read_uploaded(SVG.encode(), "123.svg")
     assert sketch.label is None and sketch.source == "123.svg"
+
+
+@pytest.mark.parametrize(
+    ("element", "word"),
+    [
+        ('<polyline points="10,10 foo 20,20"/>', "'foo'"),
+        ('<polyline points="10px,10px 20px,20px"/>', "'px"),
+        ('<line x1="1cm" y1="0" x2="5in" y2="3"/>', "'cm"),
+        ('<line x1="10%" y1="0" x2="5" y2="3"/>', "'%'"),
+        ('<path d="M0 0 L10 10" transform="rotate(90deg)"/>', "'deg'"),
+        ('<path d="M0 0 L10 10" transform="translate(10 foo 20)"/>', "'foo'"),
+    ],
+)
+def test_svg_numbers_with_units_or_words_are_refused_not_skipped(tmp_path, element, word):
+    path = tmp_path / "units.svg"
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg">{element}</svg>')
+    with pytest.raises(StrokelensError, match=f"units.svg.*{word}.*not a number"):
+        list(read_sketches(path))
+
+
+def test_svg_number_lists_without_separators_are_still_read(tmp_path):
+    path = tmp_path / "tight.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg"><polyline points="0,0 10-5 1.5.5"/></svg>')
+    (sketch,) = read_sketches(path)
+    assert sketch.strokes[0][[0, -1]].tolist() == [[0.0, 0.0], [1.5, 0.5]]

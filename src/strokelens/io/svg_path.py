@@ -321,10 +321,19 @@ def parse_path(
     return parser.finish()
 
 
+def check_numbers(text: str, what: str) -> None:
+    """Refuse ``text`` unless it is numbers and separators only: a unit (``px``, ``cm``, ``%``,
+    ``deg``) or a word in a number list is an error, not skipped."""
+    left = _NUM_RE.sub(" ", text).strip(" ,\t\r\n")
+    if left:
+        raise _Bad(f"{what} holds {left.split()[0]!r}, not a number (units and words are not read)")
+
+
 def _points_attr(
     text: str, closed: bool, max_points: int = MAX_POINTS
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """A ``points`` list as one subpath; stops reading once it holds more than ``max_points`` points."""
+    check_numbers(text or "", "the points")
     numbers = itertools.islice(_NUM_RE.finditer(text or ""), 2 * max_points + 2)
     vals = [float(m.group()) for m in numbers]
     if len(vals) < 2 or len(vals) % 2:

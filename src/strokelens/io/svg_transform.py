@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from strokelens.io.svg_path import _NUM_RE, _Bad
+from strokelens.io.svg_path import _NUM_RE, _Bad, check_numbers
 
 _TRANSFORM = re.compile(r"\s*,?\s*(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)\s*")
 
@@ -25,6 +25,7 @@ def parse_transform(text: str | None) -> np.ndarray:
                 break
             raise _Bad(f"bad transform {text!r}")
         pos = match.end()
+        check_numbers(match.group(2), f"{match.group(1)}(...)")
         name, args = match.group(1), [float(v) for v in _NUM_RE.findall(match.group(2))]
         m = m @ _transform_matrix(name, args, text)
     return m
