@@ -13,11 +13,13 @@ import torch
 
 from strokelens.errors import StrokelensError
 from strokelens.games import class_index, class_indices
-from strokelens.inversion.problem import LocationProblem
+from strokelens.inversion.problem import LocationProblem, noisy_locations
 from strokelens.sketch import Sketch
 
 #: A goal: a class name or index, one for every sketch, or one per sketch.
 Goal = int | str | Sequence[int | str] | torch.Tensor | None
+#: Lowest and highest allowed locations ``(B, S, 2)`` each, or None for no bound.
+Bounds = tuple[torch.Tensor, torch.Tensor] | None
 
 
 class InversionMode(ABC):
@@ -33,9 +35,10 @@ class InversionMode(ABC):
 
     @abstractmethod
     def start(
-        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bound: bool
+        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bounds: Bounds
     ) -> torch.Tensor:
-        """The starting locations ``(B, S, 2)``, inside the bounding box when ``bound``."""
+        """The starting locations ``(B, S, 2)``, inside ``bounds`` (`LocationProblem.location_bounds`,
+        computed once by the caller) where given."""
 
     @abstractmethod
     def goals(
@@ -59,11 +62,11 @@ class Recover(InversionMode):
     takes_goal = False
 
     def start(
-        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bound: bool
+        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bounds: Bounds
     ) -> torch.Tensor:
         true = problem.true_locations
         eps = torch.randn(true.shape, generator=gen).to(true.device, true.dtype)
-        return problem.noisy_start(eps, sigma, noise, bound)
+        return noisy_locations(true, problem.centre, problem.n_strokes, eps, sigma, noise, bounds)
 
     def goals(self, to, true_class, classes, sketches, names, gen) -> torch.Tensor:
         if to is not None:
@@ -86,12 +89,11 @@ class Transfer(InversionMode):
     takes_goal = True
 
     def start(
-        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bound: bool
+        self, problem: LocationProblem, gen: torch.Generator, sigma: float, noise: str, bounds: Bounds
     ) -> torch.Tensor:
         start = problem.true_locations.clone()
-        if bound:
-            lo, hi = problem.location_bounds()
-            start = torch.minimum(torch.maximum(start, lo), hi)
+        if bounds is not None:
+            start = torch.minimum(torch.maximum(start, bounds[0]), bounds[1])
         return start
 
     def goals(self, to, true_class, classes, sketches, names, gen) -> torch.Tensor:

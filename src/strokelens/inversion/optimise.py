@@ -139,7 +139,7 @@ def invert(
         mask = (slots[None] < prob.n_strokes[:, None])[..., None]
         if bound:
             lo, hi = prob.location_bounds()
-        start = chosen.start(prob, gen, sigma, noise, bound)
+        start = chosen.start(prob, gen, sigma, noise, (lo, hi) if bound else None)
 
         loc = start.clone()
         steps: list[int] = []
