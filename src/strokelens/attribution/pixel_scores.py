@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from strokelens.attribution.coalitions import draw_coalitions, lime_kernel
 from strokelens.attribution.precision import FLOAT32, autocast
-from strokelens.attribution.seeding import input_generator
+from strokelens.attribution.seeding import seeded_generator
 from strokelens.errors import StrokelensError, check_choice
 from strokelens.games import Game
 from strokelens.units.superpixels import SuperpixelUnits, superpixel_means
@@ -352,10 +352,11 @@ def _smoothgrad(
         raise StrokelensError(f"smoothgrad needs samples >= 1 and sigma >= 0, got {samples}, {sigma}")
     copies = rows.repeat_interleave(samples)
     copy_of = torch.arange(samples).repeat(len(rows))
+    prints = {p: game.units.fingerprint(p) for p in rows.tolist()}  # once a photo, not once a copy
 
     def noisy(part: slice) -> torch.Tensor:
         r, s = copies[part].tolist(), copy_of[part].tolist()
-        gens = [input_generator(game.units, p, seed, c) for p, c in zip(r, s, strict=True)]
+        gens = [seeded_generator(prints[p], seed, c) for p, c in zip(r, s, strict=True)]
         noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens])
         return x[copies[part]] + sigma * noise.to(x.device, x.dtype)
 

@@ -11,17 +11,23 @@ import torch
 from strokelens.units.base import Units
 
 
-def input_seed(units: Units, i: int, seed: int, *salt: int) -> int:
-    """A 63-bit seed for input ``i`` of ``units`` under ``seed`` (and ``salt``, e.g. a copy number)."""
+def fingerprint_seed(fingerprint: bytes, seed: int, *salt: int) -> int:
+    """A 63-bit seed for the input of ``fingerprint`` (`Units.fingerprint`) under ``seed`` and
+    ``salt`` (e.g. a copy number)."""
     h = hashlib.blake2b(digest_size=8)
     h.update(repr((int(seed), *map(int, salt))).encode())
-    h.update(units.fingerprint(i))
+    h.update(fingerprint)
     return int.from_bytes(h.digest(), "little") & (2**63 - 1)
 
 
+def seeded_generator(fingerprint: bytes, seed: int, *salt: int) -> torch.Generator:
+    """A CPU generator seeded by `fingerprint_seed`."""
+    return torch.Generator(device="cpu").manual_seed(fingerprint_seed(fingerprint, seed, *salt))
+
+
 def input_generator(units: Units, i: int, seed: int, *salt: int) -> torch.Generator:
-    """A CPU generator for input ``i`` (see `input_seed`)."""
-    return torch.Generator(device="cpu").manual_seed(input_seed(units, i, seed, *salt))
+    """A CPU generator for input ``i`` of ``units`` (see `fingerprint_seed`)."""
+    return seeded_generator(units.fingerprint(i), seed, *salt)
 
 
 def per_input(units: Units, seed: int, draw) -> torch.Tensor:
