@@ -49,11 +49,11 @@ def _open_bytes(path: Path):
         raise StrokelensError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 
-def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | bytes | None]]:
+def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | UnicodeDecodeError | None]]:
     """Yield ``(line_number, index, text)`` for each non-blank line, ``index`` counting them from 0,
     from the ``start``-th on (earlier ones are skipped unparsed). ``text`` is None for a line longer
-    than `MAX_LINE_CHARS` (its bytes), which is read past in chunks, never held whole, and the raw
-    bytes of a line that is not UTF-8 (`_parse` refuses it: one bad line costs only itself). Bytes
+    than `MAX_LINE_CHARS` (its bytes), which is read past in chunks, never held whole, and the decoding
+    error of a line that is not UTF-8 (`_parse` refuses it: one bad line costs only itself). Bytes
     that cannot be read at all (a truncated gzip) end the file with an error."""
     lineno = 0
     index = -1
@@ -81,20 +81,18 @@ def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, str | bytes |
                     yield first, index, None
                     continue
                 try:
-                    yield lineno, index, raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    yield lineno, index, raw
+                    text: str | UnicodeDecodeError = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    text = exc
+                yield lineno, index, text
         except (OSError, EOFError, zlib.error) as exc:
             raise StrokelensError(f"{path}, line {lineno + 1}: unreadable ({exc})") from None
 
 
-def _parse(path: Path, lineno: int, line: str | bytes | None) -> dict:
+def _parse(path: Path, lineno: int, line: str | UnicodeDecodeError | None) -> dict:
     """One line's record, or `StrokelensError` saying what is wrong with it and where."""
-    if isinstance(line, bytes):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise StrokelensError(f"{path}, line {lineno}: unreadable ({exc})") from None
+    if isinstance(line, UnicodeDecodeError):
+        raise StrokelensError(f"{path}, line {lineno}: unreadable ({line})")
     if line is None:
         raise StrokelensError(
             f"{path}, line {lineno}: longer than the line length limit of {MAX_LINE_CHARS} characters "
@@ -295,9 +293,9 @@ def _spg_sketch(rec: dict, loc: str, path: Path, names: list[str] | None, label:
     del path
     arrs = _strokes(rec, loc, 3)
     third = np.concatenate([a[2] for a in arrs]).astype(np.float64)
-    if not (np.isfinite(third).all() and (third >= 0).all() and (third == np.round(third)).all()):
-        bad = third[~(np.isfinite(third) & (third >= 0) & (third == np.round(third)))][0]
-        raise StrokelensError(f"{loc}: part labels must be whole numbers from 0, got {bad}")
+    whole = np.isfinite(third) & (third >= 0) & (third == np.round(third))
+    if not whole.all():
+        raise StrokelensError(f"{loc}: part labels must be whole numbers from 0, got {third[~whole][0]}")
     parts = [a[2].astype(np.int64) for a in arrs]
     if names is not None:
         labels = np.concatenate(parts)
