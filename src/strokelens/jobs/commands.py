@@ -151,16 +151,19 @@ def command_named(name: str) -> JobCommand:
         raise StrokelensError(f"job command must be one of {', '.join(COMMANDS)}, got {name!r}") from None
 
 
+def over_limit(n_units: int | str, method: str) -> str:
+    """Why an input of ``n_units`` units was skipped by ``method``."""
+    return f"{n_units} units exceed {method}'s limit of {get_method(method).max_units}"
+
+
 def explain_rows(result: BatchResult, method: str) -> list[dict[str, Any]]:
     """One row per input of ``result``'s batch: its scores, or why it was skipped."""
     items, expl, kept = result.batch.tags, result.explanation, result.rows.tolist()
     units = result.batch.units
     rows: list[dict[str, Any] | None] = [None] * len(items)
-    if len(kept) < len(items):
-        limit = get_method(method).max_units
-        for i in result.skipped:
-            reason = f"{int(units.n_units[i])} units exceed {method}'s limit of {limit}"
-            rows[i] = skipped_row(items[i].source, items[i].index, reason, method, **items[i].ids())
+    for i in result.skipped:
+        reason = over_limit(int(units.n_units[i]), method)
+        rows[i] = skipped_row(items[i].source, items[i].index, reason, method, **items[i].ids())
     if expl is not None:
         seconds = result.seconds / len(kept)
         n_units = expl.units.n_units.tolist()
@@ -221,9 +224,7 @@ def evaluate_rows(spec: Spec, view: View, batch: Batch) -> list[dict[str, Any]]:
         for method in spec.methods:
             report, j = reports[method], positions[method].get(i)
             if j is None:
-                limit = get_method(method).max_units
-                k = common.get(i, {}).get("n_units", "its")
-                reason = f"{k} units exceed {method}'s limit of {limit}"
+                reason = over_limit(common.get(i, {}).get("n_units", "its"), method)
                 out.append({**ids, **skipped_row(item.source, item.index, reason, method)})
                 continue
             figures = {name: vals[j] for name, vals in report.values.items()}
